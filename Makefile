@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine:
+#   make demo   creates .venv, installs trainlens, analyses an example run
+#   make test   creates .venv, installs trainlens with test extras and torch (CPU), runs the suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench examples golden clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.base: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# torch==2.13.0 first: it resolves to a local CPU build; any other spec would pull CUDA wheels.
+$(VENV)/.test: $(VENV)/.base
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test,replay]'
+	touch $@
+
+demo: $(VENV)/.base
+	$(BIN)/trainlens analyze examples/grpo_kl_episodes
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/bench_load.py
+
+examples: $(VENV)/.test
+	$(BIN)/python examples/generate.py
+
+golden: $(VENV)/.test
+	TRAINLENS_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_reports.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis

@@ -1,0 +1,5 @@
+"""``python -m trainlens`` runs the CLI."""
+
+from trainlens.cli import main
+
+main()

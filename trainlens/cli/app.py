@@ -1,0 +1,44 @@
+"""The typer application; command modules register themselves on :data:`app`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from trainlens._version import __version__
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ran clean, 1 gate or policy failed, 2 usage / config / input error, "
+    "3 internal error."
+)
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Read LLM training logs (SFT, reward/critic warm-up, PPO, GRPO, DPO) and explain what "
+    "went wrong, where, and what to do about it.\n\n" + EXIT_CODES_HELP,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trainlens {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Root options."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from trainlens.cli import commands  # noqa: F401  (registers the commands)
+
+    app()

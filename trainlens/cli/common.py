@@ -1,0 +1,117 @@
+"""Helpers every command shares: error handling, consoles, options, loading with progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from trainlens.config import ProjectConfig, load_config
+from trainlens.diagnostics import ReadWarning
+from trainlens.errors import TrainlensError
+from trainlens.load import LoadResult, load_runs
+from trainlens.metrics import AliasTable
+
+T = TypeVar("T")
+
+AliasesOpt = Annotated[list[Path] | None, typer.Option(
+    "--aliases", help="YAML file of extra metric aliases (canonical: [keys]); repeatable.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="Project config (trainlens.toml or a pyproject.toml with [tool.trainlens]); "
+    "default: the nearest one above the working directory.")]
+
+
+def stderr_console() -> Console:
+    """Summaries, warnings and progress go to stderr so stdout stays machine-readable."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the Exit to raise."""
+    stderr_console().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn a TrainlensError into ``error: ...`` + exit 2, anything unexpected into exit 3."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except TrainlensError as exc:
+        raise fail(exc.message, exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into exit 3
+        if os.environ.get("TRAINLENS_DEBUG"):
+            traceback.print_exc()
+        raise fail(f"internal error: {type(exc).__name__}: {exc} "
+                   "(set TRAINLENS_DEBUG=1 for a traceback)", 3) from None
+
+
+def run_safely(fn: Callable[[], T]) -> T:
+    """Call ``fn`` inside :func:`handle_errors`."""
+    with handle_errors():
+        return fn()
+
+
+def project_config(config: Path | None) -> ProjectConfig:
+    if config is not None and not config.is_file():
+        raise TrainlensError(f"{config}: config file not found")
+    return load_config(config)
+
+
+def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:
+    return AliasTable.load([*cfg.alias_files, *(extra or [])], inline=cfg.aliases or None)
+
+
+def print_warnings(warnings: list[ReadWarning]) -> None:
+    console = stderr_console()
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w.source}: {w.message}", markup=True,
+                      highlight=False)
+
+
+def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
+    """``load_runs`` with a progress bar on stderr when it is a terminal and the input is big."""
+    console = stderr_console()
+    if not console.is_terminal or _total_size(path) < 64 << 20:
+        return load_runs(path, aliases=aliases)
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("reading logs", total=None)
+
+        def update(done: int, total: int, current: str) -> None:
+            progress.update(task, completed=done, total=total,
+                            description=f"reading {Path(current).name}")
+
+        return load_runs(path, aliases=aliases, progress=update)
+
+
+def _total_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for p in path.rglob("*tfevents*"):
+        try:
+            total += p.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def is_piped() -> bool:
+    return not sys.stdout.isatty()

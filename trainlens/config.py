@@ -1,0 +1,104 @@
+"""Project configuration: ``trainlens.toml`` or ``[tool.trainlens]`` in ``pyproject.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainlens.errors import TrainlensError
+
+_KNOWN = {"lang", "aliases", "alias_files", "rules_dirs", "select", "ignore", "rules", "gate",
+          "watch", "compare", "report"}
+
+
+@dataclass
+class ProjectConfig:
+    """Validated settings; paths inside are resolved relative to the config file."""
+
+    path: Path | None = None
+    lang: str | None = None
+    aliases: dict[str, Any] = field(default_factory=dict)
+    alias_files: list[Path] = field(default_factory=list)
+    rules_dirs: list[Path] = field(default_factory=list)
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    rule_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # gate, watch, compare...
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A command's own table (``[tool.trainlens.gate]``), empty when absent."""
+        return dict(self.sections.get(name, {}))
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest ``trainlens.toml``, or ``pyproject.toml`` with ``[tool.trainlens]``, walking up
+    from ``start`` (default: the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "trainlens.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                if "trainlens" in tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}):
+                    return pyproject
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+    return None
+
+
+def _list_of_str(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TrainlensError(f"{where}: expected a string or a list of strings")
+
+
+def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConfig:
+    """Read and validate a project config (``path``, else the nearest one when ``search``)."""
+    path = path or (find_config() if search else None)
+    if path is None:
+        return ProjectConfig()
+    try:
+        doc = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise TrainlensError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise TrainlensError(f"{path}: invalid TOML: {exc}") from exc
+    data = doc.get("tool", {}).get("trainlens", {}) if path.name == "pyproject.toml" else doc
+    if not isinstance(data, dict):
+        raise TrainlensError(f"{path}: [tool.trainlens] must be a table")
+    unknown = set(data) - _KNOWN
+    if unknown:
+        raise TrainlensError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(_KNOWN))})")
+    base = path.parent
+    cfg = ProjectConfig(path=path)
+    if "lang" in data:
+        if data["lang"] not in ("en", "zh"):
+            raise TrainlensError(f"{path}: lang must be 'en' or 'zh'")
+        cfg.lang = data["lang"]
+    if "aliases" in data:
+        if not isinstance(data["aliases"], dict):
+            raise TrainlensError(f"{path}: aliases must be a table of canonical = [keys]")
+        cfg.aliases = data["aliases"]
+    cfg.alias_files = [base / p for p in _list_of_str(data.get("alias_files", []),
+                                                      f"{path}: alias_files")]
+    cfg.rules_dirs = [base / p for p in _list_of_str(data.get("rules_dirs", []),
+                                                     f"{path}: rules_dirs")]
+    cfg.select = _list_of_str(data.get("select", []), f"{path}: select")
+    cfg.ignore = _list_of_str(data.get("ignore", []), f"{path}: ignore")
+    rules = data.get("rules", {})
+    if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
+        raise TrainlensError(f"{path}: [rules.<id>] tables of parameters expected")
+    cfg.rule_params = {k: dict(v) for k, v in rules.items()}
+    for name in ("gate", "watch", "compare", "report"):
+        if name in data:
+            if not isinstance(data[name], dict):
+                raise TrainlensError(f"{path}: [{name}] must be a table")
+            cfg.sections[name] = dict(data[name])
+    return cfg

@@ -1,0 +1,102 @@
+"""Findings: what rules report. Frozen dataclasses with a stable JSON form (``schema_version``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Severity(str, Enum):
+    """How bad a finding is; ordered info < warning < error."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return ("info", "warning", "error").index(self.value)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One row of a finding's key-data table: the value at a step and its change vs the row before."""
+
+    step: int
+    value: float
+    change: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "value": _num(self.value), "change": _num(self.change)}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One anomaly in one run. ``params`` holds the numbers its message template refers to, so the
+    message is formatted at render time in either language (see ``trainlens.engine``)."""
+
+    rule: str
+    severity: Severity
+    run: str
+    metric: str
+    key: str
+    start_step: int
+    end_step: int
+    peak_step: int | None = None
+    peak_value: float | None = None
+    baseline: float | None = None
+    evidence: tuple[EvidenceRow, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    members: tuple[str, ...] = ()  # for episodes: "rule@metric" of the grouped findings
+    best_step: int | None = None
+    best_value: float | None = None
+    recommended_checkpoint: str | None = None
+
+    def to_dict(self, message: str) -> dict[str, Any]:
+        """The JSON form (schema_version 1) with ``message`` already rendered."""
+        out: dict[str, Any] = {
+            "rule": self.rule, "severity": self.severity.value, "run": self.run,
+            "metric": self.metric, "key": self.key, "start_step": self.start_step,
+            "end_step": self.end_step, "peak_step": self.peak_step,
+            "peak_value": _num(self.peak_value), "baseline": _num(self.baseline),
+            "message": message, "evidence": [e.to_dict() for e in self.evidence],
+        }
+        if self.members:
+            out["members"] = list(self.members)
+        if self.best_step is not None:
+            out["best_step"] = self.best_step
+            out["best_value"] = _num(self.best_value)
+        if self.recommended_checkpoint is not None:
+            out["recommended_checkpoint"] = self.recommended_checkpoint
+        return out
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A rule that did not run on a run, and why (usually: the metric is absent)."""
+
+    rule: str
+    run: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "run": self.run, "reason": self.reason}
+
+
+def _num(x: float | None) -> float | str | None:
+    """JSON has no NaN/Infinity: encode them as strings, keep finite floats as floats."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return x

@@ -1,0 +1,152 @@
+"""Canonical metric names: resolve framework keys through the alias table in ``rules/metrics.yaml``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainlens.errors import TrainlensError
+from trainlens.resources import rules_dir
+
+_EXACT, _PATTERN, _SUFFIX = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What the alias table says about one canonical metric."""
+
+    name: str
+    family: str = "other"
+    direction: str | None = None  # "up": higher is better, "down": lower is better
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A raw key's canonical name; ``rank`` orders several keys of one run mapping to one name."""
+
+    canonical: str
+    rank: tuple[int, int, int]
+
+
+def normalise_key(key: str) -> str:
+    """Undo the HF TensorBoard callback's renaming: ``train/x`` → ``x``, ``eval/x`` → ``eval_x``."""
+    if key.startswith("train/"):
+        return key[len("train/"):]
+    if key.startswith("eval/"):
+        return "eval_" + key[len("eval/"):]
+    return key
+
+
+@dataclass
+class AliasTable:
+    """Maps raw metric keys (any framework) to canonical names."""
+
+    infos: dict[str, MetricInfo] = field(default_factory=dict)
+    _exact: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # key -> (canon, layer, i)
+    _suffix: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    _patterns: list[tuple[re.Pattern[str], str, int, int]] = field(default_factory=list)
+    _cache: dict[str, Resolution | None] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, extra: list[Path] | None = None,
+             inline: dict[str, Any] | None = None) -> AliasTable:
+        """The built-in table, then each user file in ``extra``, then ``inline`` config aliases.
+        Later layers take priority over earlier ones for the same key."""
+        table = cls()
+        table.add(_read_yaml(rules_dir() / "metrics.yaml"), layer=0, origin="built-in metrics.yaml")
+        for i, path in enumerate(extra or [], start=1):
+            table.add(_read_yaml(path), layer=-i, origin=str(path))
+        if inline:
+            table.add(inline, layer=-(len(extra or []) + 1), origin="project config [aliases]")
+        return table
+
+    def add(self, doc: Any, *, layer: int, origin: str) -> None:
+        """Add one layer of aliases (lower ``layer`` = higher priority)."""
+        metrics = doc.get("metrics", doc) if isinstance(doc, dict) else None
+        if not isinstance(metrics, dict):
+            raise TrainlensError(f"{origin}: expected a mapping of canonical names to keys")
+        for name, spec in metrics.items():
+            if isinstance(spec, list):
+                spec = {"keys": spec}
+            if not isinstance(spec, dict):
+                raise TrainlensError(f"{origin}: metric {name!r}: expected keys: [...] or a list")
+            unknown = set(spec) - {"keys", "patterns", "any_prefix", "family", "direction",
+                                   "description"}
+            if unknown:
+                raise TrainlensError(f"{origin}: metric {name!r}: unknown field(s) "
+                                     f"{', '.join(sorted(unknown))}")
+            old = self.infos.get(name)
+            self.infos[name] = MetricInfo(
+                name=name,
+                family=spec.get("family", old.family if old else "other"),
+                direction=spec.get("direction", old.direction if old else None),
+                description=spec.get("description", old.description if old else ""),
+            )
+            for i, key in enumerate(spec.get("keys", []) or []):
+                entry = (name, layer, i)
+                norm = normalise_key(str(key))
+                if norm not in self._exact or self._exact[norm][1] >= layer:
+                    self._exact[norm] = entry
+                if spec.get("any_prefix"):
+                    self._suffix.setdefault(norm, entry)
+                    if self._suffix[norm][1] > layer:
+                        self._suffix[norm] = entry
+            for i, pattern in enumerate(spec.get("patterns", []) or []):
+                try:
+                    compiled = re.compile(pattern)
+                except re.error as exc:
+                    raise TrainlensError(f"{origin}: metric {name!r}: bad pattern {pattern!r}: "
+                                         f"{exc}") from exc
+                self._patterns.append((compiled, name, layer, i))
+        self._patterns.sort(key=lambda p: p[2])
+        self._cache.clear()
+
+    def resolve(self, key: str) -> Resolution | None:
+        """The canonical name of a raw key, or None when no alias matches."""
+        if key in self._cache:
+            return self._cache[key]
+        norm = normalise_key(key)
+        result: Resolution | None = None
+        if norm in self._exact:
+            name, layer, i = self._exact[norm]
+            result = Resolution(name, (layer, _EXACT, i))
+        else:
+            for pattern, name, layer, i in self._patterns:
+                m = pattern.fullmatch(norm)
+                if m:
+                    canonical = name.format(**{k: v.lower() for k, v in m.groupdict().items()})
+                    result = Resolution(canonical, (layer, _PATTERN, i))
+                    break
+            if result is None and "/" in norm:
+                last = norm.rsplit("/", 1)[1]
+                if last in self._suffix:
+                    name, layer, i = self._suffix[last]
+                    result = Resolution(name, (layer, _SUFFIX, i))
+        self._cache[key] = result
+        return result
+
+    def info(self, canonical: str) -> MetricInfo:
+        """Family / direction of a canonical name (``reward/format`` → the ``reward/{name}`` entry)."""
+        if canonical in self.infos:
+            return self.infos[canonical]
+        if "/" in canonical:
+            head = canonical.split("/", 1)[0] + "/{name}"
+            if head in self.infos:
+                base = self.infos[head]
+                return MetricInfo(canonical, base.family, base.direction, base.description)
+        return MetricInfo(canonical)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise TrainlensError(f"{path}: invalid YAML: {exc}") from exc

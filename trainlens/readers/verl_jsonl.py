@@ -1,0 +1,44 @@
+"""verl's file logger: ``<project>/<experiment>.jsonl`` with ``{"step": N, "data": {...}}`` lines."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainlens.diagnostics import ReadWarning
+from trainlens.readers._frame import ReadResult
+from trainlens.readers._jsonl import read_json_lines
+from trainlens.readers._rows import rows_to_frame
+
+
+def looks_like_verl_line(obj: Any) -> bool:
+    """True for a verl file-logger record."""
+    return isinstance(obj, dict) and isinstance(obj.get("data"), dict) and "step" in obj
+
+
+def read_verl_jsonl(path: Path, offset: int = 0, *, final: bool = True,
+                    first_line: int = 1) -> ReadResult:
+    """Read ``step`` and every numeric key of ``data`` from each line."""
+    lines = read_json_lines(path, offset, final=final, first_line=first_line)
+    warnings = list(lines.warnings)
+    literal_nan = set(lines.nan_rows)
+    rows: list[dict[str, Any]] = []
+    steps: list[int] = []
+    nan_rows: list[int] = []
+    for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
+        step = obj.get("step")
+        if not looks_like_verl_line(obj) or isinstance(step, bool) \
+                or not isinstance(step, (int, float)) or not math.isfinite(step):
+            warnings.append(ReadWarning(
+                str(path), f"line {line_no}: not a verl record ({{\"step\": N, \"data\": {{...}}}})"
+            ))
+            continue
+        if i in literal_nan:
+            nan_rows.append(len(rows))
+        rows.append(obj["data"])
+        steps.append(int(step))
+    frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows)
+    return ReadResult(frame=frame, warnings=warnings, end_offset=lines.end_offset)

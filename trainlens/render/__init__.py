@@ -1,0 +1,1 @@
+"""Output formats: each turns library results into text (terminal, JSON, Markdown, JUnit)."""

@@ -1,0 +1,168 @@
+"""The tidy run model every downstream piece reads: a long scalar table plus metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainlens.discover import Checkpoint
+from trainlens.metrics import AliasTable, MetricInfo
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A resume from a checkpoint: logging went back from ``previous_step`` to ``step``."""
+
+    step: int
+    previous_step: int
+    source: str
+    overwritten: int  # logged points of the main metric that the resumed run logged again
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "previous_step": self.previous_step, "source": self.source,
+                "overwritten": self.overwritten}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One file (or TensorBoard directory) that fed a run, with its step range."""
+
+    path: str
+    format: str
+    points: int
+    first_step: int | None
+    last_step: int | None
+    role: str = "history"  # "history": its scalars are in the table; "metadata": only its meta
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunMeta:
+    """What is known about a run besides its scalars."""
+
+    framework: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    config_path: str | None = None
+    max_steps: int | None = None
+    best_metric: float | None = None
+    best_step: int | None = None
+    best_checkpoint: str | None = None
+    last_checkpoint: str | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    restarts: list[Restart] = field(default_factory=list)
+    train_summary: dict[str, float] = field(default_factory=dict)
+    sources: list[SourceInfo] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "framework": self.framework, "config_path": self.config_path,
+            "max_steps": self.max_steps, "best_metric": self.best_metric,
+            "best_step": self.best_step, "best_checkpoint": self.best_checkpoint,
+            "last_checkpoint": self.last_checkpoint,
+            "checkpoints": [{"step": c.step, "path": str(c.path)} for c in self.checkpoints],
+            "restarts": [r.to_dict() for r in self.restarts],
+            "train_summary": self.train_summary,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+class Run:
+    """One training run: ``table`` has columns ``source, key, step, value, wall_time``, sorted by
+    key then step, one row per (key, step) (later logs of a step replaced earlier ones)."""
+
+    def __init__(self, name: str, path: Path, format: str, table: pd.DataFrame,
+                 meta: RunMeta, aliases: AliasTable) -> None:
+        self.name = name
+        self.path = path
+        self.format = format
+        self.table = table
+        self.meta = meta
+        self.aliases = aliases
+        codes = table["key"].cat.codes.to_numpy()
+        cats = list(table["key"].cat.categories)
+        starts = np.searchsorted(codes, np.arange(len(cats)), side="left")
+        ends = np.searchsorted(codes, np.arange(len(cats)), side="right")
+        self._slices = {str(c): (int(s), int(e)) for c, s, e in zip(cats, starts, ends) if e > s}
+
+    def __repr__(self) -> str:
+        return f"Run({self.name!r}, format={self.format}, keys={len(self._slices)}, " \
+               f"points={len(self.table)})"
+
+    @property
+    def keys(self) -> list[str]:
+        """Raw metric keys, sorted."""
+        return sorted(self._slices)
+
+    def canonical(self, key: str) -> str | None:
+        """The canonical name of a raw key (None if it has no alias)."""
+        res = self.aliases.resolve(key)
+        return res.canonical if res else None
+
+    @cached_property
+    def _by_canonical(self) -> dict[str, list[str]]:
+        ranked: dict[str, list[tuple[tuple[int, int, int], str]]] = {}
+        for key in self._slices:
+            res = self.aliases.resolve(key)
+            if res is not None:
+                ranked.setdefault(res.canonical, []).append((res.rank, key))
+        return {c: [k for _, k in sorted(v)] for c, v in ranked.items()}
+
+    @property
+    def canonical_names(self) -> list[str]:
+        """Canonical metrics present in this run."""
+        return sorted(self._by_canonical)
+
+    def keys_for(self, canonical: str) -> list[str]:
+        """Raw keys that map to ``canonical``, preferred first."""
+        return list(self._by_canonical.get(canonical, []))
+
+    def resolve(self, name: str) -> str | None:
+        """A raw key for a canonical or raw ``name`` (canonical wins), or None."""
+        keys = self._by_canonical.get(name)
+        if keys:
+            return keys[0]
+        return name if name in self._slices else None
+
+    def series(self, name: str) -> pd.Series | None:
+        """Values of a canonical or raw metric indexed by step (None if the run lacks it)."""
+        key = self.resolve(name)
+        if key is None:
+            return None
+        start, end = self._slices[key]
+        part = self.table.iloc[start:end]
+        return pd.Series(part["value"].to_numpy(), index=pd.Index(part["step"].to_numpy(),
+                         name="step"), name=key)
+
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(steps, values)`` numpy views of a metric, without building a Series."""
+        key = self.resolve(name)
+        if key is None:
+            return None
+        start, end = self._slices[key]
+        return (self.table["step"].to_numpy()[start:end],
+                self.table["value"].to_numpy()[start:end])
+
+    def info(self, name: str) -> MetricInfo:
+        """Alias-table facts (family, direction) for a canonical name."""
+        return self.aliases.info(name)
+
+    @property
+    def first_step(self) -> int | None:
+        return int(self.table["step"].min()) if len(self.table) else None
+
+    @property
+    def last_step(self) -> int | None:
+        return int(self.table["step"].max()) if len(self.table) else None
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long table ``run, source, key, step, value, wall_time``."""
+        out = self.table.copy()
+        out.insert(0, "run", self.name)
+        return out
