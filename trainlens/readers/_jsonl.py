@@ -24,7 +24,13 @@ class JsonLines:
     line_numbers: list[int] = field(default_factory=list)
     nan_rows: list[int] = field(default_factory=list)
     warnings: list[ReadWarning] = field(default_factory=list)
+    partial: ReadWarning | None = None  # the file's last line was cut off (always the last issue)
     end_offset: int = 0
+
+    def all_warnings(self, *middle: ReadWarning) -> list[ReadWarning]:
+        """Line warnings, then ``middle`` (a caller's own, in line order), then the partial line."""
+        tail = [self.partial] if self.partial else []
+        return sorted([*self.warnings, *middle], key=_line_number) + tail
 
 
 def _loads(line: bytes) -> tuple[Any, bool]:
@@ -70,17 +76,18 @@ def read_json_lines(
         line_start = offset + pos
         stripped = line.strip()
         if not complete and not final:
-            return out  # a follower waits for the newline: the writer may be mid-line
+            out.end_offset = line_start  # a follower waits for the newline: writer mid-line
+            return out
         if stripped:
             try:
                 obj, slow = _loads(stripped)
             except (ValueError, UnicodeDecodeError) as exc:
                 if not complete:
-                    out.warnings.append(ReadWarning(
+                    out.partial = ReadWarning(
                         source,
                         f"line {line_no} (byte {line_start}): partial last line "
                         f"({len(line)} bytes, job still writing?) skipped",
-                    ))
+                    )
                     out.end_offset = offset + size
                     return out
                 out.warnings.append(ReadWarning(
@@ -104,6 +111,11 @@ def read_json_lines(
         pos = nl + 1
     out.end_offset = offset + pos
     return out
+
+
+def _line_number(w: ReadWarning) -> int:
+    head = w.message.split(":", 1)[0].split()
+    return int(head[1]) if len(head) >= 2 and head[0] == "line" and head[1].isdigit() else 0
 
 
 def _brief(exc: Exception) -> str:

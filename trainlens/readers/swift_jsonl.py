@@ -33,7 +33,7 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
                      first_line: int = 1) -> ReadResult:
     """Read an ms-swift ``logging.jsonl``; bad lines become warnings, never exceptions."""
     lines = read_json_lines(path, offset, final=final, first_line=first_line)
-    warnings = list(lines.warnings)
+    warnings: list[ReadWarning] = []
     meta: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     steps: list[int] = []
@@ -73,4 +73,4 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
         meta["swift_generation"] = "megatron"
     frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows,
                           transforms=_TRANSFORMS)
-    return ReadResult(frame=frame, warnings=warnings, meta=meta, end_offset=lines.end_offset)
+    return ReadResult(frame=frame, warnings=lines.all_warnings(*warnings), meta=meta, end_offset=lines.end_offset)

@@ -23,7 +23,7 @@ def read_verl_jsonl(path: Path, offset: int = 0, *, final: bool = True,
                     first_line: int = 1) -> ReadResult:
     """Read ``step`` and every numeric key of ``data`` from each line."""
     lines = read_json_lines(path, offset, final=final, first_line=first_line)
-    warnings = list(lines.warnings)
+    warnings: list[ReadWarning] = []
     literal_nan = set(lines.nan_rows)
     rows: list[dict[str, Any]] = []
     steps: list[int] = []
@@ -41,4 +41,4 @@ def read_verl_jsonl(path: Path, offset: int = 0, *, final: bool = True,
         rows.append(obj["data"])
         steps.append(int(step))
     frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows)
-    return ReadResult(frame=frame, warnings=warnings, end_offset=lines.end_offset)
+    return ReadResult(frame=frame, warnings=lines.all_warnings(*warnings), end_offset=lines.end_offset)

@@ -1,0 +1,194 @@
+"""ms-swift logging.jsonl reader: v2/v3/v4/Megatron formats and every kind of bad line."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logwriters import REALDATA, swift_line, write_swift_run
+from trainlens.readers._rows import parse_duration, parse_scalar_text, parse_step_fraction
+from trainlens.readers.swift_jsonl import read_swift_jsonl
+
+
+def values(frame, key):
+    part = frame[frame["key"] == key]
+    return dict(zip(part["step"].tolist(), part["value"].tolist()))
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("2s", 2), ("1m 8s", 68), ("1d 21h 10m 47s", 162647), ("3h 0m 5s", 10805),
+    ("0.5s", 0.5), ("46m 13s", 2773),
+])
+def test_durations(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_scalar_text_and_step_fraction():
+    assert parse_scalar_text("46.67%") == pytest.approx(46.67)
+    assert parse_scalar_text("not a number") is None
+    assert parse_step_fraction("2800/6000") == (2800, 6000)
+    assert parse_step_fraction(12) == (12, None)
+    assert parse_step_fraction(True) == (None, None)
+    assert parse_step_fraction("abc/6") == (None, None)
+
+
+def test_v3_run_with_summary_records(tmp_path):
+    rows = [(s, {"loss": 1.0 / s, "grad_norm": 0.5, "kl": 0.01 * s}) for s in range(1, 6)]
+    write_swift_run(tmp_path, rows, max_steps=5)
+    result = read_swift_jsonl(tmp_path / "logging.jsonl")
+    assert result.warnings == []
+    assert values(result.frame, "loss") == {s: pytest.approx(1.0 / s) for s in range(1, 6)}
+    assert values(result.frame, "percentage")[5] == pytest.approx(100.0)
+    assert values(result.frame, "elapsed_time")[4] == pytest.approx(20.0)
+    assert values(result.frame, "train_speed(iter/s)")[5] == pytest.approx(0.2)
+    # the end-of-training line and the summary record (which repeats log_history) add no points
+    assert (result.frame["key"] == "loss").sum() == 5
+    assert "train_loss" not in set(result.frame["key"])
+    assert result.meta["max_steps"] == 5
+    assert result.meta["train_summary"]["train_runtime"] == pytest.approx(123.4)
+    assert result.meta["last_model_checkpoint"].endswith("checkpoint-5")
+    assert result.meta["global_step"] == 5
+
+
+def test_v4_seconds_per_iteration_becomes_steps_per_second(tmp_path):
+    write_swift_run(tmp_path, [(10, {"loss": 0.3})], max_steps=100, version=4, summary=False)
+    frame = read_swift_jsonl(tmp_path / "logging.jsonl").frame
+    assert "train_speed(s/it)" not in set(frame["key"])
+    assert values(frame, "train_speed(iter/s)")[10] == pytest.approx(0.2)  # 5 s/it → 0.2 it/s
+
+
+def test_v2_integer_step_and_megatron_iteration(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    path.write_text(
+        json.dumps({"loss": 5.0, "acc": 0.1, "global_step": 1}) + "\n"
+        + json.dumps({"loss": 5.0, "acc": 0.1, "global_step": 1}) + "\n"  # second node's copy
+        + json.dumps({"loss": 4.0, "acc": 0.2, "global_step": 5}) + "\n"
+    )
+    result = read_swift_jsonl(path)
+    assert result.meta["swift_generation"] == "v2"
+    assert (result.frame["key"] == "loss").sum() == 3  # the reader keeps file order; merge dedupes
+    mpath = tmp_path / "megatron.jsonl"
+    mpath.write_text(json.dumps({"loss": 2.0, "iteration": "7/70"}) + "\n")
+    mres = read_swift_jsonl(mpath)
+    assert values(mres.frame, "loss") == {7: 2.0}
+    assert mres.meta["max_steps"] == 70
+
+
+def test_nan_and_infinity_literals_are_values_missing_keys_are_not(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    lines = [swift_line(1, 3, {"loss": float("nan"), "kl": 0.0}),
+             swift_line(2, 3, {"loss": float("inf"), "grad_norm": float("-inf")}),
+             swift_line(3, 3, {"loss": 1.0})]
+    assert "NaN" in lines[0] and "Infinity" in lines[1]
+    path.write_text("\n".join(lines) + "\n")
+    frame = read_swift_jsonl(path).frame
+    loss = values(frame, "loss")
+    assert math.isnan(loss[1]) and loss[2] == math.inf and loss[3] == 1.0
+    assert values(frame, "grad_norm") == {2: -math.inf}
+    assert values(frame, "kl") == {1: 0.0}  # absent at steps 2 and 3, not NaN rows
+
+
+def test_eval_lines_are_their_own_keys(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    path.write_text(swift_line(100, 200, {"loss": 0.5}) + "\n"
+                    + json.dumps({"eval_loss": 0.7, "eval_runtime": 3.2,
+                                  "global_step/max_steps": "100/200"}) + "\n")
+    frame = read_swift_jsonl(path).frame
+    assert values(frame, "eval_loss") == {100: 0.7}
+    assert values(frame, "loss") == {100: 0.5}
+
+
+def test_partial_last_line_warns_once_with_position_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    good = swift_line(1, 10, {"loss": 1.0}) + "\n" + swift_line(2, 10, {"loss": 0.9}) + "\n"
+    path.write_text(good + '{"loss": 0.8, "global_st')
+    result = read_swift_jsonl(path)
+    assert values(result.frame, "loss") == {1: 1.0, 2: 0.9}
+    assert len(result.warnings) == 1
+    w = result.warnings[0]
+    assert w.source == str(path)
+    assert "line 3" in w.message and f"byte {len(good)}" in w.message and "partial" in w.message
+
+
+def test_following_a_file_retries_the_partial_line(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    first = swift_line(1, 10, {"loss": 1.0}) + "\n"
+    second = swift_line(2, 10, {"loss": 0.9}) + "\n"
+    path.write_text(first + second[:20])
+    r1 = read_swift_jsonl(path, final=False)
+    assert r1.warnings == [] and r1.end_offset == len(first)
+    assert values(r1.frame, "loss") == {1: 1.0}
+    path.write_text(first + second)
+    r2 = read_swift_jsonl(path, r1.end_offset, final=False, first_line=2)
+    assert values(r2.frame, "loss") == {2: 0.9} and r2.end_offset == len(first + second)
+
+
+def test_garbage_and_non_object_lines_are_reported_with_line_numbers(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    path.write_text(swift_line(1, 5, {"loss": 1.0}) + "\n" + "garbage{{\n" + "[1, 2]\n"
+                    + json.dumps({"loss": 3.0}) + "\n" + swift_line(2, 5, {"loss": 0.5}) + "\n")
+    result = read_swift_jsonl(path)
+    assert values(result.frame, "loss") == {1: 1.0, 2: 0.5}
+    messages = [w.message for w in result.warnings]
+    assert len(messages) == 3
+    assert messages[0].startswith("line 2") and "not valid JSON" in messages[0]
+    assert messages[1].startswith("line 3") and "expected a JSON object" in messages[1]
+    assert messages[2].startswith("line 4") and "no step" in messages[2]
+
+
+def test_empty_and_unreadable_files(tmp_path):
+    empty = tmp_path / "logging.jsonl"
+    empty.write_text("")
+    assert [w.message for w in read_swift_jsonl(empty).warnings] == ["empty file"]
+    missing = read_swift_jsonl(tmp_path / "nope.jsonl")
+    assert len(missing.warnings) == 1 and "cannot read" in missing.warnings[0].message
+    if os.geteuid() != 0:  # root reads anything
+        locked = tmp_path / "locked.jsonl"
+        locked.write_text(swift_line(1, 2, {"loss": 1.0}))
+        locked.chmod(0)
+        assert "cannot read" in read_swift_jsonl(locked).warnings[0].message
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_corruption_never_raises_or_loses_earlier_records(tmp_path_factory, data):
+    lines = [swift_line(s, 40, {"loss": 1.0 / s, "kl": 0.001 * s}) + "\n" for s in range(1, 41)]
+    blob = bytearray("".join(lines).encode())
+    kind = data.draw(st.sampled_from(["truncate", "flip", "insert"]))
+    pos = data.draw(st.integers(0, len(blob) - 1))
+    if kind == "truncate":
+        blob = blob[:pos]
+    elif kind == "flip":
+        blob[pos] ^= data.draw(st.integers(1, 255))
+    else:
+        blob[pos:pos] = data.draw(st.binary(min_size=1, max_size=40))
+    path = tmp_path_factory.mktemp("c") / "logging.jsonl"
+    path.write_bytes(bytes(blob))
+    result = read_swift_jsonl(path)
+    intact = sum(1 for i in range(len(lines)) if len("".join(lines[: i + 1]).encode()) <= pos)
+    assert (result.frame["key"] == "loss").sum() >= intact
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata not present")
+def test_real_v3_and_v2_files():
+    v3 = read_swift_jsonl(REALDATA / "swift_sft_qwen3_8b_lora_deepclima" / "logging.jsonl")
+    assert v3.warnings == []
+    loss = values(v3.frame, "loss")
+    assert loss[1] == pytest.approx(20.53074074) and len(loss) == 44
+    assert values(v3.frame, "eval_loss")[400] == pytest.approx(0.12932175, rel=1e-4)
+    assert v3.meta["max_steps"] == 438 and v3.meta["best_model_checkpoint"].endswith("-400")
+    v2 = read_swift_jsonl(REALDATA / "swift_v2_sft_internvl2_npu" / "logging.jsonl")
+    assert v2.warnings == [] and v2.meta["swift_generation"] == "v2"
+    grad = v2.frame[v2.frame["key"] == "grad_norm"]
+    assert grad["value"].iloc[0] == 484.0
+    # every line written twice by two nodes: the raw table has each step twice
+    assert grad["step"].value_counts().max() == 2
+    assert np.isin([6000, 12000], v2.frame[v2.frame["key"] == "eval_loss"]["step"]).all()

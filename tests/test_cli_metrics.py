@@ -1,0 +1,101 @@
+"""``trainlens metrics``: terminal and JSON output, warnings on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from logwriters import swift_line, write_swift_run
+from trainlens import __version__
+from trainlens.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def swift_run(tmp_path):
+    rows = [(s, {"loss": 2.0 / s, "kl": 0.01 * s, "rewards/Format/mean": 0.5}) for s in (1, 2, 3)]
+    return write_swift_run(tmp_path / "v0-run", rows, 3, args={"beta": 0.04})
+
+
+def test_json_shape(swift_run):
+    result = runner.invoke(app, ["metrics", str(swift_run), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) >= {"runs", "warnings"} and doc["warnings"] == []
+    (run,) = doc["runs"]
+    assert {"name", "path", "format", "framework", "metrics"} <= set(run)
+    assert (run["name"], run["format"], run["framework"]) == ("v0-run", "swift_jsonl", "ms-swift")
+    by_key = {m["key"]: m for m in run["metrics"]}
+    assert by_key["rewards/Format/mean"] == {
+        "key": "rewards/Format/mean", "canonical": "reward/format", "count": 3,
+        "first_step": 1, "last_step": 3, "last_value": 0.5}
+    assert by_key["percentage"]["canonical"] is None
+    for m in run["metrics"]:
+        assert isinstance(m["count"], int) and isinstance(m["first_step"], int)
+
+
+def test_terminal_table_and_warnings_on_stderr(swift_run):
+    with open(swift_run / "logging.jsonl", "a") as fh:
+        fh.write('{"loss": 0.1, "global_st')
+    result = runner.invoke(app, ["metrics", str(swift_run)])
+    assert result.exit_code == 0
+    assert "rewards/Format/mean" in result.stdout and "reward/format" in result.stdout
+    assert "warning:" in result.stderr and "partial last line" in result.stderr
+    assert "logging.jsonl" in result.stderr and "warning" not in result.stdout
+
+
+def test_user_aliases_option(swift_run, tmp_path):
+    aliases = tmp_path / "a.yaml"
+    aliases.write_text("metrics:\n  my_ratio: [percentage]\n")
+    result = runner.invoke(app, ["metrics", str(swift_run), "-f", "json", "--aliases", str(aliases)])
+    run = json.loads(result.stdout)["runs"][0]
+    assert {m["key"]: m["canonical"] for m in run["metrics"]}["percentage"] == "my_ratio"
+
+
+def test_project_config_aliases(swift_run, tmp_path, monkeypatch):
+    (tmp_path / "trainlens.toml").write_text('[aliases]\nprogress = ["percentage"]\n')
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["metrics", str(swift_run), "-f", "json"])
+    run = json.loads(result.stdout)["runs"][0]
+    assert {m["key"]: m["canonical"] for m in run["metrics"]}["percentage"] == "progress"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["metrics", "/definitely/not/here"], "no such file or directory"),
+    (["metrics", "{empty}"], "no training logs found"),
+    (["metrics", "{empty}", "--config", "/nope.toml"], "config file not found"),
+])
+def test_input_errors_exit_2_with_one_line(tmp_path, args, fragment):
+    args = [a.replace("{empty}", str(tmp_path)) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_bad_config_names_the_file(tmp_path, swift_run):
+    cfg = tmp_path / "trainlens.toml"
+    cfg.write_text("colour = 'red'\n")
+    result = runner.invoke(app, ["metrics", str(swift_run), "--config", str(cfg)])
+    assert result.exit_code == 2 and str(cfg) in result.stderr and "unknown setting" in result.stderr
+
+
+def test_version_help_and_python_m(tmp_path):
+    assert runner.invoke(app, ["--version"]).stdout.strip() == f"trainlens {__version__}"
+    help_text = runner.invoke(app, ["--help"]).stdout
+    assert "metrics" in help_text and "Exit codes" in help_text
+    garbage = tmp_path / "logging.jsonl"
+    garbage.write_text("\x00\x01garbage\n" + swift_line(1, 1, {"loss": 1.0}) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "trainlens", "metrics", str(garbage)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr and "line 1 (byte 0): not valid JSON" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "trainlens", "metrics", str(tmp_path / "x")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
