@@ -3,9 +3,12 @@
 
 Each scenario is written in the on-disk format of the framework that would have produced it:
 
-* ms-swift output directories (``args.json``, ``logging.jsonl``, ``checkpoint-N/trainer_state.json``),
-* ms-swift with ``--report_to tensorboard`` (HF TensorBoard callback tags ``train/...`` under ``runs/``),
-* verl TensorBoard logdirs (``tensorboard_log/<project>/<experiment>/``) with ``global_step_N/`` folders,
+* ms-swift output directories (``args.json``, ``logging.jsonl``,
+  ``checkpoint-N/trainer_state.json``),
+* ms-swift with ``--report_to tensorboard`` (HF TensorBoard callback tags ``train/...`` under
+  ``runs/``),
+* verl TensorBoard logdirs (``tensorboard_log/<project>/<experiment>/``) with ``global_step_N/``
+  folders,
 * a custom critic warm-up writing its own ``critic/...`` TensorBoard tags.
 
 The script is deterministic: fixed seeds (``numpy.random.default_rng``), explicit wall times, fixed
@@ -81,6 +84,14 @@ def cosine_lr(step: int, max_steps: int, base: float, warmup_ratio: float) -> fl
     return base * max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def constant_with_warmup_lr(step: int, max_steps: int, base: float, warmup_ratio: float) -> float:
+    """HF ``get_constant_schedule_with_warmup`` value after ``step`` scheduler steps."""
+    warmup = math.ceil(max_steps * warmup_ratio)
+    if step < warmup:
+        return base * step / max(1, warmup)
+    return base
+
+
 def logged_steps(max_steps: int, every: int) -> List[int]:
     """HF logs the first step (logging_first_step, on by default in ms-swift) and every N steps."""
     steps = [1] + list(range(every, max_steps + 1, every))
@@ -128,6 +139,18 @@ def deterministic_summary_writer(logdir: Path) -> Iterator[Any]:
     expected = logdir / f"events.out.tfevents.{EVENT_TIME}.{EVENT_HOST}{EVENT_SUFFIX}"
     if not expected.exists():  # pragma: no cover - guards against a tensorboardX API change
         raise RuntimeError(f"event file not written as {expected}")
+
+
+def add_scalar(writer: Any, tag: str, value: float, step: int, walltime: float) -> None:
+    """Write one scalar the way torch.utils.tensorboard does (``simple_value``, tag unchanged).
+
+    tensorboardX's own ``add_scalar`` rewrites characters outside ``[-/\\w.]`` (``mean@1`` would
+    become ``mean_1``); the frameworks log through torch's writer, which keeps the tag verbatim.
+    """
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+    writer._get_file_writer().add_summary(summary, int(step), float(walltime))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -202,11 +225,18 @@ class SwiftRun:
                 self.best_metric = value
                 self.best_global_step = step
 
-    def checkpoint(self, step: int) -> None:
-        """Write checkpoint-<step>/trainer_state.json (no weights) as HF does at save time."""
+    def checkpoint(self, step: int, history_tail: Optional[int] = None) -> None:
+        """Write checkpoint-<step>/trainer_state.json (no weights) as HF does at save time.
+
+        HF keeps the whole log_history up to ``step``; ``history_tail`` keeps only the last entries
+        (used for the 6000-step run, whose full histories would be megabytes).
+        """
         self.saved.append(step)
         if self.best_global_step is not None and self.best_global_step in self.saved:
             self.best_model_checkpoint = f"{self.output_dir}/checkpoint-{self.best_global_step}"
+        history = [e for e in self.log_history if e["step"] <= step]
+        if history_tail is not None:
+            history = history[-history_tail:]
         state = {
             "best_global_step": self.best_global_step,
             "best_metric": self.best_metric,
@@ -217,7 +247,7 @@ class SwiftRun:
             "is_hyper_param_search": False,
             "is_local_process_zero": True,
             "is_world_process_zero": True,
-            "log_history": [e for e in self.log_history if e["step"] <= step],
+            "log_history": history,
             "logging_steps": self.logging_steps,
             "max_steps": self.max_steps,
             "num_input_tokens_seen": 0,
@@ -248,10 +278,10 @@ class SwiftRun:
         return float(self.flops_per_step * step)
 
     def finish(self, train_loss: float, samples_per_step: int,
-               summary_head: Dict[str, Any]) -> None:
+               summary_head: Dict[str, Any], final_eval_seconds: float = 0.0) -> None:
         """HF's end-of-training line, then ms-swift's final summary record."""
         step = self.max_steps
-        runtime = self.seconds(step) + 3.2
+        runtime = self.seconds(step) + final_eval_seconds + 3.2
         logs = {
             "train_runtime": round(runtime, 4),
             "train_samples_per_second": round(samples_per_step * step / runtime, 3),
@@ -260,7 +290,7 @@ class SwiftRun:
             "train_loss": train_loss,
             "epoch": self.epoch(step),
         }
-        self._emit(step, logs, extra_seconds=3.2)
+        self._emit(step, logs, extra_seconds=final_eval_seconds + 3.2)
         summary = dict(summary_head)
         summary.update({
             "last_model_checkpoint": f"{self.output_dir}/checkpoint-{self.saved[-1]}",
@@ -409,8 +439,12 @@ def grpo_metrics(rng: np.random.Generator, *, n_micro: int, acc_p: float, fmt_p:
                  len_mean: float, clipped: float, max_len: int, kl: Optional[float], loss: float,
                  grad_norm: float, lr: float, zero_std: float,
                  entropy: Optional[Sequence[float]] = None,
-                 reward_names: Sequence[str] = ("MathAccuracy", "Format")) -> Dict[str, Any]:
+                 reward_names: Sequence[str] = ("MathAccuracy", "Format"),
+                 legacy: bool = False) -> Dict[str, Any]:
     """One ms-swift 3.x GRPO log record (before epoch / progress keys), in ms-swift's key order.
+
+    ``legacy=True`` gives the ms-swift 3.3 key set: no ``frac_reward_zero_std`` and a single
+    ``clip_ratio`` instead of ``clip_ratio/{low_mean,low_min,high_mean,high_max,region_mean}``.
 
     Metrics are means over ``n_micro`` micro-steps of COMPLETIONS_PER_MICRO completions each, so
     shares are multiples of 1/(n_micro*64), min/max lengths are means of per-micro-step extremes.
@@ -424,8 +458,10 @@ def grpo_metrics(rng: np.random.Generator, *, n_micro: int, acc_p: float, fmt_p:
     maxs = []
     for _ in range(n_micro):
         has_clipped = rng.random() < 1.0 - (1.0 - clip_share) ** COMPLETIONS_PER_MICRO
-        maxs.append(float(max_len) if has_clipped else min(max_len - 1.0,
-                                                           round(len_mean * (1.45 + 0.2 * rng.random()))))
+        if has_clipped:
+            maxs.append(float(max_len))
+        else:
+            maxs.append(min(max_len - 1.0, round(len_mean * (1.45 + 0.2 * rng.random()))))
     min_len = round(sum(round(m) for m in mins) / n_micro, 4)
     max_len_v = round(sum(maxs) / n_micro, 4)
 
@@ -450,9 +486,14 @@ def grpo_metrics(rng: np.random.Generator, *, n_micro: int, acc_p: float, fmt_p:
     m["reward"] = reward
     m["reward_std"] = float(max(0.0, 0.36 + 0.5 * math.sqrt(acc * (1 - acc)) * 0.3
                                 + rng.normal(0.0, 0.025)))
-    m["frac_reward_zero_std"] = quantize(min(max(zero_std, 0.0), 1.0), n_micro * GROUPS_PER_MICRO)
+    if not legacy:
+        m["frac_reward_zero_std"] = quantize(min(max(zero_std, 0.0), 1.0),
+                                             n_micro * GROUPS_PER_MICRO)
     if kl is not None:
         m["kl"] = float(kl)
+    if legacy:
+        m["clip_ratio"] = 0.0
+        return m
     m["clip_ratio/low_mean"] = 0.0
     m["clip_ratio/low_min"] = 0.0
     m["clip_ratio/high_mean"] = 0.0
@@ -513,14 +554,16 @@ def gen_critic_warmup(out: Path) -> None:
     for s, v in ramp.items():
         score_diff[s - 1] = v + rng.normal(0.0, 0.03)
     late = steps >= 45
-    score_diff[late] = 3.04 + 0.27 * (steps[late] - 45) / 15.0 + np.abs(rng.normal(0.0, 0.04, late.sum()))
+    score_diff[late] = (3.04 + 0.27 * (steps[late] - 45) / 15.0
+                        + np.abs(rng.normal(0.0, 0.04, late.sum())))
     score_diff = np.clip(score_diff, 1.15, None)
 
-    # hard_sample_ratio (percent): 17.19 -> 2.15, below 5 from about step 18-20.
-    hard = 2.0 + 15.19 * np.exp(-(steps - 1) / 9.0) + rng.normal(0.0, 0.18, n)
+    # hard_sample_ratio (percent of 1024 pairs): 17.19 -> 2.15, below 5 from step 20 on.
+    hard = 2.0 + 15.19 * np.exp(-(steps - 1) / 11.5) + rng.normal(0.0, 0.18, n)
     hard = np.round(np.clip(hard, 1.6, None) * 1024 / 100) * 100 / 1024
+    hard[:19] = np.maximum(hard[:19], 5.08)
+    hard[19:] = np.minimum(hard[19:], 4.88)
     hard[0], hard[-1] = 17.19, 2.15
-    hard[19:] = np.minimum(hard[19:], 4.1)
 
     # length_reward_corr: noisy, mean exactly -0.217.
     corr = rng.normal(-0.217, 0.085, n)
@@ -555,7 +598,7 @@ def gen_critic_warmup(out: Path) -> None:
         for i, step in enumerate(steps):
             for tag, values, nd in series:
                 v = float(values[i]) if nd is None else round(float(values[i]), nd)
-                w.add_scalar(tag, v, int(step), walltime=float(walltime[i]))
+                add_scalar(w, tag, v, int(step), walltime=float(walltime[i]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -592,7 +635,8 @@ def _val_curve(rng: np.random.Generator, knots: Dict[int, float], best_step: int
 def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float],
               best_step: int, best: float, collapse: Optional[int], len_knots: Dict[int, float],
               ent_knots: Dict[int, float], kl_end: float, grad_med: float, thr: float, mfu: float,
-              sec_per_step: float, val0: float) -> None:
+              sec_per_step: float, val0: float, pins: Optional[Dict[str, Dict[int, float]]] = None
+              ) -> None:
     steps = np.arange(1, 201)
     val = _val_curve(rng, val_knots, best_step, best, 0.018)
     val[0] = val0
@@ -606,16 +650,27 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
     score[best_step - 1] = best
 
     lx = sorted(len_knots)
-    length = np.interp(steps, lx, [len_knots[t] for t in lx]) * np.exp(rng.normal(0.0, 0.03, len(steps)))
+    length = (np.interp(steps, lx, [len_knots[t] for t in lx])
+              * np.exp(rng.normal(0.0, 0.03, len(steps))))
     ex = sorted(ent_knots)
-    entropy = np.interp(steps, ex, [ent_knots[t] for t in ex]) * np.exp(rng.normal(0.0, 0.025, len(steps)))
+    entropy = (np.interp(steps, ex, [ent_knots[t] for t in ex])
+               * np.exp(rng.normal(0.0, 0.025, len(steps))))
+
+    pins = pins or {}
+    for step, value in pins.get("length", {}).items():
+        length[step - 1] = value
+    for step, value in pins.get("entropy", {}).items():
+        entropy[step - 1] = value
 
     max_resp = 4096
-    clip_ratio = np.clip(0.012 + 0.08 * np.clip((length - 1500) / 1600, 0, None) ** 1.5
-                         + rng.normal(0.0, 0.006, len(steps)), 0.0, 0.2)
+    clip_ratio = np.clip(0.012 * np.minimum(1.0, length / 1500) ** 2
+                         + 0.08 * np.clip((length - 1500) / 1600, 0, None) ** 1.5
+                         + rng.normal(0.0, 0.006, len(steps)) * np.minimum(1.0, length / 1500) ** 2,
+                         0.0, 0.2)
     clip_ratio = np.round(clip_ratio * 1024) / 1024
     resp_max = np.where(clip_ratio > 0, max_resp,
-                        np.minimum(max_resp - 1, np.round(length * (2.4 + 0.4 * rng.random(len(steps))))))
+                        np.minimum(max_resp - 1,
+                                   np.round(length * (2.4 + 0.4 * rng.random(len(steps))))))
 
     kl = kl_end * (steps / 200.0) ** 1.1 * np.exp(rng.normal(0.0, 0.08, len(steps)))
     kl[0] = 0.00037
@@ -633,7 +688,7 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
     val_tag = "val-core/math/reward/mean@1"
 
     with deterministic_summary_writer(out) as w:
-        w.add_scalar(val_tag, val[0], 0, walltime=float(EVENT_TIME + 420.0))
+        add_scalar(w, val_tag, val[0], 0, walltime=float(EVENT_TIME + 420.0))
         for i, step in enumerate(steps):
             s = int(step)
             wt = float(wall[i])
@@ -657,7 +712,7 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
             if s in val:
                 record[val_tag] = val[s]
             for tag in sorted(record):
-                w.add_scalar(tag, float(record[tag]), s, walltime=wt)
+                add_scalar(w, tag, float(record[tag]), s, walltime=wt)
 
     for ck in range(25, 201, 25):
         write_json(out / f"global_step_{ck}" / "actor" / "huggingface" / "generation_config.json",
@@ -685,6 +740,7 @@ def gen_degrading_runs(out: Path) -> None:
         ent_knots={1: 0.24, 130: 0.182, 134: 0.180, 140: 0.150, 146: 0.122, 150: 0.115,
                    200: 0.114},
         kl_end=0.032, grad_med=0.16, thr=1650.0, mfu=0.42, sec_per_step=381.0, val0=1.247,
+        pins={"length": {130: 2960.0, 200: 315.0}, "entropy": {130: 0.182, 200: 0.115}},
     )
     _verl_run(
         out / "qwen3_8b_n8", np.random.default_rng(2088),
@@ -704,7 +760,7 @@ def gen_degrading_runs(out: Path) -> None:
 #: step -> (kl, grad_norm, clipped_ratio, Format mean probability, mean length) during episodes
 EPISODES: Dict[int, Dict[str, float]] = {
     2800: dict(kl=19.6, grad=6.12, clipped=0.875, fmt=0.1, length=489.0),
-    2855: dict(kl=8.4, grad=4.71, clipped=0.31, fmt=0.74, length=371.0),
+    2855: dict(kl=8.4, grad=5.21, clipped=0.31, fmt=0.74, length=371.0),
     2860: dict(kl=14.7, grad=9.58, clipped=0.58, fmt=0.52, length=433.0),
     2865: dict(kl=11.2, grad=5.34, clipped=0.47, fmt=0.61, length=409.0),
     2870: dict(kl=9.1, grad=7.43, clipped=0.36, fmt=0.70, length=386.0),
@@ -721,7 +777,7 @@ RECOVERY_FMT = {2805: 0.46, 2810: 0.79, 2815: 0.87, 2875: 0.84, 3150: 0.86, 3700
 
 def gen_grpo_kl_episodes(out: Path) -> None:
     rng = np.random.default_rng(3003)
-    max_steps, every = 6000, 5
+    max_steps, every, per_epoch = 6000, 5, 2000
     out_dir = "/mnt/workspace/output/Qwen2.5-7B-Instruct/v3-20250614-221503"
     args = swift_args({
         "output_dir": out_dir,
@@ -733,24 +789,30 @@ def gen_grpo_kl_episodes(out: Path) -> None:
         "temperature": 1.0,
         "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 2,
-        "num_train_epochs": 1.0,
-        "warmup_ratio": 0.05,
-        "lr_scheduler_type": "cosine",
-        "logging_steps": 5,
-        "save_steps": 1000.0,
+        "num_train_epochs": 3.0,
+        "warmup_ratio": 0.01,
+        "lr_scheduler_type": "constant_with_warmup",
+        "logging_steps": every,
+        "save_steps": 2000.0,
         "save_total_limit": 3,
-        "eval_steps": 1000.0,
-        "dataset": ["AI-MO/NuminaMath-TIR#96000"],
+        "eval_steps": 2000.0,
+        "dataset": ["AI-MO/NuminaMath-TIR#32000"],
+        "swift_version": "3.3.1",
     })
+    # ms-swift 3.3 GRPO arguments (vLLM on a dedicated device, no vllm_mode / log_entropy yet)
+    for key in ("vllm_mode", "log_entropy", "steps_per_generation", "sleep_level"):
+        args.pop(key, None)
+    args.update({"num_infer_workers": 1, "vllm_device": ["auto"], "tensor_parallel_size": 1,
+                 "mini_batch_size": None, "vllm_limit_mm_per_prompt": None})
     write_json(out / "args.json", args)
 
     step_secs = 21.5 * np.exp(rng.normal(0.0, 0.06, max_steps + 1))
     for s, ep in EPISODES.items():
         for k in range(s - 4, s + 1):
             step_secs[k] *= 1.0 + 0.8 * ep["clipped"]
-    run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=float(max_steps),
-                   logging_steps=every, save_steps=1000, eval_steps=1000, num_train_epochs=1.0,
-                   train_batch_size=8, seconds=elapsed_from(step_secs, 95.0),
+    run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=float(per_epoch),
+                   logging_steps=every, save_steps=2000, eval_steps=2000, num_train_epochs=3.0,
+                   train_batch_size=8, seconds=elapsed_from(step_secs, 8.0),
                    memory=monotone_memory(rng, max_steps, 58.41, 0.35))
 
     losses = []
@@ -764,10 +826,13 @@ def gen_grpo_kl_episodes(out: Path) -> None:
         fmt_p = 0.86 + 0.08 * (1.0 - math.exp(-step / 1500.0))
         length = 296.0 + 26.0 * frac + rng.normal(0.0, 7.0)
         clipped = float(np.clip(0.018 + 0.01 * frac + rng.normal(0.0, 0.007), 0.003, 0.045))
-        zero_std = 0.16 - 0.05 * frac + rng.normal(0.0, 0.02)
         if step in EPISODES:
             ep = EPISODES[step]
-            kl, grad, clipped, fmt_p, length = ep["kl"], ep["grad"], ep["clipped"], ep["fmt"], ep["length"]
+            kl, grad, clipped = ep["kl"], ep["grad"], ep["clipped"]
+            fmt_p, length = ep["fmt"], ep["length"]
+            length += rng.normal(0.0, 3.0)
+            if step != 2800:  # 2800 keeps its reference values exactly (KL 19.6)
+                kl = round(kl * math.exp(rng.normal(0.0, 0.02)), 6)
             acc_p *= 0.85
         elif step - 5 in EPISODES:
             kl *= 1.6
@@ -780,13 +845,14 @@ def gen_grpo_kl_episodes(out: Path) -> None:
         losses.append(loss)
         m = grpo_metrics(rng, n_micro=n_micro, acc_p=acc_p, fmt_p=fmt_p, len_mean=length,
                          clipped=clipped, max_len=512, kl=kl, loss=loss, grad_norm=grad,
-                         lr=cosine_lr(step, max_steps, 1e-6, 0.05), zero_std=zero_std)
+                         lr=constant_with_warmup_lr(step, max_steps, 1e-6, 0.01), zero_std=0.0,
+                         legacy=True)
         if step == 2800:
             m["rewards/Format/mean"] = 0.1
             m["reward"] = m["rewards/MathAccuracy/mean"] + 0.1
         run.train(step, m)
         if step % 2000 == 0:
-            run.checkpoint(step)
+            run.checkpoint(step, history_tail=1)
     run.finish(train_loss=float(np.mean(losses)), samples_per_step=128, summary_head={
         "model_parameter_info": "Qwen2ForCausalLM: 7615.6165M Params (7615.6165M Trainable "
                                 "[100.0000%]), 0.0001M Buffers.",
@@ -860,7 +926,7 @@ def gen_grpo_kl_stuck(out: Path) -> None:
                 "epoch": step / max_steps,
             }
             for key, value in logs.items():
-                w.add_scalar(f"train/{key}", float(value), step, walltime=float(wall[step]))
+                add_scalar(w, f"train/{key}", float(value), step, walltime=float(wall[step]))
         runtime = float(wall[max_steps] - EVENT_TIME - 160.0 + 2.1)
         final = {
             "train_runtime": round(runtime, 4),
@@ -871,7 +937,8 @@ def gen_grpo_kl_stuck(out: Path) -> None:
             "epoch": 1.0,
         }
         for key, value in final.items():
-            w.add_scalar(f"train/{key}", float(value), max_steps, walltime=float(wall[max_steps] + 2.1))
+            add_scalar(w, f"train/{key}", float(value), max_steps,
+                       walltime=float(wall[max_steps] + 2.1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -896,6 +963,7 @@ def gen_healthy_grpo(out: Path) -> None:
         "num_train_epochs": 2.0,
         "logging_steps": every,
         "save_steps": 500.0,
+        "save_total_limit": 1,
         "eval_steps": 500.0,
         "log_entropy": True,
         "dataset": ["AI-MO/NuminaMath-TIR#8000"],
@@ -905,9 +973,9 @@ def gen_healthy_grpo(out: Path) -> None:
     step_secs = 14.2 * np.exp(rng.normal(0.0, 0.05, max_steps + 1))
     run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=500.0,
                    logging_steps=every, save_steps=500, eval_steps=500, num_train_epochs=2.0,
-                   train_batch_size=8, seconds=elapsed_from(step_secs, 71.0),
+                   train_batch_size=8, seconds=elapsed_from(step_secs, 6.0),
                    memory=monotone_memory(rng, max_steps, 41.87, 0.3))
-    warm_grad = {1: 2.41, 5: 1.63, 10: 0.97}
+    warm_grad = {1: 2.4137, 5: 1.6291, 10: 0.9712}
     losses = []
     for step in logged_steps(max_steps, every):
         n_micro = 2 if step == 1 else 2 * every
@@ -921,7 +989,8 @@ def gen_healthy_grpo(out: Path) -> None:
         clipped = float(np.clip(0.014 + 0.008 * rng.standard_normal(), 0.002, 0.044))
         zero_std = 0.19 - 0.04 * frac + rng.normal(0.0, 0.02)
         ent_mean = 0.61 - 0.07 * frac + rng.normal(0.0, 0.012)
-        entropy = (ent_mean, ent_mean * (1.9 + 0.1 * rng.random()), ent_mean * (0.28 + 0.06 * rng.random()))
+        entropy = (ent_mean, ent_mean * (1.9 + 0.1 * rng.random()),
+                   ent_mean * (0.28 + 0.06 * rng.random()))
         loss = 0.04 * kl + rng.normal(0.0, 0.011) if step > 1 else 0.00087
         losses.append(loss)
         m = grpo_metrics(rng, n_micro=n_micro, acc_p=acc_p, fmt_p=fmt_p, len_mean=length,
@@ -929,7 +998,7 @@ def gen_healthy_grpo(out: Path) -> None:
                          lr=cosine_lr(step, max_steps, 1e-6, 0.05), zero_std=zero_std,
                          entropy=entropy)
         run.train(step, m)
-        if step % 500 == 0:
+        if step == max_steps:  # save_total_limit 1: checkpoint-500 was rotated away
             run.checkpoint(step)
     run.finish(train_loss=float(np.mean(losses)), samples_per_step=128, summary_head={
         "model_parameter_info": "Qwen2ForCausalLM: 3085.9386M Params (3085.9386M Trainable "
@@ -994,13 +1063,14 @@ def gen_sft_overfit(out: Path) -> None:
     cum = np.concatenate([[0.0], np.cumsum(step_secs)])
 
     def seconds(step: int) -> float:
-        return float(12.0 + cum[step] + eval_secs * (step // 100))
+        # evaluations run after the train log of steps 100, 200, ...: count those already done
+        return float(12.0 + cum[step] + eval_secs * ((step - 1) // 100))
 
     run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=500.0,
                    logging_steps=every, save_steps=300, eval_steps=100, num_train_epochs=3.0,
                    train_batch_size=2, seconds=seconds,
                    memory=monotone_memory(rng, max_steps, 21.63, 0.2))
-    run.flops_per_step = 2.3847e13 * 32 * 2900
+    run.flops_per_step = 6 * 7.6160e9 * 32 * 1243.1  # 6 * params * tokens per step
 
     losses = []
     for step in logged_steps(max_steps, every):
@@ -1014,7 +1084,8 @@ def gen_sft_overfit(out: Path) -> None:
         loss *= math.exp(rng.normal(0.0, 0.035))
         acc = float(np.clip(0.97 - 0.2 * loss + rng.normal(0.0, 0.006), 0.0, 1.0))
         acc = round(acc * 2048) / 2048
-        grad = (2.9 if step == 1 else 1.05 * math.exp(rng.normal(0.0, 0.16)) * (1.0 + 0.1 * epoch_idx))
+        grad = (2.9127 if step == 1
+                else 1.05 * math.exp(rng.normal(0.0, 0.16)) * (1.0 + 0.1 * epoch_idx))
         losses.append(loss)
         run.train(step, {
             "loss": f32(loss),
@@ -1025,16 +1096,17 @@ def gen_sft_overfit(out: Path) -> None:
         if step in EVAL_LOSS:
             runtime = round(eval_secs + rng.normal(0.0, 0.3), 4)
             run.evaluate(step, {
-                "eval_loss": f32(EVAL_LOSS[step]) if step in (600, 1500)
-                else f32(EVAL_LOSS[step] + rng.normal(0.0, 0.002)),
+                "eval_loss": EVAL_LOSS[step] if step in (600, 1500)
+                else EVAL_LOSS[step] + float(rng.normal(0.0, 0.002)),
                 "eval_runtime": runtime,
                 "eval_samples_per_second": round(500 / runtime, 3),
                 "eval_steps_per_second": round(63 / runtime, 3),
                 "eval_token_acc": EVAL_ACC[step] + float(rng.normal(0.0, 0.0004)),
-            }, eval_seconds=eval_secs * 0.0, metric_for_best="eval_loss")
+            }, eval_seconds=eval_secs, metric_for_best="eval_loss")
         if step % 300 == 0:
             run.checkpoint(step)
-    run.finish(train_loss=float(np.mean(losses)), samples_per_step=32, summary_head={
+    run.finish(train_loss=float(np.mean(losses)), samples_per_step=32, final_eval_seconds=eval_secs,
+               summary_head={
         "train_dataset": "1243.118750±611.402188, min=96.000000, max=4096.000000, size=16000",
         "val_dataset": "1251.362000±598.115227, min=131.000000, max=4096.000000, size=500",
         "model_parameter_info": "PeftModelForCausalLM: 7655.9795M Params (40.3702M Trainable "
