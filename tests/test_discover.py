@@ -113,3 +113,13 @@ def test_realdata_layout():
     assert hf.primary.format is SourceFormat.TENSORBOARD and len(hf.primary.files) == 2
     assert {c.format for c in hf.companions} == {SourceFormat.TENSORBOARD,
                                                  SourceFormat.HF_TRAINER_STATE}
+
+
+def test_swift_output_dir_with_only_tensorboard_logs(tmp_path):
+    out = tmp_path / "v3-20250101-000000"
+    touch_events(out / "runs")
+    (out / "args.json").write_text('{"rlhf_type": "grpo"}')
+    (run,) = discover(tmp_path)
+    assert run.name == "v3-20250101-000000" and run.config_path == out / "args.json"
+    (run,) = discover(out)
+    assert run.name == out.name and run.primary.format is SourceFormat.TENSORBOARD

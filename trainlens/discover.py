@@ -162,6 +162,17 @@ def _is_under_runs(tb_dir: Path, root: Path) -> bool:
     return rel == Path(".") or (rel.parts[0] == "runs" and len(rel.parts) <= 3)
 
 
+def _output_dir_of(tb_dir: Path, base: Path) -> Path | None:
+    """``<output_dir>`` for ``<output_dir>/runs[/<date_host>]`` when it holds the run config
+    (``args.json``: ms-swift and HF write TensorBoard logs there)."""
+    for candidate in (tb_dir.parent, tb_dir.parent.parent):
+        if _is_under_runs(tb_dir, candidate) and tb_dir != candidate \
+                and (candidate / "args.json").is_file() \
+                and (candidate == base or base in candidate.parents):
+            return candidate
+    return None
+
+
 def _run_name(root: Path, base: Path) -> str:
     try:
         rel = root.relative_to(base)
@@ -210,6 +221,8 @@ def discover(path: Path | str) -> list[RunSources]:
     for tb_dir, files in sorted(found.tensorboard.items()):
         tb = Source(SourceFormat.TENSORBOARD, tb_dir, tuple(files))
         owner = next((r for r in roots if _is_under_runs(tb_dir, r)), None)
+        if owner is None:
+            owner = _output_dir_of(tb_dir, base)
         by_root.setdefault(owner if owner is not None else tb_dir, []).append(tb)
 
     runs: list[RunSources] = []

@@ -34,7 +34,10 @@ def stderr_console() -> Console:
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """The report console: rich on a terminal; wide plain text (nothing cut) when piped."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, width=400, no_color=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
