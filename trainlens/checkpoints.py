@@ -21,12 +21,14 @@ class Degradation:
     onset_value: float | None
     worst_step: int | None  # the worst point after the best
     worst_value: float | None
+    higher_is_better: bool = True
 
     @property
     def drop_from_best(self) -> float:
-        """Relative change from best to final (positive = worse), direction-aware by sign."""
+        """Relative change from best to final: positive = worse than the best (either direction)."""
         scale = abs(self.best_value) or 1.0
-        return abs(self.final_value - self.best_value) / scale
+        sign = 1.0 if self.higher_is_better else -1.0
+        return sign * (self.best_value - self.final_value) / scale
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -43,6 +45,7 @@ def best_then_degrade(steps: np.ndarray, values: np.ndarray, *, higher_is_better
     """Find the best point and the first sustained worsening by more than ``drop`` (relative to
     the best's magnitude) after it. ``sustain`` consecutive points must all be that bad (fewer
     if the series ends sooner). ``window`` smooths noisy series with a rolling median first.
+    Values reported are the raw ones at the chosen points (smoothing only chooses the points).
     Returns None for a series with no finite value."""
     steps = np.asarray(steps)
     raw = np.asarray(values, dtype=np.float64)
@@ -68,21 +71,22 @@ def best_then_degrade(steps: np.ndarray, values: np.ndarray, *, higher_is_better
     after = score[b + 1:]
     worst = b + 1 + int(np.argmin(after)) if after.size else None
     return Degradation(
-        best_step=int(steps[b]), best_value=float(raw[b]) if window <= 1 else best,
+        best_step=int(steps[b]), best_value=float(raw[b]),
         final_step=int(steps[-1]), final_value=float(raw[-1]),
         onset_step=int(steps[onset]) if onset is not None else None,
         onset_value=float(raw[onset]) if onset is not None else None,
         worst_step=int(steps[worst]) if worst is not None else None,
         worst_value=float(raw[worst]) if worst is not None else None,
+        higher_is_better=higher_is_better,
     )
 
 
 def recommend_checkpoint(checkpoints: list[Checkpoint], best_step: int,
                          onset_step: int | None) -> Checkpoint | None:
-    """The saved checkpoint nearest the best step and not after the degradation onset
-    (any checkpoint when there is no onset); None when none qualifies."""
-    limit = onset_step if onset_step is not None else None
-    usable = [c for c in checkpoints if limit is None or c.step <= limit]
+    """The saved checkpoint nearest the best step and saved before the degradation onset (the
+    onset step itself is already degraded); any checkpoint when there is no onset; None when
+    none qualifies."""
+    usable = [c for c in checkpoints if onset_step is None or c.step < onset_step]
     if not usable:
         return None
     return min(usable, key=lambda c: (abs(c.step - best_step), c.step))
