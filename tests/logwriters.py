@@ -74,18 +74,3 @@ def write_trainer_state(path: Path, history: list[dict[str, Any]], **fields: Any
              **fields}
     path.write_text(json.dumps(state, indent=2))
     return path
-
-
-def write_tensorboard(logdir: Path, scalars: dict[str, Iterable[tuple[int, float]]],
-                      *, new_style: bool = False) -> Path:
-    """Scalars written by tensorboardX's SummaryWriter (a real writer)."""
-    from tensorboardX import SummaryWriter
-
-    logdir.mkdir(parents=True, exist_ok=True)
-    writer = SummaryWriter(str(logdir))
-    for tag, points in scalars.items():
-        for step, value in points:
-            writer.add_scalar(tag, value, step, walltime=1_700_000_000 + step,
-                              new_style=new_style)
-    writer.close()
-    return logdir

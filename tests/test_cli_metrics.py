@@ -99,3 +99,17 @@ def test_version_help_and_python_m(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "trainlens", "metrics", str(tmp_path / "x")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path, swift_run):
+    cfg = tmp_path / "pyproject.toml"
+    cfg.write_text("[tool.trainlens]\nlang = 'fr'\n")
+    result = runner.invoke(app, ["metrics", str(swift_run), "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "lang must be 'en' or 'zh'" in result.stderr
+    weird = tmp_path / "[bold]run"
+    write_swift_run(weird, [(1, {"loss": 1.0})], 1, summary=False)
+    with open(weird / "logging.jsonl", "a") as fh:
+        fh.write("{oops\n")
+    result = runner.invoke(app, ["metrics", str(weird)])
+    assert "[bold]run" in result.stderr

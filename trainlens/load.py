@@ -49,7 +49,7 @@ def _read_file(fmt: SourceFormat, path: Path) -> ReadResult:
     return read_verl_console(path)
 
 
-def _read_config(path: Path | None, warnings: list[ReadWarning]) -> dict[str, Any]:
+def read_config(path: Path | None, warnings: list[ReadWarning]) -> dict[str, Any]:
     if path is None:
         return {}
     try:
@@ -63,14 +63,14 @@ def _read_config(path: Path | None, warnings: list[ReadWarning]) -> dict[str, An
     return config
 
 
-def _source_info(path: str, fmt: str, frame: pd.DataFrame, role: str = "history") -> SourceInfo:
+def source_info(path: str, fmt: str, frame: pd.DataFrame, role: str = "history") -> SourceInfo:
     has = len(frame) > 0
     return SourceInfo(path=path, format=fmt, points=len(frame),
                       first_step=int(frame["step"].min()) if has else None,
                       last_step=int(frame["step"].max()) if has else None, role=role)
 
 
-def _apply_meta(meta: RunMeta, found: dict[str, Any], *, fill_only: bool = False) -> None:
+def apply_meta(meta: RunMeta, found: dict[str, Any], *, fill_only: bool = False) -> None:
     """Copy reader metadata onto the run (``fill_only``: never overwrite what is known)."""
     mapping = {"max_steps": "max_steps", "best_metric": "best_metric",
                "best_global_step": "best_step", "best_model_checkpoint": "best_checkpoint",
@@ -85,7 +85,7 @@ def load_run(sources: RunSources, aliases: AliasTable, warnings: list[ReadWarnin
     """Read one discovered run: its history source(s) merged, companions for metadata only."""
     meta = RunMeta(config_path=str(sources.config_path) if sources.config_path else None,
                    checkpoints=list(sources.checkpoints))
-    meta.config = _read_config(sources.config_path, warnings)
+    meta.config = read_config(sources.config_path, warnings)
     primary = sources.primary
     history: list[Source] = [primary]
     if primary.format is SourceFormat.TENSORBOARD:  # e.g. runs/<date>/ and a nested hparams dir
@@ -97,16 +97,16 @@ def load_run(sources: RunSources, aliases: AliasTable, warnings: list[ReadWarnin
             progress(i, len(files), str(file))
         result = _read_file(fmt, file)
         warnings.extend(result.warnings)
-        _apply_meta(meta, result.meta)
+        apply_meta(meta, result.meta)
         parts.append((str(file), result.frame))
-        meta.sources.append(_source_info(str(file), fmt.value, result.frame))
+        meta.sources.append(source_info(str(file), fmt.value, result.frame))
     for comp in sources.companions:
         if comp in history or comp.format is not SourceFormat.HF_TRAINER_STATE:
             continue
         result = read_trainer_state(comp.path)  # metadata only: the history is already loaded
         warnings.extend(result.warnings)
-        _apply_meta(meta, result.meta, fill_only=True)
-        meta.sources.append(_source_info(str(comp.path), comp.format.value, result.frame,
+        apply_meta(meta, result.meta, fill_only=True)
+        meta.sources.append(source_info(str(comp.path), comp.format.value, result.frame,
                                          role="metadata"))
     table, meta.restarts = merge_frames(parts)
     meta.framework = guess_framework(primary.format.value,

@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from trainlens.config import ProjectConfig, load_config
 from trainlens.diagnostics import ReadWarning
@@ -42,7 +43,8 @@ def stdout_console() -> Console:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise."""
-    stderr_console().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True,
+                           highlight=False)
     return typer.Exit(code)
 
 
@@ -83,8 +85,8 @@ def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:
 def print_warnings(warnings: list[ReadWarning]) -> None:
     console = stderr_console()
     for w in warnings:
-        console.print(f"[yellow]warning:[/] {w.source}: {w.message}", markup=True,
-                      highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(w.source)}: {escape(w.message)}",
+                      markup=True, highlight=False)
 
 
 def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:

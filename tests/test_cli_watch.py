@@ -1,0 +1,157 @@
+"""``trainlens watch``: exit codes (policy failed, Ctrl-C, bad input), streams, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from logwriters import swift_line
+from trainlens.cli import app
+from trainlens.findings import Finding, Severity
+
+runner = CliRunner()
+
+
+class _Analysis:
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings, self.skipped, self.warnings = findings, [], []
+
+
+@pytest.fixture()
+def fake_rules(monkeypatch):
+    """The engine replaced by one rule, ``kl_limit`` (error): kl above 10."""
+    import trainlens.gate.rulebook as rulebook
+
+    class Spec:
+        id = "kl_limit"
+
+    def analyze(runs):
+        out = []
+        for run in runs:
+            arrays = run.arrays("kl")
+            if arrays is not None and (arrays[1] > 10).any():
+                hit = arrays[0][arrays[1] > 10]
+                out.append(Finding(rule="kl_limit", severity=Severity.ERROR, run=run.name,
+                                   metric="kl", key="kl", start_step=int(hit[0]),
+                                   end_step=int(hit[-1]), peak_step=int(hit[0]),
+                                   peak_value=float(np.max(arrays[1]))))
+        return _Analysis(out)
+
+    monkeypatch.setattr(rulebook, "load_analyzer", lambda cfg: ([Spec()], analyze))
+
+
+@pytest.fixture()
+def job(tmp_path: Path) -> Path:
+    """A finished ms-swift log whose kl goes above 10 at steps 6-8."""
+    log = tmp_path / "job" / "logging.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(swift_line(s, 10, {"loss": 0.5, "kl": 20.0 if 6 <= s <= 8 else 0.1})
+                           + "\n" for s in range(1, 11)))
+    return tmp_path
+
+
+def watch(*args: str):
+    return runner.invoke(app, ["watch", *args, "--interval", "0.05"])
+
+
+def test_exit_1_as_soon_as_a_policy_fails(job):
+    result = watch(str(job), "--no-rules", "--exit-on", "kl>10 for 3")
+    assert result.exit_code == 1
+    assert "POLICY FAILED  job  kl>10 for 3: worst 20 at step 6" in result.stdout
+    assert "watch: policy failed" in result.stderr and "found run job" in result.stderr
+
+
+def test_exit_0_when_polls_end_without_failure(job):
+    result = watch(str(job), "--no-rules", "--exit-on", "kl>100", "--max-polls", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "stopped after 2 poll(s)" in result.stderr
+
+
+def test_new_findings_printed_once(job, fake_rules):
+    result = watch(str(job), "--max-polls", "3")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("kl_limit") == 1
+    assert "ERROR   job  kl  steps 6–8  kl_limit (error) on kl, steps 6–8" in result.stdout
+
+
+def test_fail_on_severity_in_watch(job, fake_rules):
+    result = watch(str(job), "--fail-on-severity", "error")
+    assert result.exit_code == 1 and "POLICY FAILED  job  severity>=error" in result.stdout
+    result = watch(str(job), "--no-rules", "--fail-on-severity", "error")
+    assert result.exit_code == 2 and "need the rules" in result.stderr
+
+
+def test_jsonl_events(job, fake_rules):
+    result = watch(str(job), "--exit-on", "max(kl)>10", "-f", "jsonl")
+    assert result.exit_code == 1
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["run_found", "finding", "policy_failed"]
+    assert events[1]["rule"] == "kl_limit" and events[1]["start_step"] == 6
+    assert events[2]["policy"] == "max(kl)>10" and events[2]["value"] == 20.0
+
+
+def test_ctrl_c_exits_0(job, monkeypatch):
+    import trainlens.cli.watch_cmd as watch_cmd
+
+    def interrupted(*args, **kwargs):
+        yield from ()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(watch_cmd, "follow", interrupted)
+    result = watch(str(job), "--no-rules")
+    assert result.exit_code == 0 and "stopped after 0 new finding(s)" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--exit-on", "kl>>10"], 'bad policy "kl>>10": expected a number at column 4'),
+    (["--exit-on", "kl>1", "--fail-on-rule", "nope"], "unknown rule 'nope'"),
+])
+def test_exit_2_on_bad_input(job, fake_rules, args, message):
+    result = watch(str(job), *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_exit_2_on_a_missing_path(tmp_path):
+    result = watch(str(tmp_path / "nowhere"), "--no-rules")
+    assert result.exit_code == 2 and "no such file or directory" in result.stderr
+    assert "watching" not in result.stderr
+
+
+def test_watch_settings_from_config(job, tmp_path):
+    cfg = tmp_path / "trainlens.toml"
+    cfg.write_text('[watch]\nexit_on = ["kl>10"]\ninterval = 0.05\n')
+    result = runner.invoke(app, ["watch", str(job), "--no-rules", "--config", str(cfg)])
+    assert result.exit_code == 1 and "POLICY FAILED  job  kl>10" in result.stdout
+    cfg.write_text('[watch]\ninterval = "soon"\n')
+    result = runner.invoke(app, ["watch", str(job), "--no-rules", "--config", str(cfg)])
+    assert result.exit_code == 2 and "watch.interval must be a number" in result.stderr
+
+
+def test_real_ctrl_c_and_sigterm_exit_0(job):
+    """The installed command in its own process: SIGINT (Ctrl-C) and SIGTERM both stop it, 0."""
+    import signal
+    import subprocess
+    import sys
+
+    procs = {sig: subprocess.Popen(
+        [sys.executable, "-m", "trainlens", "watch", str(job), "--no-rules", "--interval", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig, proc in procs.items():
+            assert proc.stderr is not None
+            while "found run job" not in proc.stderr.readline():  # it is polling now
+                assert proc.poll() is None, proc.stderr.read()
+            proc.send_signal(sig)
+        for sig, proc in procs.items():
+            _, err = proc.communicate(timeout=20)
+            assert proc.returncode == 0, (sig, err)
+            assert "stopped after 0 new finding(s)" in err
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()

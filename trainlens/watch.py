@@ -1,0 +1,417 @@
+"""Follow runs that are still being written: read only what is new, re-check, report once.
+
+:class:`Follower` keeps, per log file, the byte offset after the last complete record (and, for
+JSON lines, the line number there), reads only the bytes appended since, and accumulates the new
+rows per file. A record cut in half by the writer is left for the next poll (the readers'
+``final=False`` mode), never reported as corruption. New files and new runs are picked up by
+re-running discovery every few polls. A run whose files grew is rebuilt from its accumulated
+parts (the chunks of each file are concatenated lazily, at rebuild time, so memory stays at the
+size of the data).
+
+:func:`watch` drives a follower on a clock: after each poll it re-runs the rules on the runs that
+changed, yields each finding whose identity (run, rule, metric, episode) was not reported before
+(an episode that grows, or whose window shifts while it overlaps the one reported, keeps its
+identity), and yields :class:`PolicyFailed` and stops as soon as an ``--exit-on`` policy fails.
+The library never prints; the CLI renders the events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from trainlens.diagnostics import ReadWarning
+from trainlens.discover import RunSources, SourceFormat, discover
+from trainlens.errors import TrainlensError
+from trainlens.findings import Finding, Skipped
+from trainlens.framework import guess_framework
+from trainlens.gate.evaluate import AnalysisLike, PolicyResult, Status, evaluate_findings, \
+    evaluate_metric
+from trainlens.gate.expressions import MetricPolicy, Policy
+from trainlens.load import apply_meta, read_config, source_info
+from trainlens.merge import merge_frames
+from trainlens.metrics import AliasTable
+from trainlens.readers._frame import ReadResult, empty_frame
+from trainlens.readers.hf_trainer_state import read_trainer_state
+from trainlens.readers.swift_jsonl import read_swift_jsonl
+from trainlens.readers.verl_console import read_verl_console
+from trainlens.readers.verl_jsonl import read_verl_jsonl
+from trainlens.run import Run, RunMeta
+
+# ------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class RunFound:
+    """A run appeared (or was there when watching started)."""
+
+    run: str
+    root: Path
+    format: str
+
+
+@dataclass(frozen=True)
+class NewFinding:
+    """A finding not reported before."""
+
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class PolicyFailed:
+    """An ``--exit-on`` policy failed; :func:`watch` stops after the poll that saw it."""
+
+    result: PolicyResult
+
+
+@dataclass(frozen=True)
+class PolicyWaiting:
+    """A policy names a metric the run has not logged (yet); said once per run and policy."""
+
+    run: str
+    policy: Policy
+    note: str
+
+
+@dataclass(frozen=True)
+class ReadIssue:
+    """A problem in the input (a bad line, a file that shrank), or a rule that crashed."""
+
+    warning: ReadWarning
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One poll is done: how many new points were read, and how long reading + checking took."""
+
+    poll: int
+    new_points: int
+    runs: int
+    seconds: float
+
+
+WatchEvent = RunFound | NewFinding | PolicyFailed | PolicyWaiting | ReadIssue | Polled
+
+# --------------------------------------------------------------------------------- file tails
+
+_WHOLE_FILE = (SourceFormat.HF_TRAINER_STATE,)  # rewritten in place: re-read when it changes
+_LINE_FORMATS = (SourceFormat.SWIFT_JSONL, SourceFormat.VERL_JSONL)
+
+
+def _read_increment(fmt: SourceFormat, path: Path, offset: int, line: int) -> ReadResult:
+    if fmt is SourceFormat.TENSORBOARD:
+        from trainlens.readers.tensorboard import read_event_file
+
+        return read_event_file(path, offset, final=False)
+    if fmt is SourceFormat.SWIFT_JSONL:
+        return read_swift_jsonl(path, offset, final=False, first_line=line)
+    if fmt is SourceFormat.VERL_JSONL:
+        return read_verl_jsonl(path, offset, final=False, first_line=line)
+    if fmt is SourceFormat.VERL_CONSOLE:
+        return read_verl_console(path, offset, final=False)
+    return read_trainer_state(path)
+
+
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Reader tables one after the other (keys stay categorical across differing categories)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_frame()
+    if len(frames) == 1:
+        return frames[0]
+    return pd.DataFrame({
+        "key": union_categoricals([f["key"] for f in frames], ignore_order=True),
+        **{c: np.concatenate([f[c].to_numpy() for f in frames])
+           for c in ("step", "value", "wall_time")},
+    })
+
+
+@dataclass
+class _Tail:
+    """One file being followed."""
+
+    path: Path
+    format: SourceFormat
+    offset: int = 0
+    line: int = 1  # line number at ``offset`` (JSON lines)
+    inode: int | None = None
+    stamp: tuple[int, int] | None = None  # (size, mtime_ns) of whole-file formats
+    chunks: list[pd.DataFrame] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def frame(self) -> pd.DataFrame:
+        """Everything read so far, as one table (concatenated now, kept as one chunk)."""
+        if len(self.chunks) != 1:
+            self.chunks = [concat_frames(self.chunks)]
+        return self.chunks[0]
+
+    def _reset(self) -> None:
+        self.offset, self.line, self.stamp = 0, 1, None
+        self.chunks, self.meta = [], {}
+
+    def poll(self, warnings: list[ReadWarning]) -> int:
+        """Read what was appended since the last poll; returns the number of new points."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return 0  # gone (rotated, or a checkpoint removed): keep what was read
+        if self.format in _WHOLE_FILE:
+            return self._reread(st, warnings)
+        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
+            warnings.append(ReadWarning(str(self.path), "file was replaced or truncated; "
+                                        "reading it again from the start"))
+            self._reset()
+        self.inode = st.st_ino
+        if st.st_size <= self.offset:
+            return 0
+        result = _read_increment(self.format, self.path, self.offset, self.line)
+        warnings.extend(result.warnings)
+        if result.end_offset > self.offset and self.format in _LINE_FORMATS:
+            self.line += _count_newlines(self.path, self.offset, result.end_offset)
+        self.offset = max(self.offset, result.end_offset)
+        self.meta.update(result.meta)
+        if len(result.frame):
+            self.chunks.append(result.frame)
+        return len(result.frame)
+
+    def _reread(self, st: os.stat_result, warnings: list[ReadWarning]) -> int:
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp == self.stamp:
+            return 0
+        result = _read_increment(self.format, self.path, 0, 1)
+        if result.warnings and not len(result.frame):
+            return 0  # most likely caught mid-save: try again next poll
+        warnings.extend(result.warnings)
+        self.stamp = stamp
+        self.chunks, self.meta = [result.frame], dict(result.meta)
+        return len(result.frame)
+
+
+def _count_newlines(path: Path, start: int, end: int) -> int:
+    """Newlines in ``[start, end)``: only the bytes just consumed are read again, in blocks."""
+    count = 0
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            left = end - start
+            while left > 0:
+                block = fh.read(min(left, 1 << 22))
+                if not block:
+                    break
+                count += block.count(b"\n")
+                left -= len(block)
+    except OSError:
+        pass
+    return count
+
+
+# ---------------------------------------------------------------------------------- run state
+
+def _history(sources: RunSources) -> list[tuple[SourceFormat, Path]]:
+    """The files holding a run's history, in the order :func:`trainlens.load.load_run` reads."""
+    history = [sources.primary]
+    if sources.primary.format is SourceFormat.TENSORBOARD:
+        history += [c for c in sources.companions if c.format is SourceFormat.TENSORBOARD]
+    return [(s.format, f) for s in history for f in s.files]
+
+
+@dataclass
+class _RunState:
+    sources: RunSources
+    tails: dict[Path, _Tail] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None
+    changed: bool = True
+    run: Run | None = None
+
+    def update_sources(self, sources: RunSources) -> None:
+        """Adopt a fresh discovery: new files are added, files no longer in the history dropped."""
+        wanted = _history(sources)
+        tails = {path: self.tails.get(path) or _Tail(path, fmt) for fmt, path in wanted}
+        if list(tails) != list(self.tails):
+            self.changed = True
+        self.tails = tails
+        self.sources = sources
+
+    def build(self, aliases: AliasTable, warnings: list[ReadWarning]) -> Run:
+        """A Run from the accumulated parts, as :func:`trainlens.load.load_run` would build it."""
+        src = self.sources
+        if src.config_path != self.config_path:
+            self.config_path = src.config_path
+            self.config = read_config(src.config_path, warnings)
+        meta = RunMeta(config_path=str(src.config_path) if src.config_path else None,
+                       checkpoints=list(src.checkpoints), config=self.config)
+        parts = []
+        for path, tail in self.tails.items():
+            frame = tail.frame()
+            apply_meta(meta, tail.meta)
+            parts.append((str(path), frame))
+            meta.sources.append(source_info(str(path), tail.format.value, frame))
+        table, meta.restarts = merge_frames(parts)
+        meta.framework = guess_framework(src.primary.format.value,
+                                         [str(k) for k in table["key"].cat.categories],
+                                         meta.config)
+        max_steps = meta.config.get("max_steps")
+        if meta.max_steps is None and isinstance(max_steps, int) and max_steps > 0:
+            meta.max_steps = max_steps
+        self.run = Run(src.name, src.root, src.primary.format.value, table, meta, aliases)
+        self.changed = False
+        return self.run
+
+
+class Follower:
+    """Incrementally reads every run under ``path``. :meth:`poll` returns what changed."""
+
+    def __init__(self, path: Path | str, *, aliases: AliasTable | None = None,
+                 rediscover_every: int = 3) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise TrainlensError(f"{self.path}: no such file or directory")
+        self.aliases = aliases or AliasTable.load()
+        self.rediscover_every = max(1, rediscover_every)
+        self.states: dict[Path, _RunState] = {}
+        self.polls = 0
+
+    @property
+    def runs(self) -> list[Run]:
+        """The current Run of every run that has data."""
+        return [s.run for s in self.states.values() if s.run is not None and len(s.run.table)]
+
+    def _discover(self) -> list[RunSources]:
+        try:
+            return discover(self.path)
+        except TrainlensError:
+            return []  # nothing written yet (or the directory vanished): keep waiting
+
+    def poll(self) -> tuple[list[RunFound], list[Run], int, list[ReadWarning]]:
+        """Read what is new. Returns (runs found, runs rebuilt because they changed, new points,
+        input warnings)."""
+        self.polls += 1
+        found: list[RunFound] = []
+        warnings: list[ReadWarning] = []
+        if not self.states or (self.polls - 1) % self.rediscover_every == 0:
+            discovered = self._discover()
+            if discovered:  # a run now grouped under another root (its TensorBoard dir, before
+                # ms-swift's logging.jsonl appeared beside it) is followed there only
+                roots = {s.root for s in discovered}
+                self.states = {r: st for r, st in self.states.items() if r in roots}
+            for sources in discovered:
+                state = self.states.get(sources.root)
+                if state is None:
+                    state = self.states[sources.root] = _RunState(sources)
+                    found.append(RunFound(sources.name, sources.root,
+                                          sources.primary.format.value))
+                state.update_sources(sources)
+        new_points = 0
+        changed: list[Run] = []
+        for state in self.states.values():
+            added = sum(tail.poll(warnings) for tail in state.tails.values())
+            new_points += added
+            if added or state.changed:
+                run = state.build(self.aliases, warnings)
+                if len(run.table):
+                    changed.append(run)
+        return found, changed, new_points, warnings
+
+
+# -------------------------------------------------------------------------------------- alerts
+
+class _Reported:
+    """Identities of findings already reported: per (run, rule, metric), the step intervals."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], list[list[int]]] = {}
+
+    def is_new(self, f: Finding) -> bool:
+        """Record ``f``; True when it is not an episode reported before."""
+        episodes = self._seen.setdefault((f.run, f.rule, f.metric), [])
+        for ep in episodes:
+            if ep[0] == f.start_step or (f.start_step <= ep[1] and f.end_step >= ep[0]):
+                ep[0], ep[1] = min(ep[0], f.start_step), max(ep[1], f.end_step)
+                return False
+        episodes.append([f.start_step, f.end_step])
+        return True
+
+
+Analyzer = Callable[[list[Run]], AnalysisLike]
+
+
+def watch(path: Path | str, *, policies: Sequence[Policy] = (), analyze: Analyzer | None = None,
+          aliases: AliasTable | None = None, interval: float = 5.0,
+          max_polls: int | None = None, rediscover_every: int = 3,
+          sleep: Callable[[float], None] = time.sleep,
+          clock: Callable[[], float] = time.monotonic) -> Iterator[WatchEvent]:
+    """Follow ``path`` and yield events until a policy fails or ``max_polls`` polls are done
+    (forever when None; the caller stops it with Ctrl-C).
+
+    ``analyze`` runs the rules on the runs that changed (e.g. a closure over
+    :func:`trainlens.analysis.analyze_runs`); without it only metric policies are checked.
+    ``sleep`` and ``clock`` are injectable so tests need not wait. A missing ``path`` raises
+    :class:`~trainlens.errors.TrainlensError` here, before the first poll.
+    """
+    if analyze is None and any(not isinstance(p, MetricPolicy) for p in policies):
+        raise TrainlensError("rule and severity policies need the rules (analysis) enabled")
+    follower = Follower(path, aliases=aliases, rediscover_every=rediscover_every)
+    return _events(follower, list(policies), analyze, interval, max_polls, sleep, clock)
+
+
+def _events(follower: Follower, policies: list[Policy], analyze: Analyzer | None,
+            interval: float, max_polls: int | None, sleep: Callable[[float], None],
+            clock: Callable[[], float]) -> Iterator[WatchEvent]:
+    reported = _Reported()
+    waiting: set[tuple[str, str]] = set()
+    said: set[tuple[str, str]] = set()  # rule warnings (a rule that crashed) already yielded
+    findings: dict[str, list[Finding]] = {}
+    skipped: dict[str, list[Skipped]] = {}
+    selected: list[str] | None = None  # ids of the rules that ran (when the analyzer says)
+    next_at = clock()
+    poll = 0
+    while True:
+        poll += 1
+        started = clock()
+        found, changed, new_points, warnings = follower.poll()
+        yield from found
+        yield from (ReadIssue(w) for w in warnings)
+        if changed and analyze is not None:
+            analysis = analyze(changed)
+            selected = getattr(analysis, "selected", None)
+            for run in changed:
+                findings[run.name] = [f for f in analysis.findings if f.run == run.name]
+                skipped[run.name] = [s for s in analysis.skipped if s.run == run.name]
+            for w in analysis.warnings:
+                if (w.source, w.message) not in said:
+                    said.add((w.source, w.message))
+                    yield ReadIssue(w)
+            fresh = [f for f in analysis.findings if reported.is_new(f)]
+            fresh.sort(key=lambda f: (f.run, f.start_step, -f.severity.rank, f.rule))
+            yield from (NewFinding(f) for f in fresh)
+        failed = False
+        for run in changed:
+            for policy in policies:
+                if isinstance(policy, MetricPolicy):
+                    result = evaluate_metric(policy, run)
+                else:
+                    result = evaluate_findings(policy, run.name, findings.get(run.name, []),
+                                               skipped.get(run.name, []), selected)
+                if result.status is Status.FAIL:
+                    failed = True
+                    yield PolicyFailed(result)
+                elif result.status is Status.MISSING and (run.name, policy.text) not in waiting:
+                    waiting.add((run.name, policy.text))
+                    yield PolicyWaiting(run.name, policy, result.note)
+        yield Polled(poll, new_points, len(follower.runs), clock() - started)
+        if failed or (max_polls is not None and poll >= max_polls):
+            return
+        next_at += interval
+        delay = next_at - clock()
+        if delay < 0:  # checking took longer than the interval: carry on, no catch-up burst
+            next_at, delay = clock(), 0.0
+        sleep(delay)
