@@ -23,9 +23,9 @@ from trainlens.metrics import AliasTable
 T = TypeVar("T")
 
 AliasesOpt = Annotated[list[Path] | None, typer.Option(
-    "--aliases", help="YAML file of extra metric aliases (canonical: [keys]); repeatable.")]
+    "--aliases", metavar="FILE", help="YAML file of extra metric aliases (canonical: [keys]); repeatable.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="Project config (trainlens.toml or a pyproject.toml with [tool.trainlens]); "
+    "--config", metavar="FILE", help="Project config (trainlens.toml or a pyproject.toml with [tool.trainlens]); "
     "default: the nearest one above the working directory.")]
 
 
