@@ -192,3 +192,25 @@ def test_real_v3_and_v2_files():
     # every line written twice by two nodes: the raw table has each step twice
     assert grad["step"].value_counts().max() == 2
     assert np.isin([6000, 12000], v2.frame[v2.frame["key"] == "eval_loss"]["step"]).all()
+
+
+def test_vectorised_scanner_matches_the_scalar_parsers():
+    from trainlens.readers._rows import scan_numbers, text_column_to_float
+    import pandas as pd
+
+    cells = ["2s", "1m 8s", "1d 21h 10m 47s", "0.5s", "46m 13s", "2800/6000", "1/438", "12",
+             "abc", "5/", "/5", "1.2.3s", "s", "3x", "", "7m", "10h 0m 0s", "1/2/3"]
+    first, second = scan_numbers(np.array(cells, dtype="S"))
+    for cell, a, b in zip(cells, first, second):
+        dur = parse_duration(cell)
+        if "/" in cell and cell.count("/") == 1 and cell[0] != "/" and cell[-1] != "/":
+            n, m = parse_step_fraction(cell)
+            assert (a, b) == (n, m), cell
+        elif dur is not None:
+            assert a == pytest.approx(dur) and math.isnan(b), cell
+        else:
+            assert math.isnan(a) and math.isnan(b), cell
+    col = pd.Series(["46.67%", "1h 2m", "0.25", 3, None, "n/a", "1e-3"], dtype=object)
+    got = text_column_to_float(col)
+    assert got[:4].tolist() == pytest.approx([46.67, 3720.0, 0.25, 3.0])
+    assert math.isnan(got[4]) and math.isnan(got[5]) and got[6] == pytest.approx(1e-3)

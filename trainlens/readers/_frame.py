@@ -52,7 +52,8 @@ def make_frame(
             "wall_time": (
                 np.full(n, np.nan) if wall_times is None else np.asarray(wall_times, np.float64)
             ),
-        }
+        },
+        copy=False,  # the arrays are fresh: a copy would double a big file's memory
     )
 
 

@@ -63,7 +63,6 @@ def read_json_lines(
     if offset == 0 and not data:
         out.warnings.append(ReadWarning(source, "empty file"))
         return out
-
     pos = 0
     line_no = first_line - 1
     size = len(data)

@@ -52,15 +52,99 @@ def parse_step_fraction(value: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _cell_to_float(v: Any) -> float:
-    if v is None or isinstance(v, bool):
-        return math.nan
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        parsed = parse_scalar_text(v)
-        return math.nan if parsed is None else parsed
-    return math.nan
+_UNIT_SECONDS = {ord("d"): 86400.0, ord("h"): 3600.0, ord("m"): 60.0, ord("s"): 1.0}
+
+
+def scan_numbers(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised parse of short ASCII cells (a fixed-width bytes array), one pass per character
+    position: durations like ``"1d 2h 3m 4.5s"`` → seconds, and ``"N/M"`` → (N, M).
+
+    Returns ``(first, second)``: for a duration ``first`` is the seconds and ``second`` NaN; for a
+    fraction they are N and M; cells that are neither give NaN in both.
+    """
+    chars = text.view(np.uint8).reshape(len(text), -1) if len(text) else np.zeros((0, 1), np.uint8)
+    n = len(chars)
+    acc = np.zeros(n)
+    frac_div = np.ones(n)
+    in_frac = np.zeros(n, dtype=bool)
+    has_digit = np.zeros(n, dtype=bool)
+    seconds = np.zeros(n)
+    numerator = np.full(n, np.nan)
+    units = np.zeros(n, dtype=np.int8)
+    valid = np.ones(n, dtype=bool)
+    for col in chars.T:
+        digit = (col >= 48) & (col <= 57)
+        d = col.astype(np.float64) - 48.0
+        whole = digit & ~in_frac
+        acc[whole] = acc[whole] * 10.0 + d[whole]
+        part = digit & in_frac
+        frac_div[part] *= 10.0
+        acc[part] += d[part] / frac_div[part]
+        has_digit |= digit
+        dot = col == 46
+        valid &= ~(dot & in_frac)
+        in_frac |= dot
+        unit = np.zeros(n)
+        for code, mult in _UNIT_SECONDS.items():
+            unit[col == code] = mult
+        is_unit = unit > 0
+        valid &= ~(is_unit & ~has_digit)
+        seconds[is_unit] += acc[is_unit] * unit[is_unit]
+        units[is_unit] += 1
+        slash = col == 47
+        valid &= ~(slash & (~has_digit | in_frac | ~np.isnan(numerator)))
+        numerator[slash] = acc[slash]
+        ends_number = is_unit | slash
+        acc[ends_number] = 0.0
+        frac_div[ends_number] = 1.0
+        in_frac[ends_number] = False
+        has_digit[ends_number] = False
+        valid &= digit | dot | ends_number | (col == 32) | (col == 0)
+    fraction = ~np.isnan(numerator) & has_digit & (units == 0) & valid
+    duration = (units > 0) & ~has_digit & np.isnan(numerator) & valid
+    first = np.where(fraction, numerator, np.where(duration, seconds, np.nan))
+    second = np.where(fraction, acc, np.nan)
+    return first, second
+
+
+def _ascii_cells(col: pd.Series) -> np.ndarray | None:
+    """The column as a fixed-width bytes array, or None if a cell is not short ASCII text."""
+    try:
+        cells = np.array(col.tolist(), dtype="S")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return None
+    return cells if cells.dtype.itemsize <= 32 else None
+
+
+def text_column_to_float(col: pd.Series) -> np.ndarray:
+    """Vectorised :func:`parse_scalar_text` over a text column (numbers pass through);
+    cells that are not numbers, percentages or durations become NaN."""
+    values = np.full(len(col), np.nan)
+    is_text = col.map(type).eq(str).to_numpy()
+    if not is_text.all():  # numbers mixed into a text column
+        values[~is_text] = np.array(pd.to_numeric(col[~is_text], errors="coerce"), np.float64)
+    if not is_text.any():
+        return values
+    text = col[is_text].astype(str).str.strip()
+    idx = np.flatnonzero(is_text)
+    pct = text.str.endswith("%").to_numpy()
+    if pct.any():
+        values[idx[pct]] = np.array(pd.to_numeric(text[pct].str[:-1], errors="coerce"),
+                                    np.float64)
+    rest_idx, rest = idx[~pct], text[~pct]
+    cells = _ascii_cells(rest)
+    if cells is not None:
+        first, second = scan_numbers(cells)
+        durations = ~np.isnan(first) & np.isnan(second)
+        values[rest_idx[durations]] = first[durations]
+        rest_idx, rest = rest_idx[~durations], rest[~durations]
+    if len(rest):  # plain numbers written as text, and anything the scanner did not take
+        values[rest_idx] = np.array(pd.to_numeric(rest, errors="coerce"), np.float64)
+        left = np.isnan(values[rest_idx])
+        if left.any():
+            values[rest_idx[left]] = [np.nan if (v := parse_scalar_text(t)) is None else v
+                                      for t in rest[left]]
+    return values
 
 
 def rows_to_frame(
@@ -69,27 +153,34 @@ def rows_to_frame(
     *,
     literal_nan_rows: Sequence[int] = (),
     transforms: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] | None = None,
+    skip: Sequence[str] = (),
+    table: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Long table (``key, step, value, wall_time``) from per-step records, in row-major file order.
 
     Numeric fields become floats, numeric text (percentages, durations) is parsed, other fields
     (strings, lists, dicts, booleans) are dropped. A missing key is absent from the table; a literal
     NaN / Infinity (rows listed in ``literal_nan_rows``) is kept as a value. ``transforms`` maps a
-    raw key to ``(new_key, fn)`` applied to its values (e.g. ``s/it`` → ``iter/s``).
+    raw key to ``(new_key, fn)`` applied to its values (e.g. ``s/it`` → ``iter/s``); ``skip``
+    names fields that are not metrics (step fields). ``table`` is ``rows`` already as a DataFrame.
     """
     if not rows:
         return empty_frame()
-    table = pd.DataFrame.from_records(list(rows))
+    if table is None:
+        table = pd.DataFrame.from_records(list(rows))
+    skipped = set(skip)
     names: list[str] = []
     columns: list[np.ndarray] = []
     present: list[np.ndarray] = []
     for name in table.columns:
+        if name in skipped:
+            continue
         col = table[name]
         if col.dtype.kind in "fiu":
             values = col.to_numpy(dtype=np.float64)
             mask = ~np.isnan(values)
         elif col.dtype.kind == "O":
-            values = np.fromiter((_cell_to_float(v) for v in col), np.float64, len(col))
+            values = text_column_to_float(col)
             mask = ~np.isnan(values)
             if not mask.any():
                 continue  # a text field (paths, model names...), not a metric
@@ -109,6 +200,8 @@ def rows_to_frame(
     mask_m = np.column_stack(present)
     for r in literal_nan_rows:  # literal NaN/Infinity is data, unlike a missing key
         for k, v in rows[r].items():
+            if k in skipped:
+                continue
             if isinstance(v, float) and not math.isfinite(v):
                 j = _column_position(names, k, transforms)
                 if j is not None:

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
-from trainlens.readers._rows import parse_step_fraction, rows_to_frame
+from trainlens.readers._rows import parse_step_fraction, rows_to_frame, scan_numbers
 
 #: Keys that carry the step rather than a metric.
 _STEP_KEYS = ("global_step/max_steps", "iteration", "global_step", "step")
@@ -20,13 +21,33 @@ _TRANSFORMS = {"train_speed(s/it)": ("train_speed(iter/s)", lambda v: 1.0 / v)}
 _SUMMARY_KEYS = ("best_metric", "best_model_checkpoint", "last_model_checkpoint", "global_step")
 
 
-def _step_of(obj: dict[str, Any]) -> tuple[int | None, int | None, str | None]:
+def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
+    """Vectorised step per row (-1 where none) from the first step field present, the max_steps
+    of ``"N/M"`` fields, and which step fields were used."""
+    steps = np.full(len(table), -1, dtype=np.int64)
+    max_steps: int | None = None
+    used: set[str] = set()
     for key in _STEP_KEYS:
-        if key in obj:
-            step, max_steps = parse_step_fraction(obj[key])
-            if step is not None:
-                return step, max_steps, key
-    return None, None, None
+        if key not in table.columns:
+            continue
+        col = table[key]
+        if col.dtype.kind in "iuf":
+            num = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            den = np.full(len(col), np.nan)
+        else:
+            num, den = np.full(len(col), np.nan), np.full(len(col), np.nan)
+            is_text = col.map(type).eq(str).to_numpy()
+            cells = np.array([str(v) for v in col[is_text]], dtype="S")
+            num[is_text], den[is_text] = scan_numbers(cells)
+            if not is_text.all():  # v2 integer steps mixed with text
+                num[~is_text] = np.array(pd.to_numeric(col[~is_text], errors="coerce"), float)
+        fill = (steps < 0) & np.isfinite(num) & (num == np.floor(num))
+        if fill.any():
+            used.add(key)
+            steps[fill] = num[fill].astype(np.int64)
+        if np.isfinite(den).any():
+            max_steps = int(np.nanmax(den))
+    return steps, max_steps, used
 
 
 def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
@@ -36,41 +57,52 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
     warnings: list[ReadWarning] = []
     meta: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    steps: list[int] = []
+    row_lines: list[int] = []
     nan_rows: list[int] = []
     literal_nan = set(lines.nan_rows)
-    step_keys_seen: set[str] = set()
     for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
         if "log_history" in obj or "last_model_checkpoint" in obj:
             meta.update({k: obj[k] for k in _SUMMARY_KEYS if k in obj and obj[k] is not None})
             continue
-        step, max_steps, step_key = _step_of(obj)
-        if max_steps is not None:
-            meta["max_steps"] = max_steps
         if "train_runtime" in obj:  # HF's end-of-training line: run metadata, not a data point
             meta["train_summary"] = {
                 k: float(v) for k, v in obj.items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)
             }
+            _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
+            if end_max is not None:
+                meta["max_steps"] = end_max
             continue
-        if step is None:
-            warnings.append(ReadWarning(
-                str(path), f"line {line_no}: no step field ({' / '.join(_STEP_KEYS[:3])}); skipped"
-            ))
-            continue
-        assert step_key is not None
-        step_keys_seen.add(step_key)
-        record = {k: v for k, v in obj.items() if k not in _STEP_KEYS}
         if i in literal_nan:
             nan_rows.append(len(rows))
-        rows.append(record)
-        steps.append(step)
-    if step_keys_seen:
-        meta["step_field"] = sorted(step_keys_seen)[0]
-    if "global_step" in step_keys_seen:
+        rows.append(obj)
+        row_lines.append(line_no)
+    if not rows:
+        return ReadResult(frame=rows_to_frame([], []), meta=meta,
+                          warnings=lines.all_warnings(), end_offset=lines.end_offset)
+    table = pd.DataFrame.from_records(rows)
+    steps, max_steps, used = _steps(table)
+    if max_steps is not None:
+        meta["max_steps"] = max_steps
+    if used:
+        meta["step_field"] = next(k for k in _STEP_KEYS if k in used)
+    if "global_step" in used and "global_step/max_steps" not in used:
         meta["swift_generation"] = "v2"
-    elif "iteration" in step_keys_seen:
+    elif "iteration" in used:
         meta["swift_generation"] = "megatron"
-    frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows,
-                          transforms=_TRANSFORMS)
-    return ReadResult(frame=frame, warnings=lines.all_warnings(*warnings), meta=meta, end_offset=lines.end_offset)
+    missing = np.flatnonzero(steps < 0)
+    for r in missing:
+        warnings.append(ReadWarning(
+            str(path), f"line {row_lines[r]}: no step field ({' / '.join(_STEP_KEYS[:3])}); skipped"
+        ))
+    if missing.size:
+        keep = steps >= 0
+        table = table[keep].reset_index(drop=True)
+        kept_index = np.cumsum(keep) - 1
+        nan_rows = [int(kept_index[r]) for r in nan_rows if keep[r]]
+        rows = [rows[r] for r in np.flatnonzero(keep)]
+        steps = steps[keep]
+    frame = rows_to_frame(rows, steps, literal_nan_rows=nan_rows, transforms=_TRANSFORMS,
+                          skip=_STEP_KEYS, table=table)
+    return ReadResult(frame=frame, warnings=lines.all_warnings(*warnings), meta=meta,
+                      end_offset=lines.end_offset)
