@@ -9,7 +9,7 @@ from pathlib import Path
 DASH = "–"
 
 
-def num(x: float | int | None, digits: int = 4) -> str:
+def num(x: float | None, digits: int = 4) -> str:
     """A compact, stable rendering: ``19.6``, ``0.875``, ``95.21``, ``5e-5``, ``1.2e+06``."""
     if x is None:
         return DASH
@@ -24,8 +24,8 @@ def num(x: float | int | None, digits: int = 4) -> str:
         mantissa, exp = f"{x:.{max(digits - 2, 1)}e}".split("e")
         mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{int(exp)}"
-    if float(x).is_integer() and abs(x) < 1e6:
-        return str(int(x))
+    if float(x).is_integer() or abs(x) >= 10 ** digits:  # 14910.3 → "14910", not "1.491e+04"
+        return str(round(x))
     return f"{x:.{digits}g}"
 
 
@@ -43,7 +43,7 @@ def relative(change: float | None, before: float | None) -> str | None:
             or not math.isfinite(before) or abs(before) < 1e-12:
         return None
     pct = 100.0 * change / abs(before)
-    if abs(pct) >= 1e4:
+    if abs(pct) >= 1e3:  # a change from near zero: the percentage says nothing
         return None
     return f"{pct:+.1f}%"
 

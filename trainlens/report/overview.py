@@ -24,9 +24,13 @@ KEY_METRICS: dict[str, tuple[str, ...]] = {
     "throughput": ("throughput", "mfu", "memory"),
 }
 MAX_REWARD_COMPONENTS = 8
+MAX_CUSTOM_KEYS = 8
+#: Metrics with a direction whose extreme is not a "best" worth showing.
+NO_BEST = frozenset({"kl", "entropy", "clipped_ratio", "frac_reward_zero_std", "memory"})
 #: Metrics drawn in the overview chart when present (at most six panels).
 CHART_METRICS = ("loss", "reward", "kl", "grad_norm", "d_acc", "response_length_mean",
-                 "eval_loss", "eval_score", "learning_rate", "entropy")
+                 "eval_loss", "eval_score", "learning_rate", "entropy", "score_diff",
+                 "student_score", "hard_sample_ratio")
 MAX_CHART_PANELS = 6
 
 
@@ -51,7 +55,10 @@ class MetricStats:
 
     @property
     def best(self) -> tuple[int, float] | None:
-        """(step, value) of the best point when the metric has a direction."""
+        """(step, value) of the best point of a score-like metric (one with a direction that is
+        not a health signal such as KL, where the minimum is just the first step)."""
+        if self.name in NO_BEST:
+            return None
         if self.direction == "up":
             return self.max_step, self.max
         if self.direction == "down":
@@ -78,7 +85,7 @@ def metric_stats(run: Run, name: str) -> MetricStats | None:
     lo, hi = int(np.argmin(v)), int(np.argmax(v))
     info = run.info(name)
     return MetricStats(name=name, key=run.resolve(name) or name, family=info.family,
-                       direction=info.direction, points=int(len(steps)),
+                       direction=info.direction, points=len(steps),
                        first_step=int(s[0]), first=float(v[0]), last_step=int(s[-1]),
                        last=float(v[-1]), min_step=int(s[lo]), min=float(v[lo]),
                        max_step=int(s[hi]), max=float(v[hi]), nonfinite=int((~finite).sum()))
@@ -101,6 +108,7 @@ def overview(run: Run, extra: tuple[str, ...] = ()) -> list[OverviewGroup]:
         family = _family_of(run, name)
         if name not in wanted[family]:
             wanted[family].append(name)
+    wanted["other"] += [k for k in _custom_keys(run) if k not in wanted["other"]]
     groups = []
     for family in FAMILY_ORDER:
         rows = tuple(s for s in (metric_stats(run, m) for m in wanted[family]) if s is not None)
@@ -109,21 +117,55 @@ def overview(run: Run, extra: tuple[str, ...] = ()) -> list[OverviewGroup]:
     return groups
 
 
+def _custom_keys(run: Run) -> list[str]:
+    """Raw keys no alias maps, when a run has only a few of them (a custom training loop's own
+    names, such as ``critic/loss``); single points (end-of-training summaries), constants and
+    step counters left out."""
+    keys = []
+    for key in run.keys:
+        arrays = run.arrays(key)
+        if run.canonical(key) is not None or arrays is None or len(arrays[0]) < 2:
+            continue
+        steps, values = arrays
+        if np.ptp(values) == 0 or np.array_equal(steps, values):  # constant, or a step counter
+            continue
+        keys.append(key)
+    return keys if len(keys) <= MAX_CUSTOM_KEYS else []
+
+
 def chart_metrics(run: Run) -> list[str]:
     """The metrics of the overview chart: the first few of :data:`CHART_METRICS` present."""
     present = set(run.canonical_names)
     return [m for m in CHART_METRICS if m in present][:MAX_CHART_PANELS]
 
 
-#: Columns of the comparison table for several runs, in order of preference.
-COMPARE_METRICS = ("reward", "eval_score", "eval_loss", "kl", "d_acc", "loss", "grad_norm",
-                   "response_length_mean", "clipped_ratio")
-MAX_COMPARE_METRICS = 4
+#: Extra columns of the comparison table for several runs: (metric, statistic), in order of
+#: preference; the statistic is ``best`` (direction-aware), ``max`` or ``last``.
+COMPARE_COLUMNS = (("reward", "best"), ("kl", "max"), ("response_length_mean", "last"),
+                   ("entropy", "last"), ("clipped_ratio", "max"), ("grad_norm", "max"),
+                   ("d_acc", "last"), ("eval_loss", "best"), ("loss", "last"))
+MAX_COMPARE_COLUMNS = 4
 
 
-def compare_metrics(runs: list[Run]) -> list[str]:
-    """Metrics worth a comparison column: preferred ones present in at least two runs (or in the
-    only runs that have any), at most :data:`MAX_COMPARE_METRICS`."""
-    counts = {m: sum(m in r.canonical_names for r in runs) for m in COMPARE_METRICS}
-    shared = [m for m in COMPARE_METRICS if counts[m] >= min(2, len(runs))]
-    return shared[:MAX_COMPARE_METRICS]
+def compare_columns(runs: list[Run], score: str | None) -> list[tuple[str, str]]:
+    """Columns worth showing: metrics present in at least two runs (or in the only runs that
+    have any), other than the score the comparison is about, at most
+    :data:`MAX_COMPARE_COLUMNS`."""
+    out = []
+    for metric, stat in COMPARE_COLUMNS:
+        count = sum(metric in r.canonical_names for r in runs)
+        if metric != score and count >= min(2, len(runs)):
+            out.append((metric, stat))
+    return out[:MAX_COMPARE_COLUMNS]
+
+
+def column_value(stats: MetricStats | None, stat: str) -> tuple[float, int] | None:
+    """(value, step) of one comparison cell."""
+    if stats is None:
+        return None
+    if stat == "best":
+        best = stats.best
+        return (best[1], best[0]) if best else None
+    if stat == "max":
+        return stats.max, stats.max_step
+    return stats.last, stats.last_step

@@ -1,0 +1,254 @@
+"""The Markdown postmortem (``trainlens report``, ``trainlens analyze --format markdown``).
+
+``render_markdown(analysis, lang=..., charts=...)`` builds the language-neutral report model
+(:mod:`trainlens.report.model`), draws its charts when asked, and renders ``report.<lang>.md.j2``
+from ``templates/`` (user template folders first, so a user can override any block). One Jinja
+environment per call: no module-level mutable state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from trainlens.findings import Finding, Severity
+from trainlens.report.evidence import member_metrics
+from trainlens.report.fmt import DASH, num, relative, signed
+from trainlens.report.model import FindingView, Report, RunReport, build_report, rule_spec
+from trainlens.report.overview import column_value, metric_stats
+from trainlens.report.recommendations import generic_advice
+from trainlens.report.text import Translator
+from trainlens.resources import templates_dir
+
+_CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) +(?=[\u4e00-\u9fff])")
+
+
+def _join_cjk(text: str) -> str:
+    """Drop the spaces YAML line folding leaves between Chinese sentences (``。 这说明``)."""
+    return _CJK_GAP.sub("", text)
+
+
+ICONS = {"error": "🚨", "warning": "⚠️", "info": "ℹ️", "healthy": "✅"}
+_END = {"en": ".!?", "zh": "。！？.!?"}
+_LIST_SEP = {"en": ", ", "zh": "、"}
+
+
+class _Helpers:
+    """The functions templates call: phrasing a finding from its rule, cells, links."""
+
+    def __init__(self, report: Report, rules: Any, t: Translator, assets_href: str) -> None:
+        self.report, self.rules, self.t, self.lang = report, rules, t, t.lang
+        self.assets_href = assets_href
+
+    # --- rule texts -------------------------------------------------------------------------
+    def _spec(self, rule: str) -> Any:
+        return rule_spec(self.rules, rule)
+
+    def _text(self, spec: Any, field: str) -> Any:
+        texts = getattr(spec, field, None) or {}
+        value = texts.get(self.lang) if isinstance(texts, dict) else None
+        if self.lang != "zh" or value is None:
+            return value
+        return [_join_cjk(v) for v in value] if isinstance(value, list) else _join_cjk(value)
+
+    def title_of(self, f: Finding) -> str:
+        return self._text(self._spec(f.rule), "title") or f.rule
+
+    def message_of(self, f: Finding) -> str:
+        spec = self._spec(f.rule)
+        if spec is None:
+            return f.rule
+        from trainlens.engine.spec import render_message
+
+        return self.sentence(render_message(f, spec, self.lang))
+
+    def rule_title(self, v: FindingView) -> str:
+        return self.title_of(v.finding)
+
+    def message(self, v: FindingView) -> str:
+        return self.message_of(v.finding)
+
+    def rule_text(self, v: FindingView, field: str) -> str | None:
+        return self._text(v.spec, field)
+
+    def cause_list(self, v: FindingView) -> list[str]:
+        return [self.t(c) for c in v.extra.causes] + list(self._text(v.spec, "causes") or [])
+
+    def advice_list(self, v: FindingView) -> list[str]:
+        generic = generic_advice(list(self._text(v.spec, "advice") or []), v.extra.advice,
+                                 self._config(v.finding.run))
+        return [self.t(a.text) for a in v.extra.advice] + generic
+
+    def _config(self, run_name: str) -> dict[str, Any]:
+        return next((rr.run.meta.config for rr in self.report.runs if rr.name == run_name), {})
+
+    def skipped_title(self, s: Any) -> str | None:
+        return self._text(self._spec(s.rule), "title")
+
+    def skipped_reason(self, s: Any) -> str:
+        """English: the engine's reason as is. Chinese: the metrics the run lacks, phrased from
+        the catalog (the engine's other reasons are quoted)."""
+        if self.lang == "en":
+            return s.reason
+        missing = self._missing_metrics(s)
+        if missing:
+            return self.t("label.needs_metrics", metrics=self.code_list(missing))
+        return self.t("label.skip_other", reason=s.reason)
+
+    def _missing_metrics(self, s: Any) -> list[str]:
+        spec = self._spec(s.rule)
+        run = next((rr.run for rr in self.report.runs if rr.name == s.run), None)
+        if spec is None or run is None:
+            return []
+        from trainlens.engine.evaluate import expand
+
+        inputs = getattr(spec.info, "inputs", ()) or ("",) * len(spec.metrics)
+        optional: frozenset[str] = getattr(spec.info, "optional", frozenset())
+        absent = [(name, sel) for name, sel in zip(inputs, spec.metrics)
+                  if not any(expand(run, alt.strip()) for alt in sel.split("|"))]
+        required = [sel for name, sel in absent if name not in optional]
+        if required or len(absent) < len(spec.metrics):
+            return required
+        return [sel for _, sel in absent]  # every input optional and none logged
+
+    # --- small phrases ----------------------------------------------------------------------
+    def sentence(self, text: str) -> str:
+        text = text.strip()
+        if not text or text[-1] in _END[self.lang]:
+            return text
+        return text + ("。" if self.lang == "zh" else ".")
+
+    def icon(self, what: Severity | str) -> str:
+        return ICONS[what.value if isinstance(what, Severity) else what]
+
+    def code_list(self, items: Sequence[str]) -> str:
+        return _LIST_SEP[self.lang].join(f"`{i}`" for i in items)
+
+    @staticmethod
+    def steps(f: Finding) -> str:
+        return str(f.start_step) if f.start_step == f.end_step else \
+            f"{f.start_step}–{f.end_step}"
+
+    @staticmethod
+    def span(v: FindingView) -> str:
+        first, last = v.occurrences[0].start_step, max(o.end_step for o in v.occurrences)
+        return str(first) if first == last else f"{first}–{last}"
+
+    def occurrence_value(self, f: Finding) -> str:
+        if f.peak_value is not None:
+            return self.at_step(f.peak_value, f.peak_step) if f.peak_step is not None \
+                else num(f.peak_value)
+        return self.at_step(f.best_value, f.best_step)
+
+    def at_step(self, value: float | None, step: int | None) -> str:
+        if value is None or step is None:
+            return DASH
+        return self.t("label.at_step", value=num(value), step=str(step))
+
+    @staticmethod
+    def change(cell: Any) -> str:
+        if cell.change is None:
+            return DASH
+        if cell.change == 0:
+            return "0"
+        before = cell.value - cell.change if cell.value is not None else None
+        rel = relative(cell.change, before)
+        return f"{signed(cell.change)} ({rel})" if rel else signed(cell.change)
+
+    def marks(self, marks: Sequence[str], way: str = "up") -> str:
+        return " ".join(self.t(f"mark.{'low' if m == 'peak' and way == 'down' else m}")
+                        for m in marks)
+
+    def asset(self, name: str) -> str:
+        return f"{self.assets_href}/{name}"
+
+    @staticmethod
+    def earliest(rr: RunReport) -> FindingView | None:
+        serious = [v for v in rr.ranked if v.finding.severity is not Severity.INFO]
+        return min(serious, key=lambda v: (v.occurrences[0].start_step, v.number), default=None)
+
+    @staticmethod
+    def timeline(rr: RunReport) -> list[FindingView]:
+        return sorted(rr.ranked, key=lambda v: (v.occurrences[0].start_step, v.number))
+
+    # --- comparison cells -------------------------------------------------------------------
+    def verdict_cell(self, rr: RunReport) -> str:
+        parts = [f"{ICONS[s]} {rr.counts[s]}" for s in ("error", "warning") if rr.counts.get(s)]
+        return " ".join(parts) if parts else f"{ICONS['healthy']} {self.t('severity.healthy')}"
+
+    def checkpoint_cell(self, row: Any) -> str:
+        rec = getattr(row, "recommended", None)
+        if rec is None:
+            return DASH
+        return f"`{rec.path}`" if rec.path else self.t("label.at_step", value=self.t(
+            "label.best"), step=str(rec.step))
+
+    def column_cell(self, run: Any, metric: str, stat: str) -> str:
+        cell = column_value(metric_stats(run, metric), stat)
+        return self.at_step(*cell) if cell else DASH
+
+    def as_globals(self) -> dict[str, Any]:
+        names = ("title_of", "message_of", "rule_title", "message", "rule_text", "cause_list",
+                 "advice_list", "skipped_title", "skipped_reason", "sentence", "icon", "code_list", "steps",
+                 "at_step", "change", "marks", "span", "occurrence_value", "asset", "earliest", "timeline", "verdict_cell",
+                 "checkpoint_cell", "column_cell")
+        return {n: getattr(self, n) for n in names} | {"num": num, "signed": signed,
+                                                        "member_metrics": member_metrics}
+
+
+def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
+    """A fresh Jinja environment over the user's template folders, then the built-in ones; the
+    built-in ones also answer as ``builtin/<name>``, so a user's ``report.en.md.j2`` can
+    ``{% extends "builtin/report.en.md.j2" %}`` and override a single block."""
+    builtin = jinja2.FileSystemLoader(str(templates_dir()))
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(d) for d in template_dirs]),
+                                  builtin, jinja2.PrefixLoader({"builtin": builtin})])
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cell"] = lambda text: str(text).replace("|", "\\|")  # inside a table cell
+    return env
+
+
+def _tidy(text: str) -> str:
+    """Trailing spaces off, at most one blank line in a row, one final newline."""
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"(?m)^(#{1,6} .*)\n(?=\S)", "\\1\n\n", text)  # blank line after headings
+    text = re.sub(r"(?m)(?<=\S)\n(#{1,6} )", "\n\n\\1", text)  # ... and before them
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip() + "\n"
+
+
+def render_model(report: Report, rules: Any, *, lang: str, assets_href: str = "",
+                 template_dirs: Sequence[Path] = ()) -> str:
+    """Render an already built report model."""
+    t = Translator(lang)
+    env = environment(template_dirs)
+    env.globals.update(_Helpers(report, rules, t, assets_href).as_globals())
+    template = env.get_template(f"report.{lang}.md.j2")
+    return _tidy(template.render(report=report, lang=lang, t=t))
+
+
+def render_markdown(analysis: Any, *, lang: str, charts: bool, assets_dir: Path | None = None,
+                    date: str | dt.date | None = None,
+                    analysed_paths: Sequence[str | Path] = (),
+                    template_dirs: Sequence[Path] = ()) -> str:
+    """The postmortem of ``analysis`` (a :class:`trainlens.analysis.Analysis`) in ``lang``.
+
+    With ``charts`` and an ``assets_dir``, PNG charts are written into ``assets_dir`` and linked
+    as ``<assets_dir name>/<chart>.png`` (the folder is meant to sit next to the Markdown file).
+    ``date`` (default: today) and ``analysed_paths`` (default: derived from the runs' sources)
+    fill the header; paths are shown relative, never absolute."""
+    draw = charts and assets_dir is not None
+    report = build_report(analysis, charts=draw, date=date, analysed_paths=analysed_paths)
+    if draw:
+        from trainlens.report.figures import draw_charts
+
+        assert assets_dir is not None
+        draw_charts(report, Path(assets_dir), lang=lang)
+    href = Path(assets_dir).name if draw and assets_dir is not None else ""
+    return render_model(report, analysis.rules, lang=lang, assets_href=href,
+                        template_dirs=template_dirs)

@@ -1,0 +1,378 @@
+"""Recommendations that read the run's real configuration (ms-swift ``args.json``, HF trainer
+args): which setting to change, from what, to what. A setting the run already has is never
+recommended; without a config the advice says what to check instead."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from trainlens.findings import Finding
+from trainlens.report.evidence import member_metrics
+from trainlens.report.fmt import num
+from trainlens.report.text import Text
+from trainlens.run import Run
+
+#: Metrics whose anomaly in this direction means "updates are too large" (lr / clipping advice).
+UNSTABLE_WHEN = {"kl": "up", "grad_norm": "up", "loss": "up", "approx_kl": "up",
+                 "clip_ratio": "up", "d_acc": "up", "score_diff": "up",
+                 "hard_sample_ratio": "down"}
+LENGTH_METRICS = ("clipped_ratio", "response_length_mean", "response_length_max")
+SIGNAL_METRICS = ("frac_reward_zero_std", "reward_std", "entropy")
+RL_LR_HIGH = 1e-5  # above this, RL fine-tuning learning rates are unusually high (a cause)
+#: Above these a learning rate is cut 10x, below them halved (RL policy, other training).
+LR_CUT_TENFOLD = {"rl": 3e-6, "other": 5e-5}
+EARLY_FRACTION = 0.1  # an anomaly in the first 10% of training points at warmup
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One recommendation: ``setting`` is the config key it changes (for de-duplication)."""
+
+    text: Text
+    setting: str
+    priority: int  # lower first
+
+
+class Settings:
+    """Read access to a run's config with the framework spellings of each setting."""
+
+    SPELLINGS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "learning_rate": ("learning_rate", "lr"),
+        "warmup_ratio": ("warmup_ratio",),
+        "warmup_steps": ("warmup_steps",),
+        "max_grad_norm": ("max_grad_norm", "grad_clip", "clip_grad"),
+        "beta": ("beta", "kl_coef", "init_kl_coef"),
+        "max_completion_length": ("max_completion_length", "max_new_tokens",
+                                  "max_response_length"),
+        "mask_truncated_completions": ("mask_truncated_completions",),
+        "temperature": ("temperature",),
+        "num_generations": ("num_generations",),
+        "num_train_epochs": ("num_train_epochs",),
+        "save_steps": ("save_steps",),
+        "load_best_model_at_end": ("load_best_model_at_end",),
+        "metric_for_best_model": ("metric_for_best_model",),
+    }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config or {}
+
+    @property
+    def known(self) -> bool:
+        return bool(self.config)
+
+    def has(self, name: str) -> bool:
+        return any(k in self.config for k in self.SPELLINGS.get(name, (name,)))
+
+    def get(self, name: str) -> Any:
+        for key in self.SPELLINGS.get(name, (name,)):
+            if key in self.config:
+                return self.config[key]
+        return None
+
+    def number(self, name: str) -> float | None:
+        value = self.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return float(value) if math.isfinite(value) else None
+
+    @property
+    def is_rl(self) -> bool:
+        return bool(self.get("rlhf_type")) or self.has("beta") or self.has("num_generations")
+
+
+@dataclass(frozen=True)
+class FindingAdvice:
+    """What the report adds to a finding: run-specific causes (ranked before the rule's) and
+    config-aware recommendations (before the rule's generic advice)."""
+
+    causes: tuple[Text, ...]
+    advice: tuple[Advice, ...]
+
+
+def direction(run: Run, finding: Finding) -> str:
+    """``up``: the anomaly is a rise above its surroundings; ``down``: a fall; ``flat``: the
+    metric is stuck (no different from its baseline, or anomalous over the whole run)."""
+    peak, base = finding.peak_value, finding.baseline
+    if peak is not None and base is not None and math.isfinite(peak) and math.isfinite(base):
+        if math.isclose(peak, base, rel_tol=1e-9, abs_tol=1e-12):
+            return "flat"
+        return "up" if peak > base else "down"
+    arrays = run.arrays(finding.key) or run.arrays(finding.metric)
+    if arrays is None:
+        return "flat"
+    steps, values = arrays
+    inside = (steps >= finding.start_step) & (steps <= finding.end_step)
+    within, outside = values[inside], values[~inside]
+    within, outside = within[np.isfinite(within)], outside[np.isfinite(outside)]
+    if not len(outside) or not len(within):
+        return "flat"  # the whole run is the anomaly: nothing to rise or fall from
+    level = float(np.median(outside))
+    probe = float(peak) if peak is not None and math.isfinite(peak) else float(np.mean(within))
+    if math.isclose(probe, level, rel_tol=1e-9, abs_tol=1e-12):
+        return "flat"
+    return "up" if probe > level else "down"
+
+
+def _round_lr(x: float) -> str:
+    """A learning rate as a user would type it: one significant digit (``5e-6``)."""
+    exp = math.floor(math.log10(x))
+    mantissa = round(x / 10 ** exp)
+    if mantissa == 10:
+        mantissa, exp = 1, exp + 1
+    return f"{mantissa}e{exp}"
+
+
+def _peak_lr(run: Run) -> float | None:
+    arrays = run.arrays("learning_rate")
+    if arrays is None:
+        return None
+    values = arrays[1][np.isfinite(arrays[1])]
+    return float(values.max()) if len(values) and values.max() > 0 else None
+
+
+def _no_warmup(run: Run, cfg: Settings) -> bool | None:
+    """True when the run had no warmup (config, else the logged learning rate), None unknown."""
+    if cfg.has("warmup_ratio") or cfg.has("warmup_steps"):
+        return not (cfg.number("warmup_ratio") or cfg.number("warmup_steps"))
+    arrays = run.arrays("learning_rate")
+    if arrays is None or len(arrays[1]) < 3:
+        return None
+    values = arrays[1][np.isfinite(arrays[1])]
+    return bool(len(values) and values[0] >= 0.9 * values.max() > 0)
+
+
+def _is_early(run: Run, finding: Finding) -> bool:
+    first, last = run.first_step, run.last_step
+    if first is None or last is None or last <= first:
+        return False
+    return finding.start_step - first <= EARLY_FRACTION * (last - first)
+
+
+def _stability(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+    causes: list[Text] = []
+    advice: list[Advice] = []
+    lr = cfg.number("learning_rate")
+    source = "config"
+    if lr is None:
+        lr, source = _peak_lr(run), "logs"
+    rl = cfg.is_rl or run.resolve("kl") is not None
+    if lr:
+        key = "advice.lr_lower" if source == "config" else "advice.lr_lower_logged"
+        factor = 10 if lr > LR_CUT_TENFOLD["rl" if rl else "other"] else 2
+        advice.append(Advice(Text(key, {"lr": num(lr), "new": _round_lr(lr / factor)}),
+                             "learning_rate", 20))
+        if rl and lr >= RL_LR_HIGH:
+            causes.append(Text("cause.lr_high_rl", {"lr": num(lr)}))
+    else:
+        advice.append(Advice(Text("advice.lr_unknown"), "learning_rate", 20))
+    no_warmup = _no_warmup(run, cfg)
+    if no_warmup:
+        advice.append(Advice(Text("advice.warmup_add"), "warmup_ratio", 25))
+        if _is_early(run, finding):
+            causes.append(Text("cause.no_warmup", {"step": str(finding.start_step)}))
+    return causes, advice
+
+
+def _clipping(finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+    if not cfg.known:
+        return [], [Advice(Text("advice.clip_unknown"), "max_grad_norm", 30)]
+    clip = cfg.number("max_grad_norm")
+    if clip is None or clip <= 0:
+        return [Text("cause.no_clip")], [Advice(Text("advice.clip_set"), "max_grad_norm", 15)]
+    if clip > 1.0:
+        return [], [Advice(Text("advice.clip_lower", {"clip": num(clip)}), "max_grad_norm", 15)]
+    if finding.metric == "grad_norm":
+        return [Text("cause.clip_active", {"clip": num(clip)})], []
+    return [], []
+
+
+def _kl(finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+    if not cfg.known:
+        return [], [Advice(Text("advice.beta_unknown"), "beta", 12)]
+    beta = cfg.number("beta")
+    if beta is None:
+        return [], [Advice(Text("advice.beta_unknown"), "beta", 12)] if cfg.is_rl else []
+    if beta == 0:
+        return [Text("cause.beta_zero")], [Advice(Text("advice.beta_zero"), "beta", 10)]
+    if beta < 0.1:
+        return ([Text("cause.beta_weak", {"beta": num(beta)})],
+                [Advice(Text("advice.beta_raise", {"beta": num(beta)}), "beta", 10)])
+    return [Text("cause.beta_strong", {"beta": num(beta)})], []
+
+
+def _length(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+    peak = finding.peak_value
+    step = finding.peak_step if finding.peak_step is not None else finding.start_step
+    clipped = _value_at(run, "clipped_ratio", step) if finding.metric != "clipped_ratio" else peak
+    params = {"step": str(step), "clipped": num(clipped)}
+    limit = cfg.number("max_completion_length")
+    causes: list[Text] = []
+    advice: list[Advice] = []
+    if limit:
+        params["limit"] = num(limit)
+        key = "advice.length_limit" if clipped is not None else "advice.length_limit_noclip"
+        advice.append(Advice(Text(key, params), "max_completion_length", 10))
+        causes.append(Text("cause.length_limit", params))
+    else:
+        longest = _max_of(run, "response_length_max")
+        if longest is not None:
+            params["limit"] = num(longest)
+            advice.append(Advice(Text("advice.length_limit_inferred", params),
+                                 "max_completion_length", 10))
+        else:
+            advice.append(Advice(Text("advice.length_unknown"), "max_completion_length", 10))
+    if cfg.get("mask_truncated_completions") is False:
+        advice.append(Advice(Text("advice.mask_truncated"), "mask_truncated_completions", 11))
+    return causes, advice
+
+
+def _signal(metric: str, cfg: Settings) -> list[Advice]:
+    advice = []
+    temperature = cfg.number("temperature")
+    if temperature is not None and temperature < 1.0:
+        advice.append(Advice(Text("advice.temperature_raise", {"t": num(temperature)}),
+                             "temperature", 12))
+    generations = cfg.number("num_generations")
+    if metric != "entropy" and generations is not None and generations > 0:
+        advice.append(Advice(Text("advice.generations_more", {
+            "n": num(generations), "new": num(2 * generations)}), "num_generations", 13))
+    if not cfg.known:
+        advice.append(Advice(Text("advice.signal_unknown"), "temperature", 14))
+    return advice
+
+
+def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
+    advice = []
+    checkpoint = checkpoint_for(run, finding)
+    params = {"metric": finding.metric, "best": num(finding.best_value),
+              "best_step": str(finding.best_step),
+              "onset": str(finding.start_step)}
+    if checkpoint is not None:
+        params["checkpoint"] = checkpoint
+        advice.append(Advice(Text("advice.checkpoint_use", params), "checkpoint", 1))
+    elif not run.meta.checkpoints:
+        advice.append(Advice(Text("advice.checkpoint_unseen", params), "checkpoint", 1))
+    else:
+        save = cfg.number("save_steps")
+        if save and save > 1:
+            params |= {"save": num(save), "new": num(max(1, int(save // 4)))}
+            advice.append(Advice(Text("advice.checkpoint_save_more", params), "save_steps", 5))
+        else:
+            advice.append(Advice(Text("advice.checkpoint_none", params), "checkpoint", 5))
+    if finding.metric.startswith("eval") and cfg.get("load_best_model_at_end") is False:
+        advice.append(Advice(Text("advice.best_at_end", {"metric": finding.metric}),
+                             "load_best_model_at_end", 6))
+    epochs = cfg.number("num_train_epochs")
+    best_epoch = _value_at(run, "epoch", finding.best_step)
+    if finding.metric.startswith("eval") and epochs and best_epoch and best_epoch < epochs - 0.5:
+        advice.append(Advice(Text("advice.epochs_fewer", {
+            "epochs": num(epochs), "best_epoch": num(round(best_epoch, 1)),
+            "new": str(max(1, math.ceil(best_epoch)))}), "num_train_epochs", 7))
+    return advice
+
+
+def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
+    """Run-specific causes and config-aware recommendations for one finding."""
+    cfg = Settings(run.meta.config)
+    metrics = member_metrics(finding)
+    way = direction(run, finding)
+    causes: list[Text] = []
+    advice: list[Advice] = []
+
+    def add(part: tuple[list[Text], list[Advice]]) -> None:
+        causes.extend(part[0])
+        advice.extend(part[1])
+
+    if finding.best_step is not None:
+        advice.extend(_degradation(run, finding, cfg))
+    episode = len(metrics) > 1
+    if "kl" in metrics and (way == "up" or episode):
+        add(_kl(finding, cfg))
+    if any(m in LENGTH_METRICS for m in metrics) and (way == "up" or episode):
+        add(_length(run, finding, cfg))
+    if UNSTABLE_WHEN.get(finding.metric) == way or \
+            (episode and any(m in UNSTABLE_WHEN for m in metrics)):
+        add(_stability(run, finding, cfg))
+        if any(m in ("grad_norm", "loss", "kl") for m in metrics):
+            add(_clipping(finding, cfg))
+    if finding.metric == "frac_reward_zero_std" or (finding.metric in SIGNAL_METRICS
+                                                     and way in ("down", "flat")):
+        advice.extend(_signal(finding.metric, cfg))
+    return FindingAdvice(tuple(dict.fromkeys(causes)), tuple(_dedupe(advice)))
+
+
+def generic_advice(items: list[str], advice: tuple[Advice, ...], config: dict[str, Any]) -> list[str]:
+    """A rule's own advice minus the items about a setting that the config-aware advice already
+    covers, or about a switch the run already has on (``enable load_best_model_at_end``)."""
+    names = {a.setting for a in advice}
+    names |= {k for k, v in (config or {}).items() if v is True}
+    if not names:
+        return list(items)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    return [item for item in items if not pattern.search(item)]
+
+
+def _dedupe(advice: list[Advice]) -> list[Advice]:
+    seen: set[str] = set()
+    out = []
+    for item in sorted(advice, key=lambda a: a.priority):
+        if item.setting not in seen:
+            seen.add(item.setting)
+            out.append(item)
+    return out
+
+
+def immediate_actions(per_finding: list[FindingAdvice], limit: int = 5) -> list[Advice]:
+    """The first recommendation per setting across findings (findings in rank order)."""
+    seen: set[str] = set()
+    out: list[Advice] = []
+    for fa in per_finding:
+        for item in fa.advice:
+            if item.setting not in seen:
+                seen.add(item.setting)
+                out.append(item)
+    out.sort(key=lambda a: a.priority)
+    return out[:limit]
+
+
+def checkpoint_for(run: Run, finding: Finding) -> str | None:
+    """The checkpoint to keep for a degradation finding: the engine's choice, else the saved
+    checkpoint nearest the best step and not after the decline (its folder name)."""
+    if finding.recommended_checkpoint:
+        return _checkpoint_name(finding.recommended_checkpoint)
+    if finding.best_step is None or not run.meta.checkpoints:
+        return None
+    from trainlens.checkpoints import recommend_checkpoint
+
+    chosen = recommend_checkpoint(run.meta.checkpoints, finding.best_step, finding.start_step)
+    return chosen.path.name if chosen is not None else None
+
+
+def _checkpoint_name(text: str) -> str:
+    """``/remote/out/v0-.../checkpoint-400`` → ``checkpoint-400`` (no absolute paths)."""
+    return text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _value_at(run: Run, name: str, step: int | None) -> float | None:
+    arrays = run.arrays(name)
+    if arrays is None or step is None or not len(arrays[0]):
+        return None
+    steps, values = arrays
+    i = int(np.searchsorted(steps, step, side="right")) - 1
+    if i < 0:
+        return None
+    value = float(values[i])
+    return value if math.isfinite(value) else None
+
+
+def _max_of(run: Run, name: str) -> float | None:
+    arrays = run.arrays(name)
+    if arrays is None:
+        return None
+    values = arrays[1][np.isfinite(arrays[1])]
+    return float(values.max()) if len(values) else None

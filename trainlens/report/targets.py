@@ -1,0 +1,141 @@
+"""Monitoring targets for the next run: per metric with a finding, what this run reached and the
+number it should stay within next time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlens.findings import Finding
+from trainlens.report.evidence import member_metrics
+from trainlens.report.fmt import num
+from trainlens.report.overview import metric_stats
+from trainlens.report.recommendations import Settings, direction
+from trainlens.report.text import Text
+from trainlens.run import Run
+
+SPIKE_FACTOR = 10.0  # a spike target: below 10x the run's median
+PERCENT_SCALE = 1.5
+KL_LIMIT = 5.0  # "KL between 0 and 10" (old TRL docs), with margin  # a share whose values exceed this was logged in percent
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    observed: Text
+    target: Text
+
+
+def _share(run: Run, name: str, low: float, high: float | None = None) -> dict[str, str]:
+    """Bounds of a share in the unit the run logs it in (fraction or percent)."""
+    stats = metric_stats(run, name)
+    percent = stats is not None and stats.max > PERCENT_SCALE
+    fmt = (lambda x: f"{num(x * 100)}%") if percent else num
+    out = {"low": fmt(low)}
+    if high is not None:
+        out["high"] = fmt(high)
+    return out
+
+
+def _median(run: Run, name: str) -> float | None:
+    arrays = run.arrays(name)
+    if arrays is None:
+        return None
+    values = arrays[1][np.isfinite(arrays[1])]
+    return float(np.median(values)) if len(values) else None
+
+
+def _target_text(run: Run, metric: str, finding: Finding) -> Text:
+    way = direction(run, finding) if finding.metric == metric else "up"
+    stats = metric_stats(run, metric)
+    if way in ("flat", "down") and metric in ("kl", "grad_norm"):
+        return Text("target.moving", {"metric": metric, "value": num(finding.peak_value)})
+    if metric == "kl":
+        peak = stats.max if stats else None
+        if peak is not None and peak < KL_LIMIT and finding.baseline:
+            return Text("target.kl_relative", {"limit": num(3 * abs(finding.baseline), 2)})
+        return Text("target.kl", {"limit": num(KL_LIMIT)})
+    if metric == "clipped_ratio":
+        return Text("target.clipped_ratio", _share(run, metric, 0.05))
+    if metric == "hard_sample_ratio":
+        return Text("target.hard_sample_ratio", _share(run, metric, 0.05, 0.15))
+    if metric == "d_acc":
+        first = stats.first_step if stats else 0
+        step = 10 if first < 10 else first + 10
+        return Text("target.d_acc", {**_share(run, metric, 0.85), "step": str(step)})
+    if metric in ("grad_norm", "loss") and (median := _median(run, metric)):
+        return Text("target.spike", {"median": num(median, 3),
+                                     "limit": num(SPIKE_FACTOR * abs(median), 2)})
+    if metric == "response_length_mean":
+        if way in ("flat", "down"):
+            return Text("target.length_floor")
+        limit = Settings(run.meta.config).number("max_completion_length")
+        if limit:
+            return Text("target.length_limit", {"limit": num(0.8 * limit, 3),
+                                                "max": num(limit)})
+        return Text("target.length_growth")
+    if metric == "eval_loss" and stats is not None:
+        return Text("target.eval_loss", {"best": num(stats.min),
+                                         "limit": num(1.05 * stats.min, 3)})
+    if metric == "student_score" and stats is not None:
+        return Text("target.student_score", {"first": num(stats.first)})
+    if (metric in ("reward", "eval_score") or metric.startswith("reward/")) and stats is not None:
+        return Text("target.keep_best", {"best": num(stats.max),
+                                         "floor": num(stats.max - 0.1 * abs(stats.max), 3)})
+    bounds = _bounds(finding)
+    if bounds is not None:
+        return bounds
+    simple = {"entropy": "target.entropy", "length_reward_corr": "target.length_reward_corr",
+              "frac_reward_zero_std": "target.frac_reward_zero_std",
+              "score_diff": "target.score_diff", "approx_kl": "target.approx_kl",
+              "clip_ratio": "target.clip_ratio", "throughput": "target.throughput"}
+    if metric in simple:
+        return Text(simple[metric])
+    return Text("target.no_finding", {"rule": finding.rule})
+
+
+def _bounds(finding: Finding) -> Text | None:
+    """A target from the band a bound rule checks (``above`` / ``below`` parameters)."""
+    high, low = finding.params.get("above"), finding.params.get("below")
+    number = (int, float)
+    high = high if isinstance(high, number) and not isinstance(high, bool) else None
+    low = low if isinstance(low, number) and not isinstance(low, bool) else None
+    params = {"metric": finding.metric}
+    if high is not None and low is not None:
+        return Text("target.within", {**params, "low": num(low), "high": num(high)})
+    if high is not None:
+        return Text("target.at_most", {**params, "high": num(high)})
+    if low is not None:
+        return Text("target.at_least", {**params, "low": num(low)})
+    return None
+
+
+def _observed(run: Run, metric: str, finding: Finding) -> Text:
+    if finding.metric == metric and finding.peak_value is not None \
+            and finding.peak_step is not None:
+        return Text("target.observed_peak", {"value": num(finding.peak_value),
+                                             "step": str(finding.peak_step)})
+    stats = metric_stats(run, metric)
+    if stats is None:
+        return Text("target.observed_none")
+    return Text("target.observed_range", {"min": num(stats.min), "max": num(stats.max),
+                                          "last": num(stats.last)})
+
+
+def monitoring_targets(run: Run, findings: list[Finding]) -> list[Target]:
+    """One target per metric named by a finding (its own metric first, then episode members),
+    findings in rank order."""
+    seen: set[str] = set()
+    out = []
+    for finding in findings:
+        for metric in member_metrics(finding):
+            if metric in seen or run.resolve(metric) is None:
+                continue
+            seen.add(metric)
+            own = [f for f in findings if f.metric == metric]
+            owner = next((f for f in own if f.peak_value is not None),
+                         own[0] if own else finding)
+            out.append(Target(metric, _observed(run, metric, owner),
+                              _target_text(run, metric, owner)))
+    return out
