@@ -27,14 +27,21 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class EvidenceRow:
-    """One row of a finding's key-data table: the value at a step and its change vs the row before."""
+    """One row of a finding's key-data table: the value at a step and its change vs the
+    metric's previous logged point. ``metric`` is set when rows of one table come from several
+    metrics (instability episodes)."""
 
     step: int
     value: float
     change: float | None = None
+    metric: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "value": _num(self.value), "change": _num(self.change)}
+        out: dict[str, Any] = {"step": self.step, "value": _num(self.value),
+                               "change": _num(self.change)}
+        if self.metric is not None:
+            out["metric"] = self.metric
+        return out
 
 
 @dataclass(frozen=True)
@@ -80,14 +87,20 @@ class Finding:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A rule that did not run on a run, and why (usually: the metric is absent)."""
+    """A rule that did not run on a run, and why (usually: the metric is absent). ``reason`` is
+    English; ``code`` and ``params`` let renderers say it in another language."""
 
     rule: str
     run: str
     reason: str
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "run": self.run, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "run": self.run, "reason": self.reason}
+        if self.code:
+            out["code"] = self.code
+        return out
 
 
 def _num(x: float | None) -> float | str | None:

@@ -1,0 +1,66 @@
+"""The vectorised helpers the detectors rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trainlens.engine.stats import (
+    align_last,
+    as_percent,
+    forward_median,
+    future_extreme,
+    knee,
+    runs_to_end,
+    segments,
+    trailing_median,
+    trailing_noise,
+)
+
+
+@given(st.lists(st.booleans(), max_size=60), st.integers(0, 3))
+def test_segments_cover_exactly_the_true_points(mask: list[bool], gap: int) -> None:
+    m = np.array(mask, dtype=bool)
+    segs = segments(m, gap)
+    covered = np.zeros(len(m), dtype=bool)
+    for a, b in segs:
+        covered[a:b + 1] = True
+        assert m[a] and m[b]
+    assert (covered | ~m).all()  # every True point is inside a segment
+    if gap == 0:
+        assert (covered == m).all()
+    assert all(segs[i + 1][0] - segs[i][1] - 1 > gap for i in range(len(segs) - 1))
+
+
+def test_runs_to_end() -> None:
+    assert runs_to_end(np.array([1, 0, 1, 1], bool)) == 2
+    assert runs_to_end(np.array([1, 1], bool)) == 0
+    assert runs_to_end(np.array([1, 0], bool)) is None
+    assert runs_to_end(np.array([], bool)) is None
+
+
+def test_trailing_and_forward_windows_exclude_or_start_at_the_point() -> None:
+    v = np.array([1.0, 2, 3, 100, 5])
+    assert np.isnan(trailing_median(v, 3, 2)[:2]).all()
+    assert trailing_median(v, 3, 2)[3] == 2.0  # 1, 2, 3: the 100 itself excluded
+    fwd = forward_median(v, 2)
+    assert fwd[0] == 1.5 and np.isnan(fwd[-1])
+    assert future_extreme(np.array([3.0, 1, 2, 0]), 2, lowest=True).tolist() == [1, 1, 0, 0]
+
+
+def test_trailing_noise_ignores_a_trend() -> None:
+    trend = np.arange(100.0)  # differences all 1: no noise at all
+    assert np.nanmax(trailing_noise(trend, 20, 5)) == 0.0
+
+
+def test_knee_finds_where_a_flat_level_starts_falling() -> None:
+    v = np.r_[np.full(12, 10.0), 10 - 2.0 * np.arange(1, 9)]
+    assert knee(v) in (11, 12)
+
+
+def test_align_last_and_percent() -> None:
+    lr_steps, lr = np.array([0, 10, 20]), np.array([0.0, 1.0, 2.0])
+    assert align_last(np.array([5, 10, 25]), lr_steps, lr).tolist() == [0.0, 1.0, 2.0]
+    assert as_percent(np.array([0.5, 0.95])).tolist() == [50.0, 95.0]
+    assert as_percent(np.array([50.0, 95.2])).tolist() == [50.0, 95.2]

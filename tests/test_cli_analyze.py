@@ -1,0 +1,193 @@
+"""``trainlens analyze`` and ``trainlens rules``: output formats, languages, rule selection and
+parameters, the report on stdout and summaries on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from logwriters import write_swift_run
+from typer.testing import CliRunner
+
+from trainlens.cli import app
+from trainlens.engine.spec import load_rules
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def grpo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ms-swift GRPO run with a KL spike (7.0, below the limit) at step 60, and checkpoints."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(1, 121):
+        rows.append((s, {
+            "loss": float(rng.normal(0.0, 0.01)), "kl": 0.0 if s == 1 else
+            float(0.02 + 0.001 * s * np.exp(rng.normal(0, 0.1))),
+            "grad_norm": float(np.exp(rng.normal(np.log(0.4), 0.2))),
+            "reward": float(1.0 + rng.normal(0, 0.05)),
+            "completions/mean_length": float(250 + rng.normal(0, 5)),
+            "learning_rate": 1e-6,
+        }))
+    rows[59][1]["kl"] = 7.0
+    out = write_swift_run(tmp_path_factory.mktemp("cli") / "v0-grpo", rows, 120,
+                          args={"beta": 0.04})
+    return out
+
+
+def test_text_report_on_stdout_summary_on_stderr(grpo_run: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(grpo_run)])
+    assert result.exit_code == 0, result.output
+    assert "kl_spike" in result.stdout and "KL reached 7 at step 60" in result.stdout
+    assert "step" in result.stdout and "+6.9" in result.stdout  # the evidence table
+    assert "1 errors, 0 warnings, 0 info in 1 run(s)" in result.stderr
+    assert "kl_spike" not in result.stderr
+
+
+def test_json_document_shape(grpo_run: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(grpo_run), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1
+    assert set(doc) >= {"runs", "findings", "skipped", "warnings"}
+    (r,) = doc["runs"]
+    assert {"name", "path", "framework", "first_step", "last_step"} <= set(r)
+    assert (r["name"], r["framework"], r["first_step"], r["last_step"]) == (
+        "v0-grpo", "ms-swift", 1, 120)
+    (f,) = doc["findings"]
+    assert {"rule", "severity", "run", "metric", "key", "start_step", "end_step", "peak_step",
+            "peak_value", "baseline", "message", "evidence"} <= set(f)
+    assert (f["rule"], f["severity"], f["metric"], f["start_step"], f["peak_value"]) == (
+        "kl_spike", "error", "kl", 60, 7.0)
+    assert all(set(e) == {"step", "value", "change"} for e in f["evidence"])
+    assert {s["rule"] for s in doc["skipped"]} >= {"score_collapse", "d_acc_jump"}
+    assert all(set(s) >= {"rule", "run", "reason"} for s in doc["skipped"])
+
+
+def test_chinese_messages(grpo_run: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(grpo_run), "--lang", "zh", "-f", "json"])
+    doc = json.loads(result.stdout)
+    assert doc["findings"][0]["message"].startswith("第 60 步 KL 升至 7")
+    text = runner.invoke(app, ["analyze", str(grpo_run), "--lang", "zh"])
+    assert "KL 散度突升" in text.stdout and "个错误" in text.stderr
+
+
+def test_select_ignore_and_params(grpo_run: Path) -> None:
+    def rules(*args: str) -> list[str]:
+        result = runner.invoke(app, ["analyze", str(grpo_run), "-f", "json", *args])
+        assert result.exit_code == 0, result.output
+        return [f["rule"] for f in json.loads(result.stdout)["findings"]]
+
+    assert rules("--ignore", "kl_spike") == []
+    assert rules("--select", "grad_explosion,kl_spike") == ["kl_spike"]
+    assert rules("--param", "kl_spike.factor=1000") == []
+    assert rules("--param", "kl_spike.factor=1000", "--param", "kl_spike.limit=5") == ["kl_spike"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--param", "kl_spike.nope=1"], "unknown parameter"),
+    (["--param", "kl_spike"], "expected RULE.NAME=VALUE"),
+    (["--param", "kl_spike.limit=high"], "expected float"),
+    (["--select", "kl_spik"], "unknown rule 'kl_spik'"),
+    (["--rules", "/nonexistent/rules"], "rules directory not found"),
+])
+def test_usage_errors_exit_2(grpo_run: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["analyze", str(grpo_run), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stdout == ""
+
+
+def test_missing_path_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "error:" in result.stderr
+
+
+def test_project_config_params_and_user_rules(grpo_run: Path, tmp_path: Path) -> None:
+    rules_dir = tmp_path / "my_rules"
+    rules_dir.mkdir()
+    doc = yaml.safe_load(Path(load_rules().get("kl_spike").path).read_text("utf-8"))
+    doc.update(id="kl_over_5", params={"limit": 5.0, "factor": 1000.0}, severity="warning")
+    (rules_dir / "kl_over_5.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    cfg = tmp_path / "trainlens.toml"
+    cfg.write_text('lang = "zh"\nrules_dirs = ["my_rules"]\n[rules.kl_spike]\nfactor = 1000.0\n',
+                   encoding="utf-8")
+    result = runner.invoke(app, ["analyze", str(grpo_run), "--config", str(cfg), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["lang"] == "zh"
+    assert [f["rule"] for f in doc["findings"]] == ["kl_over_5"]
+    # the command line wins over the config
+    result = runner.invoke(app, ["analyze", str(grpo_run), "--config", str(cfg), "-f", "json",
+                                 "--param", "kl_spike.factor=5", "--lang", "en"])
+    doc = json.loads(result.stdout)
+    assert sorted(f["rule"] for f in doc["findings"]) == ["kl_over_5", "kl_spike"]
+    assert doc["lang"] == "en"
+
+
+def test_output_file(grpo_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["analyze", str(grpo_run), "-f", "json", "-o", str(out)])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert json.loads(out.read_text("utf-8"))["findings"][0]["rule"] == "kl_spike"
+    txt = tmp_path / "report.txt"
+    runner.invoke(app, ["analyze", str(grpo_run), "-o", str(txt)])
+    assert "KL reached 7" in txt.read_text("utf-8")
+
+
+def test_markdown_format(grpo_run: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(grpo_run), "-f", "markdown"])
+    try:
+        import trainlens.render.markdown  # noqa: F401
+    except ModuleNotFoundError:
+        assert result.exit_code == 2 and "not available" in result.stderr
+    else:
+        assert result.exit_code == 0, result.output
+        assert "kl_spike" in result.stdout or "KL" in result.stdout
+
+
+def test_crashing_rule_is_a_warning_not_a_dead_run(grpo_run: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from trainlens.engine.registry import DETECTORS
+
+    def boom(*a: object, **k: object) -> list:
+        raise RuntimeError("detector bug")
+
+    monkeypatch.setitem(DETECTORS, "spike", replace(DETECTORS["spike"], fn=boom))
+    result = runner.invoke(app, ["analyze", str(grpo_run)])
+    assert result.exit_code == 0
+    assert "warning: rule kl_spike" in result.stderr and "detector bug" in result.stderr
+
+
+def test_rules_list_and_show() -> None:
+    result = runner.invoke(app, ["rules"])
+    assert result.exit_code == 0
+    assert "kl_spike" in result.stdout and "instability_episode" in result.stdout
+    listed = json.loads(runner.invoke(app, ["rules", "-f", "json"]).stdout)
+    assert {r["id"] for r in listed} == set(load_rules().ids)
+    en = runner.invoke(app, ["rules", "show", "kl_spike"])
+    assert en.exit_code == 0
+    for section in ("What it does", "Why it matters", "Common causes", "What to do",
+                    "Parameters (defaults)", "limit = 10.0"):
+        assert section in en.stdout
+    zh = runner.invoke(app, ["rules", "show", "degradation_after_best", "--lang", "zh"])
+    for section in ("作用", "为何重要", "常见原因", "建议", "参数（默认值）", "drop = 0.2"):
+        assert section in zh.stdout
+    missing = runner.invoke(app, ["rules", "show", "nope"])
+    assert missing.exit_code == 2 and "unknown rule 'nope'" in missing.stderr
+
+
+def test_every_rule_doc_has_the_same_sections() -> None:
+    from trainlens.engine.docs import rule_doc
+
+    for spec in load_rules():
+        for lang, heads in (("en", ("What it does", "Why it matters", "Common causes",
+                                    "What to do", "Parameters (defaults)")),
+                            ("zh", ("作用", "为何重要", "常见原因", "建议", "参数（默认值）"))):
+            out = rule_doc(spec, lang)
+            positions = [out.index(h) for h in heads]
+            assert positions == sorted(positions), (spec.id, lang)

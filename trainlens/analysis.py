@@ -1,0 +1,95 @@
+"""The analysis API: load runs, run the rules, return Findings (never prints, never exits)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainlens.config import ProjectConfig
+from trainlens.diagnostics import ReadWarning
+from trainlens.engine.evaluate import evaluate_run
+from trainlens.engine.spec import RuleSet, load_rules, render_message
+from trainlens.findings import Finding, Skipped
+from trainlens.load import load_runs
+from trainlens.metrics import AliasTable
+from trainlens.run import Run
+
+
+@dataclass
+class Analysis:
+    """Runs, what the rules found in them (sorted: run, severity desc, start step), the rules
+    that could not run and why, and every warning (bad input, a rule that crashed)."""
+
+    runs: list[Run]
+    findings: list[Finding]
+    skipped: list[Skipped]
+    warnings: list[ReadWarning]
+    rules: RuleSet
+    selected: list[str] = field(default_factory=list)  # ids of the rules that were run
+
+    def message(self, finding: Finding, lang: str = "en") -> str:
+        """A finding's message in ``lang``."""
+        return render_message(finding, self.rules.get(finding.rule), lang)
+
+    def title(self, finding: Finding, lang: str = "en") -> str:
+        """The title of a finding's rule in ``lang``."""
+        return str(self.rules.get(finding.rule).text("title", lang))
+
+    def for_run(self, run: Run | str) -> list[Finding]:
+        """The findings of one run."""
+        name = run if isinstance(run, str) else run.name
+        return [f for f in self.findings if f.run == name]
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity (``info``, ``warning``, ``error``)."""
+        out = {"info": 0, "warning": 0, "error": 0}
+        for f in self.findings:
+            out[f.severity.value] += 1
+        return out
+
+
+def analyze_runs(runs: list[Run], *, rules: RuleSet | None = None, select: Sequence[str] = (),
+                 ignore: Sequence[str] = (),
+                 warnings: list[ReadWarning] | None = None) -> Analysis:
+    """Run the (selected) rules over already loaded runs."""
+    ruleset = rules if rules is not None else load_rules()
+    specs = ruleset.select(select, ignore)
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    all_warnings = list(warnings or [])
+    order = {run.name: i for i, run in enumerate(runs)}
+    for run in runs:
+        outcome = evaluate_run(run, specs)
+        findings.extend(outcome.findings)
+        skipped.extend(outcome.skipped)
+        all_warnings.extend(outcome.warnings)
+    findings.sort(key=lambda f: (order.get(f.run, len(order)), -f.severity.rank, f.start_step,
+                                 not f.members, f.rule, f.metric))
+    return Analysis(runs=runs, findings=findings, skipped=skipped, warnings=all_warnings,
+                    rules=ruleset, selected=[s.id for s in specs])
+
+
+def merge_params(*layers: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Rule parameter overrides, later layers winning per parameter."""
+    out: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for rule, values in (layer or {}).items():
+            out.setdefault(rule, {}).update(values)
+    return out
+
+
+def analyze(path: Path | str, *, config: ProjectConfig | None = None,
+            aliases: AliasTable | None = None, rules_dirs: Sequence[Path] = (),
+            params: Mapping[str, Mapping[str, Any]] | None = None, select: Sequence[str] = (),
+            ignore: Sequence[str] = ()) -> Analysis:
+    """Load every run under ``path`` and analyse it. ``config`` supplies aliases, rule dirs,
+    parameters and select/ignore; the keyword arguments add to it (``select`` replaces the
+    config's selection, ``ignore`` and ``params`` extend it)."""
+    cfg = config or ProjectConfig()
+    table = aliases or AliasTable.load(cfg.alias_files, inline=cfg.aliases or None)
+    rules = load_rules([*cfg.rules_dirs, *rules_dirs], merge_params(cfg.rule_params, params))
+    loaded = load_runs(path, aliases=table)
+    return analyze_runs(loaded.runs, rules=rules, select=list(select) or cfg.select,
+                        ignore=[*cfg.ignore, *ignore], warnings=loaded.warnings)

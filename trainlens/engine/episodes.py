@@ -1,0 +1,86 @@
+"""Instability episodes: findings of different metric families that start close together
+(the "KL → length / clipping → reward" chain) become one finding naming its members."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trainlens.engine.registry import detector
+from trainlens.findings import EvidenceRow, Finding
+
+
+@dataclass(frozen=True)
+class Event:
+    """The onset step of one finding and the family of its rule."""
+
+    step: int
+    family: str
+
+
+@detector(outputs=("chain", "families", "n_members"), post=True)
+def co_occurrence(events: Sequence[Event], *, window: int = 50, points: int = 10,
+                  min_families: int = 2, min_members: int = 2, order: str = "",
+                  interval: float = 1.0) -> list[list[int]]:
+    """Groups of events whose onsets lie within ``window`` steps (or ``points`` logging
+    intervals, whichever is wider) of the group's first onset, with ≥ ``min_members`` events
+    from ≥ ``min_families`` families. ``order`` (comma-separated families) only orders members
+    that start at the same step; see :func:`episode_findings`. Returns lists of event indices."""
+    if not events:
+        return []
+    span = max(float(window), points * interval)
+    steps = np.array([e.step for e in events])
+    by_step = np.argsort(steps, kind="stable")
+    groups: list[list[int]] = []
+    current: list[int] = []
+    first = 0.0
+    for i in by_step:  # one pass over findings (a handful), not over points
+        if current and steps[i] - first > span:
+            groups.append(current)
+            current = []
+        if not current:
+            first = float(steps[i])
+        current.append(int(i))
+    groups.append(current)
+    return [g for g in groups if len(g) >= min_members
+            and len({events[i].family for i in g}) >= min_families]
+
+
+def episode_findings(members: Sequence[Finding], families: Mapping[str, str], rule: str,
+                     severity: Any, params: Mapping[str, Any],
+                     interval: float) -> list[Finding]:
+    """Run the episode pass over one run's findings (``families``: rule id → family)."""
+    events = [Event(f.start_step, families.get(f.rule, "other")) for f in members]
+    groups = co_occurrence(events, **params, interval=interval)
+    out = []
+    for group in groups:
+        rank = {fam.strip(): i for i, fam in enumerate(str(params.get("order", "")).split(","))}
+        found = sorted((members[i] for i in group), key=lambda f: (
+            f.start_step, rank.get(families.get(f.rule, "other"), len(rank)), f.rule))
+        first = found[0]
+        chain: list[str] = []
+        for f in found:
+            if f.metric not in chain:
+                chain.append(f.metric)
+        fams: list[str] = []
+        for f in found:
+            fam = families.get(f.rule, "other")
+            if fam not in fams:
+                fams.append(fam)
+        evidence = tuple(EvidenceRow(step=f.peak_step if f.peak_step is not None else f.start_step,
+                                     value=f.peak_value if f.peak_value is not None else float("nan"),
+                                     change=None, metric=f.metric) for f in found)
+        out.append(Finding(
+            rule=rule, severity=severity, run=first.run, metric=first.metric, key=first.key,
+            start_step=min(f.start_step for f in found),
+            end_step=max(f.start_step for f in found),
+            peak_step=first.peak_step, peak_value=first.peak_value, baseline=first.baseline,
+            evidence=evidence,
+            params={**params, "chain": " → ".join(chain), "families": ", ".join(fams),
+                    "n_members": len(found)},
+            members=tuple(f"{f.rule}@{f.metric}" for f in found),
+        ))
+    return out

@@ -1,0 +1,284 @@
+"""Run the rules over one run: resolve each rule's metrics, call its detector, build Findings."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainlens.checkpoints import recommend_checkpoint
+from trainlens.diagnostics import ReadWarning
+from trainlens.engine.episodes import episode_findings
+from trainlens.engine.messages import make_skipped
+from trainlens.engine.registry import NotApplicable, Trace, Window
+from trainlens.engine.spec import RuleSpec
+from trainlens.findings import EvidenceRow, Finding, Skipped
+from trainlens.run import Run
+
+MAX_EVIDENCE_ROWS = 12
+#: Findings one rule may report on one series; past that the series is anomalous throughout
+#: and a warning says how many more windows there were.
+MAX_WINDOWS = 50
+_GLOB = frozenset("*?[")
+
+
+@dataclass
+class RunOutcome:
+    """Everything the rules said about one run."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One resolved detector input: the metric's display name, raw key and finite points."""
+
+    metric: str
+    key: str
+    trace: Trace
+
+
+def display_name(run: Run, key: str) -> str:
+    """The canonical name when ``key`` is the run's preferred key for it, else the raw key."""
+    canonical = run.canonical(key)
+    return canonical if canonical and run.resolve(canonical) == key else key
+
+
+def expand(run: Run, selector: str) -> list[tuple[str, str]]:
+    """``(metric, key)`` pairs a metric selector names in ``run``: a canonical or raw name
+    (its preferred key), or a glob over canonical names and raw keys."""
+    if not _GLOB & set(selector):
+        key = run.resolve(selector)
+        if key is None:
+            return []
+        return [(selector if run.keys_for(selector) else display_name(run, key), key)]
+    found: dict[str, str] = {}
+    for c in run.canonical_names:
+        key = run.resolve(c)
+        if key is not None and fnmatch.fnmatchcase(c, selector):
+            found.setdefault(key, c)
+    for key in run.keys:
+        if fnmatch.fnmatchcase(key, selector):
+            found.setdefault(key, display_name(run, key))
+    return [(m, k) for k, m in found.items()]
+
+
+def _trace(run: Run, key: str, raw: bool) -> Trace:
+    arrays = run.arrays(key)
+    assert arrays is not None
+    steps, values = arrays
+    values = values.astype(np.float64, copy=False)
+    if not raw:
+        ok = np.isfinite(values)
+        if not ok.all():
+            steps, values = steps[ok], values[ok]
+    return Trace(steps, values)
+
+
+def _jobs(run: Run, spec: RuleSpec) -> list[list[Input | None]]:
+    """The detector calls a rule needs on ``run``: one per metric for one-series detectors; for
+    multi-series detectors one per series of the first input (all its ``|`` alternatives and
+    glob matches) with the other inputs resolved to their first matching alternative (None for
+    an absent optional input)."""
+    info = spec.info
+    if info.arity == 0:
+        return [[]]
+    if info.arity == 1:
+        seen: dict[str, str] = {}
+        for selector in spec.metrics:
+            for metric, key in expand(run, selector):
+                seen.setdefault(key, metric)
+        return [[Input(m, k, _trace(run, k, info.raw))] for k, m in seen.items()]
+    rest: list[Input | None] = []
+    for name, selector in zip(info.inputs[1:], spec.metrics[1:]):
+        found = None
+        for alt in selector.split("|"):
+            hits = expand(run, alt.strip())
+            if hits:
+                found = Input(hits[0][0], hits[0][1], _trace(run, hits[0][1], info.raw))
+                break
+        if found is None and name not in info.optional:
+            return []
+        rest.append(found)
+    firsts: dict[str, str] = {}  # the first input: every alternative, globs expanded
+    for alt in spec.metrics[0].split("|"):
+        for metric, key in expand(run, alt.strip()):
+            firsts.setdefault(key, metric)
+    if not firsts:
+        if info.inputs[0] not in info.optional or not any(i is not None for i in rest):
+            return []
+        return [[None, *rest]]
+    return [[Input(m, k, _trace(run, k, info.raw)), *rest] for k, m in firsts.items()]
+
+
+def skip_record(run: Run, spec: RuleSpec) -> Skipped:
+    """Why ``spec`` has nothing to look at in ``run``."""
+    names = ", ".join(spec.metrics)
+    if spec.info.arity > 1:
+        missing = [sel for name, sel in zip(spec.info.inputs, spec.metrics)
+                   if name not in spec.info.optional
+                   and not any(expand(run, a.strip()) for a in sel.split("|"))]
+        names = ", ".join(missing or spec.metrics)
+    if spec.metrics and spec.metrics[0].split("|")[0] == "kl":
+        if kl_coef(run.meta.config) == 0:
+            return make_skipped(spec.id, run.name, "kl_beta_zero")
+        llm_rl = run.meta.framework in ("trl", "ms-swift", "verl", "openrlhf") or \
+            "response_length_mean" in run.canonical_names
+        if llm_rl and any(c == "reward" or c.startswith("reward/") for c in run.canonical_names):
+            return make_skipped(spec.id, run.name, "kl_absent_rl")
+    return make_skipped(spec.id, run.name, "not_logged", metrics=names)
+
+
+def _context(run: Run, spec: RuleSpec, inputs: Sequence[Input | None]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {}
+    for name in spec.info.context:
+        if name in spec.params:
+            continue
+        if name == "direction" and inputs and inputs[0] is not None:
+            ctx[name] = run.info(inputs[0].metric).direction
+        elif name == "restarts":
+            ctx[name] = tuple(r.to_dict() for r in run.meta.restarts)
+        elif name == "interval":
+            ctx[name] = logging_interval(run)
+        elif name == "kl_coef":
+            ctx[name] = kl_coef(run.meta.config)
+    return ctx
+
+
+def kl_coef(config: dict[str, Any]) -> float | None:
+    """The KL penalty coefficient of a run config (ms-swift/TRL ``beta``, ``kl_coef``), or None."""
+    for name in ("beta", "kl_coef", "init_kl_coef"):
+        value = config.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def logging_interval(run: Run) -> float:
+    """The typical step distance between two logged points of the run's most-logged metric."""
+    best: np.ndarray | None = None
+    for key in run.keys:
+        arrays = run.arrays(key)
+        if arrays is not None and (best is None or len(arrays[0]) > len(best)):
+            best = arrays[0]
+    if best is None or len(best) < 2:
+        return 1.0
+    return float(max(1.0, np.median(np.diff(best))))
+
+
+def evidence(trace: Trace, w: Window) -> tuple[EvidenceRow, ...]:
+    """The informative rows of a window: a little context before it, its start, peak and end."""
+    n = len(trace)
+    if w.rows is not None:
+        idx = sorted({i for i in w.rows if 0 <= i < n})
+    elif w.start is None or w.end is None:
+        return ()
+    else:
+        a, b = w.start, w.end
+        p = w.peak if w.peak is not None else a
+        cand = {a - 2, a - 1, a, a + 1, p - 1, p, p + 1, b, b + 1}
+        if b - a <= 6:
+            cand |= set(range(a, b + 1))
+        else:  # a long window: a few evenly spaced rows show its course
+            cand |= {int(i) for i in np.linspace(a, b, 6)[1:-1]}
+        idx = sorted(i for i in cand if 0 <= i < n)
+    if len(idx) > MAX_EVIDENCE_ROWS:
+        idx = idx[:MAX_EVIDENCE_ROWS - 2] + idx[-2:]
+    v = trace.values
+    rows = []
+    for i in idx:
+        change = float(v[i] - v[i - 1]) if i > 0 and np.isfinite(v[i]) and \
+            np.isfinite(v[i - 1]) else None
+        rows.append(EvidenceRow(step=int(trace.steps[i]), value=float(v[i]), change=change))
+    return tuple(rows)
+
+
+def _checkpoint_name(run: Run, best_step: int, onset: int | None) -> str | None:
+    ckpt = recommend_checkpoint(run.meta.checkpoints, best_step, onset)
+    if ckpt is None:
+        return None
+    path, root = Path(ckpt.path), Path(run.path)
+    for base in (root, root.parent):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def _finding(run: Run, spec: RuleSpec, w: Window, inputs: Sequence[Input | None]) -> Finding:
+    src = inputs[w.series] if w.series is not None and w.series < len(inputs) else None
+    if src is None:
+        src = next((i for i in inputs if i is not None), None)
+    numbers = dict(w.numbers)
+    best_step = numbers.get("best_step")
+    ckpt = None
+    if best_step is not None:
+        ckpt = _checkpoint_name(run, int(best_step), numbers.get("onset_step"))
+    return Finding(
+        rule=spec.id, severity=spec.severity, run=run.name,
+        metric=src.metric if src else "", key=src.key if src else "",
+        start_step=w.start_step, end_step=w.end_step, peak_step=w.peak_step,
+        peak_value=w.peak_value, baseline=w.baseline,
+        evidence=evidence(src.trace, w) if src is not None and w.series is not None else (),
+        params={**spec.params, **numbers},
+        best_step=int(best_step) if best_step is not None else None,
+        best_value=numbers.get("best_value"), recommended_checkpoint=ckpt,
+    )
+
+
+def evaluate_rule(run: Run, spec: RuleSpec, out: RunOutcome) -> None:
+    """Run one series rule on one run, adding findings, skips or a warning to ``out``."""
+    jobs = _jobs(run, spec)
+    if not jobs:
+        out.skipped.append(skip_record(run, spec))
+        return
+    reasons: list[Skipped] = []
+    for inputs in jobs:
+        traces = [i.trace if i is not None else None for i in inputs]
+        label = ", ".join(i.key for i in inputs if i is not None) or "run metadata"
+        try:
+            windows = spec.info.fn(*traces, **spec.params, **_context(run, spec, inputs))
+        except NotApplicable as exc:
+            reasons.append(make_skipped(spec.id, run.name, exc.code, key=label, **exc.params))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not kill the analysis
+            out.warnings.append(ReadWarning(
+                f"rule {spec.id}", f"detector {spec.detector} failed on {run.name} ({label}): "
+                f"{type(exc).__name__}: {exc}"))
+            continue
+        if len(windows) > MAX_WINDOWS:
+            out.warnings.append(ReadWarning(
+                f"rule {spec.id}", f"{run.name} ({label}): {len(windows)} anomalous windows; "
+                f"the first {MAX_WINDOWS} are reported"))
+            windows = windows[:MAX_WINDOWS]
+        out.findings.extend(_finding(run, spec, w, inputs) for w in windows)
+    if reasons and len(reasons) == len(jobs):
+        out.skipped.append(reasons[0])
+
+
+def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
+    """All ``specs`` over ``run``: series rules first, then the episode pass over their findings."""
+    out = RunOutcome()
+    for spec in specs:
+        if not spec.info.post:
+            evaluate_rule(run, spec, out)
+    families = {s.id: s.family for s in specs}
+    episodic = {s.id for s in specs if s.episode}
+    for spec in specs:
+        if not spec.info.post:
+            continue
+        members = [f for f in out.findings if f.rule in episodic]
+        try:
+            out.findings.extend(episode_findings(members, families, spec.id, spec.severity,
+                                                 spec.params, logging_interval(run)))
+        except Exception as exc:  # noqa: BLE001
+            out.warnings.append(ReadWarning(f"rule {spec.id}", f"episode pass failed on "
+                                            f"{run.name}: {type(exc).__name__}: {exc}"))
+    return out

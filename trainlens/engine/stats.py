@@ -1,0 +1,171 @@
+"""Vectorised robust statistics the detectors share: rolling medians, robust scales, segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: IQR / 1.349 estimates a normal distribution's standard deviation.
+IQR_TO_SIGMA = 1.349
+
+
+def rolling_median(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Median of ``values[i - window + 1 : i + 1]`` (NaN with fewer than ``min_periods``
+    points). One such array gives the trailing, forward and centred medians of a finite series
+    (see :func:`shifted`), so a detector needing several pays for one rolling pass."""
+    return pd.Series(values).rolling(window, min_periods=min_periods).median().to_numpy()
+
+
+def shifted(rolled: np.ndarray, by: int) -> np.ndarray:
+    """``rolled`` moved ``by`` places: ``out[i] = rolled[i - by]`` (NaN where out of range).
+    With ``R = rolling_median(v, w, ...)`` of a finite ``v``: ``shifted(R, 1)`` is the trailing
+    median, ``shifted(R, -(w - 1))`` the forward one (``v[i : i + w]``)."""
+    out = np.full(len(rolled), np.nan)
+    if by >= 0:
+        out[by:] = rolled[:len(rolled) - by]
+    else:
+        out[:by] = rolled[-by:]
+    return out
+
+
+def trailing_median(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Median of the ``window`` points *before* each point (the point itself excluded); NaN
+    until ``min_periods`` earlier points exist."""
+    s = pd.Series(values)
+    return s.rolling(window, min_periods=min_periods).median().shift(1).to_numpy()
+
+
+def trailing_noise(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Point-to-point noise before each point: IQR of the first differences over the ``window``
+    points before it, / (1.349·√2). Unlike the IQR of the values it is not inflated by a trend."""
+    d = np.concatenate(([np.nan], np.diff(values)))
+    roll = pd.Series(d).rolling(window, min_periods=max(min_periods - 1, 1))
+    iqr = (roll.quantile(0.75) - roll.quantile(0.25)).shift(1).to_numpy()
+    return iqr / (IQR_TO_SIGMA * np.sqrt(2.0))
+
+
+def trailing_noise_at(values: np.ndarray, idx: np.ndarray, window: int,
+                      min_periods: int) -> np.ndarray:
+    """:func:`trailing_noise` at the indices ``idx`` only (same result, cheaper when few)."""
+    n = len(values)
+    idx = np.asarray(idx, dtype=np.int64)
+    if len(idx) * 8 > n or not len(idx):
+        return trailing_noise(values, window, min_periods)[idx]
+    d = np.concatenate((np.full(window + 1, np.nan), np.diff(values)))  # d[window + i] = v[i]-v[i-1]
+    view = np.lib.stride_tricks.sliding_window_view(d, window)[idx]  # the diffs before i
+    enough = np.isfinite(view).sum(axis=1) >= max(min_periods - 1, 1)
+    out = np.full(len(idx), np.nan)
+    if enough.any():
+        q75, q25 = np.nanpercentile(view[enough], [75, 25], axis=1)
+        out[enough] = (q75 - q25) / (IQR_TO_SIGMA * np.sqrt(2.0))
+    return out
+
+
+def trailing_quantile_at(values: np.ndarray, idx: np.ndarray, window: int, q: float,
+                         min_periods: int) -> np.ndarray:
+    """The ``q`` quantile of the ``window`` points before each index in ``idx`` (NaN with fewer
+    than ``min_periods`` of them), computed only there."""
+    idx = np.asarray(idx, dtype=np.int64)
+    out = np.full(len(idx), np.nan)
+    if not len(idx):
+        return out
+    if len(idx) * 8 > len(values):  # many points: one rolling pass is cheaper
+        roll = pd.Series(values).rolling(window, min_periods=min_periods).quantile(q)
+        return roll.shift(1).to_numpy()[idx]
+    padded = np.concatenate((np.full(window, np.nan), np.asarray(values, dtype=np.float64)))
+    view = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]  # v[i-window : i]
+    enough = np.isfinite(view).sum(axis=1) >= min_periods
+    if enough.any():
+        out[enough] = np.nanquantile(view[enough], q, axis=1)
+    return out
+
+
+def future_extreme(values: np.ndarray, horizon: int, *, lowest: bool) -> np.ndarray:
+    """Minimum (``lowest``) or maximum of ``values[i : i + horizon]``, NaN-aware."""
+    if horizon <= 1:
+        return np.array(values, dtype=np.float64)
+    rev = pd.Series(values[::-1]).rolling(horizon, min_periods=1)
+    out = (rev.min() if lowest else rev.max()).to_numpy()
+    return out[::-1].copy()
+
+
+def forward_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Median of ``values[i : i + window]``; NaN where fewer than ``window`` points remain."""
+    rev = pd.Series(values[::-1]).rolling(window, min_periods=window).median().to_numpy()
+    return rev[::-1].copy()
+
+
+def centered_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred rolling median (shorter at the edges); ``window`` <= 1 returns a copy."""
+    if window <= 1:
+        return np.array(values, dtype=np.float64)
+    s = pd.Series(values)
+    return s.rolling(window, center=True, min_periods=1).median().to_numpy()
+
+
+def running_max(values: np.ndarray) -> np.ndarray:
+    """Running maximum ignoring NaN (NaN until the first finite value)."""
+    return np.fmax.accumulate(values)
+
+
+def segments(mask: np.ndarray, gap: int = 0) -> np.ndarray:
+    """Runs of True in ``mask`` as an ``(n, 2)`` array of inclusive ``[start, end]`` indices;
+    runs separated by at most ``gap`` False points are merged."""
+    m = np.asarray(mask, dtype=bool)
+    if not m.any():
+        return np.empty((0, 2), dtype=np.int64)
+    edges = np.diff(np.concatenate(([0], m.view(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    if gap > 0 and len(starts) > 1:
+        keep = np.concatenate(([True], starts[1:] - ends[:-1] - 1 > gap))
+        starts = starts[keep]
+        ends = ends[np.concatenate((keep[1:], [True]))]
+    return np.stack([starts, ends], axis=1).astype(np.int64)
+
+
+def runs_to_end(mask: np.ndarray) -> int | None:
+    """Index from which ``mask`` stays True through the last point, or None."""
+    m = np.asarray(mask, dtype=bool)
+    if not len(m) or not m[-1]:
+        return None
+    false = np.flatnonzero(~m)
+    return int(false[-1] + 1) if len(false) else 0
+
+
+def align_last(steps: np.ndarray, other_steps: np.ndarray, other_values: np.ndarray) -> np.ndarray:
+    """Value of another series at each of ``steps``: its most recent point at or before the step
+    (its first point before it starts)."""
+    if not len(other_steps):
+        return np.full(len(steps), np.nan)
+    idx = np.searchsorted(other_steps, steps, side="right") - 1
+    return other_values[np.clip(idx, 0, len(other_values) - 1)]
+
+
+def as_percent(values: np.ndarray) -> np.ndarray:
+    """Accuracies/shares may be logged as fractions (0.95) or percents (95.2): return percents."""
+    finite = values[np.isfinite(values)]
+    if len(finite) and np.nanmax(np.abs(finite)) <= 1.0:
+        return values * 100.0
+    return values
+
+
+def knee(values: np.ndarray) -> int:
+    """Where a flat stretch turns into a linear trend: the split minimising the squared error
+    of a constant fit before it plus a straight-line fit from it on (prefix sums, O(n))."""
+    y = np.asarray(values, dtype=np.float64)
+    n = len(y)
+    if n < 4:
+        return 0
+    x = np.arange(n, dtype=np.float64)
+    c = [np.concatenate(([0.0], np.cumsum(a))) for a in (np.ones(n), y, y * y, x, x * x, x * y)]
+    tau = np.arange(1, n - 1)  # left = [0, tau), right = [tau, n) with >= 2 points
+    n_l, s_y, s_yy = (a[tau] for a in c[:3])
+    left = s_yy - s_y ** 2 / n_l
+    r_n, r_y, r_yy, r_x, r_xx, r_xy = (a[n] - a[tau] for a in c)
+    sxx = r_xx - r_x ** 2 / r_n
+    sxy = r_xy - r_x * r_y / r_n
+    syy = r_yy - r_y ** 2 / r_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        right = np.where(sxx > 0, syy - sxy ** 2 / sxx, syy)
+    return int(tau[int(np.argmin(left + right))])
