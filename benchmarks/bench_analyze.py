@@ -42,14 +42,18 @@ def grpo_series(steps: int, tags: int, seed: int = 0) -> dict[str, tuple[np.ndar
     rng = np.random.default_rng(seed)
     s = np.arange(1, steps + 1)
     t = s / steps
-    lr = np.where(s < steps * 0.05, 1e-6 * s / (steps * 0.05),
-                  0.5e-6 * (1 + np.cos(np.pi * np.clip((s - steps * 0.05) / (steps * 0.95), 0, 1))))
+    lr = np.where(
+        s < steps * 0.05,
+        1e-6 * s / (steps * 0.05),
+        0.5e-6 * (1 + np.cos(np.pi * np.clip((s - steps * 0.05) / (steps * 0.95), 0, 1))),
+    )
     kl = (0.002 + 0.25 * t) * np.exp(rng.normal(0, 0.15, steps))
     kl[0] = 0.0
     out = {
         "loss": rng.normal(0.004, 0.012, steps),
         "grad_norm": np.exp(rng.normal(np.log(0.4), 0.3, steps)),
-        "learning_rate": lr, "kl": kl,
+        "learning_rate": lr,
+        "kl": kl,
         "reward": 1.0 + 0.45 * t + rng.normal(0, 0.08, steps),
         "reward_std": np.abs(0.35 + rng.normal(0, 0.04, steps)),
         "frac_reward_zero_std": np.clip(0.17 + rng.normal(0, 0.03, steps), 0, 1),
@@ -61,8 +65,10 @@ def grpo_series(steps: int, tags: int, seed: int = 0) -> dict[str, tuple[np.ndar
         "completions/min_length": 40 + rng.normal(0, 5, steps),
         "completions/max_length": 900 + rng.normal(0, 40, steps),
         "completions/clipped_ratio": np.clip(0.02 + rng.gamma(2, 0.006, steps), 0, 1),
-        "clip_ratio/low_mean": np.zeros(steps), "clip_ratio/low_min": np.zeros(steps),
-        "clip_ratio/high_mean": np.zeros(steps), "clip_ratio/high_max": np.zeros(steps),
+        "clip_ratio/low_mean": np.zeros(steps),
+        "clip_ratio/low_min": np.zeros(steps),
+        "clip_ratio/high_mean": np.zeros(steps),
+        "clip_ratio/high_max": np.zeros(steps),
         "clip_ratio/region_mean": np.zeros(steps),
         "entropy/mean": 0.6 - 0.06 * t + rng.normal(0, 0.01, steps),
         "entropy/min": 0.1 + rng.normal(0, 0.01, steps),
@@ -78,7 +84,7 @@ def grpo_series(steps: int, tags: int, seed: int = 0) -> dict[str, tuple[np.ndar
         out["kl"][i] = 15.0
         out["grad_norm"][i] *= 20
         out["completions/clipped_ratio"][i] = 0.7
-        out["rewards/Format/mean"][i:i + 2] = [0.1, 0.4]
+        out["rewards/Format/mean"][i : i + 2] = [0.1, 0.4]
     return {k: (s, v) for k, v in list(out.items())[:tags]}
 
 
@@ -94,12 +100,16 @@ def timed(fn: Callable[[], T], repeat: int = 1) -> tuple[float, T]:
 def in_memory(steps: int, tags: int, repeat: int, per_rule: bool) -> None:
     rules = load_rules()
     t_build, run = timed(lambda: run_from_series(grpo_series(steps, tags), name="bench"))
-    print(f"run: {len(run.keys)} tags x {steps:,} steps = {len(run.table):,} scalars "
-          f"(built in {t_build:.2f} s)")
+    print(
+        f"run: {len(run.keys)} tags x {steps:,} steps = {len(run.table):,} scalars "
+        f"(built in {t_build:.2f} s)"
+    )
     t_rules, analysis = timed(lambda: analyze_runs([run], rules=rules), repeat)
-    print(f"all {len(rules)} rules: {t_rules:.2f} s (best of {repeat}), "
-          f"{len(analysis.findings)} findings, {len(analysis.skipped)} skipped, "
-          f"{len(analysis.warnings)} warnings")
+    print(
+        f"all {len(rules)} rules: {t_rules:.2f} s (best of {repeat}), "
+        f"{len(analysis.findings)} findings, {len(analysis.skipped)} skipped, "
+        f"{len(analysis.warnings)} warnings"
+    )
     if per_rule:
         times = []
         for spec in rules:
@@ -128,8 +138,10 @@ def from_file(steps: int, tags: int, data: Path) -> None:
         t_load, loaded = timed(partial(load_runs, path))
         t_all, analysis = timed(partial(analyze, path))
         rules = t_all - t_load
-        print(f"{label:14s} {t_load:7.2f} {t_all:10.2f} {rules:8.2f} {rules / t_all:11.0%}"
-              f"   ({len(loaded.runs[0].table):,} scalars, {len(analysis.findings)} findings)")
+        print(
+            f"{label:14s} {t_load:7.2f} {t_all:10.2f} {rules:8.2f} {rules / t_all:11.0%}"
+            f"   ({len(loaded.runs[0].table):,} scalars, {len(analysis.findings)} findings)"
+        )
 
 
 def main() -> None:

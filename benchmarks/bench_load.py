@@ -24,13 +24,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 GRPO_KEYS = [
-    "loss", "grad_norm", "learning_rate", "reward", "reward_std", "frac_reward_zero_std", "kl",
-    "rewards/Format/mean", "rewards/Format/std", "rewards/Accuracy/mean", "rewards/Accuracy/std",
-    "completions/mean_length", "completions/min_length", "completions/max_length",
-    "completions/clipped_ratio", "completions/mean_terminated_length",
-    "completions/min_terminated_length", "completions/max_terminated_length",
-    "clip_ratio/low_mean", "clip_ratio/low_min", "clip_ratio/high_mean", "clip_ratio/high_max",
-    "clip_ratio/region_mean", "entropy/mean", "entropy/min", "entropy/max", "num_tokens",
+    "loss",
+    "grad_norm",
+    "learning_rate",
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "kl",
+    "rewards/Format/mean",
+    "rewards/Format/std",
+    "rewards/Accuracy/mean",
+    "rewards/Accuracy/std",
+    "completions/mean_length",
+    "completions/min_length",
+    "completions/max_length",
+    "completions/clipped_ratio",
+    "completions/mean_terminated_length",
+    "completions/min_terminated_length",
+    "completions/max_terminated_length",
+    "clip_ratio/low_mean",
+    "clip_ratio/low_min",
+    "clip_ratio/high_mean",
+    "clip_ratio/high_max",
+    "clip_ratio/region_mean",
+    "entropy/mean",
+    "entropy/min",
+    "entropy/max",
+    "num_tokens",
 ]
 SWIFT_FIXED = 7  # memory(GiB), train_speed(iter/s), epoch, global_step/max_steps, percentage, ...
 
@@ -66,8 +86,10 @@ def write_event_file(out: Path, tags: int, steps: int) -> Path:
         for name in names:
             writer.add_scalar(name, rng.gauss(0.0, 1.0), step)
         if step % 10_000 == 0:
-            print(f"  tensorboardX: {step:,}/{steps:,} steps "
-                  f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+            print(
+                f"  tensorboardX: {step:,}/{steps:,} steps ({time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+            )
     writer.close()
     tmp.rename(out)
     return next(out.glob("events.out.tfevents.*"))
@@ -82,14 +104,17 @@ def write_swift_jsonl(out: Path, keys: int, steps: int) -> Path:
         for step in range(1, steps + 1):
             row: dict[str, object] = {k: round(rng.gauss(0.0, 1.0), 8) for k in names}
             elapsed = 12.5 * step
-            row.update({
-                "memory(GiB)": 61.37, "train_speed(iter/s)": round(1 / 12.5, 6),
-                "epoch": round(step / steps, 2),
-                "global_step/max_steps": f"{step}/{steps}",
-                "percentage": f"{100 * step / steps:.2f}%",
-                "elapsed_time": fmt_duration(elapsed),
-                "remaining_time": fmt_duration(12.5 * (steps - step)),
-            })
+            row.update(
+                {
+                    "memory(GiB)": 61.37,
+                    "train_speed(iter/s)": round(1 / 12.5, 6),
+                    "epoch": round(step / steps, 2),
+                    "global_step/max_steps": f"{step}/{steps}",
+                    "percentage": f"{100 * step / steps:.2f}%",
+                    "elapsed_time": fmt_duration(elapsed),
+                    "remaining_time": fmt_duration(12.5 * (steps - step)),
+                }
+            )
             f.write(json.dumps(row) + "\n")
     tmp.rename(out)
     return out / "logging.jsonl"
@@ -99,8 +124,10 @@ def prepare(data: Path, tags: int, steps: int) -> tuple[Path, Path]:
     data.mkdir(parents=True, exist_ok=True)
     tb_dir, swift_dir = data / f"tb-{tags}x{steps}", data / f"swift-{tags}x{steps}"
     if not tb_dir.exists():
-        print(f"writing {tb_dir} with tensorboardX (slow: the writer is the bottleneck) ...",
-              file=sys.stderr)
+        print(
+            f"writing {tb_dir} with tensorboardX (slow: the writer is the bottleneck) ...",
+            file=sys.stderr,
+        )
         write_event_file(tb_dir, tags, steps)
     if not swift_dir.exists():
         print(f"writing {swift_dir} ...", file=sys.stderr)
@@ -109,6 +136,7 @@ def prepare(data: Path, tags: int, steps: int) -> tuple[Path, Path]:
 
 
 # ---- one measurement per subprocess ------------------------------------------------------------
+
 
 def _loader(name: str) -> Callable[[str], int]:
     """Import a loader (untimed); the callable runs it once and returns how many scalar rows
@@ -128,8 +156,9 @@ def _loader(name: str) -> Callable[[str], int]:
     if name == "pandas_read_json":
         import pandas as pd
 
-        return lambda path: int(pd.read_json(path, lines=True).select_dtypes("number")
-                                .notna().to_numpy().sum())
+        return lambda path: int(
+            pd.read_json(path, lines=True).select_dtypes("number").notna().to_numpy().sum()
+        )
     if name == "load_runs":
         from trainlens.load import load_runs
 
@@ -149,8 +178,17 @@ def child(name: str, path: str, repeat: int) -> None:
         started = time.perf_counter()
         rows = load(path)
         times.append(time.perf_counter() - started)
-    print(json.dumps({"seconds": min(times), "first": times[0], "rows": rows,
-                      "rss_mb": peak_rss_mb(), "base_mb": base}))
+    print(
+        json.dumps(
+            {
+                "seconds": min(times),
+                "first": times[0],
+                "rows": rows,
+                "rss_mb": peak_rss_mb(),
+                "base_mb": base,
+            }
+        )
+    )
 
 
 def peak_rss_mb() -> float | None:
@@ -185,8 +223,13 @@ def measure(loader: str, path: Path, repeat: int) -> dict[str, float] | str:
 
 def importable(module: str) -> str | None:
     """None when ``module`` imports in a fresh interpreter, else the reason it does not."""
-    proc = subprocess.run([sys.executable, "-c", f"import {module}"], check=False,
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if proc.returncode == 0:
         return None
     return (proc.stderr.strip().splitlines() or ["import failed"])[-1]
@@ -204,25 +247,53 @@ def main() -> None:
     events, jsonl = prepare(args.data, args.tags, args.steps)
     scalars = args.tags * args.steps
     print(f"\n{args.tags} tags x {args.steps:,} steps = {scalars:,} scalars")
-    print(f"  {events.relative_to(ROOT) if events.is_relative_to(ROOT) else events} "
-          f"({events.stat().st_size / 2**20:.0f} MiB)")
-    print(f"  {jsonl.relative_to(ROOT) if jsonl.is_relative_to(ROOT) else jsonl} "
-          f"({jsonl.stat().st_size / 2**20:.0f} MiB)\n")
+    print(
+        f"  {events.relative_to(ROOT) if events.is_relative_to(ROOT) else events} "
+        f"({events.stat().st_size / 2**20:.0f} MiB)"
+    )
+    print(
+        f"  {jsonl.relative_to(ROOT) if jsonl.is_relative_to(ROOT) else jsonl} "
+        f"({jsonl.stat().st_size / 2**20:.0f} MiB)\n"
+    )
 
     missing_jsonl = importable("trainlens.readers.swift_jsonl")
     missing_load = importable("trainlens.load")
     plan: list[tuple[str, str, str, Path, int, str | None]] = [
         # (input, name, loader, path, repeat, reason not to run)
         ("tfevents", "trainlens read_event_file", "read_event_file", events, args.repeat, None),
-        ("tfevents", "tbparse SummaryReader.scalars", "tbparse", events, 1,
-         "skipped (--skip-tbparse)" if args.skip_tbparse else None),
-        ("jsonl", "trainlens read_swift_jsonl", "read_swift_jsonl", jsonl, args.repeat,
-         missing_jsonl and f"not run: trainlens.readers.swift_jsonl: {missing_jsonl}"),
+        (
+            "tfevents",
+            "tbparse SummaryReader.scalars",
+            "tbparse",
+            events,
+            1,
+            "skipped (--skip-tbparse)" if args.skip_tbparse else None,
+        ),
+        (
+            "jsonl",
+            "trainlens read_swift_jsonl",
+            "read_swift_jsonl",
+            jsonl,
+            args.repeat,
+            missing_jsonl and f"not run: trainlens.readers.swift_jsonl: {missing_jsonl}",
+        ),
         ("jsonl", "pandas.read_json(lines=True)", "pandas_read_json", jsonl, args.repeat, None),
-        ("tb run dir", "trainlens load_runs", "load_runs", events.parent, args.repeat,
-         missing_load and f"not run: trainlens.load: {missing_load}"),
-        ("swift run dir", "trainlens load_runs", "load_runs", jsonl.parent, args.repeat,
-         missing_load and f"not run: trainlens.load: {missing_load}"),
+        (
+            "tb run dir",
+            "trainlens load_runs",
+            "load_runs",
+            events.parent,
+            args.repeat,
+            missing_load and f"not run: trainlens.load: {missing_load}",
+        ),
+        (
+            "swift run dir",
+            "trainlens load_runs",
+            "load_runs",
+            jsonl.parent,
+            args.repeat,
+            missing_load and f"not run: trainlens.load: {missing_load}",
+        ),
     ]
     baselines = {"tfevents": "tbparse", "jsonl": "pandas_read_json"}
     results: dict[tuple[str, str], dict[str, float] | str] = {}
@@ -230,8 +301,10 @@ def main() -> None:
         print(f"  timing {name} on {source} ...", file=sys.stderr)
         results[(source, loader)] = skip or measure(loader, path, repeat)
 
-    header = (f"{'input':<14}{'loader':<31}{'rows':>10}{'first s':>9}{'best s':>8}{'rows/s':>9}"
-              f"{'peak RSS':>10}{'imports':>9}{'vs baseline':>13}")
+    header = (
+        f"{'input':<14}{'loader':<31}{'rows':>10}{'first s':>9}{'best s':>8}{'rows/s':>9}"
+        f"{'peak RSS':>10}{'imports':>9}{'vs baseline':>13}"
+    )
     print(header)
     print("-" * len(header))
     for source, name, loader, _, _, _ in plan:
@@ -247,14 +320,18 @@ def main() -> None:
         else:
             versus = "-"
         rate = res["rows"] / res["seconds"]
-        print(f"{source:<14}{name:<31}{res['rows']:>10,}{res['first']:>9.2f}{res['seconds']:>8.2f}"
-              f"{rate / 1e6:>7.2f} M{res['rss_mb']:>7.0f} MB{res['base_mb'] or 0:>6.0f} MB"
-              f"{versus:>13}")
-    print("\nfirst s: the first load in a fresh process (modules imported beforehand, untimed); "
-          "best s: best of\n--repeat loads (tbparse: one); rows/s: rows / best s; peak RSS: the "
-          "whole child process;\nimports: its RSS after imports, before loading; vs baseline: "
-          "first-load speed-up; rows:\nlong-table rows (pandas: numeric cells of its wide "
-          "table).")
+        print(
+            f"{source:<14}{name:<31}{res['rows']:>10,}{res['first']:>9.2f}{res['seconds']:>8.2f}"
+            f"{rate / 1e6:>7.2f} M{res['rss_mb']:>7.0f} MB{res['base_mb'] or 0:>6.0f} MB"
+            f"{versus:>13}"
+        )
+    print(
+        "\nfirst s: the first load in a fresh process (modules imported beforehand, untimed); "
+        "best s: best of\n--repeat loads (tbparse: one); rows/s: rows / best s; peak RSS: the "
+        "whole child process;\nimports: its RSS after imports, before loading; vs baseline: "
+        "first-load speed-up; rows:\nlong-table rows (pandas: numeric cells of its wide "
+        "table)."
+    )
 
 
 if __name__ == "__main__":

@@ -28,10 +28,11 @@ import json
 import math
 import shutil
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -92,13 +93,13 @@ def constant_with_warmup_lr(step: int, max_steps: int, base: float, warmup_ratio
     return base
 
 
-def logged_steps(max_steps: int, every: int) -> List[int]:
+def logged_steps(max_steps: int, every: int) -> list[int]:
     """HF logs the first step (logging_first_step, on by default in ms-swift) and every N steps."""
     steps = [1] + list(range(every, max_steps + 1, every))
     return sorted(set(steps))
 
 
-def write_json(path: Path, obj: Any, indent: Optional[int] = 2, sort_keys: bool = False) -> None:
+def write_json(path: Path, obj: Any, indent: int | None = 2, sort_keys: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=sort_keys)
     path.write_text(text + "\n", encoding="utf-8")
@@ -161,10 +162,21 @@ def add_scalar(writer: Any, tag: str, value: float, step: int, walltime: float) 
 class SwiftRun:
     """Accumulates what ms-swift writes: logging.jsonl lines, HF log_history, checkpoint states."""
 
-    def __init__(self, out: Path, *, output_dir: str, max_steps: int, steps_per_epoch: float,
-                 logging_steps: int, save_steps: int, eval_steps: int, num_train_epochs: float,
-                 train_batch_size: int, seconds: Callable[[int], float],
-                 memory: Callable[[int], float]) -> None:
+    def __init__(
+        self,
+        out: Path,
+        *,
+        output_dir: str,
+        max_steps: int,
+        steps_per_epoch: float,
+        logging_steps: int,
+        save_steps: int,
+        eval_steps: int,
+        num_train_epochs: float,
+        train_batch_size: int,
+        seconds: Callable[[int], float],
+        memory: Callable[[int], float],
+    ) -> None:
         self.out = out
         self.output_dir = output_dir
         self.max_steps = max_steps
@@ -176,18 +188,18 @@ class SwiftRun:
         self.train_batch_size = train_batch_size
         self.seconds = seconds  # elapsed wall seconds at a step
         self.memory = memory  # reported memory(GiB) at a step
-        self.lines: List[str] = []
-        self.log_history: List[Dict[str, Any]] = []
-        self.best_metric: Optional[float] = None
-        self.best_global_step: Optional[int] = None
-        self.best_model_checkpoint: Optional[str] = None
-        self.saved: List[int] = []
+        self.lines: list[str] = []
+        self.log_history: list[dict[str, Any]] = []
+        self.best_metric: float | None = None
+        self.best_global_step: int | None = None
+        self.best_model_checkpoint: str | None = None
+        self.saved: list[int] = []
         self.max_memory = 0.0
 
     def epoch(self, step: int) -> float:
         return step / self.steps_per_epoch
 
-    def _progress(self, step: int, extra_seconds: float = 0.0) -> Dict[str, Any]:
+    def _progress(self, step: int, extra_seconds: float = 0.0) -> dict[str, Any]:
         elapsed = self.seconds(step) + extra_seconds
         mem = round(self.memory(step), 2)
         self.max_memory = max(self.max_memory, mem)
@@ -201,7 +213,7 @@ class SwiftRun:
             "train_speed(iter/s)": round(step / elapsed, 6),
         }
 
-    def _emit(self, step: int, logs: Dict[str, Any], extra_seconds: float = 0.0) -> None:
+    def _emit(self, step: int, logs: dict[str, Any], extra_seconds: float = 0.0) -> None:
         entry = dict(logs)
         entry["step"] = step
         self.log_history.append(entry)
@@ -209,13 +221,18 @@ class SwiftRun:
         line.update(self._progress(step, extra_seconds))
         self.lines.append(json.dumps(line, ensure_ascii=False))
 
-    def train(self, step: int, metrics: Dict[str, Any]) -> None:
+    def train(self, step: int, metrics: dict[str, Any]) -> None:
         logs = dict(metrics)
         logs["epoch"] = self.epoch(step)
         self._emit(step, logs)
 
-    def evaluate(self, step: int, metrics: Dict[str, Any], eval_seconds: float,
-                 metric_for_best: Optional[str] = None) -> None:
+    def evaluate(
+        self,
+        step: int,
+        metrics: dict[str, Any],
+        eval_seconds: float,
+        metric_for_best: str | None = None,
+    ) -> None:
         logs = dict(metrics)
         logs["epoch"] = self.epoch(step)
         self._emit(step, logs, extra_seconds=eval_seconds)
@@ -225,7 +242,7 @@ class SwiftRun:
                 self.best_metric = value
                 self.best_global_step = step
 
-    def checkpoint(self, step: int, history_tail: Optional[int] = None) -> None:
+    def checkpoint(self, step: int, history_tail: int | None = None) -> None:
         """Write checkpoint-<step>/trainer_state.json (no weights) as HF does at save time.
 
         HF keeps the whole log_history up to ``step``; ``history_tail`` keeps only the last entries
@@ -277,8 +294,13 @@ class SwiftRun:
     def total_flos(self, step: int) -> float:
         return float(self.flops_per_step * step)
 
-    def finish(self, train_loss: float, samples_per_step: int,
-               summary_head: Dict[str, Any], final_eval_seconds: float = 0.0) -> None:
+    def finish(
+        self,
+        train_loss: float,
+        samples_per_step: int,
+        summary_head: dict[str, Any],
+        final_eval_seconds: float = 0.0,
+    ) -> None:
         """HF's end-of-training line, then ms-swift's final summary record."""
         step = self.max_steps
         runtime = self.seconds(step) + final_eval_seconds + 3.2
@@ -292,22 +314,24 @@ class SwiftRun:
         }
         self._emit(step, logs, extra_seconds=final_eval_seconds + 3.2)
         summary = dict(summary_head)
-        summary.update({
-            "last_model_checkpoint": f"{self.output_dir}/checkpoint-{self.saved[-1]}",
-            "best_model_checkpoint": self.best_model_checkpoint,
-            "best_metric": self.best_metric,
-            "global_step": step,
-            "log_history": self.log_history,
-            "memory": self.max_memory,
-        })
+        summary.update(
+            {
+                "last_model_checkpoint": f"{self.output_dir}/checkpoint-{self.saved[-1]}",
+                "best_model_checkpoint": self.best_model_checkpoint,
+                "best_metric": self.best_metric,
+                "global_step": step,
+                "log_history": self.log_history,
+                "memory": self.max_memory,
+            }
+        )
         self.lines.append(json.dumps(summary, ensure_ascii=False))
         (self.out / "logging.jsonl").write_text("\n".join(self.lines) + "\n", encoding="utf-8")
 
 
-def swift_args(overrides: Dict[str, Any]) -> Dict[str, Any]:
+def swift_args(overrides: dict[str, Any]) -> dict[str, Any]:
     """A realistic subset of an ms-swift 3.x args.json (the real file has ~350 keys)."""
     out_dir = overrides["output_dir"]
-    args: Dict[str, Any] = {
+    args: dict[str, Any] = {
         "output_dir": out_dir,
         "overwrite_output_dir": False,
         "do_train": False,
@@ -435,12 +459,24 @@ COMPLETIONS_PER_MICRO = 64
 GROUPS_PER_MICRO = COMPLETIONS_PER_MICRO // 8
 
 
-def grpo_metrics(rng: np.random.Generator, *, n_micro: int, acc_p: float, fmt_p: float,
-                 len_mean: float, clipped: float, max_len: int, kl: Optional[float], loss: float,
-                 grad_norm: float, lr: float, zero_std: float,
-                 entropy: Optional[Sequence[float]] = None,
-                 reward_names: Sequence[str] = ("MathAccuracy", "Format"),
-                 legacy: bool = False) -> Dict[str, Any]:
+def grpo_metrics(
+    rng: np.random.Generator,
+    *,
+    n_micro: int,
+    acc_p: float,
+    fmt_p: float,
+    len_mean: float,
+    clipped: float,
+    max_len: int,
+    kl: float | None,
+    loss: float,
+    grad_norm: float,
+    lr: float,
+    zero_std: float,
+    entropy: Sequence[float] | None = None,
+    reward_names: Sequence[str] = ("MathAccuracy", "Format"),
+    legacy: bool = False,
+) -> dict[str, Any]:
     """One ms-swift 3.x GRPO log record (before epoch / progress keys), in ms-swift's key order.
 
     ``legacy=True`` gives the ms-swift 3.3 key set: no ``frac_reward_zero_std`` and a single
@@ -469,7 +505,7 @@ def grpo_metrics(rng: np.random.Generator, *, n_micro: int, acc_p: float, fmt_p:
         base = math.sqrt(max(p * (1.0 - p), 0.0) * 16.0 / 15.0)
         return float(base * (1.0 + rng.normal(0.0, 0.03))) if base > 0 else 0.0
 
-    m: Dict[str, Any] = {
+    m: dict[str, Any] = {
         "loss": f32(loss),
         "grad_norm": f32(grad_norm),
         "learning_rate": lr,
@@ -484,11 +520,13 @@ def grpo_metrics(rng: np.random.Generator, *, n_micro: int, acc_p: float, fmt_p:
         m[f"rewards/{name}/std"] = std_binary(values[name])
     reward = float(sum(values[name] for name in reward_names))
     m["reward"] = reward
-    m["reward_std"] = float(max(0.0, 0.36 + 0.5 * math.sqrt(acc * (1 - acc)) * 0.3
-                                + rng.normal(0.0, 0.025)))
+    m["reward_std"] = float(
+        max(0.0, 0.36 + 0.5 * math.sqrt(acc * (1 - acc)) * 0.3 + rng.normal(0.0, 0.025))
+    )
     if not legacy:
-        m["frac_reward_zero_std"] = quantize(min(max(zero_std, 0.0), 1.0),
-                                             n_micro * GROUPS_PER_MICRO)
+        m["frac_reward_zero_std"] = quantize(
+            min(max(zero_std, 0.0), 1.0), n_micro * GROUPS_PER_MICRO
+        )
     if kl is not None:
         m["kl"] = float(kl)
     if legacy:
@@ -515,8 +553,9 @@ def elapsed_from(step_seconds: np.ndarray, startup: float) -> Callable[[int], fl
     return seconds
 
 
-def monotone_memory(rng: np.random.Generator, max_steps: int, base: float,
-                    growth: float) -> Callable[[int], float]:
+def monotone_memory(
+    rng: np.random.Generator, max_steps: int, base: float, growth: float
+) -> Callable[[int], float]:
     """max_memory_reserved-like value: non-decreasing, small bumps."""
     bumps = np.maximum(0.0, rng.normal(0.0, 1.0, max_steps + 1)) * growth
     bumps[:3] += growth * 6
@@ -554,8 +593,9 @@ def gen_critic_warmup(out: Path) -> None:
     for s, v in ramp.items():
         score_diff[s - 1] = v + rng.normal(0.0, 0.03)
     late = steps >= 45
-    score_diff[late] = (3.04 + 0.27 * (steps[late] - 45) / 15.0
-                        + np.abs(rng.normal(0.0, 0.04, late.sum())))
+    score_diff[late] = (
+        3.04 + 0.27 * (steps[late] - 45) / 15.0 + np.abs(rng.normal(0.0, 0.04, late.sum()))
+    )
     score_diff = np.clip(score_diff, 1.15, None)
 
     # hard_sample_ratio (percent of 1024 pairs): 17.19 -> 2.15, below 5 from step 20 on.
@@ -617,8 +657,9 @@ QWEN3_GENERATION_CONFIG = {
 }
 
 
-def _val_curve(rng: np.random.Generator, knots: Dict[int, float], best_step: int,
-               best: float, noise: float) -> Dict[int, float]:
+def _val_curve(
+    rng: np.random.Generator, knots: dict[int, float], best_step: int, best: float, noise: float
+) -> dict[int, float]:
     """Validation every 5 steps (plus step 0): piecewise-linear through knots, noise, exact best."""
     xs = sorted(knots)
     out = {}
@@ -632,11 +673,24 @@ def _val_curve(rng: np.random.Generator, knots: Dict[int, float], best_step: int
     return {t: round(v, 4) for t, v in out.items()}
 
 
-def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float],
-              best_step: int, best: float, collapse: Optional[int], len_knots: Dict[int, float],
-              ent_knots: Dict[int, float], kl_end: float, grad_med: float, thr: float, mfu: float,
-              sec_per_step: float, val0: float, pins: Optional[Dict[str, Dict[int, float]]] = None
-              ) -> None:
+def _verl_run(
+    out: Path,
+    rng: np.random.Generator,
+    *,
+    val_knots: dict[int, float],
+    best_step: int,
+    best: float,
+    collapse: int | None,
+    len_knots: dict[int, float],
+    ent_knots: dict[int, float],
+    kl_end: float,
+    grad_med: float,
+    thr: float,
+    mfu: float,
+    sec_per_step: float,
+    val0: float,
+    pins: dict[str, dict[int, float]] | None = None,
+) -> None:
     steps = np.arange(1, 201)
     val = _val_curve(rng, val_knots, best_step, best, 0.018)
     val[0] = val0
@@ -650,11 +704,13 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
     score[best_step - 1] = best
 
     lx = sorted(len_knots)
-    length = (np.interp(steps, lx, [len_knots[t] for t in lx])
-              * np.exp(rng.normal(0.0, 0.03, len(steps))))
+    length = np.interp(steps, lx, [len_knots[t] for t in lx]) * np.exp(
+        rng.normal(0.0, 0.03, len(steps))
+    )
     ex = sorted(ent_knots)
-    entropy = (np.interp(steps, ex, [ent_knots[t] for t in ex])
-               * np.exp(rng.normal(0.0, 0.025, len(steps))))
+    entropy = np.interp(steps, ex, [ent_knots[t] for t in ex]) * np.exp(
+        rng.normal(0.0, 0.025, len(steps))
+    )
 
     pins = pins or {}
     for step, value in pins.get("length", {}).items():
@@ -663,14 +719,19 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
         entropy[step - 1] = value
 
     max_resp = 4096
-    clip_ratio = np.clip(0.012 * np.minimum(1.0, length / 1500) ** 2
-                         + 0.08 * np.clip((length - 1500) / 1600, 0, None) ** 1.5
-                         + rng.normal(0.0, 0.006, len(steps)) * np.minimum(1.0, length / 1500) ** 2,
-                         0.0, 0.2)
+    clip_ratio = np.clip(
+        0.012 * np.minimum(1.0, length / 1500) ** 2
+        + 0.08 * np.clip((length - 1500) / 1600, 0, None) ** 1.5
+        + rng.normal(0.0, 0.006, len(steps)) * np.minimum(1.0, length / 1500) ** 2,
+        0.0,
+        0.2,
+    )
     clip_ratio = np.round(clip_ratio * 1024) / 1024
-    resp_max = np.where(clip_ratio > 0, max_resp,
-                        np.minimum(max_resp - 1,
-                                   np.round(length * (2.4 + 0.4 * rng.random(len(steps))))))
+    resp_max = np.where(
+        clip_ratio > 0,
+        max_resp,
+        np.minimum(max_resp - 1, np.round(length * (2.4 + 0.4 * rng.random(len(steps))))),
+    )
 
     kl = kl_end * (steps / 200.0) ** 1.1 * np.exp(rng.normal(0.0, 0.08, len(steps)))
     kl[0] = 0.00037
@@ -683,8 +744,15 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
     clipfrac = 0.0028 * np.exp(rng.normal(0.0, 0.25, len(steps)))
     throughput = thr * np.exp(rng.normal(0.0, 0.035, len(steps)))
     mfu_v = mfu * np.exp(rng.normal(0.0, 0.03, len(steps)))
-    wall = EVENT_TIME + 600.0 + np.cumsum(sec_per_step * (length / length.mean()) ** 0.5
-                                          * np.exp(rng.normal(0.0, 0.05, len(steps))))
+    wall = (
+        EVENT_TIME
+        + 600.0
+        + np.cumsum(
+            sec_per_step
+            * (length / length.mean()) ** 0.5
+            * np.exp(rng.normal(0.0, 0.05, len(steps)))
+        )
+    )
     val_tag = "val-core/math/reward/mean@1"
 
     with deterministic_summary_writer(out) as w:
@@ -715,41 +783,110 @@ def _verl_run(out: Path, rng: np.random.Generator, *, val_knots: Dict[int, float
                 add_scalar(w, tag, float(record[tag]), s, walltime=wt)
 
     for ck in range(25, 201, 25):
-        write_json(out / f"global_step_{ck}" / "actor" / "huggingface" / "generation_config.json",
-                   QWEN3_GENERATION_CONFIG)
+        write_json(
+            out / f"global_step_{ck}" / "actor" / "huggingface" / "generation_config.json",
+            QWEN3_GENERATION_CONFIG,
+        )
     (out / "latest_checkpointed_iteration.txt").write_text("200", encoding="utf-8")
 
 
 def gen_degrading_runs(out: Path) -> None:
     _verl_run(
-        out / "qwen3_4b", np.random.default_rng(2004),
-        val_knots={0: 1.12, 25: 1.72, 50: 2.02, 75: 2.19, 90: 2.12, 105: 1.95, 115: 1.82,
-                   120: 1.73, 140: 1.62, 170: 1.52, 200: 1.45},
-        best_step=75, best=2.21, collapse=None,
+        out / "qwen3_4b",
+        np.random.default_rng(2004),
+        val_knots={
+            0: 1.12,
+            25: 1.72,
+            50: 2.02,
+            75: 2.19,
+            90: 2.12,
+            105: 1.95,
+            115: 1.82,
+            120: 1.73,
+            140: 1.62,
+            170: 1.52,
+            200: 1.45,
+        },
+        best_step=75,
+        best=2.21,
+        collapse=None,
         len_knots={1: 1450, 80: 1900, 200: 2080},
         ent_knots={1: 0.40, 200: 0.33},
-        kl_end=0.035, grad_med=0.22, thr=2850.0, mfu=0.31, sec_per_step=212.0, val0=1.118,
+        kl_end=0.035,
+        grad_med=0.22,
+        thr=2850.0,
+        mfu=0.31,
+        sec_per_step=212.0,
+        val0=1.118,
     )
     _verl_run(
-        out / "qwen3_8b", np.random.default_rng(2008),
-        val_knots={0: 1.25, 30: 1.82, 60: 2.10, 90: 2.25, 115: 2.32, 125: 2.29, 130: 2.26,
-                   135: 1.71, 140: 1.31, 145: 1.05, 155: 0.93, 200: 0.88},
-        best_step=115, best=2.34, collapse=135,
-        len_knots={1: 1800, 60: 2350, 130: 2960, 134: 2950, 138: 2100, 142: 1150, 146: 620,
-                   150: 400, 155: 318, 200: 312},
-        ent_knots={1: 0.24, 130: 0.182, 134: 0.180, 140: 0.150, 146: 0.122, 150: 0.115,
-                   200: 0.114},
-        kl_end=0.032, grad_med=0.16, thr=1650.0, mfu=0.42, sec_per_step=381.0, val0=1.247,
+        out / "qwen3_8b",
+        np.random.default_rng(2008),
+        val_knots={
+            0: 1.25,
+            30: 1.82,
+            60: 2.10,
+            90: 2.25,
+            115: 2.32,
+            125: 2.29,
+            130: 2.26,
+            135: 1.71,
+            140: 1.31,
+            145: 1.05,
+            155: 0.93,
+            200: 0.88,
+        },
+        best_step=115,
+        best=2.34,
+        collapse=135,
+        len_knots={
+            1: 1800,
+            60: 2350,
+            130: 2960,
+            134: 2950,
+            138: 2100,
+            142: 1150,
+            146: 620,
+            150: 400,
+            155: 318,
+            200: 312,
+        },
+        ent_knots={1: 0.24, 130: 0.182, 134: 0.180, 140: 0.150, 146: 0.122, 150: 0.115, 200: 0.114},
+        kl_end=0.032,
+        grad_med=0.16,
+        thr=1650.0,
+        mfu=0.42,
+        sec_per_step=381.0,
+        val0=1.247,
         pins={"length": {130: 2960.0, 200: 315.0}, "entropy": {130: 0.182, 200: 0.115}},
     )
     _verl_run(
-        out / "qwen3_8b_n8", np.random.default_rng(2088),
-        val_knots={0: 1.25, 20: 1.86, 40: 2.16, 45: 2.19, 60: 2.06, 75: 1.92, 85: 1.80,
-                   90: 1.72, 120: 1.58, 160: 1.48, 200: 1.40},
-        best_step=45, best=2.20, collapse=None,
+        out / "qwen3_8b_n8",
+        np.random.default_rng(2088),
+        val_knots={
+            0: 1.25,
+            20: 1.86,
+            40: 2.16,
+            45: 2.19,
+            60: 2.06,
+            75: 1.92,
+            85: 1.80,
+            90: 1.72,
+            120: 1.58,
+            160: 1.48,
+            200: 1.40,
+        },
+        best_step=45,
+        best=2.20,
+        collapse=None,
         len_knots={1: 1850, 60: 2300, 100: 2500, 200: 2380},
         ent_knots={1: 0.36, 200: 0.30},
-        kl_end=0.045, grad_med=0.14, thr=1720.0, mfu=0.43, sec_per_step=722.0, val0=1.247,
+        kl_end=0.045,
+        grad_med=0.14,
+        thr=1720.0,
+        mfu=0.43,
+        sec_per_step=722.0,
+        val0=1.247,
     )
 
 
@@ -758,7 +895,7 @@ def gen_degrading_runs(out: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 
 #: step -> (kl, grad_norm, clipped_ratio, Format mean probability, mean length) during episodes
-EPISODES: Dict[int, Dict[str, float]] = {
+EPISODES: dict[int, dict[str, float]] = {
     2800: dict(kl=19.6, grad=6.12, clipped=0.875, fmt=0.1, length=489.0),
     2855: dict(kl=8.4, grad=5.21, clipped=0.31, fmt=0.74, length=371.0),
     2860: dict(kl=14.7, grad=9.58, clipped=0.58, fmt=0.52, length=433.0),
@@ -771,49 +908,76 @@ EPISODES: Dict[int, Dict[str, float]] = {
     5145: dict(kl=13.9, grad=10.7, clipped=0.56, fmt=0.63, length=431.0),
 }
 #: logged points right after an episode: partial recovery of the Format reward
-RECOVERY_FMT = {2805: 0.46, 2810: 0.79, 2815: 0.87, 2875: 0.84, 3150: 0.86, 3700: 0.88,
-                4160: 0.84, 4660: 0.88, 5150: 0.85}
+RECOVERY_FMT = {
+    2805: 0.46,
+    2810: 0.79,
+    2815: 0.87,
+    2875: 0.84,
+    3150: 0.86,
+    3700: 0.88,
+    4160: 0.84,
+    4660: 0.88,
+    5150: 0.85,
+}
 
 
 def gen_grpo_kl_episodes(out: Path) -> None:
     rng = np.random.default_rng(3003)
     max_steps, every, per_epoch = 6000, 5, 2000
     out_dir = "/mnt/workspace/output/Qwen2.5-7B-Instruct/v3-20250614-221503"
-    args = swift_args({
-        "output_dir": out_dir,
-        "learning_rate": 1e-06,
-        "beta": 0.04,
-        "max_completion_length": 512,
-        "num_generations": 8,
-        "max_grad_norm": 1.0,
-        "temperature": 1.0,
-        "per_device_train_batch_size": 8,
-        "gradient_accumulation_steps": 2,
-        "num_train_epochs": 3.0,
-        "warmup_ratio": 0.01,
-        "lr_scheduler_type": "constant_with_warmup",
-        "logging_steps": every,
-        "save_steps": 2000.0,
-        "save_total_limit": 3,
-        "eval_steps": 2000.0,
-        "dataset": ["AI-MO/NuminaMath-TIR#32000"],
-        "swift_version": "3.3.1",
-    })
+    args = swift_args(
+        {
+            "output_dir": out_dir,
+            "learning_rate": 1e-06,
+            "beta": 0.04,
+            "max_completion_length": 512,
+            "num_generations": 8,
+            "max_grad_norm": 1.0,
+            "temperature": 1.0,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 2,
+            "num_train_epochs": 3.0,
+            "warmup_ratio": 0.01,
+            "lr_scheduler_type": "constant_with_warmup",
+            "logging_steps": every,
+            "save_steps": 2000.0,
+            "save_total_limit": 3,
+            "eval_steps": 2000.0,
+            "dataset": ["AI-MO/NuminaMath-TIR#32000"],
+            "swift_version": "3.3.1",
+        }
+    )
     # ms-swift 3.3 GRPO arguments (vLLM on a dedicated device, no vllm_mode / log_entropy yet)
     for key in ("vllm_mode", "log_entropy", "steps_per_generation", "sleep_level"):
         args.pop(key, None)
-    args.update({"num_infer_workers": 1, "vllm_device": ["auto"], "tensor_parallel_size": 1,
-                 "mini_batch_size": None, "vllm_limit_mm_per_prompt": None})
+    args.update(
+        {
+            "num_infer_workers": 1,
+            "vllm_device": ["auto"],
+            "tensor_parallel_size": 1,
+            "mini_batch_size": None,
+            "vllm_limit_mm_per_prompt": None,
+        }
+    )
     write_json(out / "args.json", args)
 
     step_secs = 21.5 * np.exp(rng.normal(0.0, 0.06, max_steps + 1))
     for s, ep in EPISODES.items():
         for k in range(s - 4, s + 1):
             step_secs[k] *= 1.0 + 0.8 * ep["clipped"]
-    run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=float(per_epoch),
-                   logging_steps=every, save_steps=2000, eval_steps=2000, num_train_epochs=3.0,
-                   train_batch_size=8, seconds=elapsed_from(step_secs, 8.0),
-                   memory=monotone_memory(rng, max_steps, 58.41, 0.35))
+    run = SwiftRun(
+        out,
+        output_dir=out_dir,
+        max_steps=max_steps,
+        steps_per_epoch=float(per_epoch),
+        logging_steps=every,
+        save_steps=2000,
+        eval_steps=2000,
+        num_train_epochs=3.0,
+        train_batch_size=8,
+        seconds=elapsed_from(step_secs, 8.0),
+        memory=monotone_memory(rng, max_steps, 58.41, 0.35),
+    )
 
     losses = []
     for step in logged_steps(max_steps, every):
@@ -843,20 +1007,35 @@ def gen_grpo_kl_episodes(out: Path) -> None:
             fmt_p = RECOVERY_FMT[step]
         loss = 0.04 * kl + rng.normal(0.0, 0.012) if step > 1 else -0.00213
         losses.append(loss)
-        m = grpo_metrics(rng, n_micro=n_micro, acc_p=acc_p, fmt_p=fmt_p, len_mean=length,
-                         clipped=clipped, max_len=512, kl=kl, loss=loss, grad_norm=grad,
-                         lr=constant_with_warmup_lr(step, max_steps, 1e-6, 0.01), zero_std=0.0,
-                         legacy=True)
+        m = grpo_metrics(
+            rng,
+            n_micro=n_micro,
+            acc_p=acc_p,
+            fmt_p=fmt_p,
+            len_mean=length,
+            clipped=clipped,
+            max_len=512,
+            kl=kl,
+            loss=loss,
+            grad_norm=grad,
+            lr=constant_with_warmup_lr(step, max_steps, 1e-6, 0.01),
+            zero_std=0.0,
+            legacy=True,
+        )
         if step == 2800:
             m["rewards/Format/mean"] = 0.1
             m["reward"] = m["rewards/MathAccuracy/mean"] + 0.1
         run.train(step, m)
         if step % 2000 == 0:
             run.checkpoint(step, history_tail=1)
-    run.finish(train_loss=float(np.mean(losses)), samples_per_step=128, summary_head={
-        "model_parameter_info": "Qwen2ForCausalLM: 7615.6165M Params (7615.6165M Trainable "
-                                "[100.0000%]), 0.0001M Buffers.",
-    })
+    run.finish(
+        train_loss=float(np.mean(losses)),
+        samples_per_step=128,
+        summary_head={
+            "model_parameter_info": "Qwen2ForCausalLM: 7615.6165M Params (7615.6165M Trainable "
+            "[100.0000%]), 0.0001M Buffers.",
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -868,37 +1047,53 @@ def gen_grpo_kl_stuck(out: Path) -> None:
     rng = np.random.default_rng(4004)
     max_steps, every = 300, 5
     out_dir = "/mnt/workspace/output/Qwen2.5-1.5B-Instruct/v0-20250702-140211"
-    args = swift_args({
-        "output_dir": out_dir,
-        "model": "Qwen/Qwen2.5-1.5B-Instruct",
-        "model_suffix": "Qwen2.5-1.5B-Instruct",
-        "learning_rate": 2e-06,
-        "beta": 0.04,
-        "max_completion_length": 1024,
-        "num_generations": 8,
-        "per_device_train_batch_size": 4,
-        "gradient_accumulation_steps": 16,
-        "num_train_epochs": 1.0,
-        "logging_steps": every,
-        "save_steps": 100.0,
-        "eval_steps": 100.0,
-        "report_to": ["tensorboard"],
-        "reward_funcs": ["format"],
-        "global_world_size": 2,
-        "local_world_size": 2,
-        "vllm_mode": "server",
-        "dataset": ["AI-MO/NuminaMath-TIR#2400"],
-        "deepspeed": None,
-        "swift_version": "3.6.0",
-    })
+    args = swift_args(
+        {
+            "output_dir": out_dir,
+            "model": "Qwen/Qwen2.5-1.5B-Instruct",
+            "model_suffix": "Qwen2.5-1.5B-Instruct",
+            "learning_rate": 2e-06,
+            "beta": 0.04,
+            "max_completion_length": 1024,
+            "num_generations": 8,
+            "per_device_train_batch_size": 4,
+            "gradient_accumulation_steps": 16,
+            "num_train_epochs": 1.0,
+            "logging_steps": every,
+            "save_steps": 100.0,
+            "eval_steps": 100.0,
+            "report_to": ["tensorboard"],
+            "reward_funcs": ["format"],
+            "global_world_size": 2,
+            "local_world_size": 2,
+            "vllm_mode": "server",
+            "dataset": ["AI-MO/NuminaMath-TIR#2400"],
+            "deepspeed": None,
+            "swift_version": "3.6.0",
+        }
+    )
     write_json(out / "args.json", args)
 
     step_secs = 9.4 * np.exp(rng.normal(0.0, 0.05, max_steps + 1))
     wall = EVENT_TIME + 160.0 + np.concatenate([[0.0], np.cumsum(step_secs)])
-    text_args = {k: args[k] for k in ("output_dir", "learning_rate", "per_device_train_batch_size",
-                                      "gradient_accumulation_steps", "max_grad_norm",
-                                      "num_train_epochs", "lr_scheduler_type", "warmup_ratio",
-                                      "logging_steps", "save_steps", "seed", "bf16", "report_to")}
+    text_args = {
+        k: args[k]
+        for k in (
+            "output_dir",
+            "learning_rate",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "max_grad_norm",
+            "num_train_epochs",
+            "lr_scheduler_type",
+            "warmup_ratio",
+            "logging_steps",
+            "save_steps",
+            "seed",
+            "bf16",
+            "report_to",
+        )
+    }
     with deterministic_summary_writer(out / "runs") as w:
         w.add_text("args", json.dumps(text_args, indent=2), 0, walltime=float(EVENT_TIME + 150.0))
         for step in logged_steps(max_steps, every):
@@ -937,8 +1132,9 @@ def gen_grpo_kl_stuck(out: Path) -> None:
             "epoch": 1.0,
         }
         for key, value in final.items():
-            add_scalar(w, f"train/{key}", float(value), max_steps,
-                       walltime=float(wall[max_steps] + 2.1))
+            add_scalar(
+                w, f"train/{key}", float(value), max_steps, walltime=float(wall[max_steps] + 2.1)
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -950,38 +1146,53 @@ def gen_healthy_grpo(out: Path) -> None:
     rng = np.random.default_rng(5005)
     max_steps, every = 1000, 5
     out_dir = "/mnt/workspace/output/Qwen2.5-3B-Instruct/v1-20250620-083344"
-    args = swift_args({
-        "output_dir": out_dir,
-        "model": "Qwen/Qwen2.5-3B-Instruct",
-        "model_suffix": "Qwen2.5-3B-Instruct",
-        "learning_rate": 1e-06,
-        "beta": 0.04,
-        "max_completion_length": 1024,
-        "num_generations": 8,
-        "per_device_train_batch_size": 8,
-        "gradient_accumulation_steps": 2,
-        "num_train_epochs": 2.0,
-        "logging_steps": every,
-        "save_steps": 500.0,
-        "save_total_limit": 1,
-        "eval_steps": 500.0,
-        "log_entropy": True,
-        "dataset": ["AI-MO/NuminaMath-TIR#8000"],
-    })
+    args = swift_args(
+        {
+            "output_dir": out_dir,
+            "model": "Qwen/Qwen2.5-3B-Instruct",
+            "model_suffix": "Qwen2.5-3B-Instruct",
+            "learning_rate": 1e-06,
+            "beta": 0.04,
+            "max_completion_length": 1024,
+            "num_generations": 8,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 2,
+            "num_train_epochs": 2.0,
+            "logging_steps": every,
+            "save_steps": 500.0,
+            "save_total_limit": 1,
+            "eval_steps": 500.0,
+            "log_entropy": True,
+            "dataset": ["AI-MO/NuminaMath-TIR#8000"],
+        }
+    )
     write_json(out / "args.json", args)
 
     step_secs = 14.2 * np.exp(rng.normal(0.0, 0.05, max_steps + 1))
-    run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=500.0,
-                   logging_steps=every, save_steps=500, eval_steps=500, num_train_epochs=2.0,
-                   train_batch_size=8, seconds=elapsed_from(step_secs, 6.0),
-                   memory=monotone_memory(rng, max_steps, 41.87, 0.3))
+    run = SwiftRun(
+        out,
+        output_dir=out_dir,
+        max_steps=max_steps,
+        steps_per_epoch=500.0,
+        logging_steps=every,
+        save_steps=500,
+        eval_steps=500,
+        num_train_epochs=2.0,
+        train_batch_size=8,
+        seconds=elapsed_from(step_secs, 6.0),
+        memory=monotone_memory(rng, max_steps, 41.87, 0.3),
+    )
     warm_grad = {1: 2.4137, 5: 1.6291, 10: 0.9712}
     losses = []
     for step in logged_steps(max_steps, every):
         n_micro = 2 if step == 1 else 2 * every
         frac = step / max_steps
-        kl = 0.0 if step == 1 else 0.21 * frac ** 0.8 * (1 - math.exp(-step / 40.0)) \
-            * math.exp(rng.normal(0.0, 0.14)) + 0.004 * (1 - math.exp(-step / 20.0))
+        kl = (
+            0.0
+            if step == 1
+            else 0.21 * frac**0.8 * (1 - math.exp(-step / 40.0)) * math.exp(rng.normal(0.0, 0.14))
+            + 0.004 * (1 - math.exp(-step / 20.0))
+        )
         grad = warm_grad.get(step, 0.38 * math.exp(rng.normal(0.0, 0.18)))
         acc_p = 0.29 + 0.25 * (1.0 - math.exp(-step / 420.0))
         fmt_p = 0.95 - 0.27 * math.exp(-step / 70.0)
@@ -989,71 +1200,140 @@ def gen_healthy_grpo(out: Path) -> None:
         clipped = float(np.clip(0.014 + 0.008 * rng.standard_normal(), 0.002, 0.044))
         zero_std = 0.19 - 0.04 * frac + rng.normal(0.0, 0.02)
         ent_mean = 0.61 - 0.07 * frac + rng.normal(0.0, 0.012)
-        entropy = (ent_mean, ent_mean * (1.9 + 0.1 * rng.random()),
-                   ent_mean * (0.28 + 0.06 * rng.random()))
+        entropy = (
+            ent_mean,
+            ent_mean * (1.9 + 0.1 * rng.random()),
+            ent_mean * (0.28 + 0.06 * rng.random()),
+        )
         loss = 0.04 * kl + rng.normal(0.0, 0.011) if step > 1 else 0.00087
         losses.append(loss)
-        m = grpo_metrics(rng, n_micro=n_micro, acc_p=acc_p, fmt_p=fmt_p, len_mean=length,
-                         clipped=clipped, max_len=1024, kl=kl, loss=loss, grad_norm=grad,
-                         lr=cosine_lr(step, max_steps, 1e-6, 0.05), zero_std=zero_std,
-                         entropy=entropy)
+        m = grpo_metrics(
+            rng,
+            n_micro=n_micro,
+            acc_p=acc_p,
+            fmt_p=fmt_p,
+            len_mean=length,
+            clipped=clipped,
+            max_len=1024,
+            kl=kl,
+            loss=loss,
+            grad_norm=grad,
+            lr=cosine_lr(step, max_steps, 1e-6, 0.05),
+            zero_std=zero_std,
+            entropy=entropy,
+        )
         run.train(step, m)
         if step == max_steps:  # save_total_limit 1: checkpoint-500 was rotated away
             run.checkpoint(step)
-    run.finish(train_loss=float(np.mean(losses)), samples_per_step=128, summary_head={
-        "model_parameter_info": "Qwen2ForCausalLM: 3085.9386M Params (3085.9386M Trainable "
-                                "[100.0000%]), 0.0001M Buffers.",
-    })
+    run.finish(
+        train_loss=float(np.mean(losses)),
+        samples_per_step=128,
+        summary_head={
+            "model_parameter_info": "Qwen2ForCausalLM: 3085.9386M Params (3085.9386M Trainable "
+            "[100.0000%]), 0.0001M Buffers.",
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # 6. sft_overfit (ms-swift SFT, LoRA, 3 epochs)
 # ----------------------------------------------------------------------------------------------
 
-EVAL_LOSS = {100: 1.781, 200: 1.662, 300: 1.604, 400: 1.563, 500: 1.5365, 600: 1.52, 700: 1.548,
-             800: 1.597, 900: 1.661, 1000: 1.736, 1100: 1.861, 1200: 1.968, 1300: 2.077,
-             1400: 2.184, 1500: 2.28}
-EVAL_ACC = {100: 0.6003, 200: 0.6091, 300: 0.6138, 400: 0.6176, 500: 0.6197, 600: 0.6219,
-            700: 0.6201, 800: 0.6172, 900: 0.6148, 1000: 0.6113, 1100: 0.6079, 1200: 0.6055,
-            1300: 0.6031, 1400: 0.6008, 1500: 0.5984}
+EVAL_LOSS = {
+    100: 1.781,
+    200: 1.662,
+    300: 1.604,
+    400: 1.563,
+    500: 1.5365,
+    600: 1.52,
+    700: 1.548,
+    800: 1.597,
+    900: 1.661,
+    1000: 1.736,
+    1100: 1.861,
+    1200: 1.968,
+    1300: 2.077,
+    1400: 2.184,
+    1500: 2.28,
+}
+EVAL_ACC = {
+    100: 0.6003,
+    200: 0.6091,
+    300: 0.6138,
+    400: 0.6176,
+    500: 0.6197,
+    600: 0.6219,
+    700: 0.6201,
+    800: 0.6172,
+    900: 0.6148,
+    1000: 0.6113,
+    1100: 0.6079,
+    1200: 0.6055,
+    1300: 0.6031,
+    1400: 0.6008,
+    1500: 0.5984,
+}
 
 
 def gen_sft_overfit(out: Path) -> None:
     rng = np.random.default_rng(6006)
     max_steps, every = 1500, 10
     out_dir = "/mnt/workspace/output/Qwen2.5-7B-Instruct/v5-20250528-101722"
-    args = swift_args({
-        "output_dir": out_dir,
-        "eval_strategy": "steps",
-        "per_device_train_batch_size": 2,
-        "per_device_eval_batch_size": 2,
-        "gradient_accumulation_steps": 4,
-        "learning_rate": 0.0001,
-        "num_train_epochs": 3.0,
-        "warmup_ratio": 0.05,
-        "logging_steps": every,
-        "save_steps": 300.0,
-        "eval_steps": 100.0,
-        "metric_for_best_model": "loss",
-        "greater_is_better": False,
-        "train_type": "lora",
-        "lora_rank": 16,
-        "lora_alpha": 32,
-        "max_length": 4096,
-        "dataset": ["data/support_dialogues_train.jsonl"],
-        "val_dataset": ["data/support_dialogues_val.jsonl"],
-        "report_to": ["wandb"],
-        "deepspeed": None,
-        "global_world_size": 4,
-        "local_world_size": 4,
-    })
+    args = swift_args(
+        {
+            "output_dir": out_dir,
+            "eval_strategy": "steps",
+            "per_device_train_batch_size": 2,
+            "per_device_eval_batch_size": 2,
+            "gradient_accumulation_steps": 4,
+            "learning_rate": 0.0001,
+            "num_train_epochs": 3.0,
+            "warmup_ratio": 0.05,
+            "logging_steps": every,
+            "save_steps": 300.0,
+            "eval_steps": 100.0,
+            "metric_for_best_model": "loss",
+            "greater_is_better": False,
+            "train_type": "lora",
+            "lora_rank": 16,
+            "lora_alpha": 32,
+            "max_length": 4096,
+            "dataset": ["data/support_dialogues_train.jsonl"],
+            "val_dataset": ["data/support_dialogues_val.jsonl"],
+            "report_to": ["wandb"],
+            "deepspeed": None,
+            "global_world_size": 4,
+            "local_world_size": 4,
+        }
+    )
     for key in list(args):
-        if key in {"rlhf_type", "ref_model", "ref_model_type", "beta", "reward_funcs",
-                   "reward_weights", "reward_model", "num_generations", "max_completion_length",
-                   "num_iterations", "epsilon", "epsilon_high", "loss_type", "scale_rewards",
-                   "log_completions", "log_entropy", "use_vllm", "vllm_mode",
-                   "vllm_gpu_memory_utilization", "vllm_max_model_len", "sleep_level",
-                   "async_generate", "dynamic_sample", "overlong_filter", "steps_per_generation"}:
+        if key in {
+            "rlhf_type",
+            "ref_model",
+            "ref_model_type",
+            "beta",
+            "reward_funcs",
+            "reward_weights",
+            "reward_model",
+            "num_generations",
+            "max_completion_length",
+            "num_iterations",
+            "epsilon",
+            "epsilon_high",
+            "loss_type",
+            "scale_rewards",
+            "log_completions",
+            "log_entropy",
+            "use_vllm",
+            "vllm_mode",
+            "vllm_gpu_memory_utilization",
+            "vllm_max_model_len",
+            "sleep_level",
+            "async_generate",
+            "dynamic_sample",
+            "overlong_filter",
+            "steps_per_generation",
+        }:
             del args[key]
     args["temperature"] = 0.0
     write_json(out / "args.json", args)
@@ -1066,10 +1346,19 @@ def gen_sft_overfit(out: Path) -> None:
         # evaluations run after the train log of steps 100, 200, ...: count those already done
         return float(12.0 + cum[step] + eval_secs * ((step - 1) // 100))
 
-    run = SwiftRun(out, output_dir=out_dir, max_steps=max_steps, steps_per_epoch=500.0,
-                   logging_steps=every, save_steps=300, eval_steps=100, num_train_epochs=3.0,
-                   train_batch_size=2, seconds=seconds,
-                   memory=monotone_memory(rng, max_steps, 21.63, 0.2))
+    run = SwiftRun(
+        out,
+        output_dir=out_dir,
+        max_steps=max_steps,
+        steps_per_epoch=500.0,
+        logging_steps=every,
+        save_steps=300,
+        eval_steps=100,
+        num_train_epochs=3.0,
+        train_batch_size=2,
+        seconds=seconds,
+        memory=monotone_memory(rng, max_steps, 21.63, 0.2),
+    )
     run.flops_per_step = 6 * 7.6160e9 * 32 * 1243.1  # 6 * params * tokens per step
 
     losses = []
@@ -1084,39 +1373,55 @@ def gen_sft_overfit(out: Path) -> None:
         loss *= math.exp(rng.normal(0.0, 0.035))
         acc = float(np.clip(0.97 - 0.2 * loss + rng.normal(0.0, 0.006), 0.0, 1.0))
         acc = round(acc * 2048) / 2048
-        grad = (2.9127 if step == 1
-                else 1.05 * math.exp(rng.normal(0.0, 0.16)) * (1.0 + 0.1 * epoch_idx))
+        grad = (
+            2.9127
+            if step == 1
+            else 1.05 * math.exp(rng.normal(0.0, 0.16)) * (1.0 + 0.1 * epoch_idx)
+        )
         losses.append(loss)
-        run.train(step, {
-            "loss": f32(loss),
-            "grad_norm": f32(grad),
-            "learning_rate": cosine_lr(step, max_steps, 1e-4, 0.05),
-            "token_acc": acc,
-        })
+        run.train(
+            step,
+            {
+                "loss": f32(loss),
+                "grad_norm": f32(grad),
+                "learning_rate": cosine_lr(step, max_steps, 1e-4, 0.05),
+                "token_acc": acc,
+            },
+        )
         if step in EVAL_LOSS:
             runtime = round(eval_secs + rng.normal(0.0, 0.3), 4)
-            run.evaluate(step, {
-                "eval_loss": EVAL_LOSS[step] if step in (600, 1500)
-                else EVAL_LOSS[step] + float(rng.normal(0.0, 0.002)),
-                "eval_runtime": runtime,
-                "eval_samples_per_second": round(500 / runtime, 3),
-                "eval_steps_per_second": round(63 / runtime, 3),
-                "eval_token_acc": EVAL_ACC[step] + float(rng.normal(0.0, 0.0004)),
-            }, eval_seconds=eval_secs, metric_for_best="eval_loss")
+            run.evaluate(
+                step,
+                {
+                    "eval_loss": EVAL_LOSS[step]
+                    if step in (600, 1500)
+                    else EVAL_LOSS[step] + float(rng.normal(0.0, 0.002)),
+                    "eval_runtime": runtime,
+                    "eval_samples_per_second": round(500 / runtime, 3),
+                    "eval_steps_per_second": round(63 / runtime, 3),
+                    "eval_token_acc": EVAL_ACC[step] + float(rng.normal(0.0, 0.0004)),
+                },
+                eval_seconds=eval_secs,
+                metric_for_best="eval_loss",
+            )
         if step % 300 == 0:
             run.checkpoint(step)
-    run.finish(train_loss=float(np.mean(losses)), samples_per_step=32, final_eval_seconds=eval_secs,
-               summary_head={
-        "train_dataset": "1243.118750±611.402188, min=96.000000, max=4096.000000, size=16000",
-        "val_dataset": "1251.362000±598.115227, min=131.000000, max=4096.000000, size=500",
-        "model_parameter_info": "PeftModelForCausalLM: 7655.9795M Params (40.3702M Trainable "
-                                "[0.5273%]), 0.0001M Buffers.",
-    })
+    run.finish(
+        train_loss=float(np.mean(losses)),
+        samples_per_step=32,
+        final_eval_seconds=eval_secs,
+        summary_head={
+            "train_dataset": "1243.118750±611.402188, min=96.000000, max=4096.000000, size=16000",
+            "val_dataset": "1251.362000±598.115227, min=131.000000, max=4096.000000, size=500",
+            "model_parameter_info": "PeftModelForCausalLM: 7655.9795M Params (40.3702M Trainable "
+            "[0.5273%]), 0.0001M Buffers.",
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 
-SCENARIOS: Dict[str, Callable[[Path], None]] = {
+SCENARIOS: dict[str, Callable[[Path], None]] = {
     "critic_warmup": gen_critic_warmup,
     "degrading_runs": gen_degrading_runs,
     "grpo_kl_episodes": gen_grpo_kl_episodes,
@@ -1130,8 +1435,10 @@ def main(argv: Sequence[str]) -> int:
     names = list(argv) or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        print(f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
-              file=sys.stderr)
+        print(
+            f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
         return 2
     for name in names:
         target = ROOT / name

@@ -26,11 +26,14 @@ def fmt_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-def swift_line(step: int, max_steps: int, metrics: dict[str, float], *,
-               elapsed: float = 10.0, version: int = 3) -> str:
+def swift_line(
+    step: int, max_steps: int, metrics: dict[str, float], *, elapsed: float = 10.0, version: int = 3
+) -> str:
     """One ms-swift train line (v3: iter/s and percentage; v4: s/it, no percentage)."""
-    row: dict[str, Any] = {k: (round(v, 8) if isinstance(v, float) and math.isfinite(v) else v)
-                           for k, v in metrics.items()}
+    row: dict[str, Any] = {
+        k: (round(v, 8) if isinstance(v, float) and math.isfinite(v) else v)
+        for k, v in metrics.items()
+    }
     row["global_step/max_steps"] = f"{step}/{max_steps}"
     if version == 3:
         row["percentage"] = f"{100 * step / max_steps:.2f}%"
@@ -43,9 +46,15 @@ def swift_line(step: int, max_steps: int, metrics: dict[str, float], *,
     return json.dumps(row)  # Python's json writes NaN / Infinity literals, as ms-swift does
 
 
-def write_swift_run(out: Path, rows: Iterable[tuple[int, dict[str, float]]], max_steps: int, *,
-                    args: dict[str, Any] | None = None, summary: bool = True,
-                    version: int = 3) -> Path:
+def write_swift_run(
+    out: Path,
+    rows: Iterable[tuple[int, dict[str, float]]],
+    max_steps: int,
+    *,
+    args: dict[str, Any] | None = None,
+    summary: bool = True,
+    version: int = 3,
+) -> Path:
     """An ms-swift output dir: logging.jsonl (+ end-of-training line and summary record)."""
     out.mkdir(parents=True, exist_ok=True)
     lines, history = [], []
@@ -53,14 +62,28 @@ def write_swift_run(out: Path, rows: Iterable[tuple[int, dict[str, float]]], max
         lines.append(swift_line(step, max_steps, metrics, elapsed=5.0 * step, version=version))
         history.append({**metrics, "step": step})
     if summary:
-        end = {"train_runtime": 123.4, "train_samples_per_second": 1.5,
-               "train_steps_per_second": 0.2, "total_flos": 1.0e15, "train_loss": 0.5,
-               "epoch": 1.0, "global_step/max_steps": f"{max_steps}/{max_steps}"}
+        end = {
+            "train_runtime": 123.4,
+            "train_samples_per_second": 1.5,
+            "train_steps_per_second": 0.2,
+            "total_flos": 1.0e15,
+            "train_loss": 0.5,
+            "epoch": 1.0,
+            "global_step/max_steps": f"{max_steps}/{max_steps}",
+        }
         lines.append(json.dumps(end))
-        lines.append(json.dumps({"last_model_checkpoint": str(out / f"checkpoint-{max_steps}"),
-                                 "best_model_checkpoint": None, "best_metric": None,
-                                 "global_step": max_steps, "log_history": history,
-                                 "memory": 12.5}))
+        lines.append(
+            json.dumps(
+                {
+                    "last_model_checkpoint": str(out / f"checkpoint-{max_steps}"),
+                    "best_model_checkpoint": None,
+                    "best_metric": None,
+                    "global_step": max_steps,
+                    "log_history": history,
+                    "memory": 12.5,
+                }
+            )
+        )
     (out / "logging.jsonl").write_text("\n".join(lines) + "\n")
     if args is not None:
         (out / "args.json").write_text(json.dumps(args, indent=2))
@@ -69,8 +92,13 @@ def write_swift_run(out: Path, rows: Iterable[tuple[int, dict[str, float]]], max
 
 def write_trainer_state(path: Path, history: list[dict[str, Any]], **fields: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"global_step": max((h.get("step", 0) for h in history), default=0), "max_steps": 100,
-             "log_history": history, "best_metric": None, "best_model_checkpoint": None,
-             **fields}
+    state = {
+        "global_step": max((h.get("step", 0) for h in history), default=0),
+        "max_steps": 100,
+        "log_history": history,
+        "best_metric": None,
+        "best_model_checkpoint": None,
+        **fields,
+    }
     path.write_text(json.dumps(state, indent=2))
     return path

@@ -21,7 +21,9 @@ def test_score_best_then_collapse():
 
 def test_loss_direction_and_single_blip_is_not_an_onset():
     steps = np.arange(100, 1600, 100)
-    loss = np.array([2.0, 1.8, 1.6, 1.55, 1.52, 1.53, 1.6, 1.7, 1.8, 1.95, 2.0, 2.1, 2.2, 2.25, 2.28])
+    loss = np.array(
+        [2.0, 1.8, 1.6, 1.55, 1.52, 1.53, 1.6, 1.7, 1.8, 1.95, 2.0, 2.1, 2.2, 2.25, 2.28]
+    )
     loss_blip = loss.copy()
     loss_blip[5] = 2.0  # one bad eval, then recovery: not sustained
     d = best_then_degrade(steps, loss, higher_is_better=False)

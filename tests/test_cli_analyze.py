@@ -24,17 +24,23 @@ def grpo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
     rows = []
     for s in range(1, 121):
-        rows.append((s, {
-            "loss": float(rng.normal(0.0, 0.01)), "kl": 0.0 if s == 1 else
-            float(0.02 + 0.001 * s * np.exp(rng.normal(0, 0.1))),
-            "grad_norm": float(np.exp(rng.normal(np.log(0.4), 0.2))),
-            "reward": float(1.0 + rng.normal(0, 0.05)),
-            "completions/mean_length": float(250 + rng.normal(0, 5)),
-            "learning_rate": 1e-6,
-        }))
+        rows.append(
+            (
+                s,
+                {
+                    "loss": float(rng.normal(0.0, 0.01)),
+                    "kl": 0.0 if s == 1 else float(0.02 + 0.001 * s * np.exp(rng.normal(0, 0.1))),
+                    "grad_norm": float(np.exp(rng.normal(np.log(0.4), 0.2))),
+                    "reward": float(1.0 + rng.normal(0, 0.05)),
+                    "completions/mean_length": float(250 + rng.normal(0, 5)),
+                    "learning_rate": 1e-6,
+                },
+            )
+        )
     rows[59][1]["kl"] = 7.0
-    out = write_swift_run(tmp_path_factory.mktemp("cli") / "v0-grpo", rows, 120,
-                          args={"beta": 0.04})
+    out = write_swift_run(
+        tmp_path_factory.mktemp("cli") / "v0-grpo", rows, 120, args={"beta": 0.04}
+    )
     return out
 
 
@@ -56,12 +62,33 @@ def test_json_document_shape(grpo_run: Path) -> None:
     (r,) = doc["runs"]
     assert {"name", "path", "framework", "first_step", "last_step"} <= set(r)
     assert (r["name"], r["framework"], r["first_step"], r["last_step"]) == (
-        "v0-grpo", "ms-swift", 1, 120)
+        "v0-grpo",
+        "ms-swift",
+        1,
+        120,
+    )
     (f,) = doc["findings"]
-    assert {"rule", "severity", "run", "metric", "key", "start_step", "end_step", "peak_step",
-            "peak_value", "baseline", "message", "evidence"} <= set(f)
+    assert {
+        "rule",
+        "severity",
+        "run",
+        "metric",
+        "key",
+        "start_step",
+        "end_step",
+        "peak_step",
+        "peak_value",
+        "baseline",
+        "message",
+        "evidence",
+    } <= set(f)
     assert (f["rule"], f["severity"], f["metric"], f["start_step"], f["peak_value"]) == (
-        "kl_spike", "error", "kl", 60, 7.0)
+        "kl_spike",
+        "error",
+        "kl",
+        60,
+        7.0,
+    )
     assert all(set(e) == {"step", "value", "change"} for e in f["evidence"])
     assert {s["rule"] for s in doc["skipped"]} >= {"score_collapse", "d_acc_jump"}
     assert all(set(s) >= {"rule", "run", "reason"} for s in doc["skipped"])
@@ -87,13 +114,16 @@ def test_select_ignore_and_params(grpo_run: Path) -> None:
     assert rules("--param", "kl_spike.factor=1000", "--param", "kl_spike.limit=5") == ["kl_spike"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--param", "kl_spike.nope=1"], "unknown parameter"),
-    (["--param", "kl_spike"], "expected RULE.NAME=VALUE"),
-    (["--param", "kl_spike.limit=high"], "expected float"),
-    (["--select", "kl_spik"], "unknown rule 'kl_spik'"),
-    (["--rules", "/nonexistent/rules"], "rules directory not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--param", "kl_spike.nope=1"], "unknown parameter"),
+        (["--param", "kl_spike"], "expected RULE.NAME=VALUE"),
+        (["--param", "kl_spike.limit=high"], "expected float"),
+        (["--select", "kl_spik"], "unknown rule 'kl_spik'"),
+        (["--rules", "/nonexistent/rules"], "rules directory not found"),
+    ],
+)
 def test_usage_errors_exit_2(grpo_run: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["analyze", str(grpo_run), *args])
     assert result.exit_code == 2
@@ -112,16 +142,31 @@ def test_project_config_params_and_user_rules(grpo_run: Path, tmp_path: Path) ->
     doc.update(id="kl_over_5", params={"limit": 5.0, "factor": 1000.0}, severity="warning")
     (rules_dir / "kl_over_5.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
     cfg = tmp_path / "trainlens.toml"
-    cfg.write_text('lang = "zh"\nrules_dirs = ["my_rules"]\n[rules.kl_spike]\nfactor = 1000.0\n',
-                   encoding="utf-8")
+    cfg.write_text(
+        'lang = "zh"\nrules_dirs = ["my_rules"]\n[rules.kl_spike]\nfactor = 1000.0\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["analyze", str(grpo_run), "--config", str(cfg), "-f", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["lang"] == "zh"
     assert [f["rule"] for f in doc["findings"]] == ["kl_over_5"]
     # the command line wins over the config
-    result = runner.invoke(app, ["analyze", str(grpo_run), "--config", str(cfg), "-f", "json",
-                                 "--param", "kl_spike.factor=5", "--lang", "en"])
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(grpo_run),
+            "--config",
+            str(cfg),
+            "-f",
+            "json",
+            "--param",
+            "kl_spike.factor=5",
+            "--lang",
+            "en",
+        ],
+    )
     doc = json.loads(result.stdout)
     assert sorted(f["rule"] for f in doc["findings"]) == ["kl_over_5", "kl_spike"]
     assert doc["lang"] == "en"
@@ -148,8 +193,9 @@ def test_markdown_format(grpo_run: Path) -> None:
         assert "kl_spike" in result.stdout or "KL" in result.stdout
 
 
-def test_crashing_rule_is_a_warning_not_a_dead_run(grpo_run: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crashing_rule_is_a_warning_not_a_dead_run(
+    grpo_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dataclasses import replace
 
     from trainlens.engine.registry import DETECTORS
@@ -171,8 +217,14 @@ def test_rules_list_and_show() -> None:
     assert {r["id"] for r in listed} == set(load_rules().ids)
     en = runner.invoke(app, ["rules", "show", "kl_spike"])
     assert en.exit_code == 0
-    for section in ("What it does", "Why it matters", "Common causes", "What to do",
-                    "Parameters (defaults)", "limit = 10.0"):
+    for section in (
+        "What it does",
+        "Why it matters",
+        "Common causes",
+        "What to do",
+        "Parameters (defaults)",
+        "limit = 10.0",
+    ):
         assert section in en.stdout
     zh = runner.invoke(app, ["rules", "show", "degradation_after_best", "--lang", "zh"])
     for section in ("作用", "为何重要", "常见原因", "建议", "参数（默认值）", "drop = 0.2"):
@@ -185,9 +237,19 @@ def test_every_rule_doc_has_the_same_sections() -> None:
     from trainlens.engine.docs import rule_doc
 
     for spec in load_rules():
-        for lang, heads in (("en", ("What it does", "Why it matters", "Common causes",
-                                    "What to do", "Parameters (defaults)")),
-                            ("zh", ("作用", "为何重要", "常见原因", "建议", "参数（默认值）"))):
+        for lang, heads in (
+            (
+                "en",
+                (
+                    "What it does",
+                    "Why it matters",
+                    "Common causes",
+                    "What to do",
+                    "Parameters (defaults)",
+                ),
+            ),
+            ("zh", ("作用", "为何重要", "常见原因", "建议", "参数（默认值）")),
+        ):
             out = rule_doc(spec, lang)
             positions = [out.index(h) for h in heads]
             assert positions == sorted(positions), (spec.id, lang)

@@ -110,11 +110,14 @@ def test_metric_option_raw_and_missing(logdir: Path) -> None:
     assert json.loads(r.stdout)["runs"][1]["best_step"] == 115
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--metric", "no_such_metric"], "no run has a metric named 'no_such_metric'"),
-    (["--drop", "0"], "drop must be a fraction above 0"),
-    (["--window", "-3"], "window must be 0 (auto)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--metric", "no_such_metric"], "no run has a metric named 'no_such_metric'"),
+        (["--drop", "0"], "drop must be a fraction above 0"),
+        (["--window", "-3"], "window must be 0 (auto)"),
+    ],
+)
 def test_usage_errors_exit_2(logdir: Path, args: list[str], message: str) -> None:
     r = invoke(logdir, *args)
     assert r.exit_code == 2 and r.stdout == ""

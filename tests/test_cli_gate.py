@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from logwriters import write_swift_run
 from typer.testing import CliRunner
 
-from logwriters import write_swift_run
 from trainlens.cli import app
 from trainlens.findings import Finding, Severity
 
@@ -24,8 +24,10 @@ def kl_at(step: int) -> float:
 def logdir(tmp_path: Path) -> Path:
     """Two ms-swift runs: ``spiky`` (kl > 10 at steps 30-34) and ``calm``."""
     base = tmp_path / "runs"
-    rows = [(s, {"loss": 0.2, "kl": kl_at(s), "completions/clipped_ratio": 0.1, "reward": 0.5})
-            for s in range(1, 51)]
+    rows = [
+        (s, {"loss": 0.2, "kl": kl_at(s), "completions/clipped_ratio": 0.1, "reward": 0.5})
+        for s in range(1, 51)
+    ]
     write_swift_run(base / "spiky", rows, 50)
     calm = [(s, {**m, "kl": 0.5}) for s, m in rows]
     write_swift_run(base / "calm", calm, 50)
@@ -52,11 +54,20 @@ def test_exit_1_when_a_policy_fails(logdir):
     assert "gate failed: 1 of 4 checks failed on 2 runs" in result.stderr
 
 
-@pytest.mark.parametrize(("policy", "code"), [
-    ("kl>10 for 5", 1), ("kl>10 for 6", 0), ("kl>10 after 34", 0), ("max(kl)>14", 1),
-    ("mean(reward)<0.5", 0), ("last(reward)<0.6", 1), ("count(kl>10)>4", 1),
-    ("count(kl>10)>5", 0), ("'completions/clipped_ratio'>=0.1", 1),
-])
+@pytest.mark.parametrize(
+    ("policy", "code"),
+    [
+        ("kl>10 for 5", 1),
+        ("kl>10 for 6", 0),
+        ("kl>10 after 34", 0),
+        ("max(kl)>14", 1),
+        ("mean(reward)<0.5", 0),
+        ("last(reward)<0.6", 1),
+        ("count(kl>10)>4", 1),
+        ("count(kl>10)>5", 0),
+        ("'completions/clipped_ratio'>=0.1", 1),
+    ],
+)
 def test_policy_forms_end_to_end(logdir, policy, code):
     assert gate(str(logdir / "spiky"), "--fail-on", policy).exit_code == code
 
@@ -65,7 +76,10 @@ def test_exit_2_on_a_bad_expression(logdir):
     result = gate(str(logdir), "--fail-on", "kl>>10")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        'error: bad policy "kl>>10": expected a number at column 4', "  kl>>10", "     ^"]
+        'error: bad policy "kl>>10": expected a number at column 4',
+        "  kl>>10",
+        "     ^",
+    ]
 
 
 def test_exit_2_without_logs(tmp_path):
@@ -84,13 +98,16 @@ def test_exit_2_without_policies(logdir):
 def test_missing_metric_warns_and_passes_unless_strict(logdir):
     result = gate(str(logdir / "calm"), "--fail-on", "eval_score<1.8")
     assert result.exit_code == 0
-    assert ("warning: run 'calm': policy 'eval_score<1.8': metric 'eval_score' not found "
-            "(counts as passed; --strict makes this an error)") in result.stderr
+    assert (
+        "warning: run 'calm': policy 'eval_score<1.8': metric 'eval_score' not found "
+        "(counts as passed; --strict makes this an error)"
+    ) in result.stderr
     assert "SKIP  eval_score<1.8" in result.stdout
     strict = gate(str(logdir / "calm"), "--fail-on", "eval_score<1.8", "--strict")
     assert strict.exit_code == 2
-    assert "error: run 'calm': policy 'eval_score<1.8': metric 'eval_score' not found" \
-        in strict.stderr
+    assert (
+        "error: run 'calm': policy 'eval_score<1.8': metric 'eval_score' not found" in strict.stderr
+    )
     assert "gate failed: 1 of 1 check could not be checked on 1 run (--strict)" in strict.stderr
 
 
@@ -113,8 +130,9 @@ def test_json_format_on_stdout(logdir):
 
 def test_junit_file(logdir, tmp_path):
     out = tmp_path / "reports" / "gate.xml"
-    result = gate(str(logdir), "--fail-on", "kl>10", "--fail-on", "eval_score<1", "--junit",
-                  str(out))
+    result = gate(
+        str(logdir), "--fail-on", "kl>10", "--fail-on", "eval_score<1", "--junit", str(out)
+    )
     assert result.exit_code == 1
     root = ET.parse(out).getroot()
     assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("4", "1", "2")
@@ -123,13 +141,16 @@ def test_junit_file(logdir, tmp_path):
 
 
 def test_github_annotations_on_stderr(logdir):
-    result = gate(str(logdir), "--fail-on", "kl>10", "--fail-on", "nope>1",
-                  env={"GITHUB_ACTIONS": "true"})
+    result = gate(
+        str(logdir), "--fail-on", "kl>10", "--fail-on", "nope>1", env={"GITHUB_ACTIONS": "true"}
+    )
     assert result.exit_code == 1
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("::error ")]
     warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("::warning ")]
-    assert errors == ["::error title=trainlens gate%3A kl>10 failed::run spiky: worst 15 at step "
-                      "30; 5 of 50 logged points violate; first at step 30"]
+    assert errors == [
+        "::error title=trainlens gate%3A kl>10 failed::run spiky: worst 15 at step "
+        "30; 5 of 50 logged points violate; first at step 30"
+    ]
     assert len(warnings) == 2 and "::" not in result.stdout
     plain = gate(str(logdir), "--fail-on", "kl>10")
     assert "::error" not in plain.stderr
@@ -153,7 +174,7 @@ def test_config_strict_and_bad_settings(logdir, tmp_path):
     assert gate(str(logdir), "--config", str(cfg)).exit_code == 2
     cfg.write_text('[tool.trainlens.gate]\nfail_onn = ["kl>1"]\n')
     result = gate(str(logdir), "--config", str(cfg))
-    assert result.exit_code == 2 and "unknown gate setting(s) fail_onn" in result.stderr
+    assert result.exit_code == 2 and "[gate]: unknown setting(s) fail_onn" in result.stderr
     cfg.write_text('[tool.trainlens.gate]\nfail_on = ["kl>"]\n')
     result = gate(str(logdir), "--config", str(cfg))
     assert result.exit_code == 2 and 'bad policy "kl>"' in result.stderr
@@ -186,6 +207,7 @@ def test_tensorboard_logs(tmp_path):
 
 # ---------------------------------------------------------------- rule-based policies
 
+
 class _FakeAnalysis:
     def __init__(self, findings):
         self.findings = findings
@@ -208,11 +230,21 @@ def fake_rules(monkeypatch):
                 arrays = run.arrays("kl")
                 if arrays is not None and (arrays[1] > 10).any():
                     steps = arrays[0][arrays[1] > 10]
-                    out.append(Finding(rule="kl_limit", severity=Severity.ERROR, run=run.name,
-                                       metric="kl", key="kl", start_step=int(steps[0]),
-                                       end_step=int(steps[-1]), peak_step=int(steps[0]),
-                                       peak_value=15.0))
+                    out.append(
+                        Finding(
+                            rule="kl_limit",
+                            severity=Severity.ERROR,
+                            run=run.name,
+                            metric="kl",
+                            key="kl",
+                            start_step=int(steps[0]),
+                            end_step=int(steps[-1]),
+                            peak_step=int(steps[0]),
+                            peak_value=15.0,
+                        )
+                    )
             return _FakeAnalysis(out)
+
         return [Spec()], analyze
 
     monkeypatch.setattr(rulebook, "load_analyzer", load_analyzer)

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from logwriters import swift_line, write_swift_run
 from typer.testing import CliRunner
 
-from logwriters import swift_line, write_swift_run
 from trainlens import __version__
 from trainlens.cli import app
 
@@ -32,8 +32,13 @@ def test_json_shape(swift_run):
     assert (run["name"], run["format"], run["framework"]) == ("v0-run", "swift_jsonl", "ms-swift")
     by_key = {m["key"]: m for m in run["metrics"]}
     assert by_key["rewards/Format/mean"] == {
-        "key": "rewards/Format/mean", "canonical": "reward/format", "count": 3,
-        "first_step": 1, "last_step": 3, "last_value": 0.5}
+        "key": "rewards/Format/mean",
+        "canonical": "reward/format",
+        "count": 3,
+        "first_step": 1,
+        "last_step": 3,
+        "last_value": 0.5,
+    }
     assert by_key["percentage"]["canonical"] is None
     for m in run["metrics"]:
         assert isinstance(m["count"], int) and isinstance(m["first_step"], int)
@@ -52,7 +57,9 @@ def test_terminal_table_and_warnings_on_stderr(swift_run):
 def test_user_aliases_option(swift_run, tmp_path):
     aliases = tmp_path / "a.yaml"
     aliases.write_text("metrics:\n  my_ratio: [percentage]\n")
-    result = runner.invoke(app, ["metrics", str(swift_run), "-f", "json", "--aliases", str(aliases)])
+    result = runner.invoke(
+        app, ["metrics", str(swift_run), "-f", "json", "--aliases", str(aliases)]
+    )
     run = json.loads(result.stdout)["runs"][0]
     assert {m["key"]: m["canonical"] for m in run["metrics"]}["percentage"] == "my_ratio"
 
@@ -65,11 +72,14 @@ def test_project_config_aliases(swift_run, tmp_path, monkeypatch):
     assert {m["key"]: m["canonical"] for m in run["metrics"]}["percentage"] == "progress"
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["metrics", "/definitely/not/here"], "no such file or directory"),
-    (["metrics", "{empty}"], "no training logs found"),
-    (["metrics", "{empty}", "--config", "/nope.toml"], "config file not found"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["metrics", "/definitely/not/here"], "no such file or directory"),
+        (["metrics", "{empty}"], "no training logs found"),
+        (["metrics", "{empty}", "--config", "/nope.toml"], "config file not found"),
+    ],
+)
 def test_input_errors_exit_2_with_one_line(tmp_path, args, fragment):
     args = [a.replace("{empty}", str(tmp_path)) for a in args]
     result = runner.invoke(app, args)
@@ -83,7 +93,9 @@ def test_bad_config_names_the_file(tmp_path, swift_run):
     cfg = tmp_path / "trainlens.toml"
     cfg.write_text("colour = 'red'\n")
     result = runner.invoke(app, ["metrics", str(swift_run), "--config", str(cfg)])
-    assert result.exit_code == 2 and str(cfg) in result.stderr and "unknown setting" in result.stderr
+    assert (
+        result.exit_code == 2 and str(cfg) in result.stderr and "unknown setting" in result.stderr
+    )
 
 
 def test_version_help_and_python_m(tmp_path):
@@ -92,12 +104,20 @@ def test_version_help_and_python_m(tmp_path):
     assert "metrics" in help_text and "Exit codes" in help_text
     garbage = tmp_path / "logging.jsonl"
     garbage.write_text("\x00\x01garbage\n" + swift_line(1, 1, {"loss": 1.0}) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "trainlens", "metrics", str(garbage)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainlens", "metrics", str(garbage)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr and "line 1 (byte 0): not valid JSON" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "trainlens", "metrics", str(tmp_path / "x")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainlens", "metrics", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 

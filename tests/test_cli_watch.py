@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from logwriters import swift_line
 from typer.testing import CliRunner
 
-from logwriters import swift_line
 from trainlens.cli import app
 from trainlens.findings import Finding, Severity
 
@@ -35,10 +35,19 @@ def fake_rules(monkeypatch):
             arrays = run.arrays("kl")
             if arrays is not None and (arrays[1] > 10).any():
                 hit = arrays[0][arrays[1] > 10]
-                out.append(Finding(rule="kl_limit", severity=Severity.ERROR, run=run.name,
-                                   metric="kl", key="kl", start_step=int(hit[0]),
-                                   end_step=int(hit[-1]), peak_step=int(hit[0]),
-                                   peak_value=float(np.max(arrays[1]))))
+                out.append(
+                    Finding(
+                        rule="kl_limit",
+                        severity=Severity.ERROR,
+                        run=run.name,
+                        metric="kl",
+                        key="kl",
+                        start_step=int(hit[0]),
+                        end_step=int(hit[-1]),
+                        peak_step=int(hit[0]),
+                        peak_value=float(np.max(arrays[1])),
+                    )
+                )
         return _Analysis(out)
 
     monkeypatch.setattr(rulebook, "load_analyzer", lambda cfg: ([Spec()], analyze))
@@ -49,8 +58,12 @@ def job(tmp_path: Path) -> Path:
     """A finished ms-swift log whose kl goes above 10 at steps 6-8."""
     log = tmp_path / "job" / "logging.jsonl"
     log.parent.mkdir()
-    log.write_text("".join(swift_line(s, 10, {"loss": 0.5, "kl": 20.0 if 6 <= s <= 8 else 0.1})
-                           + "\n" for s in range(1, 11)))
+    log.write_text(
+        "".join(
+            swift_line(s, 10, {"loss": 0.5, "kl": 20.0 if 6 <= s <= 8 else 0.1}) + "\n"
+            for s in range(1, 11)
+        )
+    )
     return tmp_path
 
 
@@ -106,10 +119,13 @@ def test_ctrl_c_exits_0(job, monkeypatch):
     assert result.exit_code == 0 and "stopped after 0 new finding(s)" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--exit-on", "kl>>10"], 'bad policy "kl>>10": expected a number at column 4'),
-    (["--exit-on", "kl>1", "--fail-on-rule", "nope"], "unknown rule 'nope'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--exit-on", "kl>>10"], 'bad policy "kl>>10": expected a number at column 4'),
+        (["--exit-on", "kl>1", "--fail-on-rule", "nope"], "unknown rule 'nope'"),
+    ],
+)
 def test_exit_2_on_bad_input(job, fake_rules, args, message):
     result = watch(str(job), *args)
     assert result.exit_code == 2 and message in result.stderr
@@ -137,10 +153,24 @@ def test_real_ctrl_c_and_sigterm_exit_0(job):
     import subprocess
     import sys
 
-    procs = {sig: subprocess.Popen(
-        [sys.executable, "-m", "trainlens", "watch", str(job), "--no-rules", "--interval", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for sig in (signal.SIGINT, signal.SIGTERM)}
+    procs = {
+        sig: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trainlens",
+                "watch",
+                str(job),
+                "--no-rules",
+                "--interval",
+                "0.1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         for sig, proc in procs.items():
             assert proc.stderr is not None

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from logwriters import REALDATA, write_swift_run, write_trainer_state
+
 from trainlens.discover import SourceFormat, discover
 from trainlens.errors import TrainlensError
 
@@ -21,11 +21,17 @@ def touch_events(folder: Path, suffix: str = "1700000000.host.1.0") -> Path:
 
 def test_nested_logdir_of_many_kinds(tmp_path):
     # ms-swift output dir with TensorBoard under runs/ and checkpoints
-    swift = write_swift_run(tmp_path / "team/grpo/v0-20250101-000000",
-                            [(1, {"loss": 1.0})], 10, args={"learning_rate": 1e-6})
+    swift = write_swift_run(
+        tmp_path / "team/grpo/v0-20250101-000000",
+        [(1, {"loss": 1.0})],
+        10,
+        args={"learning_rate": 1e-6},
+    )
     touch_events(swift / "runs")
     for n in (5, 10):
-        write_trainer_state(swift / f"checkpoint-{n}" / "trainer_state.json", [{"loss": 1, "step": 1}])
+        write_trainer_state(
+            swift / f"checkpoint-{n}" / "trainer_state.json", [{"loss": 1, "step": 1}]
+        )
     # HF trainer output: checkpoints only (no final trainer_state): newest wins
     hf = tmp_path / "team/sft"
     for n in (100, 300, 200):
@@ -45,12 +51,19 @@ def test_nested_logdir_of_many_kinds(tmp_path):
     touch_events(tmp_path / ".git" / "hidden")
 
     runs = {r.name: r for r in discover(tmp_path)}
-    assert sorted(runs) == ["tb/exp_a", "tb/exp_b/deeper/deepest", "team/grpo/v0-20250101-000000",
-                            "team/sft", "verl/proj/exp1"]
+    assert sorted(runs) == [
+        "tb/exp_a",
+        "tb/exp_b/deeper/deepest",
+        "team/grpo/v0-20250101-000000",
+        "team/sft",
+        "verl/proj/exp1",
+    ]
     grpo = runs["team/grpo/v0-20250101-000000"]
     assert grpo.primary.format is SourceFormat.SWIFT_JSONL
-    assert [c.format for c in grpo.companions] == [SourceFormat.TENSORBOARD,
-                                                   SourceFormat.HF_TRAINER_STATE]
+    assert [c.format for c in grpo.companions] == [
+        SourceFormat.TENSORBOARD,
+        SourceFormat.HF_TRAINER_STATE,
+    ]
     assert grpo.companions[1].path.parent.name == "checkpoint-10"
     assert grpo.config_path == swift / "args.json"
     assert [c.step for c in grpo.checkpoints] == [5, 10]
@@ -88,11 +101,14 @@ def test_single_files(tmp_path):
     assert run.primary.format is SourceFormat.SWIFT_JSONL
 
 
-@pytest.mark.parametrize("make, fragment", [
-    (lambda p: p / "missing", "no such file"),
-    (lambda p: p, "no training logs found"),
-    (lambda p: (p / "readme.md").write_text("hi") and p / "readme.md", "not a training log"),
-])
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda p: p / "missing", "no such file"),
+        (lambda p: p, "no training logs found"),
+        (lambda p: (p / "readme.md").write_text("hi") and p / "readme.md", "not a training log"),
+    ],
+)
 def test_errors(tmp_path, make, fragment):
     with pytest.raises(TrainlensError, match=fragment):
         discover(make(tmp_path))
@@ -103,16 +119,22 @@ def test_errors(tmp_path, make, fragment):
 def test_realdata_layout():
     runs = {r.name: r for r in discover(REALDATA)}
     assert set(runs) == {
-        "hf_trainer_gpt2ja_sft_overfit_emon2358", "swift_sft_qwen3_8b_lora_deepclima",
-        "swift_v2_sft_internvl2_npu", "td3_carla_actor_loss_explosion_day18",
-        "trl_dpo_llama_silver8ce", "trl_grpo_chaos_economy",
-        "verl_ppo_gae_gsm8k_console_resumed/verl_demo"}
+        "hf_trainer_gpt2ja_sft_overfit_emon2358",
+        "swift_sft_qwen3_8b_lora_deepclima",
+        "swift_v2_sft_internvl2_npu",
+        "td3_carla_actor_loss_explosion_day18",
+        "trl_dpo_llama_silver8ce",
+        "trl_grpo_chaos_economy",
+        "verl_ppo_gae_gsm8k_console_resumed/verl_demo",
+    }
     hf = runs["hf_trainer_gpt2ja_sft_overfit_emon2358"]
     # the TensorBoard dir (.0 and .2 files) holds the history; the nested hparams dir and the
     # trainer_state.json come along as companions of the same run
     assert hf.primary.format is SourceFormat.TENSORBOARD and len(hf.primary.files) == 2
-    assert {c.format for c in hf.companions} == {SourceFormat.TENSORBOARD,
-                                                 SourceFormat.HF_TRAINER_STATE}
+    assert {c.format for c in hf.companions} == {
+        SourceFormat.TENSORBOARD,
+        SourceFormat.HF_TRAINER_STATE,
+    }
 
 
 def test_swift_output_dir_with_only_tensorboard_logs(tmp_path):

@@ -30,8 +30,14 @@ def rules_of(a: Analysis, run_name: str | None = None) -> set[str]:
 
 def test_critic_warmup() -> None:
     a = run("critic_warmup")
-    assert rules_of(a) == {"d_acc_jump", "grad_explosion", "score_collapse",
-                           "score_diff_out_of_range", "hard_sample_collapse", "length_bias"}
+    assert rules_of(a) == {
+        "d_acc_jump",
+        "grad_explosion",
+        "score_collapse",
+        "score_diff_out_of_range",
+        "hard_sample_collapse",
+        "length_bias",
+    }
     (d,) = of(a, "d_acc_jump")
     assert (d.start_step, d.peak_step) == (1, 2)
     assert d.params["from_pct"] == pytest.approx(64.84, abs=1e-3)
@@ -59,13 +65,17 @@ def test_critic_warmup() -> None:
     assert {"loss_spike", "kl_spike", "length_collapse", "throughput_drop"} <= skipped
 
 
-@pytest.mark.parametrize("name, best, value, onset, ckpt", [
-    ("qwen3_4b", 75, 2.21, 120, "global_step_75"),
-    ("qwen3_8b", 115, 2.34, 135, "global_step_125"),
-    ("qwen3_8b_n8", 45, 2.20, 90, "global_step_50"),
-])
-def test_degrading_runs_best_then_degrade(name: str, best: int, value: float, onset: int,
-                                          ckpt: str) -> None:
+@pytest.mark.parametrize(
+    "name, best, value, onset, ckpt",
+    [
+        ("qwen3_4b", 75, 2.21, 120, "global_step_75"),
+        ("qwen3_8b", 115, 2.34, 135, "global_step_125"),
+        ("qwen3_8b_n8", 45, 2.20, 90, "global_step_50"),
+    ],
+)
+def test_degrading_runs_best_then_degrade(
+    name: str, best: int, value: float, onset: int, ckpt: str
+) -> None:
     a = run("degrading_runs")
     (f,) = of(a, "degradation_after_best", name)
     assert f.metric == "eval_score" and f.key == "val-core/math/reward/mean@1"
@@ -90,8 +100,11 @@ def test_degrading_runs_8b_collapse() -> None:
     # length, entropy and reward fall together at 133-135: one episode names them (the README
     # does not list instability_episode for this run; by the rule's definition it is one)
     (ep,) = of(a, "instability_episode", "qwen3_8b")
-    assert {m.split("@")[0] for m in ep.members} == {"length_collapse", "entropy_collapse",
-                                                     "reward_collapse"}
+    assert {m.split("@")[0] for m in ep.members} == {
+        "length_collapse",
+        "entropy_collapse",
+        "reward_collapse",
+    }
 
 
 def test_degrading_runs_nothing_else() -> None:
@@ -99,9 +112,13 @@ def test_degrading_runs_nothing_else() -> None:
     may = {"reward_collapse"}
     assert rules_of(a, "qwen3_4b") - may == {"degradation_after_best"}
     assert rules_of(a, "qwen3_8b_n8") - may == {"degradation_after_best"}
-    assert rules_of(a, "qwen3_8b") == {"degradation_after_best", "length_collapse",
-                                       "reward_collapse", "entropy_collapse",
-                                       "instability_episode"}
+    assert rules_of(a, "qwen3_8b") == {
+        "degradation_after_best",
+        "length_collapse",
+        "reward_collapse",
+        "entropy_collapse",
+        "instability_episode",
+    }
 
 
 EPISODES = [2800, 2855, 3145, 3695, 4155, 4655, 5145]
@@ -112,8 +129,7 @@ def test_grpo_kl_episodes() -> None:
     assert [f.start_step for f in of(a, "kl_spike")] == [2800, 2855, 3145, 4155, 4655, 5145]
     assert of(a, "kl_spike")[1].end_step == 2870
     assert of(a, "kl_spike")[0].peak_value == pytest.approx(19.6, abs=0.01)
-    assert [f.start_step for f in of(a, "grad_explosion")] == [2800, 2855, 3145, 3695, 4155,
-                                                                5145]
+    assert [f.start_step for f in of(a, "grad_explosion")] == [2800, 2855, 3145, 3695, 4155, 5145]
     clipped = of(a, "clipped_ratio_surge")
     assert [f.start_step for f in clipped] == EPISODES
     assert sum(f.params["n_points"] for f in clipped) == 10
@@ -121,20 +137,34 @@ def test_grpo_kl_episodes() -> None:
     episodes = of(a, "instability_episode")
     assert [f.start_step for f in episodes] == EPISODES
     first = episodes[0]
-    assert {"kl_spike@kl", "grad_explosion@grad_norm", "clipped_ratio_surge@clipped_ratio",
-            "reward_collapse@reward/format"} == set(first.members)
+    assert {
+        "kl_spike@kl",
+        "grad_explosion@grad_norm",
+        "clipped_ratio_surge@clipped_ratio",
+        "reward_collapse@reward/format",
+    } == set(first.members)
     assert first.members[0] == "kl_spike@kl"  # the chain starts with the cause
     (crash,) = of(a, "reward_collapse")
-    assert (crash.metric, crash.key, crash.start_step) == ("reward/format",
-                                                           "rewards/Format/mean", 2800)
+    assert (crash.metric, crash.key, crash.start_step) == (
+        "reward/format",
+        "rewards/Format/mean",
+        2800,
+    )
     assert crash.baseline == pytest.approx(0.93, abs=0.01)
     assert crash.peak_value == pytest.approx(0.10, abs=0.01)
 
 
 def test_grpo_kl_episodes_nothing_else() -> None:
     a = run("grpo_kl_episodes")
-    allowed = {"kl_spike", "grad_explosion", "clipped_ratio_surge", "instability_episode",
-               "reward_collapse", "loss_spike", "length_surge"}
+    allowed = {
+        "kl_spike",
+        "grad_explosion",
+        "clipped_ratio_surge",
+        "instability_episode",
+        "reward_collapse",
+        "loss_spike",
+        "length_surge",
+    }
     assert rules_of(a) <= allowed
     assert all(f.start_step in EPISODES or 2855 <= f.start_step <= 2870 for f in a.findings)
     # the GRPO loss goes negative: loss_spike is skipped, visibly
@@ -143,8 +173,12 @@ def test_grpo_kl_episodes_nothing_else() -> None:
 
 def test_grpo_kl_stuck() -> None:
     a = run("grpo_kl_stuck")
-    assert rules_of(a) - {"length_collapse"} == {"kl_stuck_zero", "grad_vanishing",
-                                                  "degenerate_generation", "wasted_rollouts"}
+    assert rules_of(a) - {"length_collapse"} == {
+        "kl_stuck_zero",
+        "grad_vanishing",
+        "degenerate_generation",
+        "wasted_rollouts",
+    }
     (kl,) = of(a, "kl_stuck_zero")
     assert kl.params["n_points"] >= 59 and kl.start_step == 1
     (g,) = of(a, "grad_vanishing")

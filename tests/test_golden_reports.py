@@ -21,8 +21,14 @@ from trainlens.report.model import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
-EXAMPLES = ("critic_warmup", "degrading_runs", "grpo_kl_episodes", "grpo_kl_stuck",
-            "healthy_grpo", "sft_overfit")
+EXAMPLES = (
+    "critic_warmup",
+    "degrading_runs",
+    "grpo_kl_episodes",
+    "grpo_kl_stuck",
+    "healthy_grpo",
+    "sft_overfit",
+)
 LANGS = ("en", "zh")
 DATE = "2026-01-01"
 ASSETS = "postmortem_assets"
@@ -42,8 +48,9 @@ def analysis(example: str) -> Analysis:
 def golden_markdown(example: str, lang: str) -> str:
     """The report with its chart links, without drawing the charts (the image test draws)."""
     result = analysis(example)
-    report = build_report(result, charts=True, date=DATE,
-                          analysed_paths=[Path("examples") / example])
+    report = build_report(
+        result, charts=True, date=DATE, analysed_paths=[Path("examples") / example]
+    )
     return render_model(report, result.rules, lang=lang, assets_href=ASSETS)
 
 
@@ -98,9 +105,14 @@ def _png_size(path: Path) -> tuple[int, int]:
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_every_linked_chart_exists_and_is_a_png(example, tmp_path):
     out = tmp_path / "postmortem.md"
-    text = render_markdown(analysis(example), lang="en", charts=True,
-                           assets_dir=tmp_path / ASSETS, date=DATE,
-                           analysed_paths=[Path("examples") / example])
+    text = render_markdown(
+        analysis(example),
+        lang="en",
+        charts=True,
+        assets_dir=tmp_path / ASSETS,
+        date=DATE,
+        analysed_paths=[Path("examples") / example],
+    )
     out.write_text(text, encoding="utf-8")
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert links, "a report without charts"
@@ -152,8 +164,9 @@ def test_every_rule_has_both_languages():
     for spec in result.rules:
         for section in ("title", "message", "why"):
             texts = getattr(spec, section)
-            assert texts.get("en", "").strip() and texts.get("zh", "").strip(), \
+            assert texts.get("en", "").strip() and texts.get("zh", "").strip(), (
                 f"{spec.id}.{section}"
+            )
         for section in ("causes", "advice"):
             texts = getattr(spec, section)
             assert texts.get("en") and texts.get("zh"), f"{spec.id}.{section}"

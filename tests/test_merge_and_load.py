@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from logwriters import REALDATA, swift_line, write_swift_run, write_trainer_state
+
 from trainlens.errors import TrainlensError
 from trainlens.load import load_runs
 from trainlens.merge import merge_frames
@@ -26,8 +26,12 @@ def test_resumed_run_keeps_latest_values_and_records_the_restart():
     assert table["value"].tolist() == [1, 2, 30, 40, 50, 60]
     assert table["source"].tolist() == ["a.tfevents"] * 2 + ["b.tfevents"] * 4
     (restart,) = restarts
-    assert (restart.step, restart.previous_step, restart.source, restart.overwritten) == \
-        (30, 50, "b.tfevents", 3)
+    assert (restart.step, restart.previous_step, restart.source, restart.overwritten) == (
+        30,
+        50,
+        "b.tfevents",
+        3,
+    )
 
 
 def test_duplicate_lines_are_counted_once_without_a_restart():
@@ -47,12 +51,18 @@ def test_files_with_different_tags_are_not_restarts():
 
 
 def test_load_swift_run_end_to_end(tmp_path):
-    rows = [(s, {"loss": 1.0 / s, "kl": 0.01 * s, "rewards/Format/mean": 0.5})
-            for s in range(1, 11)]
-    write_swift_run(tmp_path / "run", rows, 10,
-                    args={"learning_rate": 1e-6, "beta": 0.04, "max_steps": -1})
-    write_trainer_state(tmp_path / "run" / "checkpoint-10" / "trainer_state.json",
-                        [{"loss": 0.1, "step": 10}], best_metric=0.25, best_global_step=10)
+    rows = [
+        (s, {"loss": 1.0 / s, "kl": 0.01 * s, "rewards/Format/mean": 0.5}) for s in range(1, 11)
+    ]
+    write_swift_run(
+        tmp_path / "run", rows, 10, args={"learning_rate": 1e-6, "beta": 0.04, "max_steps": -1}
+    )
+    write_trainer_state(
+        tmp_path / "run" / "checkpoint-10" / "trainer_state.json",
+        [{"loss": 0.1, "step": 10}],
+        best_metric=0.25,
+        best_global_step=10,
+    )
     result = load_runs(tmp_path)
     (run,) = result.runs
     assert result.warnings == []
@@ -100,9 +110,13 @@ def test_no_logs_is_an_error(tmp_path):
 
 def test_verl_jsonl_run(tmp_path):
     (tmp_path / "proj").mkdir()
-    (tmp_path / "proj" / "exp.jsonl").write_text("".join(
-        json.dumps({"step": s, "data": {"actor/kl_loss": 0.1 * s, "critic/score/mean": 0.5}}) + "\n"
-        for s in range(1, 4)))
+    (tmp_path / "proj" / "exp.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "data": {"actor/kl_loss": 0.1 * s, "critic/score/mean": 0.5}})
+            + "\n"
+            for s in range(1, 4)
+        )
+    )
     (run,) = load_runs(tmp_path).runs
     assert run.name == "proj/exp" and run.meta.framework == "verl"
     assert run.series("kl").tolist() == pytest.approx([0.1, 0.2, 0.3])

@@ -9,49 +9,92 @@ from trainlens.metrics import AliasTable, normalise_key
 
 CASES = {
     "ms-swift / TRL GRPO": {
-        "kl": "kl", "loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
-        "reward": "reward", "reward_std": "reward_std", "rewards/Format/mean": "reward/format",
-        "rewards/Accuracy/mean": "reward/accuracy", "completions/mean_length":
-        "response_length_mean", "completions/min_length": "response_length_min",
-        "completions/max_length": "response_length_max", "completions/clipped_ratio":
-        "clipped_ratio", "clip_ratio/region_mean": "clip_ratio", "entropy/mean": "entropy",
-        "train_speed(iter/s)": "throughput", "frac_reward_zero_std": "frac_reward_zero_std",
-        "epoch": "epoch", "eval_reward": "eval_score", "eval_loss": "eval_loss",
-        "token_acc": "token_acc", "memory(GiB)": "memory",
+        "kl": "kl",
+        "loss": "loss",
+        "grad_norm": "grad_norm",
+        "learning_rate": "learning_rate",
+        "reward": "reward",
+        "reward_std": "reward_std",
+        "rewards/Format/mean": "reward/format",
+        "rewards/Accuracy/mean": "reward/accuracy",
+        "completions/mean_length": "response_length_mean",
+        "completions/min_length": "response_length_min",
+        "completions/max_length": "response_length_max",
+        "completions/clipped_ratio": "clipped_ratio",
+        "clip_ratio/region_mean": "clip_ratio",
+        "entropy/mean": "entropy",
+        "train_speed(iter/s)": "throughput",
+        "frac_reward_zero_std": "frac_reward_zero_std",
+        "epoch": "epoch",
+        "eval_reward": "eval_score",
+        "eval_loss": "eval_loss",
+        "token_acc": "token_acc",
+        "memory(GiB)": "memory",
     },
-    "ms-swift v3.2 names": {"completion_length": "response_length_mean",
-                            "response_clip_ratio": "clipped_ratio", "clip_ratio": "clip_ratio",
-                            "rewards/Format": "reward/format"},
+    "ms-swift v3.2 names": {
+        "completion_length": "response_length_mean",
+        "response_clip_ratio": "clipped_ratio",
+        "clip_ratio": "clip_ratio",
+        "rewards/Format": "reward/format",
+    },
     "HF TensorBoard callback prefixes": {
-        "train/kl": "kl", "train/loss": "loss", "train/rewards/Format/mean": "reward/format",
-        "train/completions/clipped_ratio": "clipped_ratio", "eval/loss": "eval_loss",
-        "eval/accuracy": "eval_score", "train/learning_rate": "learning_rate",
+        "train/kl": "kl",
+        "train/loss": "loss",
+        "train/rewards/Format/mean": "reward/format",
+        "train/completions/clipped_ratio": "clipped_ratio",
+        "eval/loss": "eval_loss",
+        "eval/accuracy": "eval_score",
+        "train/learning_rate": "learning_rate",
     },
     "TRL PPO / DPO": {
-        "objective/kl": "kl", "objective/entropy": "entropy", "objective/scores": "reward",
-        "policy/approxkl_avg": "approx_kl", "policy/clipfrac_avg": "clip_ratio",
-        "loss/policy_avg": "loss", "rewards/chosen": "reward_chosen",
-        "rewards/rejected": "reward_rejected", "rewards/margins": "reward_margin",
-        "rewards/accuracies": "reward_accuracy", "eval_rewards/accuracies": "eval_score",
+        "objective/kl": "kl",
+        "objective/entropy": "entropy",
+        "objective/scores": "reward",
+        "policy/approxkl_avg": "approx_kl",
+        "policy/clipfrac_avg": "clip_ratio",
+        "loss/policy_avg": "loss",
+        "rewards/chosen": "reward_chosen",
+        "rewards/rejected": "reward_rejected",
+        "rewards/margins": "reward_margin",
+        "rewards/accuracies": "reward_accuracy",
+        "eval_rewards/accuracies": "eval_score",
     },
     "verl": {
-        "actor/kl_loss": "kl", "actor/reward_kl_penalty": "kl", "actor/pg_loss": "loss",
-        "actor/ppo_kl": "approx_kl", "actor/pg_clipfrac": "clip_ratio",
-        "actor/entropy": "entropy", "actor/grad_norm": "grad_norm", "actor/lr": "learning_rate",
-        "critic/score/mean": "reward", "response_length/mean": "response_length_mean",
+        "actor/kl_loss": "kl",
+        "actor/reward_kl_penalty": "kl",
+        "actor/pg_loss": "loss",
+        "actor/ppo_kl": "approx_kl",
+        "actor/pg_clipfrac": "clip_ratio",
+        "actor/entropy": "entropy",
+        "actor/grad_norm": "grad_norm",
+        "actor/lr": "learning_rate",
+        "critic/score/mean": "reward",
+        "response_length/mean": "response_length_mean",
         "response_length/max": "response_length_max",
-        "response_length/clip_ratio": "clipped_ratio", "perf/throughput": "throughput",
-        "perf/mfu/actor": "mfu", "val-core/openai/gsm8k/reward/mean@1": "eval_score",
-        "val/test_score/gsm8k": "eval_score", "training/epoch": "epoch",
+        "response_length/clip_ratio": "clipped_ratio",
+        "perf/throughput": "throughput",
+        "perf/mfu/actor": "mfu",
+        "val-core/openai/gsm8k/reward/mean@1": "eval_score",
+        "val/test_score/gsm8k": "eval_score",
+        "training/epoch": "epoch",
     },
-    "OpenRLHF": {"train/policy_loss": "loss", "train/kl": "kl", "train/reward": "reward",
-                 "train/response_length": "response_length_mean", "train/actor_lr":
-                 "learning_rate", "train/ppo_clip_ratio": "clip_ratio"},
+    "OpenRLHF": {
+        "train/policy_loss": "loss",
+        "train/kl": "kl",
+        "train/reward": "reward",
+        "train/response_length": "response_length_mean",
+        "train/actor_lr": "learning_rate",
+        "train/ppo_clip_ratio": "clip_ratio",
+    },
     "custom critics, any prefix": {
-        "critic/d_acc": "d_acc", "train/d_acc": "d_acc", "disc/discriminator_acc": "d_acc",
-        "critic/score_diff": "score_diff", "critic/teacher_score_mean": "teacher_score",
-        "critic/student_score_mean": "student_score", "rm/hard_sample_ratio":
-        "hard_sample_ratio", "critic/length_reward_corr": "length_reward_corr",
+        "critic/d_acc": "d_acc",
+        "train/d_acc": "d_acc",
+        "disc/discriminator_acc": "d_acc",
+        "critic/score_diff": "score_diff",
+        "critic/teacher_score_mean": "teacher_score",
+        "critic/student_score_mean": "student_score",
+        "rm/hard_sample_ratio": "hard_sample_ratio",
+        "critic/length_reward_corr": "length_reward_corr",
         "critic/grad_norm_before_clip": "grad_norm",
     },
 }
@@ -86,8 +129,10 @@ def test_preferred_key_order_and_direction():
 
 def test_user_aliases_from_file_and_config(tmp_path):
     extra = tmp_path / "aliases.yaml"
-    extra.write_text("metrics:\n  d_acc:\n    keys: [my_team/discrim_accuracy]\n"
-                     "  kl: [policy_kl_to_ref]\n  my_metric: {keys: [foo/bar], family: reward}\n")
+    extra.write_text(
+        "metrics:\n  d_acc:\n    keys: [my_team/discrim_accuracy]\n"
+        "  kl: [policy_kl_to_ref]\n  my_metric: {keys: [foo/bar], family: reward}\n"
+    )
     table = AliasTable.load([extra], inline={"reward": ["score_of_policy"]})
     assert table.resolve("my_team/discrim_accuracy").canonical == "d_acc"
     assert table.resolve("policy_kl_to_ref").canonical == "kl"
@@ -99,12 +144,15 @@ def test_user_aliases_from_file_and_config(tmp_path):
     assert override.resolve("kl").canonical == "my_kl"
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("metrics: [1, 2]", "expected a mapping"),
-    ("metrics:\n  kl: {keyz: [a]}", "unknown field"),
-    ("metrics:\n  kl: {patterns: ['(']}", "bad pattern"),
-    ("metrics: {kl: [a", "invalid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("metrics: [1, 2]", "expected a mapping"),
+        ("metrics:\n  kl: {keyz: [a]}", "unknown field"),
+        ("metrics:\n  kl: {patterns: ['(']}", "bad pattern"),
+        ("metrics: {kl: [a", "invalid YAML"),
+    ],
+)
 def test_bad_alias_files_name_the_file(tmp_path, text, fragment):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

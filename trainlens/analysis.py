@@ -50,9 +50,14 @@ class Analysis:
         return out
 
 
-def analyze_runs(runs: list[Run], *, rules: RuleSet | None = None, select: Sequence[str] = (),
-                 ignore: Sequence[str] = (),
-                 warnings: list[ReadWarning] | None = None) -> Analysis:
+def analyze_runs(
+    runs: list[Run],
+    *,
+    rules: RuleSet | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    warnings: list[ReadWarning] | None = None,
+) -> Analysis:
     """Run the (selected) rules over already loaded runs."""
     ruleset = rules if rules is not None else load_rules()
     specs = ruleset.select(select, ignore)
@@ -65,10 +70,24 @@ def analyze_runs(runs: list[Run], *, rules: RuleSet | None = None, select: Seque
         findings.extend(outcome.findings)
         skipped.extend(outcome.skipped)
         all_warnings.extend(outcome.warnings)
-    findings.sort(key=lambda f: (order.get(f.run, len(order)), -f.severity.rank, f.start_step,
-                                 not f.members, f.rule, f.metric))
-    return Analysis(runs=runs, findings=findings, skipped=skipped, warnings=all_warnings,
-                    rules=ruleset, selected=[s.id for s in specs])
+    findings.sort(
+        key=lambda f: (
+            order.get(f.run, len(order)),
+            -f.severity.rank,
+            f.start_step,
+            not f.members,
+            f.rule,
+            f.metric,
+        )
+    )
+    return Analysis(
+        runs=runs,
+        findings=findings,
+        skipped=skipped,
+        warnings=all_warnings,
+        rules=ruleset,
+        selected=[s.id for s in specs],
+    )
 
 
 def merge_params(*layers: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -80,10 +99,16 @@ def merge_params(*layers: Mapping[str, Mapping[str, Any]] | None) -> dict[str, d
     return out
 
 
-def analyze(path: Path | str, *, config: ProjectConfig | None = None,
-            aliases: AliasTable | None = None, rules_dirs: Sequence[Path] = (),
-            params: Mapping[str, Mapping[str, Any]] | None = None, select: Sequence[str] = (),
-            ignore: Sequence[str] = ()) -> Analysis:
+def analyze(
+    path: Path | str,
+    *,
+    config: ProjectConfig | None = None,
+    aliases: AliasTable | None = None,
+    rules_dirs: Sequence[Path] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> Analysis:
     """Load every run under ``path`` and analyse it. ``config`` supplies aliases, rule dirs,
     parameters and select/ignore; the keyword arguments add to it (``select`` replaces the
     config's selection, ``ignore`` and ``params`` extend it)."""
@@ -91,5 +116,10 @@ def analyze(path: Path | str, *, config: ProjectConfig | None = None,
     table = aliases or AliasTable.load(cfg.alias_files, inline=cfg.aliases or None)
     rules = load_rules([*cfg.rules_dirs, *rules_dirs], merge_params(cfg.rule_params, params))
     loaded = load_runs(path, aliases=table)
-    return analyze_runs(loaded.runs, rules=rules, select=list(select) or cfg.select,
-                        ignore=[*cfg.ignore, *ignore], warnings=loaded.warnings)
+    return analyze_runs(
+        loaded.runs,
+        rules=rules,
+        select=list(select) or cfg.select,
+        ignore=[*cfg.ignore, *ignore],
+        warnings=loaded.warnings,
+    )

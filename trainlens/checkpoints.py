@@ -1,4 +1,4 @@
-"""Best value, degradation onset and the checkpoint to keep: shared by rules, reports and compare."""
+"""Best value, degradation onset and the checkpoint to keep (rules, reports and compare)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,15 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
-def best_then_degrade(steps: np.ndarray, values: np.ndarray, *, higher_is_better: bool = True,
-                      drop: float = 0.2, sustain: int = 2, window: int = 1) -> Degradation | None:
+def best_then_degrade(
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    higher_is_better: bool = True,
+    drop: float = 0.2,
+    sustain: int = 2,
+    window: int = 1,
+) -> Degradation | None:
     """Find the best point and the first sustained worsening by more than ``drop`` (relative to
     the best's magnitude) after it. ``sustain`` consecutive points must all be that bad (fewer
     if the series ends sooner). ``window`` smooths noisy series with a rolling median first.
@@ -65,14 +72,16 @@ def best_then_degrade(steps: np.ndarray, values: np.ndarray, *, higher_is_better
     onset = None
     for i in np.flatnonzero(bad):
         k = min(sustain, len(bad) - i)
-        if bad[i:i + k].all():
+        if bad[i : i + k].all():
             onset = int(i)
             break
-    after = score[b + 1:]
+    after = score[b + 1 :]
     worst = b + 1 + int(np.argmin(after)) if after.size else None
     return Degradation(
-        best_step=int(steps[b]), best_value=float(raw[b]),
-        final_step=int(steps[-1]), final_value=float(raw[-1]),
+        best_step=int(steps[b]),
+        best_value=float(raw[b]),
+        final_step=int(steps[-1]),
+        final_value=float(raw[-1]),
         onset_step=int(steps[onset]) if onset is not None else None,
         onset_value=float(raw[onset]) if onset is not None else None,
         worst_step=int(steps[worst]) if worst is not None else None,
@@ -81,8 +90,9 @@ def best_then_degrade(steps: np.ndarray, values: np.ndarray, *, higher_is_better
     )
 
 
-def recommend_checkpoint(checkpoints: list[Checkpoint], best_step: int,
-                         onset_step: int | None) -> Checkpoint | None:
+def recommend_checkpoint(
+    checkpoints: list[Checkpoint], best_step: int, onset_step: int | None
+) -> Checkpoint | None:
     """The saved checkpoint nearest the best step and saved before the degradation onset (the
     onset step itself is already degraded); any checkpoint when there is no onset; None when
     none qualifies."""

@@ -36,30 +36,88 @@ STEP_SCALE_RATIO = 5.0
 
 #: Config concepts shown by name, whatever framework key holds them (first key found wins).
 CONFIG_CONCEPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model", ("model", "model_id_or_path", "model_name_or_path", "actor_rollout_ref.model.path",
-               "pretrain", "model.path", "model_name")),
-    ("rollout_n", ("num_generations", "actor_rollout_ref.rollout.n", "n_samples_per_prompt",
-                   "rollout.n")),
-    ("learning_rate", ("learning_rate", "actor_rollout_ref.actor.optim.lr", "actor_learning_rate",
-                       "optim.lr", "lr")),
-    ("kl_coef", ("beta", "actor_rollout_ref.actor.kl_loss_coef", "algorithm.kl_ctrl.kl_coef",
-                 "init_kl_coef", "kl_coef")),
+    (
+        "model",
+        (
+            "model",
+            "model_id_or_path",
+            "model_name_or_path",
+            "actor_rollout_ref.model.path",
+            "pretrain",
+            "model.path",
+            "model_name",
+        ),
+    ),
+    (
+        "rollout_n",
+        ("num_generations", "actor_rollout_ref.rollout.n", "n_samples_per_prompt", "rollout.n"),
+    ),
+    (
+        "learning_rate",
+        (
+            "learning_rate",
+            "actor_rollout_ref.actor.optim.lr",
+            "actor_learning_rate",
+            "optim.lr",
+            "lr",
+        ),
+    ),
+    (
+        "kl_coef",
+        (
+            "beta",
+            "actor_rollout_ref.actor.kl_loss_coef",
+            "algorithm.kl_ctrl.kl_coef",
+            "init_kl_coef",
+            "kl_coef",
+        ),
+    ),
     ("use_kl_loss", ("actor_rollout_ref.actor.use_kl_loss", "use_kl_loss")),
     ("use_kl_in_reward", ("algorithm.use_kl_in_reward", "use_kl_in_reward")),
     ("kl_loss_type", ("actor_rollout_ref.actor.kl_loss_type", "kl_loss_type", "kl_estimator")),
     ("epochs", ("num_train_epochs", "trainer.total_epochs", "max_epochs", "epochs")),
-    ("max_completion_length", ("max_completion_length", "data.max_response_length",
-                               "generate_max_len")),
+    (
+        "max_completion_length",
+        ("max_completion_length", "data.max_response_length", "generate_max_len"),
+    ),
     ("temperature", ("temperature", "actor_rollout_ref.rollout.temperature")),
 )
 #: Config keys that differ between any two runs without meaning anything (paths, names, hosts).
 _NOISE_TAILS = {
-    "output_dir", "logging_dir", "run_name", "experiment_name", "project_name", "add_version",
-    "local_rank", "hub_model_id", "hub_token", "hub_strategy", "push_to_hub", "report_to",
-    "resume_from_checkpoint", "default_local_dir", "default_hdfs_dir", "save_dir", "ckpt_dir",
-    "logging_steps", "logging_first_step", "ignore_data_skip", "deepspeed", "wandb_project",
-    "wandb_run_name", "swanlab_project", "swanlab_exp_name", "output", "time", "timestamp",
-    "date", "hostname", "master_addr", "master_port", "device_map", "local_world_size",
+    "output_dir",
+    "logging_dir",
+    "run_name",
+    "experiment_name",
+    "project_name",
+    "add_version",
+    "local_rank",
+    "hub_model_id",
+    "hub_token",
+    "hub_strategy",
+    "push_to_hub",
+    "report_to",
+    "resume_from_checkpoint",
+    "default_local_dir",
+    "default_hdfs_dir",
+    "save_dir",
+    "ckpt_dir",
+    "logging_steps",
+    "logging_first_step",
+    "ignore_data_skip",
+    "deepspeed",
+    "wandb_project",
+    "wandb_run_name",
+    "swanlab_project",
+    "swanlab_exp_name",
+    "output",
+    "time",
+    "timestamp",
+    "date",
+    "hostname",
+    "master_addr",
+    "master_port",
+    "device_map",
+    "local_world_size",
     "dataloader_num_workers",
 }
 _NOISE_SUFFIXES = ("_dir", "_path", "_file", "_time", "_timestamp", "_token", "_url")
@@ -191,8 +249,14 @@ class Comparison:
         return [r.name for r in self.rows]
 
 
-def compare_runs(runs: Sequence[Run], *, metric: str | None = None, drop: float = 0.2,
-                 window: int | None = None, sustain: int = 2) -> Comparison:
+def compare_runs(
+    runs: Sequence[Run],
+    *,
+    metric: str | None = None,
+    drop: float = 0.2,
+    window: int | None = None,
+    sustain: int = 2,
+) -> Comparison:
     """Compare ``runs`` on ``metric`` (canonical or raw name; default: the first of
     :data:`SCORE_CANDIDATES` that the runs have).
 
@@ -206,8 +270,9 @@ def compare_runs(runs: Sequence[Run], *, metric: str | None = None, drop: float 
     if not (0 < drop < 10) or not math.isfinite(drop):
         raise TrainlensError(f"compare: drop must be a fraction above 0 (got {drop})")
     if window is not None and window < 0:
-        raise TrainlensError(f"compare: window must be 0 (auto) or a positive number of points "
-                             f"(got {window})")
+        raise TrainlensError(
+            f"compare: window must be 0 (auto) or a positive number of points (got {window})"
+        )
     if sustain < 1:
         raise TrainlensError(f"compare: sustain must be at least 1 (got {sustain})")
     window = window or None
@@ -215,20 +280,37 @@ def compare_runs(runs: Sequence[Run], *, metric: str | None = None, drop: float 
     if metric is not None:
         if not any(_resolve_score(run, metric)[0] for run in runs):
             available = sorted({c for run in runs for c in run.canonical_names})
-            raise TrainlensError(f"no run has a metric named {metric!r} (canonical or raw); "
-                                 f"canonical metrics found: {', '.join(available) or 'none'}")
+            raise TrainlensError(
+                f"no run has a metric named {metric!r} (canonical or raw); "
+                f"canonical metrics found: {', '.join(available) or 'none'}"
+            )
         chosen: str | None = metric
         notes.append(Note("metric_user", {"metric": metric}))
     else:
         chosen, count = _choose_metric(runs)
-        partial = [c for c in SCORE_CANDIDATES[:SCORE_CANDIDATES.index(chosen)]
-                   if any(run.resolve(c) is not None for run in runs)] if chosen else []
+        partial = (
+            [
+                c
+                for c in SCORE_CANDIDATES[: SCORE_CANDIDATES.index(chosen)]
+                if any(run.resolve(c) is not None for run in runs)
+            ]
+            if chosen
+            else []
+        )
         if chosen is None:
             notes.append(Note("metric_none", {"candidates": list(SCORE_CANDIDATES)}))
         else:
-            notes.append(Note("metric_default", {"metric": chosen, "runs": count,
-                                                 "total": len(runs),
-                                                 "candidates": list(SCORE_CANDIDATES)}))
+            notes.append(
+                Note(
+                    "metric_default",
+                    {
+                        "metric": chosen,
+                        "runs": count,
+                        "total": len(runs),
+                        "candidates": list(SCORE_CANDIDATES),
+                    },
+                )
+            )
         if partial:
             notes.append(Note("metric_partial", {"metrics": partial, "chosen": chosen}))
     higher, assumed = _direction(runs, chosen)
@@ -239,20 +321,43 @@ def compare_runs(runs: Sequence[Run], *, metric: str | None = None, drop: float 
     rows = tuple(_compare_one(run, chosen, higher, drop, window, sustain) for run in runs)
     comparable = _steps_comparable(rows)
     if not comparable:
-        notes.append(Note("step_scales_differ", {"ranges": {
-            r.name: [r.first_step, r.last_step] for r in rows if r.last_step is not None}}))
+        notes.append(
+            Note(
+                "step_scales_differ",
+                {
+                    "ranges": {
+                        r.name: [r.first_step, r.last_step] for r in rows if r.last_step is not None
+                    }
+                },
+            )
+        )
     if len(runs) == 1:
         notes.append(Note("single_run", {}))
     best = _best_row(rows, higher)
     if best is not None and best.degradation is not None:
-        notes.append(Note("best_run", {"run": best.name, "value": best.degradation.best_value,
-                                       "step": best.degradation.best_step}))
-    return Comparison(metric=chosen, higher_is_better=higher, drop=drop, rows=rows,
-                      config=config_differences(runs), notes=tuple(notes),
-                      steps_comparable=comparable)
+        notes.append(
+            Note(
+                "best_run",
+                {
+                    "run": best.name,
+                    "value": best.degradation.best_value,
+                    "step": best.degradation.best_step,
+                },
+            )
+        )
+    return Comparison(
+        metric=chosen,
+        higher_is_better=higher,
+        drop=drop,
+        rows=rows,
+        config=config_differences(runs),
+        notes=tuple(notes),
+        steps_comparable=comparable,
+    )
 
 
 # --- the score metric -------------------------------------------------------------------------
+
 
 def _resolve_score(run: Run, name: str) -> tuple[str | None, Note | None]:
     """The raw key to read for ``name`` in ``run``; a raw key missing from this run falls back to
@@ -264,8 +369,9 @@ def _resolve_score(run: Run, name: str) -> tuple[str | None, Note | None]:
     if canonical is not None and canonical != name:
         key = run.resolve(canonical)
         if key is not None:
-            return key, Note("metric_key_fallback", {"requested": name, "key": key,
-                                                     "canonical": canonical})
+            return key, Note(
+                "metric_key_fallback", {"requested": name, "key": key, "canonical": canonical}
+            )
     return None, None
 
 
@@ -313,8 +419,9 @@ def _auto_window(family: str, points: int) -> int:
     return max(5, min(51, points // 20)) | 1
 
 
-def _compare_one(run: Run, metric: str | None, higher: bool, drop: float, window: int | None,
-                 sustain: int) -> RunComparison:
+def _compare_one(
+    run: Run, metric: str | None, higher: bool, drop: float, window: int | None, sustain: int
+) -> RunComparison:
     ckpts = tuple(c.step for c in run.meta.checkpoints)
     notes: list[Note] = []
     if not run.meta.config:
@@ -322,9 +429,21 @@ def _compare_one(run: Run, metric: str | None, higher: bool, drop: float, window
 
     def empty(status: str, key: str | None = None) -> RunComparison:
         return RunComparison(
-            name=run.name, status=status, metric=metric, key=key, higher_is_better=higher,
-            window=1, points=0, first_step=None, last_step=None, degradation=None,
-            recommended=None, checkpoints=ckpts, trends=_trends(run, None), notes=tuple(notes))
+            name=run.name,
+            status=status,
+            metric=metric,
+            key=key,
+            higher_is_better=higher,
+            window=1,
+            points=0,
+            first_step=None,
+            last_step=None,
+            degradation=None,
+            recommended=None,
+            checkpoints=ckpts,
+            trends=_trends(run, None),
+            notes=tuple(notes),
+        )
 
     if metric is None:
         return empty("missing")
@@ -351,20 +470,32 @@ def _compare_one(run: Run, metric: str | None, higher: bool, drop: float, window
     win = min(win, len(steps)) if win > 1 else 1
     if win > 1:
         notes.append(Note("smoothed", {"key": key, "window": win, "points": len(steps)}))
-    deg = best_then_degrade(steps, values, higher_is_better=higher, drop=drop, sustain=sustain,
-                            window=win)
+    deg = best_then_degrade(
+        steps, values, higher_is_better=higher, drop=drop, sustain=sustain, window=win
+    )
     assert deg is not None  # finite values exist
     other = tuple(k for k in run.keys_for(canonical) if k != key) if canonical else ()
     if other:
-        notes.append(Note("other_keys", {"key": key, "canonical": canonical,
-                                         "others": list(other)}))
+        notes.append(
+            Note("other_keys", {"key": key, "canonical": canonical, "others": list(other)})
+        )
     if len(steps) == 1:
         notes.append(Note("single_point", {"step": int(steps[0])}))
     elif deg.onset_step is not None:
-        notes.append(Note("degraded", {
-            "onset": deg.onset_step, "onset_value": deg.onset_value, "best": deg.best_step,
-            "best_value": deg.best_value, "drop": drop, "worst": deg.worst_step,
-            "worst_value": deg.worst_value}))
+        notes.append(
+            Note(
+                "degraded",
+                {
+                    "onset": deg.onset_step,
+                    "onset_value": deg.onset_value,
+                    "best": deg.best_step,
+                    "best_value": deg.best_value,
+                    "drop": drop,
+                    "worst": deg.worst_step,
+                    "worst_value": deg.worst_value,
+                },
+            )
+        )
     elif deg.best_step == deg.final_step:
         notes.append(Note("still_improving", {"step": deg.best_step}))
     else:
@@ -373,15 +504,38 @@ def _compare_one(run: Run, metric: str | None, higher: bool, drop: float, window
     for t in trends if deg.onset_step is not None else ():
         change = t.change_after_best
         if change is not None and abs(change) >= CHANGE_THRESHOLD:
-            notes.append(Note("changed_after_best", {
-                "metric": t.metric, "best": deg.best_step, "from": t.at_best, "to": t.last,
-                "change": change}))
+            notes.append(
+                Note(
+                    "changed_after_best",
+                    {
+                        "metric": t.metric,
+                        "best": deg.best_step,
+                        "from": t.at_best,
+                        "to": t.last,
+                        "change": change,
+                    },
+                )
+            )
     rec = _recommend(run, key, deg, steps, values)
     return RunComparison(
-        name=run.name, status="ok", metric=metric, key=key, higher_is_better=higher, window=win,
-        points=len(steps), first_step=int(steps[0]), last_step=int(steps[-1]),
-        degradation=deg, recommended=rec, checkpoints=ckpts, trends=trends, notes=tuple(notes),
-        other_keys=other, steps=steps, values=values)
+        name=run.name,
+        status="ok",
+        metric=metric,
+        key=key,
+        higher_is_better=higher,
+        window=win,
+        points=len(steps),
+        first_step=int(steps[0]),
+        last_step=int(steps[-1]),
+        degradation=deg,
+        recommended=rec,
+        checkpoints=ckpts,
+        trends=trends,
+        notes=tuple(notes),
+        other_keys=other,
+        steps=steps,
+        values=values,
+    )
 
 
 def _best_row(rows: Sequence[RunComparison], higher: bool) -> RunComparison | None:
@@ -400,6 +554,7 @@ def _steps_comparable(rows: Sequence[RunComparison]) -> bool:
 
 # --- checkpoints ------------------------------------------------------------------------------
 
+
 def _value_at(steps: np.ndarray, values: np.ndarray, step: int) -> tuple[float | None, int | None]:
     """The score logged at ``step`` or last before it (None when logging started later)."""
     i = int(np.searchsorted(steps, step, side="right")) - 1
@@ -412,30 +567,54 @@ def _relpath(path: os.PathLike[str] | str, start: os.PathLike[str] | str) -> str
     return os.path.relpath(os.fspath(path), os.fspath(start)).replace(os.sep, "/")
 
 
-def _recommend(run: Run, key: str, deg: Degradation, steps: np.ndarray,
-               values: np.ndarray) -> RecommendedCheckpoint:
+def _recommend(
+    run: Run, key: str, deg: Degradation, steps: np.ndarray, values: np.ndarray
+) -> RecommendedCheckpoint:
     ckpts = run.meta.checkpoints
     chosen = recommend_checkpoint(ckpts, deg.best_step, deg.onset_step)
     if chosen is not None:
         value, at = _value_at(steps, values, chosen.step)
         code = "ckpt_at_best" if chosen.step == deg.best_step else "ckpt_nearest_best"
-        reason = Note(code, {"step": chosen.step, "best": deg.best_step,
-                             "offset": chosen.step - deg.best_step, "onset": deg.onset_step,
-                             "saved": len(ckpts), "key": key, "value": value,
-                             "value_step": at})
-        return RecommendedCheckpoint(step=chosen.step, path=_relpath(chosen.path, run.path),
-                                     source="checkpoint", value=value, value_step=at,
-                                     reason=reason)
+        reason = Note(
+            code,
+            {
+                "step": chosen.step,
+                "best": deg.best_step,
+                "offset": chosen.step - deg.best_step,
+                "onset": deg.onset_step,
+                "saved": len(ckpts),
+                "key": key,
+                "value": value,
+                "value_step": at,
+            },
+        )
+        return RecommendedCheckpoint(
+            step=chosen.step,
+            path=_relpath(chosen.path, run.path),
+            source="checkpoint",
+            value=value,
+            value_step=at,
+            reason=reason,
+        )
     if ckpts:
-        reason = Note("no_ckpt_before_onset", {"best": deg.best_step, "onset": deg.onset_step,
-                                               "saved": [c.step for c in ckpts]})
+        reason = Note(
+            "no_ckpt_before_onset",
+            {"best": deg.best_step, "onset": deg.onset_step, "saved": [c.step for c in ckpts]},
+        )
     else:
         reason = Note("no_ckpt_visible", {"best": deg.best_step})
-    return RecommendedCheckpoint(step=deg.best_step, path=None, source="best_step",
-                                 value=deg.best_value, value_step=deg.best_step, reason=reason)
+    return RecommendedCheckpoint(
+        step=deg.best_step,
+        path=None,
+        source="best_step",
+        value=deg.best_value,
+        value_step=deg.best_step,
+        reason=reason,
+    )
 
 
 # --- trends -----------------------------------------------------------------------------------
+
 
 def _median(values: np.ndarray) -> float | None:
     return float(np.median(values)) if len(values) else None
@@ -459,11 +638,19 @@ def _trends(run: Run, best_step: int | None) -> tuple[Trend, ...]:
         if best_step is not None:
             i = int(np.clip(np.searchsorted(steps, best_step), 0, len(steps) - 1))
             lo = max(0, i - k // 2)
-            at_best = _median(values[lo:lo + k])
-        out.append(Trend(metric=name, key=key, points=len(values),
-                         first=_median(values[:k]), last=_median(values[-k:]),
-                         minimum=float(values.min()), maximum=float(values.max()),
-                         at_best=at_best))
+            at_best = _median(values[lo : lo + k])
+        out.append(
+            Trend(
+                metric=name,
+                key=key,
+                points=len(values),
+                first=_median(values[:k]),
+                last=_median(values[-k:]),
+                minimum=float(values.min()),
+                maximum=float(values.max()),
+                at_best=at_best,
+            )
+        )
     return tuple(out)
 
 
@@ -474,6 +661,7 @@ def _rel(a: float | None, b: float | None) -> float | None:
 
 
 # --- config -----------------------------------------------------------------------------------
+
 
 def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts (verl's Hydra config) → dotted keys; other values kept as they are."""
@@ -534,6 +722,7 @@ def config_differences(runs: Sequence[Run]) -> ConfigDiff:
 
 
 # --- naming -----------------------------------------------------------------------------------
+
 
 def unique_names(items: Sequence[tuple[str, str]]) -> list[str]:
     """Run names made unique across several inputs. Each item is ``(name, qualified)``, where

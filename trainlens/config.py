@@ -9,8 +9,22 @@ from typing import Any
 
 from trainlens.errors import TrainlensError
 
-_KNOWN = {"lang", "aliases", "alias_files", "rules_dirs", "select", "ignore", "rules", "gate",
-          "watch", "compare", "report"}
+#: Report / message languages.
+LANGS = ("en", "zh")
+
+_KNOWN = {
+    "lang",
+    "aliases",
+    "alias_files",
+    "rules_dirs",
+    "select",
+    "ignore",
+    "rules",
+    "gate",
+    "watch",
+    "compare",
+    "report",
+}
 
 
 @dataclass
@@ -30,6 +44,31 @@ class ProjectConfig:
     def section(self, name: str) -> dict[str, Any]:
         """A command's own table (``[tool.trainlens.gate]``), empty when absent."""
         return dict(self.sections.get(name, {}))
+
+    def checked_section(
+        self, name: str, schema: dict[str, type | tuple[type, ...]]
+    ) -> dict[str, Any]:
+        """A command's table with unknown keys, wrong types and a bad ``lang`` rejected by a
+        :class:`TrainlensError` naming the file (``object`` accepts any type)."""
+        data = self.section(name)
+        where = f"{self.path}: [{name}]" if self.path else f"[{name}]"
+        unknown = set(data) - set(schema)
+        if unknown:
+            raise TrainlensError(
+                f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(schema))})"
+            )
+        for key, kind in schema.items():
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            value = data.get(key)
+            if key in data and (
+                not isinstance(value, kinds)
+                or (isinstance(value, bool) and bool not in kinds and object not in kinds)
+            ):
+                raise TrainlensError(f"{where}: {key} has the wrong type")
+        if data.get("lang", "en") not in LANGS:
+            raise TrainlensError(f"{where}: lang must be 'en' or 'zh'")
+        return data
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -74,22 +113,26 @@ def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConf
         raise TrainlensError(f"{path}: [tool.trainlens] must be a table")
     unknown = set(data) - _KNOWN
     if unknown:
-        raise TrainlensError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))} "
-                             f"(known: {', '.join(sorted(_KNOWN))})")
+        raise TrainlensError(
+            f"{path}: unknown setting(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(_KNOWN))})"
+        )
     base = path.parent
     cfg = ProjectConfig(path=path)
     if "lang" in data:
-        if data["lang"] not in ("en", "zh"):
+        if data["lang"] not in LANGS:
             raise TrainlensError(f"{path}: lang must be 'en' or 'zh'")
         cfg.lang = data["lang"]
     if "aliases" in data:
         if not isinstance(data["aliases"], dict):
             raise TrainlensError(f"{path}: aliases must be a table of canonical = [keys]")
         cfg.aliases = data["aliases"]
-    cfg.alias_files = [base / p for p in _list_of_str(data.get("alias_files", []),
-                                                      f"{path}: alias_files")]
-    cfg.rules_dirs = [base / p for p in _list_of_str(data.get("rules_dirs", []),
-                                                     f"{path}: rules_dirs")]
+    cfg.alias_files = [
+        base / p for p in _list_of_str(data.get("alias_files", []), f"{path}: alias_files")
+    ]
+    cfg.rules_dirs = [
+        base / p for p in _list_of_str(data.get("rules_dirs", []), f"{path}: rules_dirs")
+    ]
     cfg.select = _list_of_str(data.get("select", []), f"{path}: select")
     cfg.ignore = _list_of_str(data.get("ignore", []), f"{path}: ignore")
     rules = data.get("rules", {})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ReadWarning:
-    """One problem found while reading a file; ``source`` is the file, ``message`` names the position."""
+    """A problem found while reading: ``source`` is the file, ``message`` names the position."""
 
     source: str
     message: str

@@ -28,8 +28,13 @@ class SourceFormat(str, Enum):
 
 
 #: When one run has several sources, the first format present holds its history.
-PRIMARY_ORDER = (SourceFormat.SWIFT_JSONL, SourceFormat.TENSORBOARD, SourceFormat.VERL_JSONL,
-                 SourceFormat.VERL_CONSOLE, SourceFormat.HF_TRAINER_STATE)
+PRIMARY_ORDER = (
+    SourceFormat.SWIFT_JSONL,
+    SourceFormat.TENSORBOARD,
+    SourceFormat.VERL_JSONL,
+    SourceFormat.VERL_CONSOLE,
+    SourceFormat.HF_TRAINER_STATE,
+)
 
 EVENT_FILE_MARKER = "tfevents"
 _EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
@@ -147,9 +152,11 @@ def _owner_root(src: Source) -> Path:
 
 def _newest_trainer_state(sources: list[Source]) -> Source:
     """The root ``trainer_state.json`` (written at the end) or else the highest checkpoint's."""
+
     def rank(s: Source) -> tuple[int, int]:
         step = _checkpoint_step(s.path.parent)
         return (1, 0) if step is None else (0, step)
+
     return max(sources, key=rank)
 
 
@@ -166,9 +173,12 @@ def _output_dir_of(tb_dir: Path, base: Path) -> Path | None:
     """``<output_dir>`` for ``<output_dir>/runs[/<date_host>]`` when it holds the run config
     (``args.json``: ms-swift and HF write TensorBoard logs there)."""
     for candidate in (tb_dir.parent, tb_dir.parent.parent):
-        if _is_under_runs(tb_dir, candidate) and tb_dir != candidate \
-                and (candidate / "args.json").is_file() \
-                and (candidate == base or base in candidate.parents):
+        if (
+            _is_under_runs(tb_dir, candidate)
+            and tb_dir != candidate
+            and (candidate / "args.json").is_file()
+            and (candidate == base or base in candidate.parents)
+        ):
             return candidate
     return None
 
@@ -183,12 +193,12 @@ def _run_name(root: Path, base: Path) -> str:
 
 def _attach_checkpoints(runs: list[RunSources], checkpoints: list[Checkpoint]) -> None:
     """A checkpoint belongs to the run whose root holds it, else to a run with the same
-    ``<project>/<experiment>`` tail (verl keeps ``checkpoints/`` apart from ``tensorboard_log/``)."""
+    ``<project>/<experiment>`` tail (verl keeps ``checkpoints/`` apart from its logs)."""
     for ckpt in checkpoints:
         owner = next((r for r in runs if r.root in ckpt.path.parents), None)
         if owner is None:
             tail = ckpt.path.parent.parts[-2:]
-            owner = next((r for r in runs if r.root.parts[-len(tail):] == tail), None)
+            owner = next((r for r in runs if r.root.parts[-len(tail) :] == tail), None)
         if owner is not None:
             owner.checkpoints.append(ckpt)
     for run in runs:
@@ -234,10 +244,15 @@ def discover(path: Path | str) -> list[RunSources]:
             others.append(_newest_trainer_state(states))
         others.sort(key=lambda s: (PRIMARY_ORDER.index(s.format), str(s.path)))
         config = root / "args.json"
-        runs.append(RunSources(
-            name=_run_name(root, base), root=root, primary=others[0], companions=others[1:],
-            config_path=config if config.is_file() else None,
-        ))
+        runs.append(
+            RunSources(
+                name=_run_name(root, base),
+                root=root,
+                primary=others[0],
+                companions=others[1:],
+                config_path=config if config.is_file() else None,
+            )
+        )
     if not runs:
         raise TrainlensError(
             f"{base}: no training logs found (looked for events.out.tfevents.*, logging.jsonl, "

@@ -37,8 +37,11 @@ class EvidenceRow:
     metric: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"step": self.step, "value": _num(self.value),
-                               "change": _num(self.change)}
+        out: dict[str, Any] = {
+            "step": self.step,
+            "value": _num(self.value),
+            "change": _num(self.change),
+        }
         if self.metric is not None:
             out["metric"] = self.metric
         return out
@@ -69,11 +72,18 @@ class Finding:
     def to_dict(self, message: str) -> dict[str, Any]:
         """The JSON form (schema_version 1) with ``message`` already rendered."""
         out: dict[str, Any] = {
-            "rule": self.rule, "severity": self.severity.value, "run": self.run,
-            "metric": self.metric, "key": self.key, "start_step": self.start_step,
-            "end_step": self.end_step, "peak_step": self.peak_step,
-            "peak_value": _num(self.peak_value), "baseline": _num(self.baseline),
-            "message": message, "evidence": [e.to_dict() for e in self.evidence],
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "run": self.run,
+            "metric": self.metric,
+            "key": self.key,
+            "start_step": self.start_step,
+            "end_step": self.end_step,
+            "peak_step": self.peak_step,
+            "peak_value": _num(self.peak_value),
+            "baseline": _num(self.baseline),
+            "message": message,
+            "evidence": [e.to_dict() for e in self.evidence],
         }
         if self.members:
             out["members"] = list(self.members)
@@ -105,11 +115,26 @@ class Skipped:
 
 def _num(x: float | None) -> float | str | None:
     """JSON has no NaN/Infinity: encode them as strings, keep finite floats as floats."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return x
+    return None if x is None else json_safe(float(x))
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-ready copy: NaN/±Inf become ``"NaN"``/``"Infinity"``/``"-Infinity"``, tuples lists,
+    mapping keys strings, numpy scalars Python numbers, other objects their ``str``."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float) or hasattr(value, "dtype"):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+        return int(x) if hasattr(value, "dtype") and value.dtype.kind in "iu" else x
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return str(value)

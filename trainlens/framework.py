@@ -7,11 +7,28 @@ from typing import Any
 
 from trainlens.metrics import normalise_key
 
-_VERL_PREFIXES = ("actor/", "critic/score/", "critic/rewards/", "critic/vf_", "val-core/",
-                  "perf/mfu", "response_length/", "timing_s/", "training/global_step")
+_VERL_PREFIXES = (
+    "actor/",
+    "critic/score/",
+    "critic/rewards/",
+    "critic/vf_",
+    "val-core/",
+    "perf/mfu",
+    "response_length/",
+    "timing_s/",
+    "training/global_step",
+)
 _OPENRLHF_KEYS = {"policy_loss", "ppo_clip_ratio", "actor_lr", "critic_loss", "return"}
-_TRL_MARKERS = ("objective/", "policy/approxkl", "rewards/chosen", "logps/", "completions/",
-                "frac_reward_zero_std", "num_tokens", "rewards/margins")
+_TRL_MARKERS = (
+    "objective/",
+    "policy/approxkl",
+    "rewards/chosen",
+    "logps/",
+    "completions/",
+    "frac_reward_zero_std",
+    "num_tokens",
+    "rewards/margins",
+)
 _HF_KEYS = {"loss", "learning_rate", "epoch", "grad_norm", "eval_loss", "train_runtime"}
 #: Fields only ms-swift writes into args.json.
 _SWIFT_CONFIG_KEYS = ("train_type", "rlhf_type", "model_type", "tuner_backend", "swift_version")

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 
 from trainlens.diagnostics import ReadWarning
-from trainlens.errors import TrainlensError
 from trainlens.discover import RunSources, Source, SourceFormat, discover
+from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
 from trainlens.metrics import AliasTable
@@ -65,26 +65,42 @@ def read_config(path: Path | None, warnings: list[ReadWarning]) -> dict[str, Any
 
 def source_info(path: str, fmt: str, frame: pd.DataFrame, role: str = "history") -> SourceInfo:
     has = len(frame) > 0
-    return SourceInfo(path=path, format=fmt, points=len(frame),
-                      first_step=int(frame["step"].min()) if has else None,
-                      last_step=int(frame["step"].max()) if has else None, role=role)
+    return SourceInfo(
+        path=path,
+        format=fmt,
+        points=len(frame),
+        first_step=int(frame["step"].min()) if has else None,
+        last_step=int(frame["step"].max()) if has else None,
+        role=role,
+    )
 
 
 def apply_meta(meta: RunMeta, found: dict[str, Any], *, fill_only: bool = False) -> None:
     """Copy reader metadata onto the run (``fill_only``: never overwrite what is known)."""
-    mapping = {"max_steps": "max_steps", "best_metric": "best_metric",
-               "best_global_step": "best_step", "best_model_checkpoint": "best_checkpoint",
-               "last_model_checkpoint": "last_checkpoint", "train_summary": "train_summary"}
+    mapping = {
+        "max_steps": "max_steps",
+        "best_metric": "best_metric",
+        "best_global_step": "best_step",
+        "best_model_checkpoint": "best_checkpoint",
+        "last_model_checkpoint": "last_checkpoint",
+        "train_summary": "train_summary",
+    }
     for src_key, attr in mapping.items():
         if src_key in found and (not fill_only or not getattr(meta, attr)):
             setattr(meta, attr, found[src_key])
 
 
-def load_run(sources: RunSources, aliases: AliasTable, warnings: list[ReadWarning],
-             progress: ProgressFn | None = None) -> Run:
+def load_run(
+    sources: RunSources,
+    aliases: AliasTable,
+    warnings: list[ReadWarning],
+    progress: ProgressFn | None = None,
+) -> Run:
     """Read one discovered run: its history source(s) merged, companions for metadata only."""
-    meta = RunMeta(config_path=str(sources.config_path) if sources.config_path else None,
-                   checkpoints=list(sources.checkpoints))
+    meta = RunMeta(
+        config_path=str(sources.config_path) if sources.config_path else None,
+        checkpoints=list(sources.checkpoints),
+    )
     meta.config = read_config(sources.config_path, warnings)
     primary = sources.primary
     history: list[Source] = [primary]
@@ -106,19 +122,25 @@ def load_run(sources: RunSources, aliases: AliasTable, warnings: list[ReadWarnin
         result = read_trainer_state(comp.path)  # metadata only: the history is already loaded
         warnings.extend(result.warnings)
         apply_meta(meta, result.meta, fill_only=True)
-        meta.sources.append(source_info(str(comp.path), comp.format.value, result.frame,
-                                         role="metadata"))
+        meta.sources.append(
+            source_info(str(comp.path), comp.format.value, result.frame, role="metadata")
+        )
     table, meta.restarts = merge_frames(parts)
-    meta.framework = guess_framework(primary.format.value,
-                                     [str(k) for k in table["key"].cat.categories], meta.config)
-    if meta.max_steps is None and isinstance(meta.config.get("max_steps"), int) \
-            and meta.config["max_steps"] > 0:
+    meta.framework = guess_framework(
+        primary.format.value, [str(k) for k in table["key"].cat.categories], meta.config
+    )
+    if (
+        meta.max_steps is None
+        and isinstance(meta.config.get("max_steps"), int)
+        and meta.config["max_steps"] > 0
+    ):
         meta.max_steps = meta.config["max_steps"]
     return Run(sources.name, sources.root, primary.format.value, table, meta, aliases)
 
 
-def load_runs(path: Path | str, *, aliases: AliasTable | None = None,
-              progress: ProgressFn | None = None) -> LoadResult:
+def load_runs(
+    path: Path | str, *, aliases: AliasTable | None = None, progress: ProgressFn | None = None
+) -> LoadResult:
     """Discover and read every run under ``path``.
 
     Raises :class:`~trainlens.errors.TrainlensError` when the path does not exist or holds no
@@ -129,8 +151,11 @@ def load_runs(path: Path | str, *, aliases: AliasTable | None = None,
     for sources in discover(path):
         run = load_run(sources, table, result.warnings, progress)
         only_tb = run.format == SourceFormat.TENSORBOARD.value
-        if only_tb and not len(run.table) and not any(
-                w.source.startswith(str(sources.root)) for w in result.warnings):
+        if (
+            only_tb
+            and not len(run.table)
+            and not any(w.source.startswith(str(sources.root)) for w in result.warnings)
+        ):
             continue  # a TensorBoard dir with no scalars (hparams, images): not a run to analyse
         result.runs.append(run)
     if not result.runs and not result.warnings:

@@ -10,8 +10,9 @@ from trainlens.readers._frame import empty_frame
 from trainlens.run import Restart
 
 
-def _columns(parts: list[tuple[str, pd.DataFrame]]) -> tuple[
-        pd.Categorical, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _columns(
+    parts: list[tuple[str, pd.DataFrame]],
+) -> tuple[pd.Categorical, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Concatenated columns (no copy for a single part) and the per-row source codes."""
     named = [(s, f) for s, f in parts if len(f)]
     sources = [s for s, _ in named]
@@ -20,16 +21,32 @@ def _columns(parts: list[tuple[str, pd.DataFrame]]) -> tuple[
     source_codes = np.repeat(np.arange(len(frames), dtype=np.int16), lengths)
     if len(frames) == 1:
         f = frames[0]
-        return (f["key"].array, f["step"].to_numpy(), f["value"].to_numpy(),  # type: ignore
-                f["wall_time"].to_numpy(), source_codes, sources)
+        return (
+            f["key"].array,
+            f["step"].to_numpy(),
+            f["value"].to_numpy(),  # type: ignore
+            f["wall_time"].to_numpy(),
+            source_codes,
+            sources,
+        )
     keys = union_categoricals([f["key"] for f in frames], ignore_order=True)
-    return (keys, np.concatenate([f["step"].to_numpy() for f in frames]),
-            np.concatenate([f["value"].to_numpy() for f in frames]),
-            np.concatenate([f["wall_time"].to_numpy() for f in frames]), source_codes, sources)
+    return (
+        keys,
+        np.concatenate([f["step"].to_numpy() for f in frames]),
+        np.concatenate([f["value"].to_numpy() for f in frames]),
+        np.concatenate([f["wall_time"].to_numpy() for f in frames]),
+        source_codes,
+        sources,
+    )
 
 
-def _restarts(codes: np.ndarray, steps: np.ndarray, by_key: np.ndarray,
-              source_codes: np.ndarray, sources: list[str]) -> list[Restart]:
+def _restarts(
+    codes: np.ndarray,
+    steps: np.ndarray,
+    by_key: np.ndarray,
+    source_codes: np.ndarray,
+    sources: list[str],
+) -> list[Restart]:
     """Restarts seen in the most-logged key: places where its step goes backwards in file order."""
     counts = np.bincount(codes)
     k_codes, k_steps = codes[by_key], steps[by_key]
@@ -46,8 +63,14 @@ def _restarts(codes: np.ndarray, steps: np.ndarray, by_key: np.ndarray,
         prev_max = int(running_max[i - 1])
         new_step = int(s[i])
         overwritten = int(np.unique(before[(before >= new_step) & (before <= prev_max)]).size)
-        out.append(Restart(step=new_step, previous_step=prev_max,
-                           source=sources[int(source_codes[sel[i]])], overwritten=overwritten))
+        out.append(
+            Restart(
+                step=new_step,
+                previous_step=prev_max,
+                source=sources[int(source_codes[sel[i]])],
+                overwritten=overwritten,
+            )
+        )
     return out
 
 
@@ -76,9 +99,14 @@ def merge_frames(parts: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, l
     keep = by_key[last]
     del by_key, last
     key_col = pd.Categorical.from_codes(codes[keep], categories=keys.categories)
-    table = pd.DataFrame({
-        "source": pd.Categorical.from_codes(source_codes[keep], categories=sources),
-        "key": key_col.remove_unused_categories(),  # codes stay sorted: Run slices rely on it
-        "step": steps[keep], "value": values[keep], "wall_time": walls[keep],
-    }, copy=False)
+    table = pd.DataFrame(
+        {
+            "source": pd.Categorical.from_codes(source_codes[keep], categories=sources),
+            "key": key_col.remove_unused_categories(),  # codes stay sorted: Run slices rely on it
+            "step": steps[keep],
+            "value": values[keep],
+            "wall_time": walls[keep],
+        },
+        copy=False,
+    )
     return table, restarts

@@ -1,4 +1,4 @@
-"""Canonical metric names: resolve framework keys through the alias table in ``rules/metrics.yaml``."""
+"""Canonical metric names: framework keys resolved through ``rules/metrics.yaml``."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ class Resolution:
 def normalise_key(key: str) -> str:
     """Undo the HF TensorBoard callback's renaming: ``train/x`` → ``x``, ``eval/x`` → ``eval_x``."""
     if key.startswith("train/"):
-        return key[len("train/"):]
+        return key[len("train/") :]
     if key.startswith("eval/"):
-        return "eval_" + key[len("eval/"):]
+        return "eval_" + key[len("eval/") :]
     return key
 
 
@@ -47,14 +47,17 @@ class AliasTable:
     """Maps raw metric keys (any framework) to canonical names."""
 
     infos: dict[str, MetricInfo] = field(default_factory=dict)
-    _exact: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # key -> (canon, layer, i)
+    _exact: dict[str, tuple[str, int, int]] = field(
+        default_factory=dict
+    )  # key -> (canon, layer, i)
     _suffix: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     _patterns: list[tuple[re.Pattern[str], str, int, int]] = field(default_factory=list)
     _cache: dict[str, Resolution | None] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, extra: list[Path] | None = None,
-             inline: dict[str, Any] | None = None) -> AliasTable:
+    def load(
+        cls, extra: list[Path] | None = None, inline: dict[str, Any] | None = None
+    ) -> AliasTable:
         """The built-in table, then each user file in ``extra``, then ``inline`` config aliases.
         Later layers take priority over earlier ones for the same key."""
         table = cls()
@@ -75,11 +78,18 @@ class AliasTable:
                 spec = {"keys": spec}
             if not isinstance(spec, dict):
                 raise TrainlensError(f"{origin}: metric {name!r}: expected keys: [...] or a list")
-            unknown = set(spec) - {"keys", "patterns", "any_prefix", "family", "direction",
-                                   "description"}
+            unknown = set(spec) - {
+                "keys",
+                "patterns",
+                "any_prefix",
+                "family",
+                "direction",
+                "description",
+            }
             if unknown:
-                raise TrainlensError(f"{origin}: metric {name!r}: unknown field(s) "
-                                     f"{', '.join(sorted(unknown))}")
+                raise TrainlensError(
+                    f"{origin}: metric {name!r}: unknown field(s) {', '.join(sorted(unknown))}"
+                )
             old = self.infos.get(name)
             self.infos[name] = MetricInfo(
                 name=name,
@@ -100,8 +110,9 @@ class AliasTable:
                 try:
                     compiled = re.compile(pattern)
                 except re.error as exc:
-                    raise TrainlensError(f"{origin}: metric {name!r}: bad pattern {pattern!r}: "
-                                         f"{exc}") from exc
+                    raise TrainlensError(
+                        f"{origin}: metric {name!r}: bad pattern {pattern!r}: {exc}"
+                    ) from exc
                 self._patterns.append((compiled, name, layer, i))
         self._patterns.sort(key=lambda p: p[2])
         self._cache.clear()
@@ -131,7 +142,7 @@ class AliasTable:
         return result
 
     def info(self, canonical: str) -> MetricInfo:
-        """Family / direction of a canonical name (``reward/format`` → the ``reward/{name}`` entry)."""
+        """Family / direction of a canonical name (``reward/format`` → ``reward/{name}``)."""
         if canonical in self.infos:
             return self.infos[canonical]
         if "/" in canonical:

@@ -24,8 +24,12 @@ class Restart:
     overwritten: int  # logged points of the main metric that the resumed run logged again
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "previous_step": self.previous_step, "source": self.source,
-                "overwritten": self.overwritten}
+        return {
+            "step": self.step,
+            "previous_step": self.previous_step,
+            "source": self.source,
+            "overwritten": self.overwritten,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,12 @@ class RunMeta:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "framework": self.framework, "config_path": self.config_path,
-            "max_steps": self.max_steps, "best_metric": self.best_metric,
-            "best_step": self.best_step, "best_checkpoint": self.best_checkpoint,
+            "framework": self.framework,
+            "config_path": self.config_path,
+            "max_steps": self.max_steps,
+            "best_metric": self.best_metric,
+            "best_step": self.best_step,
+            "best_checkpoint": self.best_checkpoint,
             "last_checkpoint": self.last_checkpoint,
             "checkpoints": [{"step": c.step, "path": str(c.path)} for c in self.checkpoints],
             "restarts": [r.to_dict() for r in self.restarts],
@@ -77,8 +84,15 @@ class Run:
     """One training run: ``table`` has columns ``source, key, step, value, wall_time``, sorted by
     key then step, one row per (key, step) (later logs of a step replaced earlier ones)."""
 
-    def __init__(self, name: str, path: Path, format: str, table: pd.DataFrame,
-                 meta: RunMeta, aliases: AliasTable) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        format: str,
+        table: pd.DataFrame,
+        meta: RunMeta,
+        aliases: AliasTable,
+    ) -> None:
         self.name = name
         self.path = path
         self.format = format
@@ -92,8 +106,10 @@ class Run:
         self._slices = {str(c): (int(s), int(e)) for c, s, e in zip(cats, starts, ends) if e > s}
 
     def __repr__(self) -> str:
-        return f"Run({self.name!r}, format={self.format}, keys={len(self._slices)}, " \
-               f"points={len(self.table)})"
+        return (
+            f"Run({self.name!r}, format={self.format}, keys={len(self._slices)}, "
+            f"points={len(self.table)})"
+        )
 
     @property
     def keys(self) -> list[str]:
@@ -137,8 +153,9 @@ class Run:
             return None
         start, end = self._slices[key]
         part = self.table.iloc[start:end]
-        return pd.Series(part["value"].to_numpy(), index=pd.Index(part["step"].to_numpy(),
-                         name="step"), name=key)
+        return pd.Series(
+            part["value"].to_numpy(), index=pd.Index(part["step"].to_numpy(), name="step"), name=key
+        )
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """``(steps, values)`` numpy views of a metric, without building a Series."""
@@ -146,8 +163,7 @@ class Run:
         if key is None:
             return None
         start, end = self._slices[key]
-        return (self.table["step"].to_numpy()[start:end],
-                self.table["value"].to_numpy()[start:end])
+        return (self.table["step"].to_numpy()[start:end], self.table["value"].to_numpy()[start:end])
 
     def info(self, name: str) -> MetricInfo:
         """Alias-table facts (family, direction) for a canonical name."""

@@ -33,8 +33,13 @@ from trainlens.discover import RunSources, SourceFormat, discover
 from trainlens.errors import TrainlensError
 from trainlens.findings import Finding, Skipped
 from trainlens.framework import guess_framework
-from trainlens.gate.evaluate import AnalysisLike, PolicyResult, Status, evaluate_findings, \
-    evaluate_metric
+from trainlens.gate.evaluate import (
+    AnalysisLike,
+    PolicyResult,
+    Status,
+    evaluate_findings,
+    evaluate_metric,
+)
 from trainlens.gate.expressions import MetricPolicy, Policy
 from trainlens.load import apply_meta, read_config, source_info
 from trainlens.merge import merge_frames
@@ -127,11 +132,15 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         return empty_frame()
     if len(frames) == 1:
         return frames[0]
-    return pd.DataFrame({
-        "key": union_categoricals([f["key"] for f in frames], ignore_order=True),
-        **{c: np.concatenate([f[c].to_numpy() for f in frames])
-           for c in ("step", "value", "wall_time")},
-    })
+    return pd.DataFrame(
+        {
+            "key": union_categoricals([f["key"] for f in frames], ignore_order=True),
+            **{
+                c: np.concatenate([f[c].to_numpy() for f in frames])
+                for c in ("step", "value", "wall_time")
+            },
+        }
+    )
 
 
 @dataclass
@@ -166,8 +175,12 @@ class _Tail:
         if self.format in _WHOLE_FILE:
             return self._reread(st, warnings)
         if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
-            warnings.append(ReadWarning(str(self.path), "file was replaced or truncated; "
-                                        "reading it again from the start"))
+            warnings.append(
+                ReadWarning(
+                    str(self.path),
+                    "file was replaced or truncated; reading it again from the start",
+                )
+            )
             self._reset()
         self.inode = st.st_ino
         if st.st_size <= self.offset:
@@ -215,6 +228,7 @@ def _count_newlines(path: Path, start: int, end: int) -> int:
 
 # ---------------------------------------------------------------------------------- run state
 
+
 def _history(sources: RunSources) -> list[tuple[SourceFormat, Path]]:
     """The files holding a run's history, in the order :func:`trainlens.load.load_run` reads."""
     history = [sources.primary]
@@ -247,8 +261,11 @@ class _RunState:
         if src.config_path != self.config_path:
             self.config_path = src.config_path
             self.config = read_config(src.config_path, warnings)
-        meta = RunMeta(config_path=str(src.config_path) if src.config_path else None,
-                       checkpoints=list(src.checkpoints), config=self.config)
+        meta = RunMeta(
+            config_path=str(src.config_path) if src.config_path else None,
+            checkpoints=list(src.checkpoints),
+            config=self.config,
+        )
         parts = []
         for path, tail in self.tails.items():
             frame = tail.frame()
@@ -256,9 +273,9 @@ class _RunState:
             parts.append((str(path), frame))
             meta.sources.append(source_info(str(path), tail.format.value, frame))
         table, meta.restarts = merge_frames(parts)
-        meta.framework = guess_framework(src.primary.format.value,
-                                         [str(k) for k in table["key"].cat.categories],
-                                         meta.config)
+        meta.framework = guess_framework(
+            src.primary.format.value, [str(k) for k in table["key"].cat.categories], meta.config
+        )
         max_steps = meta.config.get("max_steps")
         if meta.max_steps is None and isinstance(max_steps, int) and max_steps > 0:
             meta.max_steps = max_steps
@@ -270,8 +287,9 @@ class _RunState:
 class Follower:
     """Incrementally reads every run under ``path``. :meth:`poll` returns what changed."""
 
-    def __init__(self, path: Path | str, *, aliases: AliasTable | None = None,
-                 rediscover_every: int = 3) -> None:
+    def __init__(
+        self, path: Path | str, *, aliases: AliasTable | None = None, rediscover_every: int = 3
+    ) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise TrainlensError(f"{self.path}: no such file or directory")
@@ -307,8 +325,7 @@ class Follower:
                 state = self.states.get(sources.root)
                 if state is None:
                     state = self.states[sources.root] = _RunState(sources)
-                    found.append(RunFound(sources.name, sources.root,
-                                          sources.primary.format.value))
+                    found.append(RunFound(sources.name, sources.root, sources.primary.format.value))
                 state.update_sources(sources)
         new_points = 0
         changed: list[Run] = []
@@ -323,6 +340,7 @@ class Follower:
 
 
 # -------------------------------------------------------------------------------------- alerts
+
 
 class _Reported:
     """Identities of findings already reported: per (run, rule, metric), the step intervals."""
@@ -344,11 +362,18 @@ class _Reported:
 Analyzer = Callable[[list[Run]], AnalysisLike]
 
 
-def watch(path: Path | str, *, policies: Sequence[Policy] = (), analyze: Analyzer | None = None,
-          aliases: AliasTable | None = None, interval: float = 5.0,
-          max_polls: int | None = None, rediscover_every: int = 3,
-          sleep: Callable[[float], None] = time.sleep,
-          clock: Callable[[], float] = time.monotonic) -> Iterator[WatchEvent]:
+def watch(
+    path: Path | str,
+    *,
+    policies: Sequence[Policy] = (),
+    analyze: Analyzer | None = None,
+    aliases: AliasTable | None = None,
+    interval: float = 5.0,
+    max_polls: int | None = None,
+    rediscover_every: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[WatchEvent]:
     """Follow ``path`` and yield events until a policy fails or ``max_polls`` polls are done
     (forever when None; the caller stops it with Ctrl-C).
 
@@ -363,9 +388,15 @@ def watch(path: Path | str, *, policies: Sequence[Policy] = (), analyze: Analyze
     return _events(follower, list(policies), analyze, interval, max_polls, sleep, clock)
 
 
-def _events(follower: Follower, policies: list[Policy], analyze: Analyzer | None,
-            interval: float, max_polls: int | None, sleep: Callable[[float], None],
-            clock: Callable[[], float]) -> Iterator[WatchEvent]:
+def _events(
+    follower: Follower,
+    policies: list[Policy],
+    analyze: Analyzer | None,
+    interval: float,
+    max_polls: int | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Iterator[WatchEvent]:
     reported = _Reported()
     waiting: set[tuple[str, str]] = set()
     said: set[tuple[str, str]] = set()  # rule warnings (a rule that crashed) already yielded
@@ -399,8 +430,13 @@ def _events(follower: Follower, policies: list[Policy], analyze: Analyzer | None
                 if isinstance(policy, MetricPolicy):
                     result = evaluate_metric(policy, run)
                 else:
-                    result = evaluate_findings(policy, run.name, findings.get(run.name, []),
-                                               skipped.get(run.name, []), selected)
+                    result = evaluate_findings(
+                        policy,
+                        run.name,
+                        findings.get(run.name, []),
+                        skipped.get(run.name, []),
+                        selected,
+                    )
                 if result.status is Status.FAIL:
                     failed = True
                     yield PolicyFailed(result)

@@ -38,50 +38,89 @@ def curve(anchors: Anchors, steps: np.ndarray) -> np.ndarray:
 
 
 SEED = [
-    RunSpec("qwen3_4b",
-            score=[(0, 1.20), (40, 1.90), (75, 2.21), (120, 2.05), (200, 1.95)],
-            dense={"entropy": [(0, 0.30), (200, 0.22)],
-                   "response_length": [(0, 800), (200, 1400)],
-                   "grad_norm": [(0, 0.30), (200, 0.28)],
-                   "kl": [(0, 0.0), (200, 0.010)],
-                   "throughput": [(0, 2400), (200, 2400)],
-                   "mfu": [(0, 0.40), (200, 0.40)],
-                   "reward": [(0, 0.5), (75, 0.8), (200, 0.78)]},
-            config={"model": "Qwen/Qwen3-4B", "num_generations": 4, "learning_rate": 1e-6,
-                    "beta": 0.04, "num_train_epochs": 1, "per_device_train_batch_size": 8,
-                    "seed": 42, "output_dir": "/abs/out/qwen3_4b/v0-20250101-000000",
-                    "logging_dir": "/abs/out/qwen3_4b/v0-20250101-000000/runs"},
-            seed=1),
-    RunSpec("qwen3_8b",
-            score=[(0, 1.25), (60, 2.05), (115, 2.34), (130, 2.25), (135, 1.70), (150, 1.10),
-                   (200, 0.60)],
-            dense={"entropy": [(0, 0.182), (115, 0.17), (135, 0.15), (200, 0.115)],
-                   "response_length": [(0, 900), (115, 2960), (135, 2900), (150, 800),
-                                       (200, 315)],
-                   "grad_norm": [(0, 0.30), (130, 0.35), (140, 1.5), (200, 0.9)],
-                   "kl": [(0, 0.0), (130, 0.02), (200, 0.15)],
-                   "throughput": [(0, 1500), (200, 1500)],
-                   "mfu": [(0, 0.35), (200, 0.35)],
-                   "reward": [(0, 0.5), (115, 0.9), (135, 0.7), (200, 0.3)]},
-            config={"model": "Qwen/Qwen3-8B", "num_generations": 4, "learning_rate": 1e-6,
-                    "beta": 0.04, "num_train_epochs": 1, "per_device_train_batch_size": 8,
-                    "seed": 42, "output_dir": "/abs/out/qwen3_8b/v0-20250102-000000",
-                    "logging_dir": "/abs/out/qwen3_8b/v0-20250102-000000/runs"},
-            seed=2),
-    RunSpec("qwen3_8b_n8",
-            score=[(0, 1.30), (45, 2.20), (90, 1.90), (100, 1.70), (200, 1.40)],
-            dense={"entropy": [(0, 0.20), (200, 0.16)],
-                   "response_length": [(0, 900), (200, 1500)],
-                   "grad_norm": [(0, 0.30), (200, 0.32)],
-                   "kl": [(0, 0.0), (200, 0.02)],
-                   "throughput": [(0, 1300), (200, 1300)],
-                   "mfu": [(0, 0.33), (200, 0.33)],
-                   "reward": [(0, 0.5), (45, 0.85), (200, 0.6)]},
-            config={"model": "Qwen/Qwen3-8B", "num_generations": 8, "learning_rate": 1e-6,
-                    "beta": 0.04, "num_train_epochs": 1, "per_device_train_batch_size": 16,
-                    "seed": 42, "output_dir": "/abs/out/qwen3_8b_n8/v0-20250103-000000",
-                    "logging_dir": "/abs/out/qwen3_8b_n8/v0-20250103-000000/runs"},
-            seed=3),
+    RunSpec(
+        "qwen3_4b",
+        score=[(0, 1.20), (40, 1.90), (75, 2.21), (120, 2.05), (200, 1.95)],
+        dense={
+            "entropy": [(0, 0.30), (200, 0.22)],
+            "response_length": [(0, 800), (200, 1400)],
+            "grad_norm": [(0, 0.30), (200, 0.28)],
+            "kl": [(0, 0.0), (200, 0.010)],
+            "throughput": [(0, 2400), (200, 2400)],
+            "mfu": [(0, 0.40), (200, 0.40)],
+            "reward": [(0, 0.5), (75, 0.8), (200, 0.78)],
+        },
+        config={
+            "model": "Qwen/Qwen3-4B",
+            "num_generations": 4,
+            "learning_rate": 1e-6,
+            "beta": 0.04,
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": 8,
+            "seed": 42,
+            "output_dir": "/abs/out/qwen3_4b/v0-20250101-000000",
+            "logging_dir": "/abs/out/qwen3_4b/v0-20250101-000000/runs",
+        },
+        seed=1,
+    ),
+    RunSpec(
+        "qwen3_8b",
+        score=[
+            (0, 1.25),
+            (60, 2.05),
+            (115, 2.34),
+            (130, 2.25),
+            (135, 1.70),
+            (150, 1.10),
+            (200, 0.60),
+        ],
+        dense={
+            "entropy": [(0, 0.182), (115, 0.17), (135, 0.15), (200, 0.115)],
+            "response_length": [(0, 900), (115, 2960), (135, 2900), (150, 800), (200, 315)],
+            "grad_norm": [(0, 0.30), (130, 0.35), (140, 1.5), (200, 0.9)],
+            "kl": [(0, 0.0), (130, 0.02), (200, 0.15)],
+            "throughput": [(0, 1500), (200, 1500)],
+            "mfu": [(0, 0.35), (200, 0.35)],
+            "reward": [(0, 0.5), (115, 0.9), (135, 0.7), (200, 0.3)],
+        },
+        config={
+            "model": "Qwen/Qwen3-8B",
+            "num_generations": 4,
+            "learning_rate": 1e-6,
+            "beta": 0.04,
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": 8,
+            "seed": 42,
+            "output_dir": "/abs/out/qwen3_8b/v0-20250102-000000",
+            "logging_dir": "/abs/out/qwen3_8b/v0-20250102-000000/runs",
+        },
+        seed=2,
+    ),
+    RunSpec(
+        "qwen3_8b_n8",
+        score=[(0, 1.30), (45, 2.20), (90, 1.90), (100, 1.70), (200, 1.40)],
+        dense={
+            "entropy": [(0, 0.20), (200, 0.16)],
+            "response_length": [(0, 900), (200, 1500)],
+            "grad_norm": [(0, 0.30), (200, 0.32)],
+            "kl": [(0, 0.0), (200, 0.02)],
+            "throughput": [(0, 1300), (200, 1300)],
+            "mfu": [(0, 0.33), (200, 0.33)],
+            "reward": [(0, 0.5), (45, 0.85), (200, 0.6)],
+        },
+        config={
+            "model": "Qwen/Qwen3-8B",
+            "num_generations": 8,
+            "learning_rate": 1e-6,
+            "beta": 0.04,
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": 16,
+            "seed": 42,
+            "output_dir": "/abs/out/qwen3_8b_n8/v0-20250103-000000",
+            "logging_dir": "/abs/out/qwen3_8b_n8/v0-20250103-000000/runs",
+        },
+        seed=3,
+    ),
 ]
 
 #: ms-swift key, verl key for each dense metric of a RunSpec.
@@ -112,34 +151,59 @@ def _eval_steps(spec: RunSpec) -> np.ndarray:
     return np.arange(0, spec.steps + 1, spec.eval_every) if spec.eval_every else np.empty(0, int)
 
 
-def write_swift(spec: RunSpec, root: Path, *, eval_key: str = "eval_reward",
-                checkpoint_steps: list[int] | None = None) -> Path:
+def write_swift(
+    spec: RunSpec,
+    root: Path,
+    *,
+    eval_key: str = "eval_reward",
+    checkpoint_steps: list[int] | None = None,
+) -> Path:
     """An ms-swift output dir: logging.jsonl (train lines every step, eval lines every
     ``eval_every``), args.json, checkpoint-N folders."""
     root.mkdir(parents=True, exist_ok=True)
     steps = np.arange(1, spec.steps + 1)
     dense = _dense(spec, steps)
-    evals = {int(s): float(v) for s, v in zip(_eval_steps(spec), curve(spec.score,
-                                                                         _eval_steps(spec)))}
+    evals = {
+        int(s): float(v) for s, v in zip(_eval_steps(spec), curve(spec.score, _eval_steps(spec)))
+    }
     lines = []
     if 0 in evals:
-        lines.append({eval_key: evals[0], "eval_loss": 0.1, "eval_runtime": 10.0,
-                      "epoch": 0.0, "global_step/max_steps": f"0/{spec.steps}"})
+        lines.append(
+            {
+                eval_key: evals[0],
+                "eval_loss": 0.1,
+                "eval_runtime": 10.0,
+                "epoch": 0.0,
+                "global_step/max_steps": f"0/{spec.steps}",
+            }
+        )
     for i, s in enumerate(steps):
         rec: dict = {"loss": 0.01, "learning_rate": 1e-6}
         for name, values in dense.items():
             key = KEYS[name][0]
             if key is not None:
                 rec[key] = round(float(values[i]), 8)
-        rec.update({"epoch": round(s / spec.steps, 4),
-                    "global_step/max_steps": f"{s}/{spec.steps}",
-                    "percentage": f"{100 * s / spec.steps:.2f}%", "elapsed_time": f"{s}m 0s",
-                    "remaining_time": "1m 0s", "memory(GiB)": 60.5})
+        rec.update(
+            {
+                "epoch": round(s / spec.steps, 4),
+                "global_step/max_steps": f"{s}/{spec.steps}",
+                "percentage": f"{100 * s / spec.steps:.2f}%",
+                "elapsed_time": f"{s}m 0s",
+                "remaining_time": "1m 0s",
+                "memory(GiB)": 60.5,
+            }
+        )
         lines.append(rec)
         if int(s) in evals:
-            lines.append({eval_key: round(evals[int(s)], 8), "eval_loss": 0.1,
-                          "eval_runtime": 10.0, "epoch": round(s / spec.steps, 4),
-                          "global_step/max_steps": f"{s}/{spec.steps}"})
+            lines.append(
+                {
+                    eval_key: round(evals[int(s)], 8),
+                    "eval_loss": 0.1,
+                    "eval_runtime": 10.0,
+                    "epoch": round(s / spec.steps, 4),
+                    "global_step/max_steps": f"{s}/{spec.steps}",
+                }
+            )
     with open(root / "logging.jsonl", "w", encoding="utf-8") as fh:
         for rec in lines:
             fh.write(json.dumps(rec) + "\n")

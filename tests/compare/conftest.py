@@ -35,6 +35,5 @@ def verl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for spec in SEED:
         write_verl_jsonl(spec, base / "logs" / "math" / f"{spec.name}.jsonl")
         for step in range(20, 201, 20):
-            (base / "checkpoints" / "math" / spec.name / f"global_step_{step}").mkdir(
-                parents=True)
+            (base / "checkpoints" / "math" / spec.name / f"global_step_{step}").mkdir(parents=True)
     return base

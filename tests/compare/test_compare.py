@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 from compare_builders import SEED, RunSpec, write_swift, write_tensorboard
 
-from trainlens.compare import (Comparison, RunComparison, compare_runs, config_differences,
-                               flatten_config, unique_names)
+from trainlens.compare import (
+    Comparison,
+    RunComparison,
+    compare_runs,
+    config_differences,
+    flatten_config,
+    unique_names,
+)
 from trainlens.errors import TrainlensError
 from trainlens.load import load_runs
 
@@ -24,12 +30,16 @@ def _codes(row_or_cmp: RunComparison | Comparison) -> list[str]:
 
 # --- the seed scenario --------------------------------------------------------------------------
 
+
 def test_seed_best_onset_final(seed_runs: list) -> None:
     cmp = compare_runs(seed_runs)
     assert cmp.metric == "eval_score" and cmp.higher_is_better and cmp.steps_comparable
     rows = _rows(cmp)
-    expected = {"qwen3_4b": (75, 2.21, None), "qwen3_8b": (115, 2.34, 135),
-                "qwen3_8b_n8": (45, 2.20, 100)}
+    expected = {
+        "qwen3_4b": (75, 2.21, None),
+        "qwen3_8b": (115, 2.34, 135),
+        "qwen3_8b_n8": (45, 2.20, 100),
+    }
     for name, (best_step, best_value, onset) in expected.items():
         d = rows[name].degradation
         assert d is not None and rows[name].key == "eval_reward" and rows[name].window == 1
@@ -44,11 +54,16 @@ def test_seed_best_onset_final(seed_runs: list) -> None:
 
 def test_seed_recommended_checkpoints(seed_runs: list) -> None:
     rows = _rows(compare_runs(seed_runs))
-    rec = {name: (r.recommended.step, r.recommended.path, r.recommended.source)
-           for name, r in rows.items() if r.recommended}
-    assert rec == {"qwen3_4b": (80, "checkpoint-80", "checkpoint"),
-                   "qwen3_8b": (120, "checkpoint-120", "checkpoint"),
-                   "qwen3_8b_n8": (40, "checkpoint-40", "checkpoint")}
+    rec = {
+        name: (r.recommended.step, r.recommended.path, r.recommended.source)
+        for name, r in rows.items()
+        if r.recommended
+    }
+    assert rec == {
+        "qwen3_4b": (80, "checkpoint-80", "checkpoint"),
+        "qwen3_8b": (120, "checkpoint-120", "checkpoint"),
+        "qwen3_8b_n8": (40, "checkpoint-40", "checkpoint"),
+    }
     r8 = rows["qwen3_8b"].recommended
     assert r8.reason.code == "ckpt_nearest_best" and r8.reason.params["onset"] == 135
     assert r8.value == pytest.approx(2.31) and r8.value_step == 120
@@ -63,8 +78,7 @@ def test_seed_trends_explain_the_collapse(seed_runs: list) -> None:
     assert length.last == pytest.approx(315, rel=0.1)
     assert trends["entropy"].first == pytest.approx(0.182, rel=0.01)
     assert trends["entropy"].last == pytest.approx(0.115, rel=0.02)
-    changed = {n.params["metric"] for n in rows["qwen3_8b"].notes
-               if n.code == "changed_after_best"}
+    changed = {n.params["metric"] for n in rows["qwen3_8b"].notes if n.code == "changed_after_best"}
     assert {"response_length_mean", "entropy", "grad_norm", "kl"} <= changed
     # a run that did not degrade needs no explanation
     assert "changed_after_best" not in _codes(rows["qwen3_4b"])
@@ -73,8 +87,11 @@ def test_seed_trends_explain_the_collapse(seed_runs: list) -> None:
 def test_seed_config_differences(seed_runs: list) -> None:
     cfg = compare_runs(seed_runs).config
     assert cfg.keys == ("model", "rollout_n", "per_device_train_batch_size")
-    assert cfg.values["qwen3_8b_n8"] == {"model": "Qwen/Qwen3-8B", "rollout_n": 8,
-                                         "per_device_train_batch_size": 16}
+    assert cfg.values["qwen3_8b_n8"] == {
+        "model": "Qwen/Qwen3-8B",
+        "rollout_n": 8,
+        "per_device_train_batch_size": 16,
+    }
     assert cfg.without_config == ()
 
 
@@ -98,16 +115,23 @@ def test_tensorboard_runs(tmp_path: Path) -> None:
         write_tensorboard(spec, tmp_path / spec.name)
     cmp = compare_runs(load_runs(tmp_path).runs)
     rows = _rows(cmp)
-    assert {n: (r.degradation.best_step, r.degradation.onset_step) for n, r in rows.items()} == \
-        {"qwen3_4b": (75, None), "qwen3_8b": (115, 135), "qwen3_8b_n8": (45, 100)}
+    assert {n: (r.degradation.best_step, r.degradation.onset_step) for n, r in rows.items()} == {
+        "qwen3_4b": (75, None),
+        "qwen3_8b": (115, 135),
+        "qwen3_8b_n8": (45, 100),
+    }
     assert rows["qwen3_8b"].recommended.path == "global_step_120"
 
 
 # --- metric choice ------------------------------------------------------------------------------
 
+
 def _spec(name: str, score, **kw) -> RunSpec:
-    base: dict = {"dense": {"reward": [(0, 0.2), (100, 0.8)], "entropy": [(0, 0.3), (100, 0.2)]},
-                  "steps": 100, "config": {"model": "m", "learning_rate": 1e-6}}
+    base: dict = {
+        "dense": {"reward": [(0, 0.2), (100, 0.8)], "entropy": [(0, 0.3), (100, 0.2)]},
+        "steps": 100,
+        "config": {"model": "m", "learning_rate": 1e-6},
+    }
     base.update(kw)
     return RunSpec(name, score=score, **base)
 
@@ -118,8 +142,9 @@ def test_default_metric_falls_back_to_one_every_run_has(tmp_path: Path) -> None:
     cmp = compare_runs(load_runs(tmp_path).runs)
     assert cmp.metric == "reward"
     assert cmp.notes[0].code == "metric_default" and cmp.notes[0].params["runs"] == 2
-    assert cmp.notes[1].code == "metric_partial" and cmp.notes[1].params["metrics"] == \
-        ["eval_score"]
+    assert cmp.notes[1].code == "metric_partial" and cmp.notes[1].params["metrics"] == [
+        "eval_score"
+    ]
     # a dense training series is smoothed before finding best and onset, and says so
     for row in cmp.rows:
         assert row.window > 1 and "smoothed" in _codes(row)
@@ -132,8 +157,10 @@ def test_user_metric_missing_in_one_run_is_explained(tmp_path: Path) -> None:
     assert rows["a"].status == "ok" and rows["a"].window == 1
     assert rows["b"].status == "missing" and rows["b"].recommended is None
     note = rows["b"].notes[0]
-    assert note.code == "metric_missing" and note.params == {"metric": "eval_score",
-                                                              "available": ["reward", "loss"]}
+    assert note.code == "metric_missing" and note.params == {
+        "metric": "eval_score",
+        "available": ["reward", "loss"],
+    }
     assert {t.metric for t in rows["b"].trends} == {"entropy"}  # trends still reported
 
 
@@ -156,13 +183,16 @@ def test_loss_like_metric_is_direction_aware(tmp_path: Path) -> None:
     root = write_swift(spec, tmp_path / "sft", eval_key="eval_acc")
     lines = (root / "logging.jsonl").read_text().splitlines()
     import json
+
     out = []
     for line in lines:
         rec = json.loads(line)
         if "eval_loss" in rec:
             step = int(rec["global_step/max_steps"].split("/")[0])
-            rec = {"eval_loss": float(np.interp(step, [0, 60, 100], [1.0, 0.5, 0.7])),
-                   "global_step/max_steps": rec["global_step/max_steps"]}
+            rec = {
+                "eval_loss": float(np.interp(step, [0, 60, 100], [1.0, 0.5, 0.7])),
+                "global_step/max_steps": rec["global_step/max_steps"],
+            }
         out.append(json.dumps(rec))
     (root / "logging.jsonl").write_text("\n".join(out) + "\n")
     cmp = compare_runs(load_runs(root).runs, metric="eval_loss")
@@ -175,10 +205,19 @@ def test_loss_like_metric_is_direction_aware(tmp_path: Path) -> None:
 
 # --- edge cases ---------------------------------------------------------------------------------
 
+
 def test_different_step_scales(tmp_path: Path) -> None:
     write_swift(_spec("short", [(0, 1.0), (50, 2.0), (100, 1.0)]), tmp_path / "short")
-    write_swift(_spec("long", [(0, 1.0), (500, 2.0), (1000, 1.8)], steps=1000, eval_every=50,
-                      checkpoint_every=250), tmp_path / "long")
+    write_swift(
+        _spec(
+            "long",
+            [(0, 1.0), (500, 2.0), (1000, 1.8)],
+            steps=1000,
+            eval_every=50,
+            checkpoint_every=250,
+        ),
+        tmp_path / "long",
+    )
     cmp = compare_runs(load_runs(tmp_path).runs)
     assert not cmp.steps_comparable
     note = next(n for n in cmp.notes if n.code == "step_scales_differ")
@@ -194,11 +233,24 @@ def test_different_step_scales(tmp_path: Path) -> None:
 
 def test_several_keys_for_the_score_are_named(tmp_path: Path) -> None:
     import json
+
     run = tmp_path / "r"
     run.mkdir()
-    (run / "r.jsonl").write_text("".join(json.dumps({"step": s, "data": {
-        "val-core/math/reward/mean@1": 0.1 * s, "val-core/gsm8k/reward/mean@1": 0.2 * s}}) + "\n"
-        for s in (5, 10, 15)))
+    (run / "r.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "step": s,
+                    "data": {
+                        "val-core/math/reward/mean@1": 0.1 * s,
+                        "val-core/gsm8k/reward/mean@1": 0.2 * s,
+                    },
+                }
+            )
+            + "\n"
+            for s in (5, 10, 15)
+        )
+    )
     row = compare_runs(load_runs(tmp_path).runs).rows[0]
     assert row.key == "val-core/gsm8k/reward/mean@1"
     assert row.other_keys == ("val-core/math/reward/mean@1",)
@@ -212,8 +264,12 @@ def test_still_improving_run_and_no_checkpoints(tmp_path: Path) -> None:
     assert row.degradation.best_step == 100 and row.degradation.onset_step is None
     assert "still_improving" in _codes(row) and "single_run" in _codes(cmp)
     rec = row.recommended
-    assert (rec.step, rec.path, rec.source, rec.reason.code) == (100, None, "best_step",
-                                                                 "no_ckpt_visible")
+    assert (rec.step, rec.path, rec.source, rec.reason.code) == (
+        100,
+        None,
+        "best_step",
+        "no_ckpt_visible",
+    )
 
 
 def test_checkpoints_only_after_the_onset(tmp_path: Path) -> None:
@@ -235,15 +291,23 @@ def test_no_degradation_recommends_checkpoint_nearest_best(tmp_path: Path) -> No
 
 def test_all_nan_and_single_point_metrics(tmp_path: Path) -> None:
     import json
+
     nan_run = tmp_path / "nan"
     nan_run.mkdir()
-    (nan_run / "logging.jsonl").write_text("".join(
-        json.dumps({"eval_reward": float("nan"), "reward": 0.1 * s,
-                    "global_step/max_steps": f"{s}/3"}) + "\n" for s in (1, 2, 3)))
+    (nan_run / "logging.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {"eval_reward": float("nan"), "reward": 0.1 * s, "global_step/max_steps": f"{s}/3"}
+            )
+            + "\n"
+            for s in (1, 2, 3)
+        )
+    )
     one = tmp_path / "one"
     one.mkdir()
-    (one / "logging.jsonl").write_text(json.dumps(
-        {"eval_reward": 1.5, "global_step/max_steps": "10/10"}) + "\n")
+    (one / "logging.jsonl").write_text(
+        json.dumps({"eval_reward": 1.5, "global_step/max_steps": "10/10"}) + "\n"
+    )
     rows = _rows(compare_runs(load_runs(tmp_path).runs, metric="eval_score"))
     assert rows["nan"].status == "empty" and rows["nan"].notes[0].code == "metric_empty"
     assert rows["one"].status == "ok" and "single_point" in _codes(rows["one"])
@@ -252,17 +316,18 @@ def test_all_nan_and_single_point_metrics(tmp_path: Path) -> None:
 
 def test_no_score_metric_anywhere(tmp_path: Path) -> None:
     import json
+
     run = tmp_path / "r"
     run.mkdir()
-    (run / "logging.jsonl").write_text(json.dumps(
-        {"grad_norm": 1.0, "global_step/max_steps": "1/1"}) + "\n")
+    (run / "logging.jsonl").write_text(
+        json.dumps({"grad_norm": 1.0, "global_step/max_steps": "1/1"}) + "\n"
+    )
     cmp = compare_runs(load_runs(tmp_path).runs)
     assert cmp.metric is None and cmp.notes[0].code == "metric_none"
     assert cmp.rows[0].status == "missing"
 
 
-@pytest.mark.parametrize("kwargs", [{"drop": 0}, {"drop": -0.1}, {"window": -1},
-                                    {"sustain": 0}])
+@pytest.mark.parametrize("kwargs", [{"drop": 0}, {"drop": -0.1}, {"window": -1}, {"sustain": 0}])
 def test_bad_parameters(seed_runs: list, kwargs: dict) -> None:
     with pytest.raises(TrainlensError):
         compare_runs(seed_runs, **kwargs)
@@ -276,6 +341,7 @@ def test_explicit_window_and_drop(seed_runs: list) -> None:
 
 # --- config and names ---------------------------------------------------------------------------
 
+
 class _FakeRun:
     def __init__(self, name: str, config: dict) -> None:
         from trainlens.run import RunMeta
@@ -285,14 +351,24 @@ class _FakeRun:
 
 
 def test_config_differences_nested_and_noise() -> None:
-    a = {"actor_rollout_ref": {"model": {"path": "/models/Qwen3-8B"}, "rollout": {"n": 8},
-                               "actor": {"optim": {"lr": 1e-6}, "kl_loss_coef": 0.001}},
-         "trainer": {"total_epochs": 1, "default_local_dir": "/ckpt/a", "experiment_name": "a"},
-         "data": {"train_batch_size": 128}}
-    b = {"actor_rollout_ref": {"model": {"path": "/models/Qwen3-8B"}, "rollout": {"n": 16},
-                               "actor": {"optim": {"lr": 1e-6}, "kl_loss_coef": 0.01}},
-         "trainer": {"total_epochs": 2, "default_local_dir": "/ckpt/b", "experiment_name": "b"},
-         "data": {"train_batch_size": 256}}
+    a = {
+        "actor_rollout_ref": {
+            "model": {"path": "/models/Qwen3-8B"},
+            "rollout": {"n": 8},
+            "actor": {"optim": {"lr": 1e-6}, "kl_loss_coef": 0.001},
+        },
+        "trainer": {"total_epochs": 1, "default_local_dir": "/ckpt/a", "experiment_name": "a"},
+        "data": {"train_batch_size": 128},
+    }
+    b = {
+        "actor_rollout_ref": {
+            "model": {"path": "/models/Qwen3-8B"},
+            "rollout": {"n": 16},
+            "actor": {"optim": {"lr": 1e-6}, "kl_loss_coef": 0.01},
+        },
+        "trainer": {"total_epochs": 2, "default_local_dir": "/ckpt/b", "experiment_name": "b"},
+        "data": {"train_batch_size": 256},
+    }
     diff = config_differences([_FakeRun("a", a), _FakeRun("b", b), _FakeRun("c", {})])
     assert diff.keys == ("model", "rollout_n", "kl_coef", "epochs", "data.train_batch_size")
     assert diff.values["b"]["rollout_n"] == 16 and diff.values["a"]["model"] == "/models/Qwen3-8B"
@@ -321,11 +397,20 @@ def test_examples_degrading_runs() -> None:
     """The numbers examples/README.md documents for the three verl runs."""
     cmp = compare_runs(load_runs(EXAMPLES).runs)
     rows = _rows(cmp)
-    got = {n: (r.degradation.best_step, round(r.degradation.best_value, 2),
-               r.degradation.onset_step, r.recommended.path) for n, r in rows.items()}
-    assert got == {"qwen3_4b": (75, 2.21, 120, "global_step_75"),
-                   "qwen3_8b": (115, 2.34, 135, "global_step_125"),
-                   "qwen3_8b_n8": (45, 2.2, 90, "global_step_50")}
+    got = {
+        n: (
+            r.degradation.best_step,
+            round(r.degradation.best_value, 2),
+            r.degradation.onset_step,
+            r.recommended.path,
+        )
+        for n, r in rows.items()
+    }
+    assert got == {
+        "qwen3_4b": (75, 2.21, 120, "global_step_75"),
+        "qwen3_8b": (115, 2.34, 135, "global_step_125"),
+        "qwen3_8b_n8": (45, 2.2, 90, "global_step_50"),
+    }
     best = next(n for n in cmp.notes if n.code == "best_run")
     assert best.params["run"] == "qwen3_8b"
     length = next(t for t in rows["qwen3_8b"].trends if t.metric == "response_length_mean")

@@ -13,8 +13,17 @@ import trainlens.compare as compare_mod
 from trainlens.compare import Note, compare_runs
 from trainlens.render import compare_output as render
 
-REQUIRED = {"name", "metric", "best_step", "best_value", "degradation_step", "final_step",
-            "final_value", "recommended_checkpoint", "config"}
+REQUIRED = {
+    "name",
+    "metric",
+    "best_step",
+    "best_value",
+    "degradation_step",
+    "final_step",
+    "final_value",
+    "recommended_checkpoint",
+    "config",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +50,24 @@ def test_json_document(seed_cmp: compare_mod.Comparison, seed_dir: Path) -> None
     for r in runs.values():
         assert REQUIRED <= set(r)
     r8 = runs["qwen3_8b"]
-    assert (r8["best_step"], r8["best_value"], r8["degradation_step"], r8["final_step"]) == \
-        (115, 2.34, 135, 200)
+    assert (r8["best_step"], r8["best_value"], r8["degradation_step"], r8["final_step"]) == (
+        115,
+        2.34,
+        135,
+        200,
+    )
     rec = r8["recommended_checkpoint"]
-    assert {k: rec[k] for k in ("step", "path", "source")} == \
-        {"step": 120, "path": "checkpoint-120", "source": "checkpoint"}
+    assert {k: rec[k] for k in ("step", "path", "source")} == {
+        "step": 120,
+        "path": "checkpoint-120",
+        "source": "checkpoint",
+    }
     assert "nearest the best step 115" in rec["reason"]
-    assert r8["config"] == {"model": "Qwen/Qwen3-8B", "rollout_n": 4,
-                            "per_device_train_batch_size": 8}
+    assert r8["config"] == {
+        "model": "Qwen/Qwen3-8B",
+        "rollout_n": 4,
+        "per_device_train_batch_size": 8,
+    }
     assert r8["trends"]["response_length_mean"]["at_best"] == pytest.approx(2960, rel=0.01)
     assert runs["qwen3_4b"]["degradation_step"] is None
     assert render.render_json(seed_cmp) == text  # deterministic
@@ -59,12 +78,22 @@ def test_json_in_chinese(seed_cmp: compare_mod.Comparison) -> None:
     assert "最近的已保存检查点" in doc["runs"][1]["recommended_checkpoint"]["reason"]
 
 
-@pytest.mark.parametrize("lang,words", [
-    ("en", ["# Run comparison: eval_score", "## Recommended checkpoints", "## Config differences",
-            "| qwen3_8b | 2.34 @ 115 | 135 (1.7) | 0.6 @ 200 | 74% | 57% | checkpoint-120 |",
-            "response length went 2,95"]),
-    ("zh", ["# 运行对比：eval_score", "## 推荐检查点", "## 配置差异", "回复长度 由 2,95"]),
-])
+@pytest.mark.parametrize(
+    "lang,words",
+    [
+        (
+            "en",
+            [
+                "# Run comparison: eval_score",
+                "## Recommended checkpoints",
+                "## Config differences",
+                "| qwen3_8b | 2.34 @ 115 | 135 (1.7) | 0.6 @ 200 | 74% | 57% | checkpoint-120 |",
+                "response length went 2,95",
+            ],
+        ),
+        ("zh", ["# 运行对比：eval_score", "## 推荐检查点", "## 配置差异", "回复长度 由 2,95"]),
+    ],
+)
 def test_markdown(seed_cmp: compare_mod.Comparison, lang: str, words: list[str]) -> None:
     text = render.render_markdown(seed_cmp, lang, chart="report_assets/score.png")
     for w in words:
@@ -74,8 +103,9 @@ def test_markdown(seed_cmp: compare_mod.Comparison, lang: str, words: list[str])
     assert "<!-- " in omitted and "FILE_STEM_assets" in omitted and "![" not in omitted
 
 
-def test_chart_is_written_and_deterministic(seed_cmp: compare_mod.Comparison,
-                                            tmp_path: Path) -> None:
+def test_chart_is_written_and_deterministic(
+    seed_cmp: compare_mod.Comparison, tmp_path: Path
+) -> None:
     a, b = tmp_path / "a" / "score.png", tmp_path / "b" / "score.png"
     assert render.render_chart(seed_cmp, a) and render.render_chart(seed_cmp, b)
     assert a.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,18 +122,36 @@ def test_terminal(seed_cmp: compare_mod.Comparison) -> None:
 
 
 def test_messages_format_their_parameters() -> None:
-    assert render.message(Note("metric_missing", {"metric": "eval_score", "available": []})) \
+    assert (
+        render.message(Note("metric_missing", {"metric": "eval_score", "available": []}))
         == "no eval_score in this run"
+    )
     assert render.message(Note("no_ckpt_visible", {"best": 75}), "en").startswith(
-        "no checkpoint folders")
-    assert render.message(Note("changed_after_best", {
-        "metric": "kl", "best": 5, "from": 0.01, "to": 0.08, "change": 7.0})) == \
-        "KL went 0.01 → 0.08 (×8.0) from the best step 5 to the end"
+        "no checkpoint folders"
+    )
+    assert (
+        render.message(
+            Note(
+                "changed_after_best",
+                {"metric": "kl", "best": 5, "from": 0.01, "to": 0.08, "change": 7.0},
+            )
+        )
+        == "KL went 0.01 → 0.08 (×8.0) from the best step 5 to the end"
+    )
     assert render.message(Note("future_code", {"x": 1})) == 'future_code: {"x": 1}'
 
 
-@pytest.mark.parametrize("x,text", [(2960.0, "2,960"), (0.18213, "0.1821"), (2.34, "2.34"),
-                                    (1e-6, "1e-06"), (None, "—"), (-0.0, "0")])
+@pytest.mark.parametrize(
+    "x,text",
+    [
+        (2960.0, "2,960"),
+        (0.18213, "0.1821"),
+        (2.34, "2.34"),
+        (1e-6, "1e-06"),
+        (None, "—"),
+        (-0.0, "0"),
+    ],
+)
 def test_num(x: float | None, text: str) -> None:
     assert render.num(x) == text
 
@@ -114,8 +162,17 @@ def test_missing_and_no_config_rows_render(tmp_path: Path) -> None:
     from trainlens.load import load_runs
 
     write_swift(RunSpec("a", [(0, 1.0), (100, 2.0)], steps=100, config=None), tmp_path / "a")
-    write_swift(RunSpec("b", [(0, 1.0), (100, 2.0)], steps=100, eval_every=0, config=None,
-                        dense={"reward": [(0, 0.1), (100, 0.5)]}), tmp_path / "b")
+    write_swift(
+        RunSpec(
+            "b",
+            [(0, 1.0), (100, 2.0)],
+            steps=100,
+            eval_every=0,
+            config=None,
+            dense={"reward": [(0, 0.1), (100, 0.5)]},
+        ),
+        tmp_path / "b",
+    )
     cmp = compare_runs(load_runs(tmp_path).runs, metric="eval_score")
     md = render.render_markdown(cmp, "en")
     assert "| b | no eval_score |" in md
@@ -126,8 +183,9 @@ def test_missing_and_no_config_rows_render(tmp_path: Path) -> None:
     assert b["status"] == "missing" and b["best_step"] is None and b["config"] is None
     c = tmp_path / "c"
     c.mkdir()
-    (c / "logging.jsonl").write_text(json.dumps(
-        {"grad_norm": 1.0, "global_step/max_steps": "1/1"}) + "\n")
+    (c / "logging.jsonl").write_text(
+        json.dumps({"grad_norm": 1.0, "global_step/max_steps": "1/1"}) + "\n"
+    )
     nothing = compare_runs(load_runs(c).runs)
     assert not render.render_chart(nothing, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()

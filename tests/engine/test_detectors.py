@@ -24,8 +24,9 @@ def test_registry_signatures_are_series_then_keyword_params() -> None:
         sig = inspect.signature(info.fn)
         kinds = [p.kind for p in sig.parameters.values()]
         assert kinds == sorted(kinds, key=lambda k: k.value)  # positional inputs first
-        assert all(p.default is not p.empty for p in sig.parameters.values()
-                   if p.kind is p.KEYWORD_ONLY)
+        assert all(
+            p.default is not p.empty for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY
+        )
 
 
 @pytest.mark.parametrize("name", [n for n, i in DETECTORS.items() if i.arity == 1 and not i.post])
@@ -83,8 +84,9 @@ def test_bound_percent_and_inclusive() -> None:
 
 
 def test_best_then_worse_is_direction_aware() -> None:
-    s = Trace(np.arange(100, 1600, 100), np.r_[np.linspace(1.8, 1.52, 6),
-                                               np.linspace(1.6, 2.28, 9)])
+    s = Trace(
+        np.arange(100, 1600, 100), np.r_[np.linspace(1.8, 1.52, 6), np.linspace(1.6, 2.28, 9)]
+    )
     w = best_then_worse(s, direction="down")
     assert w[0].numbers["best_step"] == 600 and w[0].numbers["best_value"] == 1.52
     assert best_then_worse(s, direction="up") == []
@@ -115,8 +117,10 @@ def test_non_finite_and_restarts() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=120),
-       st.sampled_from(sorted(n for n, i in DETECTORS.items() if i.arity == 1 and not i.post)))
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=120),
+    st.sampled_from(sorted(n for n, i in DETECTORS.items() if i.arity == 1 and not i.post)),
+)
 def test_detectors_never_crash_and_stay_inside_the_series(values: list[float], name: str) -> None:
     info = DETECTORS[name]
     s = tr(values)

@@ -39,11 +39,16 @@ def test_absent_metric_is_skipped_visibly_with_the_beta_reason() -> None:
     beta0 = analyze_runs([make(s, config={"beta": 0.0})], rules=RULES, select=["kl_*"])
     assert {x.code for x in beta0.skipped} == {"kl_beta_zero"}
     assert "beta = 0" in beta0.skipped[0].reason
-    sft_like = analyze_runs([make({"loss": (np.arange(10), np.ones(10))})], rules=RULES,
-                            select=["kl_spike", "score_collapse"])
+    sft_like = analyze_runs(
+        [make({"loss": (np.arange(10), np.ones(10))})],
+        rules=RULES,
+        select=["kl_spike", "score_collapse"],
+    )
     reasons = {x.rule: x.reason for x in sft_like.skipped}
-    assert reasons == {"kl_spike": "not logged: kl",
-                       "score_collapse": "not logged: student_score, teacher_score"}
+    assert reasons == {
+        "kl_spike": "not logged: kl",
+        "score_collapse": "not logged: student_score, teacher_score",
+    }
 
 
 def test_a_crashing_detector_becomes_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,8 +56,11 @@ def test_a_crashing_detector_becomes_a_warning(monkeypatch: pytest.MonkeyPatch) 
         raise ZeroDivisionError("bad luck")
 
     monkeypatch.setitem(DETECTORS, "spike", replace(DETECTORS["spike"], fn=boom))
-    analysis = analyze_runs([make(at(grpo(200), "completions/mean_length", (1, 200), 1.0))],
-                            rules=RULES, select=["kl_spike", "degenerate_generation"])
+    analysis = analyze_runs(
+        [make(at(grpo(200), "completions/mean_length", (1, 200), 1.0))],
+        rules=RULES,
+        select=["kl_spike", "degenerate_generation"],
+    )
     assert [w.source for w in analysis.warnings] == ["rule kl_spike"]
     assert "ZeroDivisionError: bad luck" in analysis.warnings[0].message
     assert [f.rule for f in analysis.findings] == ["degenerate_generation"]
@@ -88,25 +96,31 @@ def test_episode_groups_families_within_the_window_cause_first() -> None:
     episodes = [f for f in analysis.findings if f.rule == "instability_episode"]
     assert len(episodes) == 1
     ep = episodes[0]
-    assert ep.members == ("kl_spike@kl", "clipped_ratio_surge@clipped_ratio",
-                          "reward_collapse@reward/format")
+    assert ep.members == (
+        "kl_spike@kl",
+        "clipped_ratio_surge@clipped_ratio",
+        "reward_collapse@reward/format",
+    )
     assert (ep.start_step, ep.end_step) == (300, 310)
     assert [e.metric for e in ep.evidence] == ["kl", "clipped_ratio", "reward/format"]
     assert "kl → clipped_ratio → reward/format" in analysis.message(ep)
     # a narrower window splits them
     narrow = load_rules(overrides={"instability_episode": {"window": 4, "points": 0}})
-    assert not [f for f in analyze_runs([make(s)], rules=narrow).findings
-                if f.rule == "instability_episode"]
+    assert not [
+        f for f in analyze_runs([make(s)], rules=narrow).findings if f.rule == "instability_episode"
+    ]
 
 
 def test_findings_sorted_by_run_then_severity_then_step() -> None:
     a = make(at(grpo(300), "completions/clipped_ratio", [100], 0.8), name="a")
-    b = make(at(at(grpo(300), "kl", [250], 19.0), "completions/clipped_ratio", [50], 0.8),
-             name="b")
+    b = make(at(at(grpo(300), "kl", [250], 19.0), "completions/clipped_ratio", [50], 0.8), name="b")
     analysis = analyze_runs([b, a], rules=RULES, select=["kl_spike", "clipped_ratio_surge"])
     keys = [(f.run, f.severity, f.start_step) for f in analysis.findings]
-    assert keys == [("b", Severity.ERROR, 250), ("b", Severity.WARNING, 50),
-                    ("a", Severity.WARNING, 100)]
+    assert keys == [
+        ("b", Severity.ERROR, 250),
+        ("b", Severity.WARNING, 50),
+        ("a", Severity.WARNING, 100),
+    ]
     assert analysis.counts() == {"info": 0, "warning": 2, "error": 1}
 
 
@@ -117,14 +131,23 @@ def test_run_restart_is_info_from_run_metadata() -> None:
     f = analyze_runs([run], rules=RULES, select=["run_restart"]).findings[0]
     assert f.severity is Severity.INFO and (f.start_step, f.end_step) == (40, 60)
     assert "21 logged step(s) were logged again" in analyze_runs(
-        [run], rules=RULES, select=["run_restart"]).message(f)
+        [run], rules=RULES, select=["run_restart"]
+    ).message(f)
 
 
 def test_analyze_path_with_config_params_and_user_rules(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    rows = [(s, {"loss": float(rng.normal(0.0, 0.01)), "kl": 0.05 + 0.001 * s,
-                 "grad_norm": float(np.exp(rng.normal(np.log(0.4), 0.2)))})
-            for s in range(1, 101)]
+    rows = [
+        (
+            s,
+            {
+                "loss": float(rng.normal(0.0, 0.01)),
+                "kl": 0.05 + 0.001 * s,
+                "grad_norm": float(np.exp(rng.normal(np.log(0.4), 0.2))),
+            },
+        )
+        for s in range(1, 101)
+    ]
     rows[59][1]["kl"] = 7.0  # below the default limit of 10, a robust spike anyway
     run_dir = write_swift_run(tmp_path / "run", rows, 100, args={"beta": 0.04})
     rules_dir = tmp_path / "rules"
@@ -132,8 +155,11 @@ def test_analyze_path_with_config_params_and_user_rules(tmp_path: Path) -> None:
     doc = yaml.safe_load((Path(load_rules().get("kl_spike").path)).read_text("utf-8"))
     doc.update(id="kl_over_5", params={"limit": 5.0, "factor": 1000.0})
     (rules_dir / "kl_over_5.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
-    cfg = ProjectConfig(rule_params={"kl_spike": {"factor": 1000.0, "limit": 100.0}},
-                        rules_dirs=[rules_dir], ignore=["nan_inf"])
+    cfg = ProjectConfig(
+        rule_params={"kl_spike": {"factor": 1000.0, "limit": 100.0}},
+        rules_dirs=[rules_dir],
+        ignore=["nan_inf"],
+    )
     analysis = analyze(run_dir, config=cfg, select=["kl_*"])
     assert [f.rule for f in analysis.findings] == ["kl_over_5"]  # the override silenced kl_spike
     assert "nan_inf" not in analysis.selected

@@ -12,24 +12,49 @@ from trainlens.errors import TrainlensError
 from trainlens.findings import Finding, Severity
 
 ISSUE_IDS = {
-    "kl_spike", "grad_explosion", "loss_spike", "ppo_clip_surge", "clipped_ratio_surge",
-    "length_surge", "length_collapse", "reward_collapse", "entropy_collapse", "kl_stuck_zero",
-    "grad_vanishing", "degenerate_generation", "d_acc_jump", "score_collapse",
-    "score_diff_out_of_range", "length_bias", "hard_sample_collapse", "degradation_after_best",
-    "throughput_drop", "nan_inf", "overfit_onset", "wasted_rollouts", "run_restart",
+    "kl_spike",
+    "grad_explosion",
+    "loss_spike",
+    "ppo_clip_surge",
+    "clipped_ratio_surge",
+    "length_surge",
+    "length_collapse",
+    "reward_collapse",
+    "entropy_collapse",
+    "kl_stuck_zero",
+    "grad_vanishing",
+    "degenerate_generation",
+    "d_acc_jump",
+    "score_collapse",
+    "score_diff_out_of_range",
+    "length_bias",
+    "hard_sample_collapse",
+    "degradation_after_best",
+    "throughput_drop",
+    "nan_inf",
+    "overfit_onset",
+    "wasted_rollouts",
+    "run_restart",
     "instability_episode",
 }
 
 
 def good_rule(rule_id: str = "my_rule", **over: object) -> dict:
     doc = {
-        "id": rule_id, "severity": "warning", "metrics": ["loss"], "detector": "spike",
+        "id": rule_id,
+        "severity": "warning",
+        "metrics": ["loss"],
+        "detector": "spike",
         "params": {"factor": 3.0},
         "title": {"en": "My rule", "zh": "我的规则"},
         "summary": {"en": "Fires on loss.", "zh": "loss 异常时报告。"},
-        "message": {"en": "{metric} at {peak_step}: {ratio:.1f}x", "zh": "第 {peak_step} 步 {metric}"},
+        "message": {
+            "en": "{metric} at {peak_step}: {ratio:.1f}x",
+            "zh": "第 {peak_step} 步 {metric}",
+        },
         "why": {"en": "Because.", "zh": "因为。"},
-        "causes": {"en": ["a"], "zh": ["甲"]}, "advice": {"en": ["b"], "zh": ["乙"]},
+        "causes": {"en": ["a"], "zh": ["甲"]},
+        "advice": {"en": ["b"], "zh": ["乙"]},
     }
     doc.update(over)
     return doc
@@ -55,22 +80,25 @@ def test_user_rule_dir_adds_rules(tmp_path: Path) -> None:
     assert "my_rule" in rules and rules.get("my_rule").path.parent == tmp_path
 
 
-@pytest.mark.parametrize("change, fragment", [
-    ({"colour": "red"}, "unknown field(s) colour"),
-    ({"severity": "fatal"}, "severity must be"),
-    ({"detector": "magic"}, "unknown detector 'magic'"),
-    ({"params": {"factr": 3}}, "params.factr: unknown parameter"),
-    ({"params": {"factor": "big"}}, "expected float"),
-    ({"params": {"log": 1}}, "expected bool"),
-    ({"title": {"en": "only English"}}, "title.zh is missing"),
-    ({"causes": {"en": ["a"], "zh": []}}, "causes.zh must be a non-empty list"),
-    ({"message": {"en": "{nope}", "zh": "{peak_step}"}}, "unknown placeholder {nope}"),
-    ({"message": {"en": "{peak_step", "zh": "x"}}, "bad template"),
-    ({"metrics": []}, "at least one metric"),
-    ({"detector": "diverging_scores", "params": {}}, "takes 2 series"),
-    ({"detector": "restarted", "params": {}}, "reads no metric series"),
-    ({"id": "Bad-Id"}, "lower_snake_case"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"colour": "red"}, "unknown field(s) colour"),
+        ({"severity": "fatal"}, "severity must be"),
+        ({"detector": "magic"}, "unknown detector 'magic'"),
+        ({"params": {"factr": 3}}, "params.factr: unknown parameter"),
+        ({"params": {"factor": "big"}}, "expected float"),
+        ({"params": {"log": 1}}, "expected bool"),
+        ({"title": {"en": "only English"}}, "title.zh is missing"),
+        ({"causes": {"en": ["a"], "zh": []}}, "causes.zh must be a non-empty list"),
+        ({"message": {"en": "{nope}", "zh": "{peak_step}"}}, "unknown placeholder {nope}"),
+        ({"message": {"en": "{peak_step", "zh": "x"}}, "bad template"),
+        ({"metrics": []}, "at least one metric"),
+        ({"detector": "diverging_scores", "params": {}}, "takes 2 series"),
+        ({"detector": "restarted", "params": {}}, "reads no metric series"),
+        ({"id": "Bad-Id"}, "lower_snake_case"),
+    ],
+)
 def test_invalid_rules_name_their_file(tmp_path: Path, change: dict, fragment: str) -> None:
     doc = good_rule(**change)
     path = write(tmp_path, doc, name=doc["id"] if doc["id"] == "my_rule" else "my_rule")
@@ -116,8 +144,12 @@ def test_overrides_replace_params_and_are_checked() -> None:
     with pytest.raises(TrainlensError, match="expected float"):
         load_rules(overrides={"kl_spike": {"limit": "high"}})
     # a parameter whose default is None accepts a number or null
-    assert load_rules(overrides={"grad_explosion": {"limit": 1e6}}).get(
-        "grad_explosion").params["limit"] == 1e6
+    assert (
+        load_rules(overrides={"grad_explosion": {"limit": 1e6}})
+        .get("grad_explosion")
+        .params["limit"]
+        == 1e6
+    )
 
 
 def test_select_and_ignore() -> None:
@@ -131,9 +163,19 @@ def test_select_and_ignore() -> None:
 
 def test_render_message_both_languages_and_missing_numbers() -> None:
     spec = load_rules().get("kl_spike")
-    f = Finding(rule="kl_spike", severity=Severity.ERROR, run="r", metric="kl", key="kl",
-                start_step=10, end_step=10, peak_step=10, peak_value=19.6, baseline=None,
-                params={"ratio": float("inf")})
+    f = Finding(
+        rule="kl_spike",
+        severity=Severity.ERROR,
+        run="r",
+        metric="kl",
+        key="kl",
+        start_step=10,
+        end_step=10,
+        peak_step=10,
+        peak_value=19.6,
+        baseline=None,
+        params={"ratio": float("inf")},
+    )
     en = render_message(f, spec, "en")
     assert en.startswith("KL reached 19.6 at step 10") and "—" in en
     zh = render_message(f, spec, "zh")

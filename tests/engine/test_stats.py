@@ -25,7 +25,7 @@ def test_segments_cover_exactly_the_true_points(mask: list[bool], gap: int) -> N
     segs = segments(m, gap)
     covered = np.zeros(len(m), dtype=bool)
     for a, b in segs:
-        covered[a:b + 1] = True
+        covered[a : b + 1] = True
         assert m[a] and m[b]
     assert (covered | ~m).all()  # every True point is inside a segment
     if gap == 0:

@@ -12,8 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainlens.findings import Finding, Severity, Skipped
-from trainlens.gate import (GateReport, RulePolicy, SeverityPolicy, Status, evaluate,
-                            evaluate_arrays, evaluate_findings, evaluate_metric, parse_policy)
+from trainlens.gate import (
+    GateReport,
+    RulePolicy,
+    SeverityPolicy,
+    Status,
+    evaluate,
+    evaluate_arrays,
+    evaluate_findings,
+    evaluate_metric,
+    parse_policy,
+)
 from trainlens.merge import merge_frames
 from trainlens.metrics import AliasTable
 from trainlens.readers import make_frame
@@ -31,8 +40,14 @@ def run_of(name: str = "r", **series: tuple[list[int], list[float]]) -> Run:
         values += list(v)
     frame = make_frame(keys, np.asarray(steps), np.asarray(values, np.float64))
     table, restarts = merge_frames([("f", frame)])
-    return Run(name, pd.io.common.Path("/x") / name, "swift_jsonl", table,
-               RunMeta(restarts=restarts), AliasTable.load())
+    return Run(
+        name,
+        pd.io.common.Path("/x") / name,
+        "swift_jsonl",
+        table,
+        RunMeta(restarts=restarts),
+        AliasTable.load(),
+    )
 
 
 def check(text: str, steps=STEPS, values=KL):
@@ -106,18 +121,28 @@ def test_nan_points_are_no_violation_but_are_counted():
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=st.lists(st.sampled_from([0.0, 1.0, 5.0, 10.0, 11.0, math.nan]), min_size=1,
-                       max_size=40),
-       n=st.integers(1, 5), op=st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
-       threshold=st.sampled_from([0, 1, 5, 10]))
+@given(
+    values=st.lists(
+        st.sampled_from([0.0, 1.0, 5.0, 10.0, 11.0, math.nan]), min_size=1, max_size=40
+    ),
+    n=st.integers(1, 5),
+    op=st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+    threshold=st.sampled_from([0, 1, 5, 10]),
+)
 def test_vectorised_matches_a_plain_loop(values, n, op, threshold):
     steps = list(range(len(values)))
     arr = np.array(values)
     r = check(f"x{op}{threshold} for {n}", steps, arr)
     import operator
 
-    fn = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-          "==": operator.eq, "!=": lambda a, b: a != b and not math.isnan(a)}[op]
+    fn = {
+        ">": operator.gt,
+        ">=": operator.ge,
+        "<": operator.lt,
+        "<=": operator.le,
+        "==": operator.eq,
+        "!=": lambda a, b: a != b and not math.isnan(a),
+    }[op]
     streak, fired = 0, None
     for s, v in zip(steps, values):
         streak = streak + 1 if fn(v, threshold) else 0
@@ -134,6 +159,7 @@ def test_vectorised_matches_a_plain_loop(values, n, op, threshold):
 
 
 # ------------------------------------------------------------------------------ runs
+
 
 def test_canonical_and_raw_names_resolve_on_a_run():
     run = run_of(**{"completions/clipped_ratio": ([1, 2, 3], [0.1, 0.5, 0.2])})
@@ -156,7 +182,11 @@ def test_report_exit_codes():
     report = evaluate([parse_policy("kl>10"), parse_policy("loss>5")], [a, b])
     assert isinstance(report, GateReport)
     assert [(r.run, r.status) for r in report.results] == [
-        ("a", Status.FAIL), ("a", Status.MISSING), ("b", Status.MISSING), ("b", Status.PASS)]
+        ("a", Status.FAIL),
+        ("a", Status.MISSING),
+        ("b", Status.MISSING),
+        ("b", Status.PASS),
+    ]
     assert report.exit_code() == 1 and report.exit_code(strict=True) == 2
     ok = evaluate([parse_policy("loss>5")], [b])
     assert ok.exit_code() == 0 and ok.passed
@@ -166,14 +196,27 @@ def test_report_exit_codes():
 
 # -------------------------------------------------------------------------- findings
 
+
 def finding(rule: str, severity: Severity, run: str = "a", start: int = 10) -> Finding:
-    return Finding(rule=rule, severity=severity, run=run, metric="kl", key="kl",
-                   start_step=start, end_step=start + 5, peak_step=start + 2, peak_value=12.0)
+    return Finding(
+        rule=rule,
+        severity=severity,
+        run=run,
+        metric="kl",
+        key="kl",
+        start_step=start,
+        end_step=start + 5,
+        peak_step=start + 2,
+        peak_value=12.0,
+    )
 
 
 def test_severity_and_rule_policies():
-    fs = [finding("kl_spike", Severity.ERROR, start=30), finding("lr_flat", Severity.WARNING),
-          finding("kl_spike", Severity.ERROR, run="b")]
+    fs = [
+        finding("kl_spike", Severity.ERROR, start=30),
+        finding("lr_flat", Severity.WARNING),
+        finding("kl_spike", Severity.ERROR, run="b"),
+    ]
     err = evaluate_findings(SeverityPolicy(Severity.ERROR), "a", fs)
     assert err.status is Status.FAIL and err.violations == 1 and err.fired_step == 30
     warn = evaluate_findings(SeverityPolicy(Severity.WARNING), "a", fs)
@@ -184,8 +227,7 @@ def test_severity_and_rule_policies():
     skipped = [Skipped("entropy_collapse", "a", "metric entropy not logged")]
     miss = evaluate_findings(RulePolicy("entropy_collapse"), "a", fs, skipped)
     assert miss.status is Status.MISSING and "entropy not logged" in miss.note
-    assert evaluate_findings(RulePolicy("entropy_collapse"), "b", fs, skipped).status \
-        is Status.PASS
+    assert evaluate_findings(RulePolicy("entropy_collapse"), "b", fs, skipped).status is Status.PASS
 
 
 def test_rule_policies_need_an_analysis():

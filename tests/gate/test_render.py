@@ -38,12 +38,27 @@ class FakeAnalysis:
 
 
 def report():
-    runs = [make_run('a<&"b', kl=[0.1, 12.0, 0.2, 11.0], loss=[1.0, 0.5, 0.4, 0.3]),
-            make_run("ok", kl=[0.1, 0.2, 0.1, 0.1], loss=[1.0, 1.0, 1.0, 1.0])]
-    spike = Finding(rule="kl_spike", severity=Severity.ERROR, run='a<&"b', metric="kl",
-                    key="kl", start_step=2, end_step=2, peak_step=2, peak_value=12.0)
-    policies = [parse_policy("kl>10"), parse_policy("eval_score<1.8"),
-                parse_policy("max(loss)>2"), SeverityPolicy(Severity.ERROR)]
+    runs = [
+        make_run('a<&"b', kl=[0.1, 12.0, 0.2, 11.0], loss=[1.0, 0.5, 0.4, 0.3]),
+        make_run("ok", kl=[0.1, 0.2, 0.1, 0.1], loss=[1.0, 1.0, 1.0, 1.0]),
+    ]
+    spike = Finding(
+        rule="kl_spike",
+        severity=Severity.ERROR,
+        run='a<&"b',
+        metric="kl",
+        key="kl",
+        start_step=2,
+        end_step=2,
+        peak_step=2,
+        peak_value=12.0,
+    )
+    policies = [
+        parse_policy("kl>10"),
+        parse_policy("eval_score<1.8"),
+        parse_policy("max(loss)>2"),
+        SeverityPolicy(Severity.ERROR),
+    ]
     return evaluate(policies, runs, FakeAnalysis([spike]))
 
 
@@ -51,13 +66,21 @@ def test_junit_parses_with_one_testcase_per_policy_per_run():
     rep = report()
     root = ET.fromstring(render_junit(rep).encode())
     assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures"), root.get("skipped"), root.get("errors")) \
-        == ("8", "2", "2", "0")
+    assert (root.get("tests"), root.get("failures"), root.get("skipped"), root.get("errors")) == (
+        "8",
+        "2",
+        "2",
+        "0",
+    )
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ['a<&"b', "ok"]
     cases = suites[0].findall("testcase")
-    assert [c.get("name") for c in cases] == ["kl>10", "eval_score<1.8", "max(loss)>2",
-                                             "severity>=error"]
+    assert [c.get("name") for c in cases] == [
+        "kl>10",
+        "eval_score<1.8",
+        "max(loss)>2",
+        "severity>=error",
+    ]
     fail = cases[0].find("failure")
     assert fail is not None and fail.get("type") == "PolicyFailed"
     assert "worst 12 at step 2" in fail.get("message")
@@ -83,10 +106,19 @@ def test_json_document():
     assert doc["summary"] == {"checks": 8, "failed": 2, "missing": 2, "passed": 4}
     assert [p["kind"] for p in doc["policies"]] == ["metric", "metric", "metric", "severity"]
     first = doc["runs"][0]["results"][0]
-    assert {k: first[k] for k in ("policy", "status", "key", "value", "step", "violations",
-                                  "points", "fired_step")} == {
-        "policy": "kl>10", "status": "fail", "key": "kl", "value": 12.0, "step": 2,
-        "violations": 2, "points": 4, "fired_step": 2}
+    assert {
+        k: first[k]
+        for k in ("policy", "status", "key", "value", "step", "violations", "points", "fired_step")
+    } == {
+        "policy": "kl>10",
+        "status": "fail",
+        "key": "kl",
+        "value": 12.0,
+        "step": 2,
+        "violations": 2,
+        "points": 4,
+        "fired_step": 2,
+    }
     sev = doc["runs"][0]["results"][3]
     assert sev["findings"][0]["rule"] == "kl_spike" and sev["findings"][0]["message"]
     assert json.loads(gate_output.render_json(rep, strict=True))["exit_code"] == 2
@@ -95,11 +127,13 @@ def test_json_document():
 def test_github_annotations_are_escaped():
     lines = gate_output.github_annotations(report())
     assert len(lines) == 4
-    assert lines[0].startswith("::error title=trainlens gate%3A kl>10 failed::run a<&\"b: ")
+    assert lines[0].startswith('::error title=trainlens gate%3A kl>10 failed::run a<&"b: ')
     assert sum(line.startswith("::warning ") for line in lines) == 2
     assert all("\n" not in line for line in lines)
-    assert gate_output.annotation("error", "a:b,c", "50%\nnext") == \
-        "::error title=a%3Ab%2Cc::50%25%0Anext"
+    assert (
+        gate_output.annotation("error", "a:b,c", "50%\nnext")
+        == "::error title=a%3Ab%2Cc::50%25%0Anext"
+    )
 
 
 def test_terminal_lines_and_summary():
@@ -110,8 +144,9 @@ def test_terminal_lines_and_summary():
     assert 'a<&"b' in text and "— failed" in text
     assert "ok  (tensorboard, steps 1–4) — passed" in text
     rep = report()
-    assert gate_output.summary_line(rep) == ("gate failed: 2 of 8 checks failed on 2 runs; "
-                                             "2 could not be checked (counted as passed)")
+    assert gate_output.summary_line(rep) == (
+        "gate failed: 2 of 8 checks failed on 2 runs; 2 could not be checked (counted as passed)"
+    )
     warning = gate_output.missing_warnings(rep)[0]
     assert "policy 'eval_score<1.8'" in warning and "counts as passed" in warning
 

@@ -15,12 +15,19 @@ from trainlens.gate.settings import GATE_KEYS, section
 
 
 def test_config_then_command_line_deduplicated():
-    got = build_policies(fail_on=["kl > 10", "max(kl)>3"], fail_on_severity="error",
-                         fail_on_rule=["kl_spike"],
-                         config={"fail_on": ["kl>10"], "fail_on_rule": "kl_spike",
-                                 "fail_on_severity": "warning"})
-    assert [p.text for p in got.policies] == ["kl>10", "max(kl)>3", "severity>=warning",
-                                              "severity>=error", "rule kl_spike"]
+    got = build_policies(
+        fail_on=["kl > 10", "max(kl)>3"],
+        fail_on_severity="error",
+        fail_on_rule=["kl_spike"],
+        config={"fail_on": ["kl>10"], "fail_on_rule": "kl_spike", "fail_on_severity": "warning"},
+    )
+    assert [p.text for p in got.policies] == [
+        "kl>10",
+        "max(kl)>3",
+        "severity>=warning",
+        "severity>=error",
+        "rule kl_spike",
+    ]
     assert isinstance(got.policies[0], MetricPolicy)
     assert got.policies[2] == SeverityPolicy(Severity.WARNING)
     assert got.policies[4] == RulePolicy("kl_spike") and got.strict is False
@@ -33,12 +40,15 @@ def test_strict_from_config_or_flag():
         build_policies(config={"strict": "yes"}, where="x.toml: gate")
 
 
-@pytest.mark.parametrize(("config", "error", "message"), [
-    ({"fail_on": 3}, TrainlensError, "gate.fail_on: expected a string or a list of strings"),
-    ({"fail_on": ["kl>"]}, PolicyError, 'bad policy "kl>"'),
-    ({"fail_on_severity": "fatal"}, TrainlensError, "bad severity 'fatal'"),
-    ({"fail_on_rule": [" "]}, TrainlensError, "empty rule id"),
-])
+@pytest.mark.parametrize(
+    ("config", "error", "message"),
+    [
+        ({"fail_on": 3}, TrainlensError, "gate.fail_on: expected a string or a list of strings"),
+        ({"fail_on": ["kl>"]}, PolicyError, 'bad policy "kl>"'),
+        ({"fail_on_severity": "fatal"}, TrainlensError, "bad severity 'fatal'"),
+        ({"fail_on_rule": [" "]}, TrainlensError, "empty rule id"),
+    ],
+)
 def test_bad_config_values(config, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_policies(config=config)
@@ -46,7 +56,7 @@ def test_bad_config_values(config, error, message):
 
 def test_section_rejects_unknown_keys():
     cfg = ProjectConfig(path=Path("trainlens.toml"), sections={"gate": {"fail_onn": []}})
-    with pytest.raises(TrainlensError, match="unknown gate setting"):
+    with pytest.raises(TrainlensError, match=r"\[gate\]: unknown setting"):
         section(cfg, "gate", GATE_KEYS)
     assert section(ProjectConfig(), "gate", GATE_KEYS) == {}
 
@@ -71,12 +81,29 @@ def test_real_rule_set_ids_and_messages():
 
     rules = spec.load_rules()
     assert "kl_spike" in rule_ids(rules)
-    f = Finding(rule="kl_spike", severity=Severity.ERROR, run="r", metric="kl", key="kl",
-                start_step=5, end_step=7, peak_step=6, peak_value=19.6, baseline=0.1,
-                params={"ratio": 196.0})
+    f = Finding(
+        rule="kl_spike",
+        severity=Severity.ERROR,
+        run="r",
+        metric="kl",
+        key="kl",
+        start_step=5,
+        end_step=7,
+        peak_step=6,
+        peak_value=19.6,
+        baseline=0.1,
+        params={"ratio": 196.0},
+    )
     en, zh = finding_text(rules, "en")(f), finding_text(rules, "zh")(f)
     assert en.startswith("kl_spike: ") and "19.6" in en and "step 6" in en
     assert "第 6 步" in zh
-    unknown = Finding(rule="not_a_rule", severity=Severity.INFO, run="r", metric="m", key="m",
-                      start_step=1, end_step=1)
+    unknown = Finding(
+        rule="not_a_rule",
+        severity=Severity.INFO,
+        run="r",
+        metric="m",
+        key="m",
+        start_step=1,
+        end_step=1,
+    )
     assert finding_text(rules, "en")(unknown) == "not_a_rule (info) on m, step 1"

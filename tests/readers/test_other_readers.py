@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-
 from logwriters import REALDATA, write_trainer_state
+
 from trainlens.readers.hf_trainer_state import read_trainer_state
 from trainlens.readers.verl_console import looks_like_verl_console, read_verl_console
 from trainlens.readers.verl_jsonl import read_verl_jsonl
@@ -19,13 +19,19 @@ def values(frame, key):
 
 
 def test_trainer_state_log_history(tmp_path):
-    history = [{"loss": 1.0, "grad_norm": 2.0, "learning_rate": 1e-5, "epoch": 0.1, "step": 10},
-               {"eval_loss": 0.9, "eval_runtime": 1.0, "epoch": 0.2, "step": 20},
-               {"loss": float("nan"), "epoch": 0.3, "step": 30},
-               {"train_runtime": 99.0, "train_loss": 0.8, "total_flos": 1e12, "step": 30}]
-    path = write_trainer_state(tmp_path / "trainer_state.json", history,
-                               best_metric=0.9, best_global_step=20,
-                               best_model_checkpoint="out/checkpoint-20")
+    history = [
+        {"loss": 1.0, "grad_norm": 2.0, "learning_rate": 1e-5, "epoch": 0.1, "step": 10},
+        {"eval_loss": 0.9, "eval_runtime": 1.0, "epoch": 0.2, "step": 20},
+        {"loss": float("nan"), "epoch": 0.3, "step": 30},
+        {"train_runtime": 99.0, "train_loss": 0.8, "total_flos": 1e12, "step": 30},
+    ]
+    path = write_trainer_state(
+        tmp_path / "trainer_state.json",
+        history,
+        best_metric=0.9,
+        best_global_step=20,
+        best_model_checkpoint="out/checkpoint-20",
+    )
     result = read_trainer_state(path)
     assert result.warnings == []
     assert values(result.frame, "loss")[10] == 1.0 and math.isnan(values(result.frame, "loss")[30])
@@ -35,12 +41,15 @@ def test_trainer_state_log_history(tmp_path):
     assert result.meta["best_global_step"] == 20 and result.meta["max_steps"] == 100
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("", "empty file"),
-    ('{"log_history": [{"loss": 1.0, "step": 1}', "not valid JSON"),
-    ('{"global_step": 3}', "no log_history"),
-    ("[1, 2, 3]", "no log_history"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("", "empty file"),
+        ('{"log_history": [{"loss": 1.0, "step": 1}', "not valid JSON"),
+        ('{"global_step": 3}', "no log_history"),
+        ("[1, 2, 3]", "no log_history"),
+    ],
+)
 def test_trainer_state_bad_files_warn(tmp_path, content, fragment):
     path = tmp_path / "trainer_state.json"
     path.write_text(content)
@@ -51,8 +60,10 @@ def test_trainer_state_bad_files_warn(tmp_path, content, fragment):
 
 
 def test_trainer_state_entry_without_step(tmp_path):
-    path = write_trainer_state(tmp_path / "trainer_state.json",
-                               [{"loss": 1.0, "step": 1}, {"loss": 2.0}, {"loss": 3.0, "step": 3}])
+    path = write_trainer_state(
+        tmp_path / "trainer_state.json",
+        [{"loss": 1.0, "step": 1}, {"loss": 2.0}, {"loss": 3.0, "step": 3}],
+    )
     result = read_trainer_state(path)
     assert values(result.frame, "loss") == {1: 1.0, 3: 3.0}
     assert "log_history[1]" in result.warnings[0].message
@@ -60,9 +71,20 @@ def test_trainer_state_entry_without_step(tmp_path):
 
 def test_verl_jsonl(tmp_path):
     path = tmp_path / "exp.jsonl"
-    lines = [json.dumps({"step": s, "data": {"actor/kl_loss": 0.01 * s, "actor/grad_norm": 1.5,
-                                            "note": "text", "val-core/gsm8k/reward/mean@1": 0.5}})
-             for s in (1, 2, 3)]
+    lines = [
+        json.dumps(
+            {
+                "step": s,
+                "data": {
+                    "actor/kl_loss": 0.01 * s,
+                    "actor/grad_norm": 1.5,
+                    "note": "text",
+                    "val-core/gsm8k/reward/mean@1": 0.5,
+                },
+            }
+        )
+        for s in (1, 2, 3)
+    ]
     path.write_text("\n".join(lines) + "\n" + '{"oops": 1}\n' + '{"step": 4, "data": {"actor')
     result = read_verl_jsonl(path)
     assert values(result.frame, "actor/kl_loss") == pytest.approx({1: 0.01, 2: 0.02, 3: 0.03})

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from logwriters import REALDATA, swift_line, write_swift_run
+
 from trainlens.readers._rows import parse_duration, parse_scalar_text, parse_step_fraction
 from trainlens.readers.swift_jsonl import read_swift_jsonl
 
@@ -22,10 +21,17 @@ def values(frame, key):
     return dict(zip(part["step"].tolist(), part["value"].tolist()))
 
 
-@pytest.mark.parametrize("text, seconds", [
-    ("2s", 2), ("1m 8s", 68), ("1d 21h 10m 47s", 162647), ("3h 0m 5s", 10805),
-    ("0.5s", 0.5), ("46m 13s", 2773),
-])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("2s", 2),
+        ("1m 8s", 68),
+        ("1d 21h 10m 47s", 162647),
+        ("3h 0m 5s", 10805),
+        ("0.5s", 0.5),
+        ("46m 13s", 2773),
+    ],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -67,9 +73,12 @@ def test_v4_seconds_per_iteration_becomes_steps_per_second(tmp_path):
 def test_v2_integer_step_and_megatron_iteration(tmp_path):
     path = tmp_path / "logging.jsonl"
     path.write_text(
-        json.dumps({"loss": 5.0, "acc": 0.1, "global_step": 1}) + "\n"
-        + json.dumps({"loss": 5.0, "acc": 0.1, "global_step": 1}) + "\n"  # second node's copy
-        + json.dumps({"loss": 4.0, "acc": 0.2, "global_step": 5}) + "\n"
+        json.dumps({"loss": 5.0, "acc": 0.1, "global_step": 1})
+        + "\n"
+        + json.dumps({"loss": 5.0, "acc": 0.1, "global_step": 1})
+        + "\n"  # second node's copy
+        + json.dumps({"loss": 4.0, "acc": 0.2, "global_step": 5})
+        + "\n"
     )
     result = read_swift_jsonl(path)
     assert result.meta["swift_generation"] == "v2"
@@ -83,9 +92,11 @@ def test_v2_integer_step_and_megatron_iteration(tmp_path):
 
 def test_nan_and_infinity_literals_are_values_missing_keys_are_not(tmp_path):
     path = tmp_path / "logging.jsonl"
-    lines = [swift_line(1, 3, {"loss": float("nan"), "kl": 0.0}),
-             swift_line(2, 3, {"loss": float("inf"), "grad_norm": float("-inf")}),
-             swift_line(3, 3, {"loss": 1.0})]
+    lines = [
+        swift_line(1, 3, {"loss": float("nan"), "kl": 0.0}),
+        swift_line(2, 3, {"loss": float("inf"), "grad_norm": float("-inf")}),
+        swift_line(3, 3, {"loss": 1.0}),
+    ]
     assert "NaN" in lines[0] and "Infinity" in lines[1]
     path.write_text("\n".join(lines) + "\n")
     frame = read_swift_jsonl(path).frame
@@ -97,9 +108,12 @@ def test_nan_and_infinity_literals_are_values_missing_keys_are_not(tmp_path):
 
 def test_eval_lines_are_their_own_keys(tmp_path):
     path = tmp_path / "logging.jsonl"
-    path.write_text(swift_line(100, 200, {"loss": 0.5}) + "\n"
-                    + json.dumps({"eval_loss": 0.7, "eval_runtime": 3.2,
-                                  "global_step/max_steps": "100/200"}) + "\n")
+    path.write_text(
+        swift_line(100, 200, {"loss": 0.5})
+        + "\n"
+        + json.dumps({"eval_loss": 0.7, "eval_runtime": 3.2, "global_step/max_steps": "100/200"})
+        + "\n"
+    )
     frame = read_swift_jsonl(path).frame
     assert values(frame, "eval_loss") == {100: 0.7}
     assert values(frame, "loss") == {100: 0.5}
@@ -132,8 +146,16 @@ def test_following_a_file_retries_the_partial_line(tmp_path):
 
 def test_garbage_and_non_object_lines_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "logging.jsonl"
-    path.write_text(swift_line(1, 5, {"loss": 1.0}) + "\n" + "garbage{{\n" + "[1, 2]\n"
-                    + json.dumps({"loss": 3.0}) + "\n" + swift_line(2, 5, {"loss": 0.5}) + "\n")
+    path.write_text(
+        swift_line(1, 5, {"loss": 1.0})
+        + "\n"
+        + "garbage{{\n"
+        + "[1, 2]\n"
+        + json.dumps({"loss": 3.0})
+        + "\n"
+        + swift_line(2, 5, {"loss": 0.5})
+        + "\n"
+    )
     result = read_swift_jsonl(path)
     assert values(result.frame, "loss") == {1: 1.0, 2: 0.5}
     messages = [w.message for w in result.warnings]
@@ -156,7 +178,9 @@ def test_empty_and_unreadable_files(tmp_path):
         assert "cannot read" in read_swift_jsonl(locked).warnings[0].message
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_random_corruption_never_raises_or_loses_earlier_records(tmp_path_factory, data):
     lines = [swift_line(s, 40, {"loss": 1.0 / s, "kl": 0.001 * s}) + "\n" for s in range(1, 41)]
@@ -195,11 +219,30 @@ def test_real_v3_and_v2_files():
 
 
 def test_vectorised_scanner_matches_the_scalar_parsers():
-    from trainlens.readers._rows import scan_numbers, text_column_to_float
     import pandas as pd
 
-    cells = ["2s", "1m 8s", "1d 21h 10m 47s", "0.5s", "46m 13s", "2800/6000", "1/438", "12",
-             "abc", "5/", "/5", "1.2.3s", "s", "3x", "", "7m", "10h 0m 0s", "1/2/3"]
+    from trainlens.readers._rows import scan_numbers, text_column_to_float
+
+    cells = [
+        "2s",
+        "1m 8s",
+        "1d 21h 10m 47s",
+        "0.5s",
+        "46m 13s",
+        "2800/6000",
+        "1/438",
+        "12",
+        "abc",
+        "5/",
+        "/5",
+        "1.2.3s",
+        "s",
+        "3x",
+        "",
+        "7m",
+        "10h 0m 0s",
+        "1/2/3",
+    ]
     first, second = scan_numbers(np.array(cells, dtype="S"))
     for cell, a, b in zip(cells, first, second):
         dur = parse_duration(cell)

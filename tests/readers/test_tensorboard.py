@@ -26,6 +26,7 @@ SPECIALS = [float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 3.4e38, 1e-45]
 
 # ---- writers -----------------------------------------------------------------------------------
 
+
 def only_file(logdir: Path) -> Path:
     files = sorted(logdir.rglob("events.out.tfevents.*"))
     assert len(files) == 1, files
@@ -100,14 +101,18 @@ def simple(tag: str, value: float) -> object:
     return Summary.Value(tag=tag, simple_value=value)
 
 
-def tensor(tag: str, dtype: int, *, plugin: str = "scalars", shape: tuple[int, ...] = (),
-           **fields: object) -> object:
+def tensor(
+    tag: str, dtype: int, *, plugin: str = "scalars", shape: tuple[int, ...] = (), **fields: object
+) -> object:
     from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
     from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 
-    t = TensorProto(dtype=dtype, tensor_shape=TensorShapeProto(
-        dim=[TensorShapeProto.Dim(size=s) for s in shape]), **fields)  # type: ignore[arg-type]
+    t = TensorProto(
+        dtype=dtype,
+        tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=s) for s in shape]),
+        **fields,
+    )  # type: ignore[arg-type]
     meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=plugin))
     return Summary.Value(tag=tag, tensor=t, metadata=meta)
 
@@ -149,14 +154,19 @@ def write_tf2_style(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tb")
-    return {"tbx": write_tbx_scalars(root / "tbx"), "torch": write_torch_scalars(root / "torch"),
-            "tf2": write_tf2_style(root / "tf2.tfevents")}
+    return {
+        "tbx": write_tbx_scalars(root / "tbx"),
+        "torch": write_torch_scalars(root / "torch"),
+        "tf2": write_tf2_style(root / "tf2.tfevents"),
+    }
 
 
 # ---- comparison with tbparse -------------------------------------------------------------------
 
-def rows_by_tag(tags: list[str], steps: list[int], values: list[float]
-                ) -> dict[str, list[tuple[int, float]]]:
+
+def rows_by_tag(
+    tags: list[str], steps: list[int], values: list[float]
+) -> dict[str, list[tuple[int, float]]]:
     out: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for tag, step, value in zip(tags, steps, values):
         out[tag].append((int(step), float(value)))
@@ -165,8 +175,9 @@ def rows_by_tag(tags: list[str], steps: list[int], values: list[float]
 
 def ours(path: Path) -> dict[str, list[tuple[int, float]]]:
     frame = read_event_file(path).frame
-    return rows_by_tag(frame["key"].astype(str).tolist(), frame["step"].tolist(),
-                       frame["value"].tolist())
+    return rows_by_tag(
+        frame["key"].astype(str).tolist(), frame["step"].tolist(), frame["value"].tolist()
+    )
 
 
 def tbparse_rows(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -176,8 +187,9 @@ def tbparse_rows(path: Path) -> dict[str, list[tuple[int, float]]]:
     reader = SummaryReader(str(path), pivot=False)
     tags, steps, values = [], [], []
     for frame in (reader.scalars, reader.tensors):
-        for tag, step, value in zip(frame.get("tag", []), frame.get("step", []),
-                                    frame.get("value", [])):
+        for tag, step, value in zip(
+            frame.get("tag", []), frame.get("step", []), frame.get("value", [])
+        ):
             arr = np.asarray(value)
             if arr.size != 1 or arr.dtype.kind not in "fiub":
                 continue
@@ -189,6 +201,7 @@ def tbparse_rows(path: Path) -> dict[str, list[tuple[int, float]]]:
 
 def same_rows(a: dict[str, list[tuple[int, float]]], b: dict[str, list[tuple[int, float]]]) -> None:
     """Equal per tag as multisets (tbparse sorts by step), value for value, NaN equal to NaN."""
+
     def order(row: tuple[int, float]) -> tuple[int, bool, float]:
         return row[0], math.isnan(row[1]), 0.0 if math.isnan(row[1]) else row[1]
 
@@ -222,6 +235,7 @@ def test_matches_tbparse_on_realdata() -> None:
 
 
 # ---- content and shape of the table ------------------------------------------------------------
+
 
 def test_frame_shape_and_file_order(written: dict[str, Path]) -> None:
     result = read_event_file(written["tbx"])
@@ -264,16 +278,24 @@ def test_tensor_scalars_of_every_dtype(written: dict[str, Path]) -> None:
 def test_bfloat16_and_typed_int_scalars(tmp_path: Path) -> None:
     """Checked by value: tbparse itself fails on these (no bfloat16; int_val hits a stub bug)."""
     bits = int(np.array([-3.25], np.float32).view(np.uint32)[0]) >> 16
-    path = write_records(tmp_path / "bf16.tfevents", [
-        event(1, tensor("bf16", 14, half_val=[bits])),
-        event(2, tensor("bf16", 14, tensor_content=struct.pack("<H", bits))),
-        event(3, tensor("i32", 3, int_val=[-12])),
-        event(3, tensor("i64", 9, int64_val=[-(2**50)])),
-        event(3, tensor("u8", 4, int_val=[200])),
-        event(3, tensor("flag", 10, bool_val=[True])),
-    ])
-    assert ours(path) == {"bf16": [(1, -3.25), (2, -3.25)], "i32": [(3, -12.0)],
-                          "i64": [(3, float(-(2**50)))], "u8": [(3, 200.0)], "flag": [(3, 1.0)]}
+    path = write_records(
+        tmp_path / "bf16.tfevents",
+        [
+            event(1, tensor("bf16", 14, half_val=[bits])),
+            event(2, tensor("bf16", 14, tensor_content=struct.pack("<H", bits))),
+            event(3, tensor("i32", 3, int_val=[-12])),
+            event(3, tensor("i64", 9, int64_val=[-(2**50)])),
+            event(3, tensor("u8", 4, int_val=[200])),
+            event(3, tensor("flag", 10, bool_val=[True])),
+        ],
+    )
+    assert ours(path) == {
+        "bf16": [(1, -3.25), (2, -3.25)],
+        "i32": [(3, -12.0)],
+        "i64": [(3, float(-(2**50)))],
+        "u8": [(3, 200.0)],
+        "flag": [(3, 1.0)],
+    }
 
 
 def protobuf_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -286,8 +308,9 @@ def protobuf_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tb, "_decode_fast", nothing_fits)
 
 
-def test_fast_path_agrees_with_protobuf_path(written: dict[str, Path],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_path_agrees_with_protobuf_path(
+    written: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fast = {name: read_event_file(path).frame for name, path in written.items()}
     protobuf_only(monkeypatch)
     for name, path in written.items():
@@ -295,8 +318,9 @@ def test_fast_path_agrees_with_protobuf_path(written: dict[str, Path],
         assert slow.astype({"key": str}).equals(fast[name].astype({"key": str})), name
 
 
-def test_small_chunks_give_the_same_table(written: dict[str, Path],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_chunks_give_the_same_table(
+    written: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     whole = {name: read_event_file(path) for name, path in written.items()}
     monkeypatch.setattr(_tfrecord, "CHUNK", 100)  # records span chunks; histograms exceed one
     for name, path in written.items():
@@ -324,6 +348,7 @@ def test_resume_from_offset(written: dict[str, Path], tmp_path: Path) -> None:
 
 # ---- bad input -----------------------------------------------------------------------------------
 
+
 def record_starts(data: bytes) -> list[int]:
     starts, pos = [], 0
     while pos < len(data):
@@ -333,8 +358,10 @@ def record_starts(data: bytes) -> list[int]:
 
 
 def small_file(tmp_path: Path, n: int = 6) -> tuple[Path, bytes, list[int]]:
-    path = write_records(tmp_path / "small.tfevents",
-                         [file_version()] + [event(i, simple("x", float(i))) for i in range(n)])
+    path = write_records(
+        tmp_path / "small.tfevents",
+        [file_version()] + [event(i, simple("x", float(i))) for i in range(n)],
+    )
     data = path.read_bytes()
     return path, data, record_starts(data)
 
@@ -366,8 +393,12 @@ def test_flipped_byte(tmp_path: Path, where: str) -> None:
     path, data, starts = small_file(tmp_path)
     bad = starts[3]  # the record of step 2
     size = struct.unpack_from("<Q", data, bad)[0]
-    pos = {"length": bad + 1, "length_crc": bad + 9, "payload": bad + 12 + size // 2,
-           "payload_crc": bad + 12 + size + 1}[where]
+    pos = {
+        "length": bad + 1,
+        "length_crc": bad + 9,
+        "payload": bad + 12 + size // 2,
+        "payload_crc": bad + 12 + size + 1,
+    }[where]
     broken = bytearray(data)
     broken[pos] ^= 0x5A
     path.write_bytes(bytes(broken))
@@ -380,7 +411,7 @@ def test_flipped_byte(tmp_path: Path, where: str) -> None:
 def test_garbage_between_records(tmp_path: Path) -> None:
     path, data, starts = small_file(tmp_path)
     garbage = bytes(range(7, 250, 3)) * 3
-    path.write_bytes(data[:starts[2]] + garbage + data[starts[2]:])
+    path.write_bytes(data[: starts[2]] + garbage + data[starts[2] :])
     result = read_event_file(path)
     assert steps_of(result) == [0, 1, 2, 3, 4, 5]
     assert len(result.warnings) == 1
@@ -399,11 +430,16 @@ def test_garbage_at_the_end(tmp_path: Path) -> None:
 
 
 def test_undecodable_payload(tmp_path: Path) -> None:
-    path = write_records(tmp_path / "bad.tfevents", [
-        event(1, simple("x", 1.0)), b"\xff\xff\xff", event(2, simple("x", 2.0)),
-        event(3, simple("bad\xff", 3.0)).replace(b"bad\xc3\xbf", b"bad\xff\xfe"),
-        event(4, simple("x", 4.0)),
-    ])
+    path = write_records(
+        tmp_path / "bad.tfevents",
+        [
+            event(1, simple("x", 1.0)),
+            b"\xff\xff\xff",
+            event(2, simple("x", 2.0)),
+            event(3, simple("bad\xff", 3.0)).replace(b"bad\xc3\xbf", b"bad\xff\xfe"),
+            event(4, simple("x", 4.0)),
+        ],
+    )
     result = read_event_file(path)
     assert steps_of(result) == [1, 2, 4]
     assert len(result.warnings) == 2
@@ -457,14 +493,39 @@ def test_offset_past_the_end(tmp_path: Path) -> None:
 
 # ---- varints, long tags, tag codes ---------------------------------------------------------------
 
-STEPS = [0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**28, 2**35, 2**42, 2**49, 2**56 - 1,
-         2**56, 2**62, 2**63 - 1, -1, -(2**31), -(2**63)]
+STEPS = [
+    0,
+    1,
+    127,
+    128,
+    16383,
+    16384,
+    2**21 - 1,
+    2**21,
+    2**28,
+    2**35,
+    2**42,
+    2**49,
+    2**56 - 1,
+    2**56,
+    2**62,
+    2**63 - 1,
+    -1,
+    -(2**31),
+    -(2**63),
+]
 
 
 def test_step_varints_of_every_width(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     long_tag = "x/" + "long_tag_" * 30  # a two-byte length varint
-    path = write_records(tmp_path / "steps.tfevents", [file_version()] + [
-        event(step, simple(long_tag if i % 2 else "s", float(i))) for i, step in enumerate(STEPS)])
+    path = write_records(
+        tmp_path / "steps.tfevents",
+        [file_version()]
+        + [
+            event(step, simple(long_tag if i % 2 else "s", float(i)))
+            for i, step in enumerate(STEPS)
+        ],
+    )
     fast = read_event_file(path).frame
     assert fast["step"].tolist() == STEPS
     assert fast["value"].tolist() == [float(i) for i in range(len(STEPS))]
@@ -474,8 +535,9 @@ def test_step_varints_of_every_width(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert read_event_file(path).frame.equals(fast)
 
 
-def test_tag_hash_collisions_fall_back_to_exact_codes(written: dict[str, Path],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tag_hash_collisions_fall_back_to_exact_codes(
+    written: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     expected = read_event_file(written["tbx"]).frame
     monkeypatch.setattr(tb, "_HASH_MULT", np.zeros(5, np.uint64))  # every tag hashes alike
     assert read_event_file(written["tbx"]).frame.equals(expected)
@@ -503,7 +565,7 @@ def test_following_a_file_as_it_is_written(written: dict[str, Path], tmp_path: P
     frames, offset = [], 0
     with open(live, "wb") as f:
         for cut in [*range(0, len(data), 997), len(data)]:
-            f.write(data[f.tell():cut])
+            f.write(data[f.tell() : cut])
             f.flush()
             result = read_event_file(live, offset, final=False)
             assert result.warnings == []
@@ -522,22 +584,27 @@ def test_two_damaged_payloads_in_one_block(tmp_path: Path) -> None:
     path.write_bytes(bytes(broken))
     result = read_event_file(path)
     assert steps_of(result) == [s for s in range(40) if s not in (4, 29)]
-    assert [f"byte {starts[i]}" in w.message for i, w in zip((5, 30), result.warnings)] == [True] * 2
+    assert [f"byte {starts[i]}" in w.message for i, w in zip((5, 30), result.warnings)] == [
+        True
+    ] * 2
 
 
 @settings(deadline=None, max_examples=40)
-@given(pattern=st.lists(st.integers(0, 40), min_size=1, max_size=70),
-       repeats=st.integers(1, 60),
-       noise=st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 300)), max_size=6),
-       cut=st.integers(0, 60), sequential=st.sampled_from([2, 16, 256]))
-def test_predicted_walk_is_the_sequential_walk(pattern: list[int], repeats: int,
-                                               noise: list[tuple[int, int]], cut: int,
-                                               sequential: int) -> None:
+@given(
+    pattern=st.lists(st.integers(0, 40), min_size=1, max_size=70),
+    repeats=st.integers(1, 60),
+    noise=st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 300)), max_size=6),
+    cut=st.integers(0, 60),
+    sequential=st.sampled_from([2, 16, 256]),
+)
+def test_predicted_walk_is_the_sequential_walk(
+    pattern: list[int], repeats: int, noise: list[tuple[int, int]], cut: int, sequential: int
+) -> None:
     sizes = pattern * repeats
     for where, size in noise:
         sizes.insert(where % (len(sizes) + 1), size)
     data = b"".join(struct.pack("<Q", n) + bytes(4 + n + 4) for n in sizes)
-    data = data[:len(data) - cut]
+    data = data[: len(data) - cut]
     expected, pos = [], 0
     while pos + 12 <= len(data) and pos + struct.unpack_from("<Q", data, pos)[0] + 16 <= len(data):
         expected.append(pos)

@@ -20,8 +20,10 @@ Row = tuple[str, int, float]
 
 def rows(frame: pd.DataFrame) -> list[Row]:
     """Hashable rows; NaN becomes a sentinel so that equal rows compare equal."""
-    return [(str(k), int(s), -1e300 if math.isnan(v) else float(v))
-            for k, s, v in zip(frame["key"], frame["step"], frame["value"])]
+    return [
+        (str(k), int(s), -1e300 if math.isnan(v) else float(v))
+        for k, s, v in zip(frame["key"], frame["step"], frame["value"])
+    ]
 
 
 @dataclass
@@ -77,7 +79,7 @@ def corrupt(data: bytes, changes: list[tuple[str, float, bytes]]) -> tuple[bytes
             del out[pos:]
         elif kind == "flip":
             payload = bytes(b or 1 for b in payload)
-            for i, b in enumerate(payload[:len(out) - pos]):
+            for i, b in enumerate(payload[: len(out) - pos]):
                 out[pos + i] ^= b
         else:
             out[pos:pos] = payload
@@ -85,11 +87,13 @@ def corrupt(data: bytes, changes: list[tuple[str, float, bytes]]) -> tuple[bytes
     return bytes(out), first
 
 
-@settings(deadline=None, max_examples=80,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(changes=st.lists(corruption, min_size=1, max_size=3), final=st.booleans())
-def test_random_corruption(original: Original, tmp_path: Path,
-                           changes: list[tuple[str, float, bytes]], final: bool) -> None:
+def test_random_corruption(
+    original: Original, tmp_path: Path, changes: list[tuple[str, float, bytes]], final: bool
+) -> None:
     data, first_bad = corrupt(original.data, changes)
     path = tmp_path / "events.out.tfevents.corrupt"
     path.write_bytes(data)

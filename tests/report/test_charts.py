@@ -10,16 +10,29 @@ from trainlens.render.charts import Mark, Panel, Window, downsample, metric_char
 from trainlens.report import figures
 
 PNG = b"\x89PNG\r\n\x1a\n"
-LABELS = {"step": "step", "window": "anomaly window", "peak": "peak", "low": "lowest",
-          "best": "best", "baseline": "baseline"}
+LABELS = {
+    "step": "step",
+    "window": "anomaly window",
+    "peak": "peak",
+    "low": "lowest",
+    "best": "best",
+    "baseline": "baseline",
+}
 
 
 def panel(n: int = 300) -> Panel:
     steps = np.arange(n)
     values = np.sin(steps / 10.0)
     values[min(150, n - 1)] = 20.0
-    return Panel("kl", steps, values, windows=(Window(140, 160),),
-                 marks=(Mark(150, 20.0, "20 @ 150"),), baseline=0.1, restarts=(200,))
+    return Panel(
+        "kl",
+        steps,
+        values,
+        windows=(Window(140, 160),),
+        marks=(Mark(150, 20.0, "20 @ 150"),),
+        baseline=0.1,
+        restarts=(200,),
+    )
 
 
 def test_downsample_keeps_extremes_and_bounds_size():

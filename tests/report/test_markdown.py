@@ -49,8 +49,13 @@ def test_chinese_report_uses_chinese_rule_texts(tmp_path):
 def test_several_runs_start_with_a_comparison(tmp_path):
     runs = [b.grpo_run(tmp_path, name=n) for n in ("run_a", "run_b")]
     found = b.findings(runs[0])  # run_b is healthy
-    text = render_markdown(b.analysis(runs, found), lang="en", charts=True,
-                           assets_dir=tmp_path / "pm_assets", date=DATE)
+    text = render_markdown(
+        b.analysis(runs, found),
+        lang="en",
+        charts=True,
+        assets_dir=tmp_path / "pm_assets",
+        date=DATE,
+    )
     heads = headings(text)
     assert heads[1] == "## Comparison of runs"
     assert "## 🚨 Run `run_a`" in heads and "## ✅ Run `run_b`" in heads
@@ -78,17 +83,51 @@ def test_a_finding_of_an_unknown_rule_still_renders(tmp_path):
 
 def test_a_long_run_gives_a_short_report_fast(tmp_path):
     steps = 20_000  # every step logged: the tables must still show a handful of rows
-    rows = [(s, {"loss": 1.0 + 0.01 * np.sin(s), "grad_norm": 50.0 if s == 12_000 else 0.5,
-                 "learning_rate": 1e-5}) for s in range(1, steps + 1)]
+    rows = [
+        (
+            s,
+            {
+                "loss": 1.0 + 0.01 * np.sin(s),
+                "grad_norm": 50.0 if s == 12_000 else 0.5,
+                "learning_rate": 1e-5,
+            },
+        )
+        for s in range(1, steps + 1)
+    ]
     out = write_swift_run(tmp_path / "long", rows, max_steps=steps, summary=False)
     run = load_runs(out).runs[0]
-    spike = Finding("t_grad_spike", Severity.WARNING, run.name, "grad_norm", "grad_norm",
-                    12_000, 12_000, peak_step=12_000, peak_value=50.0, baseline=0.5)
-    wide = Finding("t_kl_spike", Severity.ERROR, run.name, "loss", "loss", 2_000, 18_000,
-                   peak_step=10_000, peak_value=1.01, baseline=1.0)
+    spike = Finding(
+        "t_grad_spike",
+        Severity.WARNING,
+        run.name,
+        "grad_norm",
+        "grad_norm",
+        12_000,
+        12_000,
+        peak_step=12_000,
+        peak_value=50.0,
+        baseline=0.5,
+    )
+    wide = Finding(
+        "t_kl_spike",
+        Severity.ERROR,
+        run.name,
+        "loss",
+        "loss",
+        2_000,
+        18_000,
+        peak_step=10_000,
+        peak_value=1.01,
+        baseline=1.0,
+    )
     started = time.perf_counter()
-    text = render_markdown(b.analysis([run], [spike, wide]), lang="en", charts=True,
-                           assets_dir=tmp_path / "pm_assets", date=DATE)
+    text = render_markdown(
+        b.analysis([run], [spike, wide]),
+        lang="en",
+        charts=True,
+        assets_dir=tmp_path / "pm_assets",
+        date=DATE,
+    )
     assert time.perf_counter() - started < 10
     assert len(text.splitlines()) < 250
     table_rows = [line for line in text.splitlines() if re.match(r"^\| \d", line)]

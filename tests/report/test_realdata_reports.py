@@ -17,7 +17,8 @@ DIRS = sorted(p.name for p in REALDATA.iterdir() if p.is_dir()) if REALDATA.is_d
 def test_realdata_report(name):
     result = analyze(REALDATA / name)
     for lang in ("en", "zh"):
-        text = render_markdown(result, lang=lang, charts=False, date="2026-01-01",
-                               analysed_paths=[REALDATA / name])
+        text = render_markdown(
+            result, lang=lang, charts=False, date="2026-01-01", analysed_paths=[REALDATA / name]
+        )
         assert text.startswith("# ")
         assert str(REALDATA) not in text and "/openbayes/" not in text

@@ -15,8 +15,11 @@ def advice_for(tmp_path, args, rule="t_kl_spike"):
     finding = next(f for f in b.findings(run) if f.rule == rule)
     fa = finding_advice(run, finding)
     t = Translator("en")
-    return ({a.text.key: a.text.params for a in fa.advice}, [t(a.text) for a in fa.advice],
-            {c.key for c in fa.causes})
+    return (
+        {a.text.key: a.text.params for a in fa.advice},
+        [t(a.text) for a in fa.advice],
+        {c.key for c in fa.causes},
+    )
 
 
 def test_recommendations_follow_the_config(tmp_path):
@@ -27,8 +30,13 @@ def test_recommendations_follow_the_config(tmp_path):
     assert "`beta` is 0.04 → raise it to 0.1–0.2, or use an adaptive KL controller." in weak_text
     assert {"cause.beta_weak", "cause.lr_high_rl", "cause.no_clip"} <= weak_causes
 
-    tuned = {**b.GRPO_ARGS, "beta": 0.2, "learning_rate": 1e-6, "warmup_ratio": 0.1,
-             "max_grad_norm": 1.0}
+    tuned = {
+        **b.GRPO_ARGS,
+        "beta": 0.2,
+        "learning_rate": 1e-6,
+        "warmup_ratio": 0.1,
+        "max_grad_norm": 1.0,
+    }
     strong, _, strong_causes = advice_for(tmp_path / "b", tuned)
     assert "advice.beta_raise" not in strong and "advice.warmup_add" not in strong
     assert "advice.clip_set" not in strong and "advice.clip_lower" not in strong
@@ -48,9 +56,9 @@ def test_without_config_the_advice_says_what_to_check(tmp_path):
 def test_truncation_advice_quotes_the_limit_and_the_ratio(tmp_path):
     params, _, _ = advice_for(tmp_path, b.GRPO_ARGS, rule="t_clipped")
     assert params["advice.length_limit"] == {"limit": "512", "clipped": "0.875", "step": "150"}
-    masked, _, _ = advice_for(tmp_path / "m", {**b.GRPO_ARGS,
-                                               "mask_truncated_completions": False},
-                              rule="t_clipped")
+    masked, _, _ = advice_for(
+        tmp_path / "m", {**b.GRPO_ARGS, "mask_truncated_completions": False}, rule="t_clipped"
+    )
     assert "advice.mask_truncated" in masked
     assert "advice.mask_truncated" not in params  # key absent from the config: not claimed
 
@@ -66,16 +74,27 @@ def test_degradation_points_at_a_checkpoint_or_at_save_steps(tmp_path):
     (run.path / "checkpoint-300").mkdir()  # only one after the decline
     keys = _degradation_advice(b.load_runs(run.path).runs[0])
     assert keys["advice.checkpoint_save_more"] == {
-        "metric": "reward", "best": "1.41", "best_step": "100", "onset": "200", "save": "100",
-        "new": "25"}
+        "metric": "reward",
+        "best": "1.41",
+        "best_step": "100",
+        "onset": "200",
+        "save": "100",
+        "new": "25",
+    }
     (run.path / "checkpoint-100").mkdir()
     keys = _degradation_advice(b.load_runs(run.path).runs[0])
     assert keys["advice.checkpoint_use"]["checkpoint"] == "checkpoint-100"
 
 
-@pytest.mark.parametrize("setting, value", [
-    ("beta", 0.2), ("warmup_ratio", 0.1), ("max_grad_norm", 1.0), ("temperature", 1.0),
-])
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("beta", 0.2),
+        ("warmup_ratio", 0.1),
+        ("max_grad_norm", 1.0),
+        ("temperature", 1.0),
+    ],
+)
 def test_never_recommends_the_current_setting(tmp_path, setting, value):
     run = b.grpo_run(tmp_path, {**b.GRPO_ARGS, setting: value})
     for finding in b.findings(run):

@@ -54,11 +54,14 @@ def test_stdout_without_charts():
     assert "![" not in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--date", "01/02/2026"], "--date: expected YYYY-MM-DD"),
-    (["--templates", "no/such/dir"], "templates folder not found"),
-    (["--select", "no_such_rule"], "unknown rule"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--date", "01/02/2026"], "--date: expected YYYY-MM-DD"),
+        (["--templates", "no/such/dir"], "templates folder not found"),
+        (["--select", "no_such_rule"], "unknown rule"),
+    ],
+)
 def test_usage_errors_exit_2(args, message):
     result = run(EXAMPLE, *args)
     assert result.exit_code == 2
@@ -74,8 +77,9 @@ def test_missing_path_exits_2(tmp_path):
 def test_user_template_overrides_one_block(tmp_path):
     (tmp_path / "report.en.md.j2").write_text(
         '{% extends "builtin/report.en.md.j2" %}\n'
-        '{% block title %}Team wiki: {{ report.runs[0].name }}{% endblock %}\n',
-        encoding="utf-8")
+        "{% block title %}Team wiki: {{ report.runs[0].name }}{% endblock %}\n",
+        encoding="utf-8",
+    )
     result = run(EXAMPLE, "--templates", str(tmp_path), "--date", "2026-01-01")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# Team wiki: sft_overfit\n")

@@ -11,8 +11,10 @@ from trainlens.report.text import LANGS, Text, Translator, catalog, missing_tran
 from trainlens.resources import templates_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [*sorted((ROOT / "trainlens" / "report").glob("*.py")),
-           ROOT / "trainlens" / "render" / "markdown.py"]
+SOURCES = [
+    *sorted((ROOT / "trainlens" / "report").glob("*.py")),
+    ROOT / "trainlens" / "render" / "markdown.py",
+]
 TEMPLATES = sorted(templates_dir().rglob("*.md.j2"))
 
 
@@ -46,25 +48,43 @@ def test_keys_built_at_run_time_exist():
     assert {f"family.{f}" for f in (EPISODE, *FAMILY_ORDER)} <= keys
     assert {f"severity.{s.value}" for s in Severity} | {"severity.healthy"} <= keys
     assert {f"chart.{name}" for name in LABELS} <= keys
-    assert {"role.history", "role.metadata", "mark.peak", "mark.low", "mark.best",
-            "mark.start"} <= keys
+    assert {
+        "role.history",
+        "role.metadata",
+        "mark.peak",
+        "mark.low",
+        "mark.best",
+        "mark.start",
+    } <= keys
     from trainlens.report.overview import COMPARE_COLUMNS
 
     assert {f"label.column_{stat}" for _, stat in COMPARE_COLUMNS} <= keys
 
 
 def test_language_templates_fill_the_same_blocks():
-    blocks = {lang: set(re.findall(r"{%-?\s*block (\w+)",
-                                   (templates_dir() / f"report.{lang}.md.j2").read_text("utf-8")))
-              for lang in LANGS}
-    layout = set(re.findall(r"{%-?\s*block (\w+)",
-                            (templates_dir() / "partials" / "layout.md.j2").read_text("utf-8")))
+    blocks = {
+        lang: set(
+            re.findall(
+                r"{%-?\s*block (\w+)", (templates_dir() / f"report.{lang}.md.j2").read_text("utf-8")
+            )
+        )
+        for lang in LANGS
+    }
+    layout = set(
+        re.findall(
+            r"{%-?\s*block (\w+)",
+            (templates_dir() / "partials" / "layout.md.j2").read_text("utf-8"),
+        )
+    )
     assert blocks["en"] == blocks["zh"] == layout
 
 
 def test_chinese_entries_are_not_copies_of_english():
-    same = [k for k, t in catalog().items()
-            if t["en"] == t["zh"] and re.search(r"[A-Za-z]{4,} [A-Za-z]{4,}", t["en"])]
+    same = [
+        k
+        for k, t in catalog().items()
+        if t["en"] == t["zh"] and re.search(r"[A-Za-z]{4,} [A-Za-z]{4,}", t["en"])
+    ]
     assert same == []
 
 

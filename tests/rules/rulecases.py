@@ -30,14 +30,15 @@ def cosine_lr(steps: np.ndarray, peak: float, warmup: int, total: int) -> np.nda
 def grpo(n: int = 600, every: int = 1, seed: int = 0) -> Series:
     """A healthy ms-swift/TRL-style GRPO run."""
     rng = np.random.default_rng(seed)
-    steps = np.concatenate(([1], np.arange(every, n + 1, every))) if every > 1 \
-        else np.arange(1, n + 1)
+    steps = (
+        np.concatenate(([1], np.arange(every, n + 1, every))) if every > 1 else np.arange(1, n + 1)
+    )
     steps = np.unique(steps)
     m = len(steps)
     t = steps / n
     grad = np.exp(rng.normal(np.log(0.4), 0.3, m))
     grad[:3] *= np.array([6.0, 4.0, 2.5])[: min(3, m)]  # warm-up transient
-    kl = 0.002 + 0.25 * t ** 1.2
+    kl = 0.002 + 0.25 * t**1.2
     kl = kl * np.exp(rng.normal(0, 0.15, m))
     kl[0] = 0.0
     loss = rng.normal(0.004, 0.012, m)  # near 0, often negative
@@ -101,7 +102,8 @@ def sft(n: int = 1500, every: int = 10, seed: int = 0, overfit: bool = False) ->
         ev = ev + np.where(ev_steps > 600, 0.0015 * (ev_steps - 600), 0.0)
     ev = ev + rng.normal(0, 0.004, len(ev_steps))
     return {
-        "loss": (steps, loss), "grad_norm": (steps, grad),
+        "loss": (steps, loss),
+        "grad_norm": (steps, grad),
         "learning_rate": (steps, cosine_lr(steps, 1e-4, n // 20, n)),
         "token_acc": (steps, np.clip(0.5 + 0.25 * steps / n + rng.normal(0, 0.01, m), 0, 1)),
         "train_speed(iter/s)": (steps, throughput(rng, m, 0.39)),
@@ -194,14 +196,18 @@ class Case:
 
 def _exp_growth(n: int) -> Series:
     steps = np.arange(1100, 1100 + 100 * n, 100)
-    return {"train/actor_loss": (steps, -2.37 * 1.3 ** np.arange(n)),
-            "train/critic_loss": (steps, 40 + 10 * np.sin(np.arange(n)))}
+    return {
+        "train/actor_loss": (steps, -2.37 * 1.3 ** np.arange(n)),
+        "train/critic_loss": (steps, 40 + 10 * np.sin(np.arange(n))),
+    }
 
 
 def _restarted() -> Run:
     base = grpo(200)
-    return make(base, restarts=[Restart(step=120, previous_step=150, source="logging.jsonl",
-                                        overwritten=31)])
+    return make(
+        base,
+        restarts=[Restart(step=120, previous_step=150, source="logging.jsonl", overwritten=31)],
+    )
 
 
 def _degrade_checks(findings: list[Any]) -> None:
@@ -263,34 +269,80 @@ CASES: list[Case] = [
     Case("kl_spike", "grpo", lambda: make(grpo())),
     Case("kl_spike", "grpo_every5", lambda: make(grpo(3000, every=5, seed=1))),
     Case("kl_spike", "ppo_kl_loss", lambda: make(ppo())),
-    Case("kl_spike", "robust", lambda: make(at(grpo(), "kl", [300, 301], 3.0)), fires=((300, 300),),
-         peak=300),
+    Case(
+        "kl_spike",
+        "robust",
+        lambda: make(at(grpo(), "kl", [300, 301], 3.0)),
+        fires=((300, 300),),
+        peak=300,
+    ),
     Case("kl_spike", "limit", lambda: make(at(grpo(), "kl", [450], 19.6)), fires=((450, 450),)),
     Case("kl_stuck_zero", "grpo", lambda: make(grpo())),
     Case("kl_stuck_zero", "lr_zero", lambda: _stuck(lr_zero=True)),
-    Case("kl_stuck_zero", "beta_zero", lambda: run_with_config(_stuck_series(), {"beta": 0.0}),
-         skipped_code="kl_off"),
+    Case(
+        "kl_stuck_zero",
+        "beta_zero",
+        lambda: run_with_config(_stuck_series(), {"beta": 0.0}),
+        skipped_code="kl_off",
+    ),
     Case("kl_stuck_zero", "stuck", lambda: _stuck(), fires=((1, 1),)),
     # --- gradients --------------------------------------------------------------------------
     Case("grad_explosion", "grpo_warmup", lambda: make(grpo())),
     Case("grad_explosion", "sft", lambda: make(sft())),
     Case("grad_explosion", "ppo_critic", lambda: make(ppo())),
-    Case("grad_explosion", "spike", lambda: make(at(grpo(), "grad_norm", [300], 20.0, mode="mul")),
-         fires=((300, 300),), peak=300),
-    Case("grad_explosion", "big_scale", lambda: make({"grad_norm": (
-        np.arange(1, 301), np.r_[np.exp(np.random.default_rng(2).normal(np.log(3e4), 0.3, 199)),
-                                 3e7, np.exp(np.random.default_rng(3).normal(np.log(3e4), 0.3, 100))])}),
-         fires=((200, 200),), peak=200),
-    Case("grad_explosion", "critic_step5", lambda: make(at(critic(), "critic/grad_norm_before_clip",
-                                                          [5], 39.18)), fires=((5, 5),)),
+    Case(
+        "grad_explosion",
+        "spike",
+        lambda: make(at(grpo(), "grad_norm", [300], 20.0, mode="mul")),
+        fires=((300, 300),),
+        peak=300,
+    ),
+    Case(
+        "grad_explosion",
+        "big_scale",
+        lambda: make(
+            {
+                "grad_norm": (
+                    np.arange(1, 301),
+                    np.r_[
+                        np.exp(np.random.default_rng(2).normal(np.log(3e4), 0.3, 199)),
+                        3e7,
+                        np.exp(np.random.default_rng(3).normal(np.log(3e4), 0.3, 100)),
+                    ],
+                )
+            }
+        ),
+        fires=((200, 200),),
+        peak=200,
+    ),
+    Case(
+        "grad_explosion",
+        "critic_step5",
+        lambda: make(at(critic(), "critic/grad_norm_before_clip", [5], 39.18)),
+        fires=((5, 5),),
+    ),
     Case("grad_vanishing", "grpo", lambda: make(grpo())),
-    Case("grad_vanishing", "single_dips", lambda: make(at(grpo(), "grad_norm", [100, 250, 400],
-                                                         1.5e-4))),
-    Case("grad_vanishing", "sft_memorised", lambda: make({
-        "grad_norm": (np.arange(1, 501), np.r_[np.full(200, 20.0), np.full(300, 0.005)]),
-        "loss": (np.arange(1, 501), np.r_[np.full(200, 0.3), np.full(300, 1e-4)])})),
-    Case("grad_vanishing", "zero", lambda: make(at(grpo(), "grad_norm", (300, 600), 0.0)),
-         fires=((300, 300),)),
+    Case(
+        "grad_vanishing",
+        "single_dips",
+        lambda: make(at(grpo(), "grad_norm", [100, 250, 400], 1.5e-4)),
+    ),
+    Case(
+        "grad_vanishing",
+        "sft_memorised",
+        lambda: make(
+            {
+                "grad_norm": (np.arange(1, 501), np.r_[np.full(200, 20.0), np.full(300, 0.005)]),
+                "loss": (np.arange(1, 501), np.r_[np.full(200, 0.3), np.full(300, 1e-4)]),
+            }
+        ),
+    ),
+    Case(
+        "grad_vanishing",
+        "zero",
+        lambda: make(at(grpo(), "grad_norm", (300, 600), 0.0)),
+        fires=((300, 300),),
+    ),
     # --- loss -------------------------------------------------------------------------------
     Case("loss_spike", "sft_epochs", lambda: make(sft())),
     Case("loss_spike", "grpo_negative", lambda: make(grpo()), skipped_code="negative_loss"),
@@ -299,103 +351,245 @@ CASES: list[Case] = [
     Case("loss_divergence", "ppo", lambda: make(ppo())),
     Case("loss_divergence", "td3_actor", lambda: make(_exp_growth(40)), fires=((1100, 5000),)),
     Case("nan_inf", "grpo", lambda: make(grpo())),
-    Case("nan_inf", "nan_loss", lambda: make(at(grpo(), "loss", (350, 352), np.nan)),
-         fires=((350, 350),)),
+    Case(
+        "nan_inf",
+        "nan_loss",
+        lambda: make(at(grpo(), "loss", (350, 352), np.nan)),
+        fires=((350, 350),),
+    ),
     # --- clipping / truncation / length ------------------------------------------------------
     Case("ppo_clip_surge", "on_policy_zero", lambda: make(grpo())),
     Case("ppo_clip_surge", "ppo", lambda: make(ppo())),
-    Case("ppo_clip_surge", "surge", lambda: make(at(ppo(), "actor/pg_clipfrac", (300, 302), 0.15)),
-         fires=((300, 300),)),
+    Case(
+        "ppo_clip_surge",
+        "surge",
+        lambda: make(at(ppo(), "actor/pg_clipfrac", (300, 302), 0.15)),
+        fires=((300, 300),),
+    ),
     Case("clipped_ratio_surge", "grpo", lambda: make(grpo())),
-    Case("clipped_ratio_surge", "surge", lambda: make(at(grpo(), "completions/clipped_ratio",
-                                                         [300], 0.25)), fires=((300, 300),)),
-    Case("clipped_ratio_surge", "pinned", lambda: make(at(grpo(), "completions/clipped_ratio",
-                                                          (1, 600), 0.9)), fires=((1, 1),)),
+    Case(
+        "clipped_ratio_surge",
+        "surge",
+        lambda: make(at(grpo(), "completions/clipped_ratio", [300], 0.25)),
+        fires=((300, 300),),
+    ),
+    Case(
+        "clipped_ratio_surge",
+        "pinned",
+        lambda: make(at(grpo(), "completions/clipped_ratio", (1, 600), 0.9)),
+        fires=((1, 1),),
+    ),
     Case("length_surge", "grpo", lambda: make(grpo())),
-    Case("length_surge", "slow_growth", lambda: make(
-        at(grpo(), "completions/mean_length", (1, 600), np.linspace(300, 900, 600)
-           + np.random.default_rng(5).normal(0, 15, 600)))),
-    Case("length_surge", "jump", lambda: make(at(grpo(), "completions/mean_length", (300, 600),
-                                                 2.2, mode="mul")), fires=((300, 300),)),
+    Case(
+        "length_surge",
+        "slow_growth",
+        lambda: make(
+            at(
+                grpo(),
+                "completions/mean_length",
+                (1, 600),
+                np.linspace(300, 900, 600) + np.random.default_rng(5).normal(0, 15, 600),
+            )
+        ),
+    ),
+    Case(
+        "length_surge",
+        "jump",
+        lambda: make(at(grpo(), "completions/mean_length", (300, 600), 2.2, mode="mul")),
+        fires=((300, 300),),
+    ),
     Case("length_collapse", "grpo", lambda: make(grpo())),
-    Case("length_collapse", "dip_recovers", lambda: make(at(grpo(), "completions/mean_length",
-                                                            (300, 310), 0.3, mode="mul"))),
-    Case("length_collapse", "collapse", lambda: make(at(grpo(), "completions/mean_length",
-                                                        (400, 600), 0.15, mode="mul")),
-         fires=((396, 402),)),
+    Case(
+        "length_collapse",
+        "dip_recovers",
+        lambda: make(at(grpo(), "completions/mean_length", (300, 310), 0.3, mode="mul")),
+    ),
+    Case(
+        "length_collapse",
+        "collapse",
+        lambda: make(at(grpo(), "completions/mean_length", (400, 600), 0.15, mode="mul")),
+        fires=((396, 402),),
+    ),
     Case("degenerate_generation", "grpo", lambda: make(grpo())),
-    Case("degenerate_generation", "one_token", lambda: make(at(grpo(), "completions/mean_length",
-                                                               (200, 260), 1.0)),
-         fires=((200, 200),)),
+    Case(
+        "degenerate_generation",
+        "one_token",
+        lambda: make(at(grpo(), "completions/mean_length", (200, 260), 1.0)),
+        fires=((200, 200),),
+    ),
     # --- reward / entropy -------------------------------------------------------------------
     Case("reward_collapse", "grpo", lambda: make(grpo())),
     Case("reward_collapse", "grpo_long", lambda: make(grpo(3000, every=5, seed=4))),
-    Case("reward_collapse", "single_bad_points", lambda: make(
-        at(grpo(), "rewards/Format/mean", [200, 400], 0.2))),
-    Case("reward_collapse", "collapse", lambda: make(at(grpo(), "reward", (300, 600), 0.3)),
-         fires=((300, 300),)),
-    Case("reward_collapse", "format_crash", lambda: make(at(grpo(600, every=5), "rewards/Format/mean",
-                                                            [300, 305], [0.1, 0.45])),
-         fires=((300, 300),), peak=300),
+    Case(
+        "reward_collapse",
+        "single_bad_points",
+        lambda: make(at(grpo(), "rewards/Format/mean", [200, 400], 0.2)),
+    ),
+    Case(
+        "reward_collapse",
+        "collapse",
+        lambda: make(at(grpo(), "reward", (300, 600), 0.3)),
+        fires=((300, 300),),
+    ),
+    Case(
+        "reward_collapse",
+        "format_crash",
+        lambda: make(at(grpo(600, every=5), "rewards/Format/mean", [300, 305], [0.1, 0.45])),
+        fires=((300, 300),),
+        peak=300,
+    ),
     Case("entropy_collapse", "grpo", lambda: make(grpo())),
     Case("entropy_collapse", "ppo", lambda: make(ppo())),
-    Case("entropy_collapse", "collapse", lambda: make(at(grpo(), "entropy/mean", (400, 600), 0.5,
-                                                         mode="mul")), fires=((396, 402),)),
+    Case(
+        "entropy_collapse",
+        "collapse",
+        lambda: make(at(grpo(), "entropy/mean", (400, 600), 0.5, mode="mul")),
+        fires=((396, 402),),
+    ),
     Case("wasted_rollouts", "grpo", lambda: make(grpo())),
-    Case("wasted_rollouts", "zero_std_groups", lambda: make(at(grpo(), "frac_reward_zero_std",
-                                                               (200, 600), 0.85)),
-         fires=((198, 202),)),
-    Case("wasted_rollouts", "reward_std_to_zero", lambda: make(
-        {k: v for k, v in at(grpo(), "reward_std", (300, 600), 0.01).items()
-         if k != "frac_reward_zero_std"}), fires=((296, 302),)),
+    Case(
+        "wasted_rollouts",
+        "zero_std_groups",
+        lambda: make(at(grpo(), "frac_reward_zero_std", (200, 600), 0.85)),
+        fires=((198, 202),),
+    ),
+    Case(
+        "wasted_rollouts",
+        "reward_std_to_zero",
+        lambda: make(
+            {
+                k: v
+                for k, v in at(grpo(), "reward_std", (300, 600), 0.01).items()
+                if k != "frac_reward_zero_std"
+            }
+        ),
+        fires=((296, 302),),
+    ),
     # --- critic warm-up ---------------------------------------------------------------------
     Case("d_acc_jump", "gradual", lambda: make(critic())),
-    Case("d_acc_jump", "jump_step2", lambda: make(at(critic(), "critic/d_acc", (1, 60),
-                                                     np.r_[64.84, np.linspace(95.21, 98.9, 59)])),
-         fires=((1, 1),), peak=2),
-    Case("d_acc_jump", "fraction_jump", lambda: make(at(at(critic(), "critic/d_acc", (1, 60),
-                                                           np.r_[np.full(29, 0.6), np.full(31, 0.85)]),
-                                                        "critic/d_acc", [1], 0.6)),
-         fires=((29, 29),), peak=30),
+    Case(
+        "d_acc_jump",
+        "jump_step2",
+        lambda: make(
+            at(critic(), "critic/d_acc", (1, 60), np.r_[64.84, np.linspace(95.21, 98.9, 59)])
+        ),
+        fires=((1, 1),),
+        peak=2,
+    ),
+    Case(
+        "d_acc_jump",
+        "fraction_jump",
+        lambda: make(
+            at(
+                at(critic(), "critic/d_acc", (1, 60), np.r_[np.full(29, 0.6), np.full(31, 0.85)]),
+                "critic/d_acc",
+                [1],
+                0.6,
+            )
+        ),
+        fires=((29, 29),),
+        peak=30,
+    ),
     Case("score_collapse", "level", lambda: make(critic())),
-    Case("score_collapse", "both_fall", lambda: make(at(at(critic(), "critic/student_score_mean",
-                                                           (1, 60), np.linspace(1.0, -0.7, 60)),
-                                                        "critic/teacher_score_mean", (1, 60),
-                                                        np.linspace(2.6, 0.9, 60)))),
-    Case("score_collapse", "student_falls", lambda: make(at(critic(), "critic/student_score_mean",
-                                                            (1, 60), np.linspace(1.03, -0.67, 60)
-                                                            + np.random.default_rng(1).normal(0, 0.05, 60))),
-         fires=((1, 10),)),
+    Case(
+        "score_collapse",
+        "both_fall",
+        lambda: make(
+            at(
+                at(critic(), "critic/student_score_mean", (1, 60), np.linspace(1.0, -0.7, 60)),
+                "critic/teacher_score_mean",
+                (1, 60),
+                np.linspace(2.6, 0.9, 60),
+            )
+        ),
+    ),
+    Case(
+        "score_collapse",
+        "student_falls",
+        lambda: make(
+            at(
+                critic(),
+                "critic/student_score_mean",
+                (1, 60),
+                np.linspace(1.03, -0.67, 60) + np.random.default_rng(1).normal(0, 0.05, 60),
+            )
+        ),
+        fires=((1, 10),),
+    ),
     Case("score_diff_out_of_range", "in_band", lambda: make(critic())),
-    Case("score_diff_out_of_range", "late", lambda: make(at(critic(), "critic/score_diff", (45, 60),
-                                                            3.2)), fires=((45, 45),)),
+    Case(
+        "score_diff_out_of_range",
+        "late",
+        lambda: make(at(critic(), "critic/score_diff", (45, 60), 3.2)),
+        fires=((45, 45),),
+    ),
     Case("length_bias", "none", lambda: make(critic())),
     Case("length_bias", "per_sample_none", lambda: _per_sample(0.05)),
-    Case("length_bias", "logged", lambda: make(at(critic(), "critic/length_reward_corr", (1, 60),
-                                                  -0.217)), fires=((1, 1),)),
+    Case(
+        "length_bias",
+        "logged",
+        lambda: make(at(critic(), "critic/length_reward_corr", (1, 60), -0.217)),
+        fires=((1, 1),),
+    ),
     Case("length_bias", "per_sample", lambda: _per_sample(0.5), fires=((0, 0),)),
     Case("hard_sample_collapse", "steady", lambda: make(critic())),
-    Case("hard_sample_collapse", "vanish", lambda: make(at(critic(), "critic/hard_sample_ratio",
-                                                           (20, 60), 2.2)), fires=((20, 20),)),
+    Case(
+        "hard_sample_collapse",
+        "vanish",
+        lambda: make(at(critic(), "critic/hard_sample_ratio", (20, 60), 2.2)),
+        fires=((20, 20),),
+    ),
     # --- eval / throughput / meta -----------------------------------------------------------
     Case("degradation_after_best", "sft", lambda: make(sft())),
-    Case("degradation_after_best", "flat_score", lambda: make(ppo() | {
-        "val-core/gsm8k/reward/mean@1": (np.arange(110, 500, 30),
-                                         0.89 + np.random.default_rng(0).normal(0, 0.012, 13))})),
-    Case("degradation_after_best", "eval_loss", _sft_degrading, fires=((1000, 1000),),
-         check=_degrade_checks),
+    Case(
+        "degradation_after_best",
+        "flat_score",
+        lambda: make(
+            ppo()
+            | {
+                "val-core/gsm8k/reward/mean@1": (
+                    np.arange(110, 500, 30),
+                    0.89 + np.random.default_rng(0).normal(0, 0.012, 13),
+                )
+            }
+        ),
+    ),
+    Case(
+        "degradation_after_best",
+        "eval_loss",
+        _sft_degrading,
+        fires=((1000, 1000),),
+        check=_degrade_checks,
+    ),
     Case("overfit_onset", "sft", lambda: make(sft())),
     Case("overfit_onset", "overfit", lambda: make(sft(overfit=True)), fires=((700, 700),)),
     Case("throughput_drop", "grpo_eval_dips", lambda: make(grpo())),
     Case("throughput_drop", "ppo", lambda: make(ppo())),
-    Case("throughput_drop", "drop", lambda: make(at(ppo(), "perf/throughput", (250, 400), 0.5,
-                                                    mode="mul")), fires=((248, 252),)),
+    Case(
+        "throughput_drop",
+        "drop",
+        lambda: make(at(ppo(), "perf/throughput", (250, 400), 0.5, mode="mul")),
+        fires=((248, 252),),
+    ),
     Case("run_restart", "none", lambda: make(grpo(200))),
     Case("run_restart", "resumed", _restarted, fires=((120, 120),)),
-    Case("instability_episode", "grpo", lambda: make(grpo(600, every=5)),
-         select=("kl_spike", "grad_explosion", "clipped_ratio_surge", "reward_collapse")),
-    Case("instability_episode", "far_apart", _two_far_spikes,
-         select=("kl_spike", "clipped_ratio_surge")),
-    Case("instability_episode", "chain", _episode_run, fires=((300, 300),),
-         select=("kl_spike", "clipped_ratio_surge", "reward_collapse")),
+    Case(
+        "instability_episode",
+        "grpo",
+        lambda: make(grpo(600, every=5)),
+        select=("kl_spike", "grad_explosion", "clipped_ratio_surge", "reward_collapse"),
+    ),
+    Case(
+        "instability_episode",
+        "far_apart",
+        _two_far_spikes,
+        select=("kl_spike", "clipped_ratio_surge"),
+    ),
+    Case(
+        "instability_episode",
+        "chain",
+        _episode_run,
+        fires=((300, 300),),
+        select=("kl_spike", "clipped_ratio_surge", "reward_collapse"),
+    ),
 ]

@@ -12,8 +12,10 @@ import pytest
 from trainlens.analysis import Analysis, analyze
 
 REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-pytestmark = [pytest.mark.realdata,
-              pytest.mark.skipif(not REALDATA.is_dir(), reason="no ../shared/realdata")]
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(not REALDATA.is_dir(), reason="no ../shared/realdata"),
+]
 
 
 @cache
@@ -76,8 +78,9 @@ def test_verl_ppo_console_is_quiet() -> None:
     score and the low vf_explained_var, but there is no anomaly to raise."""
     a = run("verl_ppo_gae_gsm8k_console_resumed")
     assert a.findings == []
-    assert run("verl_ppo_gae_gsm8k_console_resumed").runs[0].keys_for("critic_grad_norm") == \
-        ["critic/grad_norm"]
+    assert run("verl_ppo_gae_gsm8k_console_resumed").runs[0].keys_for("critic_grad_norm") == [
+        "critic/grad_norm"
+    ]
 
 
 def test_td3_carla_generic_rules_catch_the_labelled_failures() -> None:
@@ -88,8 +91,11 @@ def test_td3_carla_generic_rules_catch_the_labelled_failures() -> None:
     (grad_vanishing reads every "*grad*norm*" key), and train/episode_reward falls from ~900
     (random-policy episodes) to ~130 at episode 18 for good: a real reward collapse."""
     a = run("td3_carla_actor_loss_explosion_day18")
-    assert rules_of(a) == [("grad_vanishing", "gradients/actor_mlp_norm"),
-                           ("loss_divergence", "train/actor_loss"), ("reward_collapse", "reward")]
+    assert rules_of(a) == [
+        ("grad_vanishing", "gradients/actor_mlp_norm"),
+        ("loss_divergence", "train/actor_loss"),
+        ("reward_collapse", "reward"),
+    ]
     div = next(f for f in a.findings if f.rule == "loss_divergence")
     assert div.params["growth"] > 1e4 and div.peak_value == pytest.approx(-2.4e6, rel=0.01)
     assert next(f for f in a.findings if f.rule == "reward_collapse").start_step == 18

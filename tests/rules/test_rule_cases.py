@@ -66,10 +66,14 @@ def test_rule_texts_in_both_languages(rule_id: str) -> None:
 @pytest.mark.parametrize("base", ["grpo", "grpo5", "grpo_noisy", "sft", "critic", "ppo"])
 def test_healthy_runs_raise_nothing(base: str, seed: int) -> None:
     """The false-alarm check: every rule, several seeds, no warning or error at all."""
-    build = {"grpo": lambda: grpo(2000, seed=seed), "grpo5": lambda: grpo(6000, 5, seed),
-             "grpo_noisy": lambda: grpo_noisy(seed=seed),
-             "sft": lambda: sft(seed=seed), "critic": lambda: critic(seed=seed),
-             "ppo": lambda: ppo(seed=seed)}[base]
+    build = {
+        "grpo": lambda: grpo(2000, seed=seed),
+        "grpo5": lambda: grpo(6000, 5, seed),
+        "grpo_noisy": lambda: grpo_noisy(seed=seed),
+        "sft": lambda: sft(seed=seed),
+        "critic": lambda: critic(seed=seed),
+        "ppo": lambda: ppo(seed=seed),
+    }[base]
     analysis = analyze_runs([make(build(), name=f"{base}-{seed}")], rules=RULES)
     bad = [analysis.message(f) for f in analysis.findings if f.severity is not Severity.INFO]
     assert not bad

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from logwriters import swift_line
 from watch_helpers import tfrecord_ends
 
 import trainlens.watch as watch_mod
-from logwriters import swift_line
 from trainlens.load import load_runs
 from trainlens.watch import Follower
 
@@ -134,8 +134,9 @@ def test_whole_file_formats_are_reread_when_rewritten(tmp_path):
     state.write_text(json.dumps({"log_history": [{"step": 1, "loss": 1.0}]}))
     follower = Follower(tmp_path / "out")
     assert follower.poll()[1][0].last_step == 1
-    state.write_text(json.dumps({"log_history": [{"step": 1, "loss": 1.0},
-                                                 {"step": 2, "loss": 0.5}]}))
+    state.write_text(
+        json.dumps({"log_history": [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}]})
+    )
     os.utime(state, ns=(1, 10**18))  # a different mtime, whatever the clock resolution
     assert follower.poll()[1][0].last_step == 2
     state.write_text('{"log_history": [{"step": 1, "lo')  # caught mid-save
@@ -161,8 +162,9 @@ def test_tfevents_record_split_across_polls(tmp_path, reads):
     ends = tfrecord_ends(data)
     assert ends[-1] == len(data)
     # cut inside the length header, inside a payload, and between records
-    cuts = sorted({0, ends[0], ends[3] + 4, ends[3] + 13, ends[10] - 3, ends[10], ends[25] + 20,
-                   len(data)})
+    cuts = sorted(
+        {0, ends[0], ends[3] + 4, ends[3] + 13, ends[10] - 3, ends[10], ends[25] + 20, len(data)}
+    )
     target = tmp_path / "live" / "events.out.tfevents.1.host"
     append(target, b"")
     follower = Follower(tmp_path / "live")

@@ -6,14 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from watch_helpers import (FakeAnalysis, ProcessWriter, ThreadWriter, ThresholdRule,
-                           findings_by_poll)
-
 from logwriters import swift_line
+from watch_helpers import FakeAnalysis, ProcessWriter, ThreadWriter, ThresholdRule, findings_by_poll
+
 from trainlens.findings import Finding, Severity
 from trainlens.gate import RulePolicy, SeverityPolicy, parse_policy
-from trainlens.watch import NewFinding, PolicyFailed, PolicyWaiting, Polled, ReadIssue, \
-    RunFound, watch
+from trainlens.watch import (
+    NewFinding,
+    PolicyFailed,
+    PolicyWaiting,
+    Polled,
+    ReadIssue,
+    RunFound,
+    watch,
+)
 
 #: kl per step: an episode above 10 at steps 6-9 (growing over several polls), another at 14-15
 KL = {s: (20.0 if 6 <= s <= 9 or 14 <= s <= 15 else 0.1) for s in range(1, 19)}
@@ -27,6 +33,7 @@ def appender(path: Path, text: str):
     def act() -> None:
         with open(path, "a") as fh:
             fh.write(text)
+
     return act
 
 
@@ -48,8 +55,9 @@ def test_alerts_appear_once_and_in_time_with_a_writer_thread(tmp_path):
     actions = jsonl_actions(log)
     writer = ThreadWriter(actions)
     rule = ThresholdRule()
-    events = list(watch(tmp_path, analyze=rule, interval=1.0, max_polls=len(actions) + 2,
-                        sleep=writer.sleep))
+    events = list(
+        watch(tmp_path, analyze=rule, interval=1.0, max_polls=len(actions) + 2, sleep=writer.sleep)
+    )
     assert [e.run for e in events if isinstance(e, RunFound)] == ["job"]
     assert not [e for e in events if isinstance(e, ReadIssue)]
     alerts = findings_by_poll(events)
@@ -69,8 +77,9 @@ def test_exit_on_stops_at_the_poll_that_sees_the_violation(tmp_path):
     log.parent.mkdir()
     log.touch()
     writer = ThreadWriter(jsonl_actions(log))
-    events = list(watch(tmp_path, policies=[parse_policy("kl>10 for 3")], interval=1.0,
-                        sleep=writer.sleep))
+    events = list(
+        watch(tmp_path, policies=[parse_policy("kl>10 for 3")], interval=1.0, sleep=writer.sleep)
+    )
     (failed,) = [e for e in events if isinstance(e, PolicyFailed)]
     assert failed.result.fired_step == 8 and failed.result.run == "job"
     assert isinstance(events[-1], Polled)
@@ -81,20 +90,35 @@ def test_exit_on_stops_at_the_poll_that_sees_the_violation(tmp_path):
 def test_alerts_with_a_writer_process_tfevents(tmp_path):
     logdir = tmp_path / "tb" / "run1"
     logdir.mkdir(parents=True)
-    batches = [[(s, KL[s]) for s in range(1, 4)], [(4, KL[4]), (5, KL[5])], [(6, KL[6])],
-               [(7, KL[7]), (8, KL[8])], [(9, KL[9]), (10, KL[10])], [(11, KL[11])],
-               [(14, KL[14])]]
+    batches = [
+        [(s, KL[s]) for s in range(1, 4)],
+        [(4, KL[4]), (5, KL[5])],
+        [(6, KL[6])],
+        [(7, KL[7]), (8, KL[8])],
+        [(9, KL[9]), (10, KL[10])],
+        [(11, KL[11])],
+        [(14, KL[14])],
+    ]
     writer = ProcessWriter(logdir, batches)
     try:
         rule = ThresholdRule()
-        events = list(watch(tmp_path / "tb", analyze=rule, interval=0.5,
-                            max_polls=len(batches) + 1, sleep=writer.sleep))
+        events = list(
+            watch(
+                tmp_path / "tb",
+                analyze=rule,
+                interval=0.5,
+                max_polls=len(batches) + 1,
+                sleep=writer.sleep,
+            )
+        )
     finally:
         writer.close()
     assert not [e for e in events if isinstance(e, ReadIssue)]
     alerts = findings_by_poll(events)
-    assert [(poll, f.start_step, f.key) for poll, f in alerts] == [(4, 6, "train/kl"),
-                                                                   (8, 14, "train/kl")]
+    assert [(poll, f.start_step, f.key) for poll, f in alerts] == [
+        (4, 6, "train/kl"),
+        (8, 14, "train/kl"),
+    ]
 
 
 def test_sleep_gets_the_rest_of_the_interval():
@@ -115,8 +139,11 @@ def test_sleep_gets_the_rest_of_the_interval():
 
     def run(path: Path, interval: float) -> list:
         slept.clear()
-        list(watch(path, analyze=slow_rules, interval=interval, max_polls=3, sleep=sleep,
-                   clock=clock))
+        list(
+            watch(
+                path, analyze=slow_rules, interval=interval, max_polls=3, sleep=sleep, clock=clock
+            )
+        )
         return slept
 
     import tempfile
@@ -132,8 +159,15 @@ def test_sleep_gets_the_rest_of_the_interval():
 def test_severity_and_rule_policies_in_watch(tmp_path):
     log = tmp_path / "logging.jsonl"
     log.write_text("".join(line(s) for s in range(1, 8)))
-    events = list(watch(log, policies=[SeverityPolicy(Severity.ERROR)], analyze=ThresholdRule(),
-                        max_polls=5, sleep=lambda s: None))
+    events = list(
+        watch(
+            log,
+            policies=[SeverityPolicy(Severity.ERROR)],
+            analyze=ThresholdRule(),
+            max_polls=5,
+            sleep=lambda s: None,
+        )
+    )
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["RunFound", "NewFinding", "PolicyFailed", "Polled"]
     with pytest.raises(Exception, match="need the rules"):
@@ -144,8 +178,9 @@ def test_missing_metric_waits_and_says_so_once(tmp_path):
     log = tmp_path / "logging.jsonl"
     log.write_text(line(1))
     writer = ThreadWriter([appender(log, line(s)) for s in range(2, 5)])
-    events = list(watch(tmp_path, policies=[parse_policy("eval_score<1")], max_polls=4,
-                        sleep=writer.sleep))
+    events = list(
+        watch(tmp_path, policies=[parse_policy("eval_score<1")], max_polls=4, sleep=writer.sleep)
+    )
     waiting = [e for e in events if isinstance(e, PolicyWaiting)]
     assert len(waiting) == 1 and "eval_score" in waiting[0].note
     assert not [e for e in events if isinstance(e, PolicyFailed)]
@@ -159,8 +194,19 @@ def test_shifting_window_keeps_its_identity(tmp_path):
 
     def shifting(runs):
         start, end = next(windows)
-        return FakeAnalysis([Finding(rule="r", severity=Severity.WARNING, run=runs[0].name,
-                                     metric="kl", key="kl", start_step=start, end_step=end)])
+        return FakeAnalysis(
+            [
+                Finding(
+                    rule="r",
+                    severity=Severity.WARNING,
+                    run=runs[0].name,
+                    metric="kl",
+                    key="kl",
+                    start_step=start,
+                    end_step=end,
+                )
+            ]
+        )
 
     writer = ThreadWriter([appender(log, line(s)) for s in range(2, 5)])
     events = list(watch(log, analyze=shifting, max_polls=4, sleep=writer.sleep))
@@ -179,10 +225,22 @@ def test_real_rules_on_a_growing_log(tmp_path):
     log.parent.mkdir()
     steps = range(1, 301)
     kl = {s: (50.0 if 200 <= s <= 210 else 0.05 + 0.0001 * (s % 7)) for s in steps}
-    text = [swift_line(s, 300, {"loss": 0.1, "kl": kl[s], "grad_norm": 0.5 + 0.01 * (s % 5),
-                                "reward": 0.5 + 0.001 * (s % 3)}) + "\n" for s in steps]
+    text = [
+        swift_line(
+            s,
+            300,
+            {
+                "loss": 0.1,
+                "kl": kl[s],
+                "grad_norm": 0.5 + 0.01 * (s % 5),
+                "reward": 0.5 + 0.001 * (s % 3),
+            },
+        )
+        + "\n"
+        for s in steps
+    ]
     log.write_text("".join(text[:150]))
-    writer = ThreadWriter([appender(log, "".join(text[i:i + 25])) for i in range(150, 300, 25)])
+    writer = ThreadWriter([appender(log, "".join(text[i : i + 25])) for i in range(150, 300, 25)])
     events = list(watch(tmp_path, analyze=analyze, max_polls=8, sleep=writer.sleep))
     alerts = [e.finding for e in events if isinstance(e, NewFinding)]
     keys = [(f.run, f.rule, f.metric, f.start_step) for f in alerts]

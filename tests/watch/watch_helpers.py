@@ -45,10 +45,19 @@ class ThresholdRule:
             edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
             for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
                 peak = a + int(np.argmax(values[a:b]))
-                out.append(Finding(rule="kl_limit", severity=Severity.ERROR, run=run.name,
-                                   metric=self.metric, key=run.resolve(self.metric) or "",
-                                   start_step=int(steps[a]), end_step=int(steps[b - 1]),
-                                   peak_step=int(steps[peak]), peak_value=float(values[peak])))
+                out.append(
+                    Finding(
+                        rule="kl_limit",
+                        severity=Severity.ERROR,
+                        run=run.name,
+                        metric=self.metric,
+                        key=run.resolve(self.metric) or "",
+                        start_step=int(steps[a]),
+                        end_step=int(steps[b - 1]),
+                        peak_step=int(steps[peak]),
+                        peak_value=float(values[peak]),
+                    )
+                )
         return FakeAnalysis(out)
 
 
@@ -117,8 +126,12 @@ class ProcessWriter:
     def __init__(self, logdir: Path, batches: list[list[tuple[int, float]]]) -> None:
         self.batches = list(batches)
         self.done = 0
-        self.proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(logdir)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(logdir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None and self.proc.stdout.readline() == "ready\n"
 
     def sleep(self, seconds: float) -> None:
@@ -153,7 +166,7 @@ def tfrecord_ends(data: bytes) -> list[int]:
     """Byte offsets just after each TFRecord (8-byte length, 4 crc, payload, 4 crc)."""
     ends, pos = [], 0
     while pos < len(data):
-        n = int.from_bytes(data[pos:pos + 8], "little")
+        n = int.from_bytes(data[pos : pos + 8], "little")
         pos += 16 + n
         ends.append(pos)
     return ends

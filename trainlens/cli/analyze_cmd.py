@@ -16,6 +16,7 @@ from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
+    Lang,
     alias_table,
     handle_errors,
     load_with_progress,
@@ -34,15 +35,16 @@ class AnalyzeFormat(str, Enum):
     markdown = "markdown"
 
 
-class Lang(str, Enum):
-    en = "en"
-    zh = "zh"
-
-
-LangOpt = Annotated[Lang | None, typer.Option(
-    "--lang", help="Language of the messages (default: the project config's, else en).")]
-RulesOpt = Annotated[list[Path] | None, typer.Option(
-    "--rules", help="Folder of extra rule files (<id>.yaml); repeatable.")]
+LangOpt = Annotated[
+    Lang | None,
+    typer.Option(
+        "--lang", help="Language of the messages (default: the project config's, else en)."
+    ),
+]
+RulesOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--rules", help="Folder of extra rule files (<id>.yaml); repeatable."),
+]
 
 
 def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -52,8 +54,9 @@ def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
         name, sep, raw = item.partition("=")
         rule, dot, param = name.strip().partition(".")
         if not sep or not dot or not rule or not param:
-            raise TrainlensError(f"--param {item!r}: expected RULE.NAME=VALUE, "
-                                 "e.g. kl_spike.limit=5")
+            raise TrainlensError(
+                f"--param {item!r}: expected RULE.NAME=VALUE, e.g. kl_spike.limit=5"
+            )
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
@@ -102,15 +105,29 @@ def analyze(
     format: Annotated[AnalyzeFormat, typer.Option("--format", "-f")] = AnalyzeFormat.text,
     lang: LangOpt = None,
     rules: RulesOpt = None,
-    select: Annotated[list[str] | None, typer.Option(
-        "--select", help="Only these rule ids (globs allowed; comma-separated or repeated).")] = None,
-    ignore: Annotated[list[str] | None, typer.Option(
-        "--ignore", help="Skip these rule ids (globs allowed; comma-separated or repeated).")] = None,
-    param: Annotated[list[str] | None, typer.Option(
-        "--param", help="Override a rule parameter: RULE.NAME=VALUE (repeatable), e.g. "
-        "kl_spike.limit=5.")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select", help="Only these rule ids (globs allowed; comma-separated or repeated)."
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore", help="Skip these rule ids (globs allowed; comma-separated or repeated)."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="Override a rule parameter: RULE.NAME=VALUE (repeatable), e.g. kl_spike.limit=5.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to this file instead of stdout."),
+    ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -118,16 +135,18 @@ def analyze(
     with handle_errors():
         cfg = project_config(config)
         language = lang.value if lang else (cfg.lang or "en")
-        ruleset = load_rules([*cfg.rules_dirs, *(rules or [])],
-                             merge_params(cfg.rule_params, parse_params(param)))
+        ruleset = load_rules(
+            [*cfg.rules_dirs, *(rules or [])], merge_params(cfg.rule_params, parse_params(param))
+        )
         chosen = split_ids(select) or cfg.select
         dropped = [*cfg.ignore, *split_ids(ignore)]
         ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
         result = load_with_progress(path, alias_table(cfg, aliases))
         print_warnings(result.warnings)
-        analysis = analyze_runs(result.runs, rules=ruleset, select=chosen, ignore=dropped,
-                                warnings=result.warnings)
-        print_warnings(analysis.warnings[len(result.warnings):])
+        analysis = analyze_runs(
+            result.runs, rules=ruleset, select=chosen, ignore=dropped, warnings=result.warnings
+        )
+        print_warnings(analysis.warnings[len(result.warnings) :])
         emit(analysis, format, language, output)
         from trainlens.render.findings_terminal import summary_line
 

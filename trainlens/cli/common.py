@@ -7,6 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -22,11 +23,31 @@ from trainlens.metrics import AliasTable
 
 T = TypeVar("T")
 
-AliasesOpt = Annotated[list[Path] | None, typer.Option(
-    "--aliases", metavar="FILE", help="YAML file of extra metric aliases (canonical: [keys]); repeatable.")]
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", metavar="FILE", help="Project config (trainlens.toml or a pyproject.toml with [tool.trainlens]); "
-    "default: the nearest one above the working directory.")]
+
+class Lang(str, Enum):
+    """Languages of messages and reports."""
+
+    en = "en"
+    zh = "zh"
+
+
+AliasesOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--aliases",
+        metavar="FILE",
+        help="YAML file of extra metric aliases (canonical: [keys]); repeatable.",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="Project config (trainlens.toml or a pyproject.toml with [tool.trainlens]); "
+        "default: the nearest one above the working directory.",
+    ),
+]
 
 
 def stderr_console() -> Console:
@@ -43,8 +64,7 @@ def stdout_console() -> Console:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise."""
-    stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True,
-                           highlight=False)
+    stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -62,8 +82,10 @@ def handle_errors() -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into exit 3
         if os.environ.get("TRAINLENS_DEBUG"):
             traceback.print_exc()
-        raise fail(f"internal error: {type(exc).__name__}: {exc} "
-                   "(set TRAINLENS_DEBUG=1 for a traceback)", 3) from None
+        raise fail(
+            f"internal error: {type(exc).__name__}: {exc} (set TRAINLENS_DEBUG=1 for a traceback)",
+            3,
+        ) from None
 
 
 def run_safely(fn: Callable[[], T]) -> T:
@@ -85,8 +107,11 @@ def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:
 def print_warnings(warnings: list[ReadWarning]) -> None:
     console = stderr_console()
     for w in warnings:
-        console.print(f"[yellow]warning:[/] {escape(w.source)}: {escape(w.message)}",
-                      markup=True, highlight=False)
+        console.print(
+            f"[yellow]warning:[/] {escape(w.source)}: {escape(w.message)}",
+            markup=True,
+            highlight=False,
+        )
 
 
 def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
@@ -100,8 +125,9 @@ def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
         task = progress.add_task("reading logs", total=None)
 
         def update(done: int, total: int, current: str) -> None:
-            progress.update(task, completed=done, total=total,
-                            description=f"reading {Path(current).name}")
+            progress.update(
+                task, completed=done, total=total, description=f"reading {Path(current).name}"
+            )
 
         return load_runs(path, aliases=aliases, progress=update)
 

@@ -11,9 +11,18 @@ from urllib.parse import quote
 import typer
 
 from trainlens.cli.app import EXIT_CODES_HELP, app
-from trainlens.cli.common import (AliasesOpt, ConfigOpt, alias_table, handle_errors,
-                                  load_with_progress, print_warnings, project_config,
-                                  stderr_console, stdout_console)
+from trainlens.cli.common import (
+    AliasesOpt,
+    ConfigOpt,
+    Lang,
+    alias_table,
+    handle_errors,
+    load_with_progress,
+    print_warnings,
+    project_config,
+    stderr_console,
+    stdout_console,
+)
 from trainlens.compare import compare_runs, unique_names
 from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
@@ -28,30 +37,17 @@ class CompareFormat(str, Enum):
     markdown = "markdown"
 
 
-class Lang(str, Enum):
-    en = "en"
-    zh = "zh"
-
-
-_SETTINGS: dict[str, type | tuple[type, ...]] = {"metric": str, "drop": (int, float),
-                                                  "window": int, "lang": str}
+_SETTINGS: dict[str, type | tuple[type, ...]] = {
+    "metric": str,
+    "drop": (int, float),
+    "window": int,
+    "lang": str,
+}
 
 
 def _settings(cfg: ProjectConfig) -> dict[str, Any]:
     """``[compare]`` defaults from the project config, validated."""
-    section = cfg.section("compare")
-    where = f"{cfg.path}: [compare]" if cfg.path else "[compare]"
-    unknown = set(section) - set(_SETTINGS)
-    if unknown:
-        raise TrainlensError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
-                             f"(known: {', '.join(sorted(_SETTINGS))})")
-    for key, kind in _SETTINGS.items():
-        if key in section and (isinstance(section[key], bool)
-                               or not isinstance(section[key], kind)):
-            raise TrainlensError(f"{where}: {key} has the wrong type")
-    if section.get("lang", "en") not in render.LANGS:
-        raise TrainlensError(f"{where}: lang must be 'en' or 'zh'")
-    return section
+    return cfg.checked_section("compare", _SETTINGS)
 
 
 def load_all(paths: list[Path], aliases: AliasTable) -> list[Run]:
@@ -67,8 +63,9 @@ def load_all(paths: list[Path], aliases: AliasTable) -> list[Run]:
         for run in result.runs:
             where = Path(run.path).resolve()
             if where in seen:
-                stderr_console().print(f"note: {run.name} given twice; compared once",
-                                       highlight=False)
+                stderr_console().print(
+                    f"note: {run.name} given twice; compared once", highlight=False
+                )
                 continue
             seen.add(where)
             name = run.name if run.name not in ("", ".") else label
@@ -82,27 +79,58 @@ def load_all(paths: list[Path], aliases: AliasTable) -> list[Run]:
 
 @app.command(epilog=EXIT_CODES_HELP)
 def compare(
-    paths: Annotated[list[Path], typer.Argument(
-        help="Run directories, or logdirs holding several runs (any mix).",
-        show_default=False)],
-    metric: Annotated[str | None, typer.Option(
-        "--metric", "-m", help="Score metric, canonical (eval_score, reward, eval_loss...) or a "
-        "raw key. Default: the first of eval_score, reward, eval_loss, loss the runs have.")]
-        = None,
-    drop: Annotated[float | None, typer.Option(
-        "--drop", help="Relative drop below the best that counts as degradation when two "
-        "points in a row show it [default: 0.2].", show_default=False)] = None,
-    window: Annotated[int | None, typer.Option(
-        "--window", help="Rolling-median window (points) applied to the score before finding the "
-        "best and the onset; 0 = auto (none for eval series, ~5% of the points for dense "
-        "training series) [default: 0].", show_default=False)] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories, or logdirs holding several runs (any mix).", show_default=False
+        ),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="Score metric, canonical (eval_score, reward, eval_loss...) or a "
+            "raw key. Default: the first of eval_score, reward, eval_loss, loss the runs have.",
+        ),
+    ] = None,
+    drop: Annotated[
+        float | None,
+        typer.Option(
+            "--drop",
+            help="Relative drop below the best that counts as degradation when two "
+            "points in a row show it [default: 0.2].",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Rolling-median window (points) applied to the score before finding the "
+            "best and the onset; 0 = auto (none for eval series, ~5% of the points for dense "
+            "training series) [default: 0].",
+            show_default=False,
+        ),
+    ] = None,
     format: Annotated[CompareFormat, typer.Option("--format", "-f")] = CompareFormat.text,
-    lang: Annotated[Lang | None, typer.Option(
-        "--lang", help="Language of the report [default: en, or lang from the project config].",
-        show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the report to this file (Markdown: with the chart in "
-        "FILE_STEM_assets/score.png) instead of stdout.")] = None,
+    lang: Annotated[
+        Lang | None,
+        typer.Option(
+            "--lang",
+            help="Language of the report [default: en, or lang from the project config].",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report to this file (Markdown: with the chart in "
+            "FILE_STEM_assets/score.png) instead of stdout.",
+        ),
+    ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -115,9 +143,12 @@ def compare(
         runs = load_all(paths, alias_table(cfg, aliases))
         if not runs:
             raise TrainlensError("no runs found under " + ", ".join(str(p) for p in paths))
-        cmp = compare_runs(runs, metric=metric or settings.get("metric"),
-                           drop=float(drop if drop is not None else settings.get("drop", 0.2)),
-                           window=window if window is not None else settings.get("window"))
+        cmp = compare_runs(
+            runs,
+            metric=metric or settings.get("metric"),
+            drop=float(drop if drop is not None else settings.get("drop", 0.2)),
+            window=window if window is not None else settings.get("window"),
+        )
         if format is CompareFormat.json:
             _emit(render.render_json(cmp, language) + "\n", output)
         elif format is CompareFormat.markdown:
@@ -135,8 +166,9 @@ def compare(
         elif output is not None:
             from rich.console import Console
 
-            buffer = Console(width=160, highlight=False, soft_wrap=False, record=True,
-                             file=io.StringIO())
+            buffer = Console(
+                width=160, highlight=False, soft_wrap=False, record=True, file=io.StringIO()
+            )
             render.render_terminal(cmp, buffer, language)
             _emit(buffer.export_text(), output)
         else:

@@ -11,14 +11,24 @@ import typer
 from rich.markup import escape
 
 from trainlens.cli.app import EXIT_CODES_HELP, app
-from trainlens.cli.common import (AliasesOpt, ConfigOpt, alias_table, handle_errors,
-                                  load_with_progress, print_warnings, project_config,
-                                  stderr_console, stdout_console)
+from trainlens.cli.common import (
+    AliasesOpt,
+    ConfigOpt,
+    Lang,
+    alias_table,
+    handle_errors,
+    load_with_progress,
+    print_warnings,
+    project_config,
+    stderr_console,
+    stdout_console,
+)
 from trainlens.errors import TrainlensError
 from trainlens.findings import Severity
 from trainlens.gate import build_policies, evaluate, needs_analysis
 from trainlens.gate.settings import GATE_KEYS, section
-from trainlens.render import gate_output, junit as junit_render
+from trainlens.render import gate_output
+from trainlens.render import junit as junit_render
 
 POLICY_HELP = (
     "Policies are fail conditions: METRIC OP NUMBER (kl>10: at any logged point), an aggregate "
@@ -35,49 +45,76 @@ class GateFormat(str, Enum):
     json = "json"
 
 
-class Lang(str, Enum):
-    en = "en"
-    zh = "zh"
-
-
-@app.command(help="Fail a CI step when a policy over the run(s) under PATH fails.\n\n"
-             + POLICY_HELP + "\n\nPolicies in [gate] of the project config (fail_on, "
-             "fail_on_severity, fail_on_rule, strict) apply too; command-line ones add to them.\n\n"
-             + EXIT_CODES_HELP)
+@app.command(
+    help="Fail a CI step when a policy over the run(s) under PATH fails.\n\n"
+    + POLICY_HELP
+    + "\n\nPolicies in [gate] of the project config (fail_on, "
+    "fail_on_severity, fail_on_rule, strict) apply too; command-line ones add to them.\n\n"
+    + EXIT_CODES_HELP
+)
 def gate(
     path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
-    fail_on: Annotated[list[str] | None, typer.Option(
-        "--fail-on", metavar="EXPR", help="Fail when EXPR holds, e.g. 'kl>10'; repeatable.")]
-        = None,
-    fail_on_severity: Annotated[Severity | None, typer.Option(
-        "--fail-on-severity", help="Fail on any finding at or above this severity.")] = None,
-    fail_on_rule: Annotated[list[str] | None, typer.Option(
-        "--fail-on-rule", metavar="RULE", help="Fail on any finding of this rule; repeatable.")]
-        = None,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="A metric (or rule) a policy names but a run lacks is an error (exit 2) "
-        "instead of a warning.")] = False,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on", metavar="EXPR", help="Fail when EXPR holds, e.g. 'kl>10'; repeatable."
+        ),
+    ] = None,
+    fail_on_severity: Annotated[
+        Severity | None,
+        typer.Option("--fail-on-severity", help="Fail on any finding at or above this severity."),
+    ] = None,
+    fail_on_rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on-rule", metavar="RULE", help="Fail on any finding of this rule; repeatable."
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="A metric (or rule) a policy names but a run lacks is an error (exit 2) "
+            "instead of a warning.",
+        ),
+    ] = False,
     format: Annotated[GateFormat, typer.Option("--format", "-f")] = GateFormat.text,
-    junit: Annotated[Path | None, typer.Option(
-        "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per policy per run).")]
-        = None,
-    github: Annotated[bool | None, typer.Option(
-        "--github-annotations/--no-github-annotations",
-        help="Print ::error annotations on stderr (default: when GITHUB_ACTIONS=true).")] = None,
-    lang: Annotated[Lang | None, typer.Option("--lang", help="Language of finding messages.")]
-        = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit",
+            metavar="FILE",
+            help="Also write JUnit XML (one testcase per policy per run).",
+        ),
+    ] = None,
+    github: Annotated[
+        bool | None,
+        typer.Option(
+            "--github-annotations/--no-github-annotations",
+            help="Print ::error annotations on stderr (default: when GITHUB_ACTIONS=true).",
+        ),
+    ] = None,
+    lang: Annotated[
+        Lang | None, typer.Option("--lang", help="Language of finding messages.")
+    ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     with handle_errors():
         cfg = project_config(config)
         policies = build_policies(
-            fail_on=fail_on or (), fail_on_rule=fail_on_rule or (), strict=strict,
+            fail_on=fail_on or (),
+            fail_on_rule=fail_on_rule or (),
+            strict=strict,
             fail_on_severity=fail_on_severity.value if fail_on_severity else None,
-            config=section(cfg, "gate", GATE_KEYS), where=f"{cfg.path}: gate")
+            config=section(cfg, "gate", GATE_KEYS),
+            where=f"{cfg.path}: gate",
+        )
         if not policies.policies:
-            raise TrainlensError("no policies to check: give --fail-on EXPR, --fail-on-severity "
-                                 "or --fail-on-rule, or set gate.fail_on in trainlens.toml")
+            raise TrainlensError(
+                "no policies to check: give --fail-on EXPR, --fail-on-severity "
+                "or --fail-on-rule, or set gate.fail_on in trainlens.toml"
+            )
         result = load_with_progress(path, alias_table(cfg, aliases))
         print_warnings(result.warnings)
         if not result.runs:
@@ -106,13 +143,16 @@ def gate(
         if junit is not None:
             _write(junit, junit_render.render_junit(report, strict=is_strict, finding_text=text))
         if github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true":
-            for line in gate_output.github_annotations(report, strict=is_strict,
-                                                       finding_text=text):
+            for line in gate_output.github_annotations(report, strict=is_strict, finding_text=text):
                 typer.echo(line, err=True)
         code = report.exit_code(strict=is_strict)
         style = "bold red" if code else "green"
-        err.print(f"[{style}]{gate_output.summary_line(report, strict=is_strict)}[/]",
-                  markup=True, highlight=False, soft_wrap=True)
+        err.print(
+            f"[{style}]{gate_output.summary_line(report, strict=is_strict)}[/]",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(code)
 
 

@@ -9,9 +9,16 @@ from typing import Annotated
 import typer
 
 from trainlens.cli.app import app
-from trainlens.cli.common import (AliasesOpt, ConfigOpt, alias_table, handle_errors,
-                                  load_with_progress, print_warnings, project_config,
-                                  stdout_console)
+from trainlens.cli.common import (
+    AliasesOpt,
+    ConfigOpt,
+    alias_table,
+    handle_errors,
+    load_with_progress,
+    print_warnings,
+    project_config,
+    stdout_console,
+)
 from trainlens.render import metrics as render
 
 

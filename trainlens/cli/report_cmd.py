@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
+    Lang,
     alias_table,
     handle_errors,
     print_warnings,
@@ -22,28 +22,12 @@ from trainlens.cli.common import (
 from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
 
-
-class Lang(str, Enum):
-    en = "en"
-    zh = "zh"
-
-
 _SETTINGS: dict[str, type | tuple[type, ...]] = {"lang": str, "charts": bool, "templates": str}
 
 
 def _settings(cfg: ProjectConfig) -> dict[str, Any]:
     """``[report]`` defaults from the project config, validated."""
-    section = cfg.section("report")
-    where = f"{cfg.path}: [report]" if cfg.path else "[report]"
-    unknown = set(section) - set(_SETTINGS)
-    if unknown:
-        raise TrainlensError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
-                             f"(known: {', '.join(sorted(_SETTINGS))})")
-    for key, kind in _SETTINGS.items():
-        if key in section and not isinstance(section[key], kind):
-            raise TrainlensError(f"{where}: {key} has the wrong type")
-    if section.get("lang", "en") not in ("en", "zh"):
-        raise TrainlensError(f"{where}: lang must be 'en' or 'zh'")
+    section = cfg.checked_section("report", _SETTINGS)
     if "templates" in section and cfg.path is not None:
         section["templates"] = str(cfg.path.parent / section["templates"])
     return section
@@ -67,27 +51,61 @@ def assets_dir_for(output: Path) -> Path:
 @app.command(epilog=EXIT_CODES_HELP)
 def report(
     path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
-    lang: Annotated[Lang | None, typer.Option(
-        "--lang", "-l", help="Language of the report [default: en, or lang from the project "
-        "config].", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the report here; charts go to FILE_STEM_assets/ beside it. "
-        "Without it the report (no charts) goes to stdout.")] = None,
-    date: Annotated[str | None, typer.Option(
-        "--date", help="Analysis date shown in the header, YYYY-MM-DD (for reproducible "
-        "output) [default: today].", show_default=False)] = None,
-    charts: Annotated[bool | None, typer.Option(
-        "--charts/--no-charts", help="Draw PNG charts (needs --output) [default: on].",
-        show_default=False)] = None,
-    select: Annotated[list[str] | None, typer.Option(
-        "--select", help="Run only these rules (ids or glob patterns); repeatable.")] = None,
-    ignore: Annotated[list[str] | None, typer.Option(
-        "--ignore", help="Skip these rules (ids or glob patterns); repeatable.")] = None,
-    rules: Annotated[list[Path] | None, typer.Option(
-        "--rules", help="Extra folder of rule YAML files; repeatable.")] = None,
-    templates: Annotated[Path | None, typer.Option(
-        "--templates", help="Folder of templates overriding the built-in ones (e.g. a "
-        "report.en.md.j2 that changes some blocks).")] = None,
+    lang: Annotated[
+        Lang | None,
+        typer.Option(
+            "--lang",
+            "-l",
+            help="Language of the report [default: en, or lang from the project config].",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report here; charts go to FILE_STEM_assets/ beside it. "
+            "Without it the report (no charts) goes to stdout.",
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Analysis date shown in the header, YYYY-MM-DD (for reproducible "
+            "output) [default: today].",
+            show_default=False,
+        ),
+    ] = None,
+    charts: Annotated[
+        bool | None,
+        typer.Option(
+            "--charts/--no-charts",
+            help="Draw PNG charts (needs --output) [default: on].",
+            show_default=False,
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", help="Run only these rules (ids or glob patterns); repeatable."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Skip these rules (ids or glob patterns); repeatable."),
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Extra folder of rule YAML files; repeatable."),
+    ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            help="Folder of templates overriding the built-in ones (e.g. a "
+            "report.en.md.j2 that changes some blocks).",
+        ),
+    ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -102,18 +120,31 @@ def report(
         settings = _settings(cfg)
         language = lang.value if lang else settings.get("lang") or cfg.lang or "en"
         when = parse_date(date)
-        template_dir = templates or (Path(settings["templates"]) if "templates" in settings
-                                     else None)
+        template_dir = templates or (
+            Path(settings["templates"]) if "templates" in settings else None
+        )
         if template_dir is not None and not template_dir.is_dir():
             raise TrainlensError(f"{template_dir}: templates folder not found")
         draw = charts if charts is not None else settings.get("charts", True)
-        result = analyze(path, config=cfg, aliases=alias_table(cfg, aliases),
-                         rules_dirs=rules or (), select=select or (), ignore=ignore or ())
+        result = analyze(
+            path,
+            config=cfg,
+            aliases=alias_table(cfg, aliases),
+            rules_dirs=rules or (),
+            select=select or (),
+            ignore=ignore or (),
+        )
         print_warnings(result.warnings)
         assets = assets_dir_for(output) if output is not None and draw else None
-        text = render_markdown(result, lang=language, charts=assets is not None,
-                               assets_dir=assets, date=when, analysed_paths=[path],
-                               template_dirs=[template_dir] if template_dir else ())
+        text = render_markdown(
+            result,
+            lang=language,
+            charts=assets is not None,
+            assets_dir=assets,
+            date=when,
+            analysed_paths=[path],
+            template_dirs=[template_dir] if template_dir else (),
+        )
         if output is None:
             typer.echo(text, nl=False)
             return

@@ -16,8 +16,9 @@ from trainlens.cli.common import ConfigOpt, handle_errors, project_config, stdou
 from trainlens.engine.docs import rule_doc
 from trainlens.engine.spec import RuleSet, load_rules
 
-rules_app = typer.Typer(help="List the rules, or show one rule's documentation.",
-                        no_args_is_help=False)
+rules_app = typer.Typer(
+    help="List the rules, or show one rule's documentation.", no_args_is_help=False
+)
 app.add_typer(rules_app, name="rules")
 
 
@@ -28,8 +29,9 @@ class RulesFormat(str, Enum):
 
 def _ruleset(rules_dirs: list | None, config: object) -> tuple[RuleSet, str | None]:
     cfg = project_config(config)  # type: ignore[arg-type]
-    return load_rules([*cfg.rules_dirs, *(rules_dirs or [])], merge_params(cfg.rule_params)), \
-        cfg.lang
+    return load_rules(
+        [*cfg.rules_dirs, *(rules_dirs or [])], merge_params(cfg.rule_params)
+    ), cfg.lang
 
 
 @rules_app.callback(invoke_without_command=True)
@@ -47,18 +49,33 @@ def rules_list(
         ruleset, cfg_lang = _ruleset(rules, config)
         language = lang.value if lang else (cfg_lang or "en")
         if format is RulesFormat.json:
-            typer.echo(json.dumps([{
-                "id": s.id, "severity": s.severity.value, "family": s.family,
-                "detector": s.detector, "metrics": list(s.metrics),
-                "title": s.text("title", language), "params": s.params,
-                "path": str(s.path)} for s in ruleset], indent=2, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    [
+                        {
+                            "id": s.id,
+                            "severity": s.severity.value,
+                            "family": s.family,
+                            "detector": s.detector,
+                            "metrics": list(s.metrics),
+                            "title": s.text("title", language),
+                            "params": s.params,
+                            "path": str(s.path),
+                        }
+                        for s in ruleset
+                    ],
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
             return
         table = Table(box=None, show_edge=False, pad_edge=False)
         for col in ("id", "severity", "metrics", "title"):
             table.add_column(col)
         for s in ruleset:
-            table.add_row(s.id, s.severity.value, ", ".join(s.metrics) or "-",
-                          s.text("title", language))
+            table.add_row(
+                s.id, s.severity.value, ", ".join(s.metrics) or "-", s.text("title", language)
+            )
         stdout_console().print(table)
 
 

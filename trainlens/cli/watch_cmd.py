@@ -15,16 +15,32 @@ from rich.console import Console
 from rich.markup import escape
 
 from trainlens.cli.app import EXIT_CODES_HELP, app
-from trainlens.cli.common import (AliasesOpt, ConfigOpt, alias_table, handle_errors,
-                                  project_config, stderr_console, stdout_console)
-from trainlens.cli.gate_cmd import POLICY_HELP, Lang
+from trainlens.cli.common import (
+    AliasesOpt,
+    ConfigOpt,
+    Lang,
+    alias_table,
+    handle_errors,
+    project_config,
+    stderr_console,
+    stdout_console,
+)
+from trainlens.cli.gate_cmd import POLICY_HELP
 from trainlens.errors import TrainlensError
 from trainlens.findings import Finding, Severity
 from trainlens.gate import build_policies, needs_analysis
 from trainlens.gate.settings import WATCH_KEYS, section
 from trainlens.render import gate_output
-from trainlens.watch import (NewFinding, PolicyFailed, PolicyWaiting, Polled, ReadIssue,
-                             RunFound, WatchEvent, watch as follow)
+from trainlens.watch import (
+    NewFinding,
+    PolicyFailed,
+    PolicyWaiting,
+    Polled,
+    ReadIssue,
+    RunFound,
+    WatchEvent,
+)
+from trainlens.watch import watch as follow
 
 
 class WatchFormat(str, Enum):
@@ -35,33 +51,56 @@ class WatchFormat(str, Enum):
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-@app.command(help="Follow the run(s) under PATH while the job writes them: read only what is "
-             "new, re-run the rules, print each new finding once. With --exit-on, exit 1 as "
-             "soon as a policy fails (so a job wrapper can stop a run that is blowing up); "
-             "Ctrl-C exits 0.\n\n" + POLICY_HELP + "\n\nSettings in [watch] of the project "
-             "config: interval, exit_on, fail_on_severity, fail_on_rule, lang.\n\n"
-             + EXIT_CODES_HELP)
+@app.command(
+    help="Follow the run(s) under PATH while the job writes them: read only what is "
+    "new, re-run the rules, print each new finding once. With --exit-on, exit 1 as "
+    "soon as a policy fails (so a job wrapper can stop a run that is blowing up); "
+    "Ctrl-C exits 0.\n\n" + POLICY_HELP + "\n\nSettings in [watch] of the project "
+    "config: interval, exit_on, fail_on_severity, fail_on_rule, lang.\n\n" + EXIT_CODES_HELP
+)
 def watch(
     path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
-    interval: Annotated[float | None, typer.Option(
-        "--interval", metavar="SECONDS", min=0.05, help="Seconds between polls (default 5).")]
-        = None,
-    exit_on: Annotated[list[str] | None, typer.Option(
-        "--exit-on", metavar="EXPR", help="Exit 1 as soon as EXPR holds, e.g. 'kl>10 for 3'; "
-        "repeatable.")] = None,
-    fail_on_severity: Annotated[Severity | None, typer.Option(
-        "--fail-on-severity", help="Exit 1 on a finding at or above this severity.")] = None,
-    fail_on_rule: Annotated[list[str] | None, typer.Option(
-        "--fail-on-rule", metavar="RULE", help="Exit 1 on a finding of this rule; repeatable.")]
-        = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", metavar="SECONDS", min=0.05, help="Seconds between polls (default 5)."
+        ),
+    ] = None,
+    exit_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exit-on",
+            metavar="EXPR",
+            help="Exit 1 as soon as EXPR holds, e.g. 'kl>10 for 3'; repeatable.",
+        ),
+    ] = None,
+    fail_on_severity: Annotated[
+        Severity | None,
+        typer.Option("--fail-on-severity", help="Exit 1 on a finding at or above this severity."),
+    ] = None,
+    fail_on_rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on-rule", metavar="RULE", help="Exit 1 on a finding of this rule; repeatable."
+        ),
+    ] = None,
     lang: Annotated[Lang | None, typer.Option("--lang", help="Language of messages.")] = None,
-    rules: Annotated[bool, typer.Option(
-        "--rules/--no-rules", help="Run the rules (--no-rules: only check --exit-on).")] = True,
-    format: Annotated[WatchFormat, typer.Option(
-        "--format", "-f", help="text, or jsonl: one JSON object per event on stdout.")]
-        = WatchFormat.text,
-    max_polls: Annotated[int | None, typer.Option(
-        "--max-polls", min=1, help="Stop after N polls (exit 0 unless a policy failed).")] = None,
+    rules: Annotated[
+        bool,
+        typer.Option(
+            "--rules/--no-rules", help="Run the rules (--no-rules: only check --exit-on)."
+        ),
+    ] = True,
+    format: Annotated[
+        WatchFormat,
+        typer.Option("--format", "-f", help="text, or jsonl: one JSON object per event on stdout."),
+    ] = WatchFormat.text,
+    max_polls: Annotated[
+        int | None,
+        typer.Option(
+            "--max-polls", min=1, help="Stop after N polls (exit 0 unless a policy failed)."
+        ),
+    ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -70,9 +109,13 @@ def watch(
         settings = section(cfg, "watch", WATCH_KEYS)
         where = f"{cfg.path}: watch"
         policies = build_policies(
-            fail_on=exit_on or (), fail_on_rule=fail_on_rule or (),
+            fail_on=exit_on or (),
+            fail_on_rule=fail_on_rule or (),
             fail_on_severity=fail_on_severity.value if fail_on_severity else None,
-            config=settings, where=where, expr_key="exit_on").policies
+            config=settings,
+            where=where,
+            expr_key="exit_on",
+        ).policies
         seconds = interval if interval is not None else _interval(settings, where)
         language = (lang.value if lang else None) or settings.get("lang") or cfg.lang or "en"
         if language not in ("en", "zh"):
@@ -86,16 +129,27 @@ def watch(
             check_rules(policies, rule_set)
             text = finding_text(rule_set, language)
         elif needs_analysis(policies):
-            raise TrainlensError("--fail-on-severity / --fail-on-rule need the rules; "
-                                 "drop --no-rules")
-        events = follow(path, policies=policies, analyze=analyze,
-                        aliases=alias_table(cfg, aliases), interval=seconds,
-                        max_polls=max_polls)
+            raise TrainlensError(
+                "--fail-on-severity / --fail-on-rule need the rules; drop --no-rules"
+            )
+        events = follow(
+            path,
+            policies=policies,
+            analyze=analyze,
+            aliases=alias_table(cfg, aliases),
+            interval=seconds,
+            max_polls=max_polls,
+        )
         printer = _Printer(format, text)
         err = stderr_console()
-        err.print(f"watching {escape(str(path))} every {seconds:g}s"
-                  + (f"; exit 1 when {', '.join(p.text for p in policies)}" if policies else "")
-                  + " (Ctrl-C to stop)", markup=True, highlight=False, soft_wrap=True)
+        err.print(
+            f"watching {escape(str(path))} every {seconds:g}s"
+            + (f"; exit 1 when {', '.join(p.text for p in policies)}" if policies else "")
+            + " (Ctrl-C to stop)",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
         previous = _stop_on_sigterm()
         try:
             for event in events:
@@ -109,12 +163,15 @@ def watch(
         if printer.failed:
             err.print("[bold red]watch: policy failed[/]", markup=True, highlight=False)
             raise typer.Exit(1)
-        err.print(f"watch: stopped after {printer.polls} poll(s), {printer.findings} new "
-                  "finding(s)", highlight=False)
+        err.print(
+            f"watch: stopped after {printer.polls} poll(s), {printer.findings} new finding(s)",
+            highlight=False,
+        )
 
 
 def _stop_on_sigterm() -> Any:
     """A job wrapper's SIGTERM stops the watch like Ctrl-C (exit 0); returns the old handler."""
+
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
@@ -156,25 +213,36 @@ class _Printer:
             self.failed = True
             r = event.result
             if self.jsonl:
-                self._json("policy_failed", {"run": r.run,
-                                             **gate_output.result_dict(r, self.text)})
+                self._json("policy_failed", {"run": r.run, **gate_output.result_dict(r, self.text)})
             else:
-                self.out.print(f"{_now()}  [bold red]POLICY FAILED[/]  {escape(r.run)}  "
-                               f"{escape(r.policy.text)}: "
-                               f"{escape(gate_output.evidence(r, self.text))}", soft_wrap=True)
+                self.out.print(
+                    f"{_now()}  [bold red]POLICY FAILED[/]  {escape(r.run)}  "
+                    f"{escape(r.policy.text)}: "
+                    f"{escape(gate_output.evidence(r, self.text))}",
+                    soft_wrap=True,
+                )
         elif isinstance(event, RunFound):
             if self.jsonl:
-                self._json("run_found", {"run": event.run, "path": str(event.root),
-                                         "format": event.format})
-            self.err.print(f"found run {escape(event.run)} ({event.format}) at "
-                           f"{escape(str(event.root))}", highlight=False, soft_wrap=True)
+                self._json(
+                    "run_found", {"run": event.run, "path": str(event.root), "format": event.format}
+                )
+            self.err.print(
+                f"found run {escape(event.run)} ({event.format}) at {escape(str(event.root))}",
+                highlight=False,
+                soft_wrap=True,
+            )
         elif isinstance(event, PolicyWaiting):
-            self.err.print(f"[dim]note: run {escape(event.run)}: policy "
-                           f"{escape(event.policy.text)}: {escape(event.note)} (waiting for it)"
-                           "[/]", highlight=False, soft_wrap=True)
+            self.err.print(
+                f"[dim]note: run {escape(event.run)}: policy "
+                f"{escape(event.policy.text)}: {escape(event.note)} (waiting for it)"
+                "[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
         elif isinstance(event, ReadIssue):
-            self.err.print(f"[yellow]warning:[/] {escape(str(event.warning))}", highlight=False,
-                           soft_wrap=True)
+            self.err.print(
+                f"[yellow]warning:[/] {escape(str(event.warning))}", highlight=False, soft_wrap=True
+            )
 
     def _finding(self, f: Finding) -> None:
         message = self.text(f)
@@ -182,10 +250,16 @@ class _Printer:
             self._json("finding", f.to_dict(message))
             return
         style = _SEVERITY_STYLE.get(f.severity, "bold")
-        steps = f"step {f.start_step}" if f.start_step == f.end_step \
+        steps = (
+            f"step {f.start_step}"
+            if f.start_step == f.end_step
             else f"steps {f.start_step}–{f.end_step}"
-        self.out.print(f"{_now()}  [{style}]{f.severity.value.upper():7}[/] {escape(f.run)}  "
-                       f"{escape(f.metric)}  {steps}  {escape(message)}", soft_wrap=True)
+        )
+        self.out.print(
+            f"{_now()}  [{style}]{f.severity.value.upper():7}[/] {escape(f.run)}  "
+            f"{escape(f.metric)}  {steps}  {escape(message)}",
+            soft_wrap=True,
+        )
 
 
 def _now() -> str:

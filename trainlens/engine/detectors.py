@@ -37,10 +37,22 @@ def _floor(scale: np.ndarray, level: np.ndarray, rel: float = 0.01) -> np.ndarra
 
 
 @detector(outputs=("ratio", "z", "n_points"))
-def spike(s: Trace, *, window: int = 50, min_periods: int = 5, k: float = 6.0,
-          factor: float = 0.0, history_factor: float = 0.0, tail_factor: float = 0.0,
-          tail_q: float = 0.9, min_delta: float = 0.0, limit: float | None = None,
-          log: bool = False, gap: int = 2, require_positive: bool = False) -> list[Window]:
+def spike(
+    s: Trace,
+    *,
+    window: int = 50,
+    min_periods: int = 5,
+    k: float = 6.0,
+    factor: float = 0.0,
+    history_factor: float = 0.0,
+    tail_factor: float = 0.0,
+    tail_q: float = 0.9,
+    min_delta: float = 0.0,
+    limit: float | None = None,
+    log: bool = False,
+    gap: int = 2,
+    require_positive: bool = False,
+) -> list[Window]:
     """Points far above the median of the ``window`` points before them: a robust z ≥ ``k``
     (scale: IQR of the point-to-point differences over that window, so a trend does not
     inflate it), ≥ ``factor`` × that median, ≥ ``history_factor`` × the median of everything
@@ -66,8 +78,9 @@ def spike(s: Trace, *, window: int = 50, min_periods: int = 5, k: float = 6.0,
             cand &= v - base >= min_delta
         if tail_factor > 0:
             at = np.flatnonzero(cand)
-            cand[at] &= v[at] >= tail_factor * trailing_quantile_at(v, at, window, tail_q,
-                                                                    min_periods)
+            cand[at] &= v[at] >= tail_factor * trailing_quantile_at(
+                v, at, window, tail_q, min_periods
+            )
         idx = np.flatnonzero(cand)
         scale = np.full(len(v), np.nan)  # point-to-point noise: a trend does not inflate it
         local = trailing_noise_at(x, idx, window, min_periods)
@@ -78,19 +91,30 @@ def spike(s: Trace, *, window: int = 50, min_periods: int = 5, k: float = 6.0,
             flag |= v > limit
     out = []
     for a, b in segments(flag, gap):
-        p = a + int(np.argmax(v[a:b + 1]))
+        p = a + int(np.argmax(v[a : b + 1]))
         b0 = base[a]
         ratio = v[p] / b0 if np.isfinite(b0) and b0 > 0 else float("inf")
         zp = (x[p] - med[a]) / scale[a] if np.isfinite(med[a]) else float("inf")
-        out.append(win(s, a, b, p, b0, ratio=ratio, z=zp, n_points=int(flag[a:b + 1].sum())))
+        out.append(win(s, a, b, p, b0, ratio=ratio, z=zp, n_points=int(flag[a : b + 1].sum())))
     return out
 
 
 @detector(outputs=("change", "change_pct", "level_after", "n_points"))
-def level_shift(s: Trace, *, toward: str = "down", window: int = 20, after: int = 3,
-                horizon: int = 1, sustain: int = 0, min_periods: int = 5, k: float = 8.0,
-                k_long: float = 4.0, rel: float = 0.25, min_delta: float = 0.0,
-                noise_floor: float = 1.0) -> list[Window]:
+def level_shift(
+    s: Trace,
+    *,
+    toward: str = "down",
+    window: int = 20,
+    after: int = 3,
+    horizon: int = 1,
+    sustain: int = 0,
+    min_periods: int = 5,
+    k: float = 8.0,
+    k_long: float = 4.0,
+    rel: float = 0.25,
+    min_delta: float = 0.0,
+    noise_floor: float = 1.0,
+) -> list[Window]:
     """A step change that holds. The running level is the median of the ``window`` points
     before (the highest/lowest such median over the last ``horizon`` points, so a fall spread
     over a few points is still measured from where it began). A shift is the median of the next
@@ -114,7 +138,7 @@ def level_shift(s: Trace, *, toward: str = "down", window: int = 20, after: int 
     floor = noise_floor * _overall_noise(v)
     short = rolling_median(v, after, 1)  # one pass serves the forward and the centred medians
     fwd = shifted(short, -(after - 1))
-    fwd[len(v) - after + 1:] = np.nan
+    fwd[len(v) - after + 1 :] = np.nan
     if sustain == window:
         long_fwd = shifted(rolled, -(sustain - 1))
     else:
@@ -123,7 +147,7 @@ def level_shift(s: Trace, *, toward: str = "down", window: int = 20, after: int 
     if after % 2:  # the centred median, from the same pass; the last points by hand
         sm = shifted(short, -(after // 2))
         for i in range(len(v) - after // 2, len(v)):
-            sm[i] = np.median(v[i - after // 2:])
+            sm[i] = np.median(v[i - after // 2 :])
     else:
         sm = centered_median(v, after)
     with np.errstate(invalid="ignore"):
@@ -131,11 +155,13 @@ def level_shift(s: Trace, *, toward: str = "down", window: int = 20, after: int 
         # cheap tests first; the local noise is computed only where they pass
         cand = np.isfinite(level) & (
             (sign * (fwd - level) >= np.fmax(k * floor, base_need))
-            | (sign * (long_fwd - level) >= np.fmax(k_long * se * floor, base_need)))
+            | (sign * (long_fwd - level) >= np.fmax(k_long * se * floor, base_need))
+        )
         idx = np.flatnonzero(cand)
         noise = np.full(len(v), np.nan)
-        noise[idx] = np.fmax(_floor(trailing_noise_at(v, idx, window, min_periods), level[idx]),
-                             floor)
+        noise[idx] = np.fmax(
+            _floor(trailing_noise_at(v, idx, window, min_periods), level[idx]), floor
+        )
         need_s = np.fmax(k * noise, base_need)
         need_l = np.fmax(k_long * se * noise, base_need)
         ok = cand & ((sign * (fwd - level) >= need_s) | (sign * (long_fwd - level) >= need_l))
@@ -157,20 +183,35 @@ def level_shift(s: Trace, *, toward: str = "down", window: int = 20, after: int 
         ref = level[a]
         runs = segments(sign * (sm - ref) >= need_s[a] / 2)
         runs = runs[(runs[:, 1] >= a) & (runs[:, 0] <= b + after)]
-        good = [(int(x), int(y)) for x, y in runs
-                if holds(int(x), int(y), ref, need_s[a], need_l[a])]
+        good = [
+            (int(x), int(y)) for x, y in runs if holds(int(x), int(y), ref, need_s[a], need_l[a])
+        ]
         if not good:
             continue
         start, end = good[0]
         taken = max(end, b)
-        p = start + int(np.argmax(sign * v[start:end + 1]))
-        fw = fwd[start:end + 1]
-        after_level = float(np.nanmin(fw) if down else np.nanmax(fw)) \
-            if np.isfinite(fw).any() else float(sm[p])
+        p = start + int(np.argmax(sign * v[start : end + 1]))
+        fw = fwd[start : end + 1]
+        after_level = (
+            float(np.nanmin(fw) if down else np.nanmax(fw))
+            if np.isfinite(fw).any()
+            else float(sm[p])
+        )
         change = sign * (after_level - ref)
         pct = abs(change) / abs(ref) if abs(ref) > _TINY else float("inf")
-        out.append(win(s, start, end, p, ref, change=change, change_pct=pct,
-                       level_after=after_level, n_points=end - start + 1))
+        out.append(
+            win(
+                s,
+                start,
+                end,
+                p,
+                ref,
+                change=change,
+                change_pct=pct,
+                level_after=after_level,
+                n_points=end - start + 1,
+            )
+        )
     return out
 
 
@@ -186,14 +227,21 @@ def _overall_noise(v: np.ndarray) -> float:
     return max(iqr, mad) / np.sqrt(2.0)
 
 
-@detector(outputs=("drop_pct", "before_value", "end_value", "top_value", "top_step",
-                   "n_points"))
-def collapse_from_peak(s: Trace, *, drop: float = 0.5, smooth: int = 5, min_points: int = 3,
-                       min_share: float = 0.0, until_end: bool = True) -> list[Window]:
+@detector(outputs=("drop_pct", "before_value", "end_value", "top_value", "top_step", "n_points"))
+def collapse_from_peak(
+    s: Trace,
+    *,
+    drop: float = 0.5,
+    smooth: int = 5,
+    min_points: int = 3,
+    min_share: float = 0.0,
+    until_end: bool = True,
+) -> list[Window]:
     """The smoothed series (centred rolling median over ``smooth`` points) falls ≥ ``drop``
     (a fraction) below its running peak and stays there: through the end of the log when
     ``until_end``, else for ≥ ``min_points`` points; either way for ≥ ``min_share`` of the
-    logged points (a dip in the last few points of a long run is not a collapse). The window starts at the change point
+    logged points (a dip in the last few points of a long run is not a collapse). The window
+    starts at the change point
     (the knee where the level turns into the fall, searched in the ``2 × smooth`` points before
     it crossed the line); ``before_value`` is the median of the points just before the knee."""
     v = s.values
@@ -213,20 +261,33 @@ def collapse_from_peak(s: Trace, *, drop: float = 0.5, smooth: int = 5, min_poin
         if b - a + 1 < need:
             continue
         lo = max(0, a - 2 * w)
-        cp = lo + knee(v[lo:a + 1]) if a - lo >= 3 else a
-        before = float(np.median(v[max(0, cp - w):cp])) if cp > 0 else float(sm[a])
-        r = int(np.argmax(sm[:a + 1]))
-        level = float(sm[b]) if until_end else float(np.min(sm[a:b + 1]))
-        p = cp + int(np.argmin(v[cp:b + 1]))
-        out.append(win(s, cp, b, p, before, drop_pct=1.0 - level / before if before else 0.0,
-                       before_value=before, end_value=level, top_value=float(sm[r]),
-                       top_step=int(s.steps[r]), n_points=b - cp + 1))
+        cp = lo + knee(v[lo : a + 1]) if a - lo >= 3 else a
+        before = float(np.median(v[max(0, cp - w) : cp])) if cp > 0 else float(sm[a])
+        r = int(np.argmax(sm[: a + 1]))
+        level = float(sm[b]) if until_end else float(np.min(sm[a : b + 1]))
+        p = cp + int(np.argmin(v[cp : b + 1]))
+        out.append(
+            win(
+                s,
+                cp,
+                b,
+                p,
+                before,
+                drop_pct=1.0 - level / before if before else 0.0,
+                before_value=before,
+                end_value=level,
+                top_value=float(sm[r]),
+                top_step=int(s.steps[r]),
+                n_points=b - cp + 1,
+            )
+        )
     return out
 
 
 @detector(outputs=("growth", "start_level", "end_level", "rho"))
-def magnitude_growth(s: Trace, *, factor: float = 100.0, edge: float = 0.2, rho: float = 0.8,
-                     min_points: int = 8) -> list[Window]:
+def magnitude_growth(
+    s: Trace, *, factor: float = 100.0, edge: float = 0.2, rho: float = 0.8, min_points: int = 8
+) -> list[Window]:
     """|value| grows steadily by ``factor`` or more: the median of |value| over the last
     ``edge`` share of the points is ≥ ``factor`` × that over the first share, and |value| rises
     with the step (Spearman ρ ≥ ``rho``). Works whatever the sign (a loss diverging to −1e6)."""
@@ -243,14 +304,33 @@ def magnitude_growth(s: Trace, *, factor: float = 100.0, edge: float = 0.2, rho:
         return []
     start = int(np.argmax(a > np.sqrt(factor) * s0))
     p = int(np.argmax(a))
-    return [win(s, start, n - 1, p, float(s.values[0]), growth=s1 / s0, start_level=s0,
-                end_level=s1, rho=r)]
+    return [
+        win(
+            s,
+            start,
+            n - 1,
+            p,
+            float(s.values[0]),
+            growth=s1 / s0,
+            start_level=s0,
+            end_level=s1,
+            rho=r,
+        )
+    ]
 
 
 @detector(outputs=("n_points", "share", "extreme", "first", "last"))
-def bound(s: Trace, *, above: float | None = None, below: float | None = None,
-          inclusive: bool = False, smooth: int = 1, min_points: int = 1, gap: int = 0,
-          percent: bool = False) -> list[Window]:
+def bound(
+    s: Trace,
+    *,
+    above: float | None = None,
+    below: float | None = None,
+    inclusive: bool = False,
+    smooth: int = 1,
+    min_points: int = 1,
+    gap: int = 0,
+    percent: bool = False,
+) -> list[Window]:
     """Stretches of ≥ ``min_points`` points (after a centred rolling median over ``smooth``)
     above ``above`` or below ``below`` (``inclusive``: at the bound counts too). ``percent``:
     the series may be a fraction or a percent; bounds are in percent."""
@@ -265,13 +345,25 @@ def bound(s: Trace, *, above: float | None = None, below: float | None = None,
     for a, b in segments(flag, gap):
         if b - a + 1 < min_points:
             continue
-        seg = sm[a:b + 1]
+        seg = sm[a : b + 1]
         hi = above is not None and (below is None or np.nanmax(seg) > above)
         p = a + int(np.argmax(seg) if hi else np.argmin(seg))
-        prior = s.values[max(0, a - 20):a]
+        prior = s.values[max(0, a - 20) : a]
         base = float(np.median(prior)) if len(prior) else None
-        out.append(win(s, a, b, p, base, n_points=b - a + 1, share=(b - a + 1) / len(v),
-                       extreme=float(v[p]), first=float(v[0]), last=float(v[-1])))
+        out.append(
+            win(
+                s,
+                a,
+                b,
+                p,
+                base,
+                n_points=b - a + 1,
+                share=(b - a + 1) / len(v),
+                extreme=float(v[p]),
+                first=float(v[0]),
+                last=float(v[-1]),
+            )
+        )
     return out
 
 
@@ -285,5 +377,6 @@ def non_finite(s: Trace) -> list[Window]:
     a, b = int(idx[0]), int(idx[-1])
     rows = tuple(sorted({*range(max(0, a - 2), a), *idx[:6].tolist(), b}))
     nan = int(np.isnan(s.values).sum())
-    return [win(s, a, b, a, None, rows=rows, count=len(idx), nan_count=nan,
-                inf_count=len(idx) - nan)]
+    return [
+        win(s, a, b, a, None, rows=rows, count=len(idx), nan_count=nan, inf_count=len(idx) - nan)
+    ]

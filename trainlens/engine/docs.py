@@ -7,13 +7,34 @@ from typing import Any
 from trainlens.engine.spec import RuleSpec
 
 HEADINGS = {
-    "en": {"what": "What it does", "why": "Why it matters", "causes": "Common causes",
-           "advice": "What to do", "params": "Parameters (defaults)", "message": "Message",
-           "default": "default", "metrics": "metrics", "detector": "detector",
-           "family": "family", "severity": "severity", "none": "none"},
-    "zh": {"what": "作用", "why": "为何重要", "causes": "常见原因", "advice": "建议",
-           "params": "参数（默认值）", "message": "消息模板", "default": "默认", "metrics": "指标",
-           "detector": "检测器", "family": "类别", "severity": "级别", "none": "无"},
+    "en": {
+        "what": "What it does",
+        "why": "Why it matters",
+        "causes": "Common causes",
+        "advice": "What to do",
+        "params": "Parameters (defaults)",
+        "message": "Message",
+        "default": "default",
+        "metrics": "metrics",
+        "detector": "detector",
+        "family": "family",
+        "severity": "severity",
+        "none": "none",
+    },
+    "zh": {
+        "what": "作用",
+        "why": "为何重要",
+        "causes": "常见原因",
+        "advice": "建议",
+        "params": "参数（默认值）",
+        "message": "消息模板",
+        "default": "默认",
+        "metrics": "指标",
+        "detector": "检测器",
+        "family": "类别",
+        "severity": "级别",
+        "none": "无",
+    },
 }
 
 
@@ -24,38 +45,56 @@ def _value(v: Any) -> str:
 #: Help for parameters that many detectors share (a rule's own param_help wins).
 COMMON_HELP = {
     "window": {"en": "logged points in the rolling baseline", "zh": "滚动基线包含的记录点数"},
-    "min_periods": {"en": "earlier points needed before a point can be judged",
-                    "zh": "判定前至少需要的历史点数"},
-    "gap": {"en": "flagged points at most this many points apart form one finding",
-            "zh": "间隔不超过该点数的异常点合并为一条发现"},
+    "min_periods": {
+        "en": "earlier points needed before a point can be judged",
+        "zh": "判定前至少需要的历史点数",
+    },
+    "gap": {
+        "en": "flagged points at most this many points apart form one finding",
+        "zh": "间隔不超过该点数的异常点合并为一条发现",
+    },
     "log": {"en": "compare on log values (scale-free)", "zh": "在对数值上比较（与量级无关）"},
     "k": {"en": "threshold in robust noise units", "zh": "以稳健噪声为单位的阈值"},
     "factor": {"en": "minimum ratio to the baseline", "zh": "相对基线的最小倍数"},
-    "history_factor": {"en": "minimum ratio to the median of everything logged before (0: off)",
-                       "zh": "相对此前全部记录中位数的最小倍数（0 表示不用）"},
+    "history_factor": {
+        "en": "minimum ratio to the median of everything logged before (0: off)",
+        "zh": "相对此前全部记录中位数的最小倍数（0 表示不用）",
+    },
     "min_delta": {"en": "minimum absolute change", "zh": "最小绝对变化量"},
     "limit": {"en": "hard limit (null: none)", "zh": "硬上限（null 表示不设）"},
     "require_positive": {"en": "skip series that go negative", "zh": "跳过会变为负数的序列"},
     "toward": {"en": "direction of the change: up or down", "zh": "变化方向：up 或 down"},
     "after": {"en": "logged points the new level must hold", "zh": "新水平需保持的记录点数"},
-    "horizon": {"en": "logged points over which a change may spread",
-                "zh": "一次变化可跨越的记录点数"},
-    "sustain": {"en": "logged points of a long-lasting shift (0: off)",
-                "zh": "长时间偏移所用的记录点数（0 表示不用）"},
+    "horizon": {
+        "en": "logged points over which a change may spread",
+        "zh": "一次变化可跨越的记录点数",
+    },
+    "sustain": {
+        "en": "logged points of a long-lasting shift (0: off)",
+        "zh": "长时间偏移所用的记录点数（0 表示不用）",
+    },
     "rel": {"en": "minimum change as a share of the level", "zh": "相对原水平的最小变化比例"},
-    "noise_floor": {"en": "lowest noise, as a share of the whole series' noise",
-                    "zh": "噪声下限（占整条序列噪声的比例）"},
+    "noise_floor": {
+        "en": "lowest noise, as a share of the whole series' noise",
+        "zh": "噪声下限（占整条序列噪声的比例）",
+    },
     "smooth": {"en": "points in the rolling median", "zh": "滚动中位数的点数"},
     "min_points": {"en": "logged points needed", "zh": "需要的记录点数"},
     "until_end": {"en": "must last to the end of the log", "zh": "须持续到日志结束"},
-    "inclusive": {"en": "a value at the bound counts as out of bounds",
-                  "zh": "恰好等于边界也算越界"},
-    "percent": {"en": "values may be fractions or percents; bounds are percents",
-                "zh": "数值可为小数或百分数，边界按百分数"},
+    "inclusive": {
+        "en": "a value at the bound counts as out of bounds",
+        "zh": "恰好等于边界也算越界",
+    },
+    "percent": {
+        "en": "values may be fractions or percents; bounds are percents",
+        "zh": "数值可为小数或百分数，边界按百分数",
+    },
     "above": {"en": "upper bound (null: none)", "zh": "上界（null 表示不设）"},
     "below": {"en": "lower bound (null: none)", "zh": "下界（null 表示不设）"},
-    "edge": {"en": "share of the points used for start/end levels",
-             "zh": "计算首末水平所用的点数比例"},
+    "edge": {
+        "en": "share of the points used for start/end levels",
+        "zh": "计算首末水平所用的点数比例",
+    },
 }
 
 
@@ -79,15 +118,20 @@ def param_lines(spec: RuleSpec, lang: str) -> list[str]:
 def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
     """A rule's documentation as plain text: the same sections for every rule."""
     h = HEADINGS.get(lang, HEADINGS["en"])
-    facts = (f"{h['severity']}: {spec.severity.value} · {h['family']}: {spec.family} · "
-             f"{h['detector']}: {spec.detector} · {h['metrics']}: "
-             f"{', '.join(spec.metrics) or h['none']}")
+    facts = (
+        f"{h['severity']}: {spec.severity.value} · {h['family']}: {spec.family} · "
+        f"{h['detector']}: {spec.detector} · {h['metrics']}: "
+        f"{', '.join(spec.metrics) or h['none']}"
+    )
     out = [f"{spec.id} — {spec.text('title', lang)}", facts, ""]
     out += [h["what"], f"  {spec.text('summary', lang)}", ""]
     out += [h["why"], f"  {spec.text('why', lang)}", ""]
     out += [h["causes"], *[f"  - {c}" for c in spec.text("causes", lang)], ""]
     out += [h["advice"], *[f"  - {a}" for a in spec.text("advice", lang)], ""]
-    out += [h["params"], *([f"  {line}" for line in param_lines(spec, lang)] or
-                           [f"  {h['none']}"]), ""]
+    out += [
+        h["params"],
+        *([f"  {line}" for line in param_lines(spec, lang)] or [f"  {h['none']}"]),
+        "",
+    ]
     out += [h["message"], f"  {spec.text('message', lang)}"]
     return "\n".join(out)

@@ -22,9 +22,16 @@ class Event:
 
 
 @detector(outputs=("chain", "families", "n_members"), post=True)
-def co_occurrence(events: Sequence[Event], *, window: int = 50, points: int = 10,
-                  min_families: int = 2, min_members: int = 2, order: str = "",
-                  interval: float = 1.0) -> list[list[int]]:
+def co_occurrence(
+    events: Sequence[Event],
+    *,
+    window: int = 50,
+    points: int = 10,
+    min_families: int = 2,
+    min_members: int = 2,
+    order: str = "",
+    interval: float = 1.0,
+) -> list[list[int]]:
     """Groups of events whose onsets lie within ``window`` steps (or ``points`` logging
     intervals, whichever is wider) of the group's first onset, with ≥ ``min_members`` events
     from ≥ ``min_families`` families. ``order`` (comma-separated families) only orders members
@@ -45,21 +52,35 @@ def co_occurrence(events: Sequence[Event], *, window: int = 50, points: int = 10
             first = float(steps[i])
         current.append(int(i))
     groups.append(current)
-    return [g for g in groups if len(g) >= min_members
-            and len({events[i].family for i in g}) >= min_families]
+    return [
+        g
+        for g in groups
+        if len(g) >= min_members and len({events[i].family for i in g}) >= min_families
+    ]
 
 
-def episode_findings(members: Sequence[Finding], families: Mapping[str, str], rule: str,
-                     severity: Any, params: Mapping[str, Any],
-                     interval: float) -> list[Finding]:
+def episode_findings(
+    members: Sequence[Finding],
+    families: Mapping[str, str],
+    rule: str,
+    severity: Any,
+    params: Mapping[str, Any],
+    interval: float,
+) -> list[Finding]:
     """Run the episode pass over one run's findings (``families``: rule id → family)."""
     events = [Event(f.start_step, families.get(f.rule, "other")) for f in members]
     groups = co_occurrence(events, **params, interval=interval)
     out = []
     for group in groups:
         rank = {fam.strip(): i for i, fam in enumerate(str(params.get("order", "")).split(","))}
-        found = sorted((members[i] for i in group), key=lambda f: (
-            f.start_step, rank.get(families.get(f.rule, "other"), len(rank)), f.rule))
+        found = sorted(
+            (members[i] for i in group),
+            key=lambda f: (
+                f.start_step,
+                rank.get(families.get(f.rule, "other"), len(rank)),
+                f.rule,
+            ),
+        )
         first = found[0]
         chain: list[str] = []
         for f in found:
@@ -70,17 +91,35 @@ def episode_findings(members: Sequence[Finding], families: Mapping[str, str], ru
             fam = families.get(f.rule, "other")
             if fam not in fams:
                 fams.append(fam)
-        evidence = tuple(EvidenceRow(step=f.peak_step if f.peak_step is not None else f.start_step,
-                                     value=f.peak_value if f.peak_value is not None else float("nan"),
-                                     change=None, metric=f.metric) for f in found)
-        out.append(Finding(
-            rule=rule, severity=severity, run=first.run, metric=first.metric, key=first.key,
-            start_step=min(f.start_step for f in found),
-            end_step=max(f.start_step for f in found),
-            peak_step=first.peak_step, peak_value=first.peak_value, baseline=first.baseline,
-            evidence=evidence,
-            params={**params, "chain": " → ".join(chain), "families": ", ".join(fams),
-                    "n_members": len(found)},
-            members=tuple(f"{f.rule}@{f.metric}" for f in found),
-        ))
+        evidence = tuple(
+            EvidenceRow(
+                step=f.peak_step if f.peak_step is not None else f.start_step,
+                value=f.peak_value if f.peak_value is not None else float("nan"),
+                change=None,
+                metric=f.metric,
+            )
+            for f in found
+        )
+        out.append(
+            Finding(
+                rule=rule,
+                severity=severity,
+                run=first.run,
+                metric=first.metric,
+                key=first.key,
+                start_step=min(f.start_step for f in found),
+                end_step=max(f.start_step for f in found),
+                peak_step=first.peak_step,
+                peak_value=first.peak_value,
+                baseline=first.baseline,
+                evidence=evidence,
+                params={
+                    **params,
+                    "chain": " → ".join(chain),
+                    "families": ", ".join(fams),
+                    "n_members": len(found),
+                },
+                members=tuple(f"{f.rule}@{f.metric}" for f in found),
+            )
+        )
     return out

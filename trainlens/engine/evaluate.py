@@ -121,15 +121,20 @@ def skip_record(run: Run, spec: RuleSpec) -> Skipped:
     """Why ``spec`` has nothing to look at in ``run``."""
     names = ", ".join(spec.metrics)
     if spec.info.arity > 1:
-        missing = [sel for name, sel in zip(spec.info.inputs, spec.metrics)
-                   if name not in spec.info.optional
-                   and not any(expand(run, a.strip()) for a in sel.split("|"))]
+        missing = [
+            sel
+            for name, sel in zip(spec.info.inputs, spec.metrics)
+            if name not in spec.info.optional
+            and not any(expand(run, a.strip()) for a in sel.split("|"))
+        ]
         names = ", ".join(missing or spec.metrics)
     if spec.metrics and spec.metrics[0].split("|")[0] == "kl":
         if kl_coef(run.meta.config) == 0:
             return make_skipped(spec.id, run.name, "kl_beta_zero")
-        llm_rl = run.meta.framework in ("trl", "ms-swift", "verl", "openrlhf") or \
-            "response_length_mean" in run.canonical_names
+        llm_rl = (
+            run.meta.framework in ("trl", "ms-swift", "verl", "openrlhf")
+            or "response_length_mean" in run.canonical_names
+        )
         if llm_rl and any(c == "reward" or c.startswith("reward/") for c in run.canonical_names):
             return make_skipped(spec.id, run.name, "kl_absent_rl")
     return make_skipped(spec.id, run.name, "not_logged", metrics=names)
@@ -189,12 +194,15 @@ def evidence(trace: Trace, w: Window) -> tuple[EvidenceRow, ...]:
             cand |= {int(i) for i in np.linspace(a, b, 6)[1:-1]}
         idx = sorted(i for i in cand if 0 <= i < n)
     if len(idx) > MAX_EVIDENCE_ROWS:
-        idx = idx[:MAX_EVIDENCE_ROWS - 2] + idx[-2:]
+        idx = idx[: MAX_EVIDENCE_ROWS - 2] + idx[-2:]
     v = trace.values
     rows = []
     for i in idx:
-        change = float(v[i] - v[i - 1]) if i > 0 and np.isfinite(v[i]) and \
-            np.isfinite(v[i - 1]) else None
+        change = (
+            float(v[i] - v[i - 1])
+            if i > 0 and np.isfinite(v[i]) and np.isfinite(v[i - 1])
+            else None
+        )
         rows.append(EvidenceRow(step=int(trace.steps[i]), value=float(v[i]), change=change))
     return tuple(rows)
 
@@ -222,14 +230,21 @@ def _finding(run: Run, spec: RuleSpec, w: Window, inputs: Sequence[Input | None]
     if best_step is not None:
         ckpt = _checkpoint_name(run, int(best_step), numbers.get("onset_step"))
     return Finding(
-        rule=spec.id, severity=spec.severity, run=run.name,
-        metric=src.metric if src else "", key=src.key if src else "",
-        start_step=w.start_step, end_step=w.end_step, peak_step=w.peak_step,
-        peak_value=w.peak_value, baseline=w.baseline,
+        rule=spec.id,
+        severity=spec.severity,
+        run=run.name,
+        metric=src.metric if src else "",
+        key=src.key if src else "",
+        start_step=w.start_step,
+        end_step=w.end_step,
+        peak_step=w.peak_step,
+        peak_value=w.peak_value,
+        baseline=w.baseline,
         evidence=evidence(src.trace, w) if src is not None and w.series is not None else (),
         params={**spec.params, **numbers},
         best_step=int(best_step) if best_step is not None else None,
-        best_value=numbers.get("best_value"), recommended_checkpoint=ckpt,
+        best_value=numbers.get("best_value"),
+        recommended_checkpoint=ckpt,
     )
 
 
@@ -249,14 +264,22 @@ def evaluate_rule(run: Run, spec: RuleSpec, out: RunOutcome) -> None:
             reasons.append(make_skipped(spec.id, run.name, exc.code, key=label, **exc.params))
             continue
         except Exception as exc:  # noqa: BLE001 - a broken rule must not kill the analysis
-            out.warnings.append(ReadWarning(
-                f"rule {spec.id}", f"detector {spec.detector} failed on {run.name} ({label}): "
-                f"{type(exc).__name__}: {exc}"))
+            out.warnings.append(
+                ReadWarning(
+                    f"rule {spec.id}",
+                    f"detector {spec.detector} failed on {run.name} ({label}): "
+                    f"{type(exc).__name__}: {exc}",
+                )
+            )
             continue
         if len(windows) > MAX_WINDOWS:
-            out.warnings.append(ReadWarning(
-                f"rule {spec.id}", f"{run.name} ({label}): {len(windows)} anomalous windows; "
-                f"the first {MAX_WINDOWS} are reported"))
+            out.warnings.append(
+                ReadWarning(
+                    f"rule {spec.id}",
+                    f"{run.name} ({label}): {len(windows)} anomalous windows; "
+                    f"the first {MAX_WINDOWS} are reported",
+                )
+            )
             windows = windows[:MAX_WINDOWS]
         out.findings.extend(_finding(run, spec, w, inputs) for w in windows)
     if reasons and len(reasons) == len(jobs):
@@ -276,9 +299,16 @@ def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
             continue
         members = [f for f in out.findings if f.rule in episodic]
         try:
-            out.findings.extend(episode_findings(members, families, spec.id, spec.severity,
-                                                 spec.params, logging_interval(run)))
+            out.findings.extend(
+                episode_findings(
+                    members, families, spec.id, spec.severity, spec.params, logging_interval(run)
+                )
+            )
         except Exception as exc:  # noqa: BLE001
-            out.warnings.append(ReadWarning(f"rule {spec.id}", f"episode pass failed on "
-                                            f"{run.name}: {type(exc).__name__}: {exc}"))
+            out.warnings.append(
+                ReadWarning(
+                    f"rule {spec.id}",
+                    f"episode pass failed on {run.name}: {type(exc).__name__}: {exc}",
+                )
+            )
     return out

@@ -25,12 +25,12 @@ SKIP_REASONS: dict[str, dict[str, str]] = {
     },
     "negative_loss": {
         "en": "{key} goes negative (a policy-gradient surrogate loss): its size says nothing "
-              "about stability",
+        "about stability",
         "zh": "{key} 会变为负数（策略梯度的替代目标），其大小与训练稳定性无关",
     },
     "direction_unknown": {
         "en": "{key}: whether higher or lower is better is unknown (set its direction in the "
-              "alias table)",
+        "alias table)",
         "zh": "{key}：不知道该指标越高越好还是越低越好（请在别名表中设置 direction）",
     },
     "needs_inputs": {

@@ -79,8 +79,9 @@ CONTEXT = ("direction", "restarts", "interval", "kl_coef")
 DETECTORS: dict[str, DetectorInfo] = {}
 
 
-def detector(*, outputs: tuple[str, ...] = (), raw: bool = False,
-             post: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def detector(
+    *, outputs: tuple[str, ...] = (), raw: bool = False, post: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a detector. Positional parameters are its series inputs (a default of None
     makes one optional); keyword-only parameters are the rule parameters. ``outputs`` names
     the numbers each returned Window carries; ``raw`` detectors also see NaN/Inf values;
@@ -103,9 +104,16 @@ def detector(*, outputs: tuple[str, ...] = (), raw: bool = False,
         if fn.__name__ in DETECTORS:
             raise TypeError(f"detector {fn.__name__} registered twice")
         DETECTORS[fn.__name__] = DetectorInfo(
-            name=fn.__name__, fn=fn, inputs=tuple(inputs), optional=frozenset(optional),
-            defaults=defaults, types=types, outputs=tuple(outputs),
-            context=tuple(c for c in CONTEXT if c in defaults), raw=raw, post=post,
+            name=fn.__name__,
+            fn=fn,
+            inputs=tuple(inputs),
+            optional=frozenset(optional),
+            defaults=defaults,
+            types=types,
+            outputs=tuple(outputs),
+            context=tuple(c for c in CONTEXT if c in defaults),
+            raw=raw,
+            post=post,
             doc=inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0].replace("\n", " "),
         )
         return fn
@@ -142,14 +150,32 @@ def type_name(expected: Any) -> str:
     return "none" if expected is type(None) else getattr(expected, "__name__", str(expected))
 
 
-def window(s: Trace, start: int, end: int, peak: int, baseline: float | None, *,
-           series: int = 0, rows: tuple[int, ...] | None = None, **numbers: Any) -> Window:
+def window(
+    s: Trace,
+    start: int,
+    end: int,
+    peak: int,
+    baseline: float | None,
+    *,
+    series: int = 0,
+    rows: tuple[int, ...] | None = None,
+    **numbers: Any,
+) -> Window:
     """A Window over indices ``start..end`` of ``s`` with its peak at index ``peak``."""
     base = None if baseline is None or not np.isfinite(baseline) else float(baseline)
-    return Window(start_step=int(s.steps[start]), end_step=int(s.steps[end]),
-                  peak_step=int(s.steps[peak]), peak_value=float(s.values[peak]),
-                  baseline=base, numbers={k: _plain(v) for k, v in numbers.items()},
-                  series=series, start=int(start), end=int(end), peak=int(peak), rows=rows)
+    return Window(
+        start_step=int(s.steps[start]),
+        end_step=int(s.steps[end]),
+        peak_step=int(s.steps[peak]),
+        peak_value=float(s.values[peak]),
+        baseline=base,
+        numbers={k: _plain(v) for k, v in numbers.items()},
+        series=series,
+        start=int(start),
+        end=int(end),
+        peak=int(peak),
+        rows=rows,
+    )
 
 
 def _plain(v: Any) -> Any:

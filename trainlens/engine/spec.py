@@ -22,15 +22,37 @@ from trainlens.resources import rules_dir
 
 LANGS = ("en", "zh")
 #: Finding fields a message template may use besides the detector's numbers and the params.
-FINDING_FIELDS = ("rule", "severity", "run", "metric", "key", "start_step", "end_step",
-                  "peak_step", "peak_value", "baseline", "best_step", "best_value",
-                  "recommended_checkpoint")
+FINDING_FIELDS = (
+    "rule",
+    "severity",
+    "run",
+    "metric",
+    "key",
+    "start_step",
+    "end_step",
+    "peak_step",
+    "peak_value",
+    "baseline",
+    "best_step",
+    "best_value",
+    "recommended_checkpoint",
+)
 #: Computed for messages: ``span`` is "120" or "120–135" (the finding's step window).
 EXTRA_FIELDS = ("span",)
 _TEXT_SECTIONS = ("title", "summary", "message", "why")
 _LIST_SECTIONS = ("causes", "advice")
-_KNOWN = {"id", "severity", "family", "metrics", "detector", "params", "param_help", "episode",
-          *_TEXT_SECTIONS, *_LIST_SECTIONS}
+_KNOWN = {
+    "id",
+    "severity",
+    "family",
+    "metrics",
+    "detector",
+    "params",
+    "param_help",
+    "episode",
+    *_TEXT_SECTIONS,
+    *_LIST_SECTIONS,
+}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _NOT_RULES = {"metrics.yaml"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
@@ -78,8 +100,10 @@ class RuleSet:
 
     def add(self, spec: RuleSpec) -> None:
         if spec.id in self._specs:
-            raise TrainlensError(f"{spec.path}: duplicate rule id {spec.id!r} "
-                                 f"(already defined in {self._specs[spec.id].path})")
+            raise TrainlensError(
+                f"{spec.path}: duplicate rule id {spec.id!r} "
+                f"(already defined in {self._specs[spec.id].path})"
+            )
         self._specs[spec.id] = spec
 
     def get(self, rule_id: str) -> RuleSpec:
@@ -106,22 +130,28 @@ class RuleSet:
         A pattern without wildcards must name a known rule."""
         for pattern in (*select, *ignore):
             if not any(c in pattern for c in "*?[") and pattern not in self._specs:
-                raise TrainlensError(f"unknown rule {pattern!r} in select/ignore "
-                                     f"(see `trainlens rules`)")
-        chosen = [s for s in self if not select
-                  or any(fnmatch.fnmatchcase(s.id, p) for p in select)]
+                raise TrainlensError(
+                    f"unknown rule {pattern!r} in select/ignore (see `trainlens rules`)"
+                )
+        chosen = [
+            s for s in self if not select or any(fnmatch.fnmatchcase(s.id, p) for p in select)
+        ]
         return [s for s in chosen if not any(fnmatch.fnmatchcase(s.id, p) for p in ignore)]
 
 
 def _rule_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise TrainlensError(f"{folder}: rules directory not found")
-    return sorted(p for p in (*folder.glob("*.yaml"), *folder.glob("*.yml"))
-                  if p.name not in _NOT_RULES and not p.name.startswith(("_", ".")))
+    return sorted(
+        p
+        for p in (*folder.glob("*.yaml"), *folder.glob("*.yml"))
+        if p.name not in _NOT_RULES and not p.name.startswith(("_", "."))
+    )
 
 
-def load_rules(extra_dirs: Sequence[Path] = (),
-               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RuleSet:
+def load_rules(
+    extra_dirs: Sequence[Path] = (), overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> RuleSet:
     """The built-in rules, then every ``*.yaml`` in ``extra_dirs``; ``overrides`` maps a rule id
     to parameter values that replace the rule's own. Any invalid rule raises TrainlensError
     naming its file."""
@@ -132,10 +162,11 @@ def load_rules(extra_dirs: Sequence[Path] = (),
     if overrides:
         for rule_id in overrides:
             if rule_id not in rules:
-                raise TrainlensError(f"parameter override for unknown rule {rule_id!r} "
-                                     f"(known: {', '.join(rules.ids)})")
-        rules = RuleSet([_override(s, overrides[s.id]) if s.id in overrides else s
-                         for s in rules])
+                raise TrainlensError(
+                    f"parameter override for unknown rule {rule_id!r} "
+                    f"(known: {', '.join(rules.ids)})"
+                )
+        rules = RuleSet([_override(s, overrides[s.id]) if s.id in overrides else s for s in rules])
     return rules
 
 
@@ -152,11 +183,11 @@ def _override(spec: RuleSpec, values: Mapping[str, Any]) -> RuleSpec:
 def _check_param(info: DetectorInfo, name: str, value: Any, where: str) -> None:
     if name not in info.defaults:
         known = ", ".join(sorted(info.defaults)) or "none"
-        raise TrainlensError(f"{where}: unknown parameter of detector {info.name} "
-                             f"(known: {known})")
+        raise TrainlensError(f"{where}: unknown parameter of detector {info.name} (known: {known})")
     if not check_type(value, info.types[name]):
-        raise TrainlensError(f"{where}: expected {type_name(info.types[name])}, got "
-                             f"{type(value).__name__} {value!r}")
+        raise TrainlensError(
+            f"{where}: expected {type_name(info.types[name])}, got {type(value).__name__} {value!r}"
+        )
 
 
 def parse_rule(path: Path) -> RuleSpec:
@@ -172,6 +203,7 @@ def parse_rule(path: Path) -> RuleSpec:
 
 def validate_rule(doc: Any, path: Path) -> RuleSpec:
     """Check a parsed rule document and build its RuleSpec (errors name ``path``)."""
+
     def fail(msg: str) -> TrainlensError:
         return TrainlensError(f"{path}: {msg}")
 
@@ -221,8 +253,10 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
     for lang, template in texts["message"].items():
         for name in _placeholders(template, fail):
             if name not in allowed:
-                raise fail(f"message.{lang}: unknown placeholder {{{name}}} (available: "
-                           f"{', '.join(sorted(allowed))})")
+                raise fail(
+                    f"message.{lang}: unknown placeholder {{{name}}} (available: "
+                    f"{', '.join(sorted(allowed))})"
+                )
     episode = doc.get("episode", False)
     if not isinstance(episode, bool):
         raise fail("episode must be true or false")
@@ -232,11 +266,22 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
     effective = {k: v for k, v in info.defaults.items() if k not in CONTEXT}
     effective.update(params)
     return RuleSpec(
-        id=rid, severity=severity, title=texts["title"], message=texts["message"],
+        id=rid,
+        severity=severity,
+        title=texts["title"],
+        message=texts["message"],
         summary=texts["summary"],
-        why=texts["why"], causes=lists["causes"], advice=lists["advice"],
-        metrics=tuple(metrics), detector=det, params=effective, family=family, path=path,
-        defaults=dict(effective), param_help=param_help, episode=episode,
+        why=texts["why"],
+        causes=lists["causes"],
+        advice=lists["advice"],
+        metrics=tuple(metrics),
+        detector=det,
+        params=effective,
+        family=family,
+        path=path,
+        defaults=dict(effective),
+        param_help=param_help,
+        episode=episode,
     )
 
 
@@ -248,8 +293,10 @@ def _check_metrics(info: DetectorInfo, metrics: list[str], fail: Any) -> None:
     if not metrics:
         raise fail("metrics: at least one metric is needed")
     if info.arity > 1 and len(metrics) != info.arity:
-        raise fail(f"metrics: detector {info.name} takes {info.arity} series "
-                   f"({', '.join(info.inputs)}), one entry each (alternatives with |)")
+        raise fail(
+            f"metrics: detector {info.name} takes {info.arity} series "
+            f"({', '.join(info.inputs)}), one entry each (alternatives with |)"
+        )
 
 
 def _bilingual(value: Any, section: str, fail: Any) -> dict[str, str]:
@@ -301,8 +348,11 @@ def message_fields(finding: Finding) -> dict[str, Any]:
     """Everything a message template may refer to for ``finding``."""
     out: dict[str, Any] = {name: getattr(finding, name) for name in FINDING_FIELDS}
     out["severity"] = finding.severity.value
-    out["span"] = (str(finding.start_step) if finding.start_step == finding.end_step
-                   else f"{finding.start_step}–{finding.end_step}")
+    out["span"] = (
+        str(finding.start_step)
+        if finding.start_step == finding.end_step
+        else f"{finding.start_step}–{finding.end_step}"
+    )
     out.update(finding.params)
     return out
 

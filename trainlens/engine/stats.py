@@ -22,7 +22,7 @@ def shifted(rolled: np.ndarray, by: int) -> np.ndarray:
     median, ``shifted(R, -(w - 1))`` the forward one (``v[i : i + w]``)."""
     out = np.full(len(rolled), np.nan)
     if by >= 0:
-        out[by:] = rolled[:len(rolled) - by]
+        out[by:] = rolled[: len(rolled) - by]
     else:
         out[:by] = rolled[-by:]
     return out
@@ -44,14 +44,17 @@ def trailing_noise(values: np.ndarray, window: int, min_periods: int) -> np.ndar
     return iqr / (IQR_TO_SIGMA * np.sqrt(2.0))
 
 
-def trailing_noise_at(values: np.ndarray, idx: np.ndarray, window: int,
-                      min_periods: int) -> np.ndarray:
+def trailing_noise_at(
+    values: np.ndarray, idx: np.ndarray, window: int, min_periods: int
+) -> np.ndarray:
     """:func:`trailing_noise` at the indices ``idx`` only (same result, cheaper when few)."""
     n = len(values)
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) * 8 > n or not len(idx):
         return trailing_noise(values, window, min_periods)[idx]
-    d = np.concatenate((np.full(window + 1, np.nan), np.diff(values)))  # d[window + i] = v[i]-v[i-1]
+    d = np.concatenate(
+        (np.full(window + 1, np.nan), np.diff(values))
+    )  # d[window + i] = v[i]-v[i-1]
     view = np.lib.stride_tricks.sliding_window_view(d, window)[idx]  # the diffs before i
     enough = np.isfinite(view).sum(axis=1) >= max(min_periods - 1, 1)
     out = np.full(len(idx), np.nan)
@@ -61,8 +64,9 @@ def trailing_noise_at(values: np.ndarray, idx: np.ndarray, window: int,
     return out
 
 
-def trailing_quantile_at(values: np.ndarray, idx: np.ndarray, window: int, q: float,
-                         min_periods: int) -> np.ndarray:
+def trailing_quantile_at(
+    values: np.ndarray, idx: np.ndarray, window: int, q: float, min_periods: int
+) -> np.ndarray:
     """The ``q`` quantile of the ``window`` points before each index in ``idx`` (NaN with fewer
     than ``min_periods`` of them), computed only there."""
     idx = np.asarray(idx, dtype=np.int64)
@@ -161,11 +165,11 @@ def knee(values: np.ndarray) -> int:
     c = [np.concatenate(([0.0], np.cumsum(a))) for a in (np.ones(n), y, y * y, x, x * x, x * y)]
     tau = np.arange(1, n - 1)  # left = [0, tau), right = [tau, n) with >= 2 points
     n_l, s_y, s_yy = (a[tau] for a in c[:3])
-    left = s_yy - s_y ** 2 / n_l
+    left = s_yy - s_y**2 / n_l
     r_n, r_y, r_yy, r_x, r_xx, r_xy = (a[n] - a[tau] for a in c)
-    sxx = r_xx - r_x ** 2 / r_n
+    sxx = r_xx - r_x**2 / r_n
     sxy = r_xy - r_x * r_y / r_n
-    syy = r_yy - r_y ** 2 / r_n
+    syy = r_yy - r_y**2 / r_n
     with np.errstate(invalid="ignore", divide="ignore"):
-        right = np.where(sxx > 0, syy - sxy ** 2 / sxx, syy)
+        right = np.where(sxx > 0, syy - sxy**2 / sxx, syy)
     return int(tau[int(np.argmin(left + right))])

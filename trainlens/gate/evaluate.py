@@ -14,8 +14,14 @@ import numpy as np
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.findings import Finding, Skipped
-from trainlens.gate.expressions import Aggregate, MetricPolicy, Op, Policy, RulePolicy, \
-    SeverityPolicy
+from trainlens.gate.expressions import (
+    Aggregate,
+    MetricPolicy,
+    Op,
+    Policy,
+    RulePolicy,
+    SeverityPolicy,
+)
 from trainlens.run import Run
 
 
@@ -103,6 +109,7 @@ class AnalysisLike(Protocol):
 
 # --------------------------------------------------------------------------------- metric tests
 
+
 def _range_mask(policy: MetricPolicy, steps: np.ndarray) -> np.ndarray | None:
     if policy.after is None and policy.before is None:
         return None
@@ -135,8 +142,9 @@ def _worst(op: Op, mask: np.ndarray, values: np.ndarray) -> int | None:
 MAX_SAMPLES = 10
 
 
-def _samples(mask: np.ndarray, steps: np.ndarray, values: np.ndarray) -> tuple[
-        tuple[int, float], ...]:
+def _samples(
+    mask: np.ndarray, steps: np.ndarray, values: np.ndarray
+) -> tuple[tuple[int, float], ...]:
     hits = np.flatnonzero(mask)[:MAX_SAMPLES]
     return tuple(zip(steps[hits].tolist(), values[hits].tolist(), strict=True))
 
@@ -163,14 +171,25 @@ def _aggregate(fn: Aggregate, steps: np.ndarray, values: np.ndarray) -> tuple[fl
     return float(np.sum(v)), None
 
 
-def evaluate_arrays(policy: MetricPolicy, steps: np.ndarray, values: np.ndarray, *,
-                    run: str = "", key: str | None = None) -> PolicyResult:
+def evaluate_arrays(
+    policy: MetricPolicy,
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    run: str = "",
+    key: str | None = None,
+) -> PolicyResult:
     """Evaluate a metric policy on one metric's ``(steps, values)`` (step order)."""
     keep = _range_mask(policy, steps)
     if keep is not None:
         steps, values = steps[keep], values[keep]
-    base: dict[str, Any] = {"policy": policy, "run": run, "key": key, "points": len(values),
-                            "nan_points": int(np.isnan(values).sum())}
+    base: dict[str, Any] = {
+        "policy": policy,
+        "run": run,
+        "key": key,
+        "points": len(values),
+        "nan_points": int(np.isnan(values).sum()),
+    }
     if not len(values):
         note = "no logged points" + (policy.range_text() if keep is not None else "")
         return PolicyResult(status=Status.PASS, note=note, **base)
@@ -180,8 +199,7 @@ def evaluate_arrays(policy: MetricPolicy, steps: np.ndarray, values: np.ndarray,
         value, at = _aggregate(policy.aggregate, steps, values)
         failed = policy.compare.holds(value)
         fired = (at if at is not None else int(steps[-1])) if failed else None
-        return PolicyResult(status=_status(failed), value=value, step=at, fired_step=fired,
-                            **base)
+        return PolicyResult(status=_status(failed), value=value, step=at, fired_step=fired, **base)
     return _point(policy, steps, values, base)
 
 
@@ -189,8 +207,9 @@ def _status(failed: bool) -> Status:
     return Status.FAIL if failed else Status.PASS
 
 
-def _count(policy: MetricPolicy, steps: np.ndarray, values: np.ndarray,
-           base: dict[str, Any]) -> PolicyResult:
+def _count(
+    policy: MetricPolicy, steps: np.ndarray, values: np.ndarray, base: dict[str, Any]
+) -> PolicyResult:
     assert policy.count_of is not None
     mask = policy.count_of.mask(values)
     running = np.cumsum(mask)
@@ -201,12 +220,19 @@ def _count(policy: MetricPolicy, steps: np.ndarray, values: np.ndarray,
         fired = int(steps[int(np.argmax(policy.compare.mask(running.astype(np.float64))))])
     elif failed:
         fired = int(steps[-1])
-    return PolicyResult(status=_status(failed), value=float(count), violations=count,
-                        fired_step=fired, samples=_samples(mask, steps, values), **base)
+    return PolicyResult(
+        status=_status(failed),
+        value=float(count),
+        violations=count,
+        fired_step=fired,
+        samples=_samples(mask, steps, values),
+        **base,
+    )
 
 
-def _point(policy: MetricPolicy, steps: np.ndarray, values: np.ndarray,
-           base: dict[str, Any]) -> PolicyResult:
+def _point(
+    policy: MetricPolicy, steps: np.ndarray, values: np.ndarray, base: dict[str, Any]
+) -> PolicyResult:
     """A point test (``kl>10``), sustained (``for N``) via the run lengths of the mask."""
     mask = policy.compare.mask(values)
     violations = int(mask.sum())
@@ -222,24 +248,31 @@ def _point(policy: MetricPolicy, steps: np.ndarray, values: np.ndarray,
             first = int(starts[long_enough[0]])
             fired = int(steps[first + policy.sustained - 1])
             end = first + min(int(lengths[long_enough[0]]), MAX_SAMPLES)
-            samples = tuple(zip(steps[first:end].tolist(), values[first:end].tolist(),
-                                strict=True))
+            samples = tuple(zip(steps[first:end].tolist(), values[first:end].tolist(), strict=True))
     elif violations:
         fired = int(steps[int(np.argmax(mask))])
     return PolicyResult(
         status=_status(fired is not None),
         value=float(values[worst]) if worst is not None else None,
         step=int(steps[worst]) if worst is not None else None,
-        violations=violations, longest_streak=longest, fired_step=fired, samples=samples,
-        **base)
+        violations=violations,
+        longest_streak=longest,
+        fired_step=fired,
+        samples=samples,
+        **base,
+    )
 
 
 def evaluate_metric(policy: MetricPolicy, run: Run) -> PolicyResult:
     """Evaluate a metric policy on a run; a metric the run lacks gives ``missing``."""
     arrays = run.arrays(policy.metric)
     if arrays is None:
-        return PolicyResult(policy=policy, run=run.name, status=Status.MISSING,
-                            note=missing_note(policy.metric, run))
+        return PolicyResult(
+            policy=policy,
+            run=run.name,
+            status=Status.MISSING,
+            note=missing_note(policy.metric, run),
+        )
     steps, values = arrays
     return evaluate_arrays(policy, steps, values, run=run.name, key=run.resolve(policy.metric))
 
@@ -254,22 +287,35 @@ def missing_note(metric: str, run: Run) -> str:
 
 # ----------------------------------------------------------------------------- finding policies
 
-def evaluate_findings(policy: RulePolicy | SeverityPolicy, run: str,
-                      findings: Iterable[Finding], skipped: Iterable[Skipped] = (),
-                      selected: Collection[str] | None = None) -> PolicyResult:
+
+def evaluate_findings(
+    policy: RulePolicy | SeverityPolicy,
+    run: str,
+    findings: Iterable[Finding],
+    skipped: Iterable[Skipped] = (),
+    selected: Collection[str] | None = None,
+) -> PolicyResult:
     """Evaluate a rule / severity policy on the findings of one run (``selected``: ids of the
     rules that ran, when known)."""
     if isinstance(policy, RulePolicy):
         hits = [f for f in findings if f.run == run and f.rule == policy.rule]
         if not hits and selected is not None and policy.rule not in selected:
-            return PolicyResult(policy=policy, run=run, status=Status.MISSING,
-                                note=f"rule {policy.rule} was not run (not selected, or ignored "
-                                "by the project config)")
+            return PolicyResult(
+                policy=policy,
+                run=run,
+                status=Status.MISSING,
+                note=f"rule {policy.rule} was not run (not selected, or ignored "
+                "by the project config)",
+            )
         if not hits:
             skip = next((s for s in skipped if s.run == run and s.rule == policy.rule), None)
             if skip is not None:
-                return PolicyResult(policy=policy, run=run, status=Status.MISSING,
-                                    note=f"rule {policy.rule} did not run: {skip.reason}")
+                return PolicyResult(
+                    policy=policy,
+                    run=run,
+                    status=Status.MISSING,
+                    note=f"rule {policy.rule} did not run: {skip.reason}",
+                )
     else:
         rank = policy.severity.rank
         hits = [f for f in findings if f.run == run and f.severity.rank >= rank]
@@ -277,15 +323,25 @@ def evaluate_findings(policy: RulePolicy | SeverityPolicy, run: str,
         return PolicyResult(policy=policy, run=run, status=Status.PASS, violations=0)
     hits.sort(key=lambda f: (-f.severity.rank, f.start_step, f.rule))
     top = hits[0]
-    return PolicyResult(policy=policy, run=run, status=Status.FAIL, key=top.key,
-                        value=top.peak_value, step=top.peak_step if top.peak_step is not None
-                        else top.start_step, violations=len(hits),
-                        fired_step=min(f.start_step for f in hits), findings=tuple(hits))
+    return PolicyResult(
+        policy=policy,
+        run=run,
+        status=Status.FAIL,
+        key=top.key,
+        value=top.peak_value,
+        step=top.peak_step if top.peak_step is not None else top.start_step,
+        violations=len(hits),
+        fired_step=min(f.start_step for f in hits),
+        findings=tuple(hits),
+    )
 
 
-def evaluate(policies: Sequence[Policy], runs: Sequence[Run],
-             analysis: AnalysisLike | None = None,
-             warnings: Sequence[ReadWarning] = ()) -> GateReport:
+def evaluate(
+    policies: Sequence[Policy],
+    runs: Sequence[Run],
+    analysis: AnalysisLike | None = None,
+    warnings: Sequence[ReadWarning] = (),
+) -> GateReport:
     """Every policy on every run. ``analysis`` is needed only for rule / severity policies."""
     results: list[PolicyResult] = []
     for run in runs:
@@ -295,9 +351,15 @@ def evaluate(policies: Sequence[Policy], runs: Sequence[Run],
             else:
                 if analysis is None:
                     raise ValueError(f"policy {policy.text!r} needs an analysis")
-                results.append(evaluate_findings(policy, run.name, analysis.findings,
-                                                 analysis.skipped,
-                                                 getattr(analysis, "selected", None)))
+                results.append(
+                    evaluate_findings(
+                        policy,
+                        run.name,
+                        analysis.findings,
+                        analysis.skipped,
+                        getattr(analysis, "selected", None),
+                    )
+                )
     return GateReport(list(runs), list(policies), results, list(warnings))
 
 

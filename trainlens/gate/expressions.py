@@ -142,13 +142,13 @@ class MetricPolicy:
         name = self.metric
         if self.aggregate is Aggregate.COUNT:
             assert self.count_of is not None
-            what = (f"number of points with {name} {self.count_of.spaced()} is "
-                    f"{self.compare.spaced()}")
+            what = (
+                f"number of points with {name} {self.count_of.spaced()} is {self.compare.spaced()}"
+            )
         elif self.aggregate is not None:
             what = f"{self.aggregate.value} of {name} is {self.compare.spaced()}"
         elif self.sustained > 1:
-            what = (f"{name} {self.compare.spaced()} for {self.sustained} consecutive "
-                    "logged points")
+            what = f"{name} {self.compare.spaced()} for {self.sustained} consecutive logged points"
         else:
             what = f"{name} {self.compare.spaced()} at any logged point"
         return what + self.range_text()
@@ -210,15 +210,17 @@ class PolicyError(TrainlensError):
         self.reason = reason
         where = f"column {column}" + (" (end of policy)" if column > len(text) else "")
         shown = text.replace("\t", " ").replace("\n", " ")
-        super().__init__(f'bad policy "{text}": {reason} at {where}\n'
-                         f"  {shown}\n  {' ' * (column - 1)}^")
+        super().__init__(
+            f'bad policy "{text}": {reason} at {where}\n  {shown}\n  {" " * (column - 1)}^'
+        )
 
 
 # ---------------------------------------------------------------------------------------- tokens
 
 _NAME, _NUMBER, _OP, _LPAREN, _RPAREN, _END = "name", "number", "op", "(", ")", "end"
-_NUMBER_RE = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf(?:inity)?|nan)",
-                        re.IGNORECASE)
+_NUMBER_RE = re.compile(
+    r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf(?:inity)?|nan)", re.IGNORECASE
+)
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_./@\-]*")
 _OPS = (">=", "<=", "==", "!=", ">", "<")
 _MODIFIERS = ("for", "after", "before")
@@ -260,7 +262,7 @@ def _tokenize(text: str) -> list[_Token]:
                 raise PolicyError(text, i + 1, "unterminated quoted metric name")
             if end == i + 1:
                 raise PolicyError(text, i + 1, "empty quoted metric name")
-            tokens.append(_Token(_NAME, text[i + 1:end], i, quoted=True))
+            tokens.append(_Token(_NAME, text[i + 1 : end], i, quoted=True))
             i = end + 1
             continue
         m = _NUMBER_RE.match(text, i)
@@ -282,6 +284,7 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 # ---------------------------------------------------------------------------------------- parser
+
 
 class _Parser:
     def __init__(self, text: str) -> None:
@@ -315,8 +318,9 @@ class _Parser:
 
     def number(self) -> float:
         tok = self.tok
-        if tok.kind == _NUMBER or (tok.kind == _NAME and not tok.quoted
-                                   and tok.text.lower() in ("inf", "infinity", "nan")):
+        if tok.kind == _NUMBER or (
+            tok.kind == _NAME and not tok.quoted and tok.text.lower() in ("inf", "infinity", "nan")
+        ):
             self.take()
             return float(tok.text)
         raise self.error("expected a number")
@@ -343,8 +347,11 @@ class _Parser:
         return int(value)
 
     def parse(self) -> MetricPolicy:
-        if self.tok.kind == _NAME and not self.tok.quoted \
-                and self.tokens[self.i + 1].kind == _LPAREN:
+        if (
+            self.tok.kind == _NAME
+            and not self.tok.quoted
+            and self.tokens[self.i + 1].kind == _LPAREN
+        ):
             policy = self.aggregate()
         else:
             name = self.metric()
@@ -357,16 +364,20 @@ class _Parser:
             fn = Aggregate(fn_tok.text.lower())
         except ValueError:
             known = ", ".join(a.value for a in Aggregate)
-            raise self.error(f"unknown function '{fn_tok.text}' (known: {known}; quote a metric "
-                             "name that has parentheses)", fn_tok) from None
+            raise self.error(
+                f"unknown function '{fn_tok.text}' (known: {known}; quote a metric "
+                "name that has parentheses)",
+                fn_tok,
+            ) from None
         self.take()  # "("
         name = self.metric()
         if fn is Aggregate.COUNT and self.tok.kind != _OP:
             raise self.error("expected a comparison inside count(), as in count(kl>10)>3")
         inner = self.comparison() if fn is Aggregate.COUNT else None
         if fn is not Aggregate.COUNT and self.tok.kind == _OP:
-            raise self.error(f"expected ')' ({fn.value}() takes a metric; only count() takes "
-                             "a comparison)")
+            raise self.error(
+                f"expected ')' ({fn.value}() takes a metric; only count() takes a comparison)"
+            )
         self.expect(_RPAREN, "')'")
         return MetricPolicy(self.text, name, self.comparison(), aggregate=fn, count_of=inner)
 
@@ -383,17 +394,27 @@ class _Parser:
             self.take()
             if tok.text == "for":
                 if policy.aggregate is not None:
-                    raise self.error("'for N' applies to a point test like kl>10, "
-                                     "not to an aggregate", tok)
+                    raise self.error(
+                        "'for N' applies to a point test like kl>10, not to an aggregate", tok
+                    )
                 fields["sustained"] = self.whole_number("for", 1)
             else:
                 fields[tok.text] = self.whole_number(tok.text, 0)
         after, before = fields.get("after"), fields.get("before")
         if after is not None and before is not None and before <= after + 1:
-            raise PolicyError(self.text, len(self.text) + 1,
-                              f"no step is after {after} and before {before}")
-        return MetricPolicy(policy.text, policy.metric, policy.compare, policy.aggregate,
-                            policy.count_of, fields.get("sustained", 1), after, before)
+            raise PolicyError(
+                self.text, len(self.text) + 1, f"no step is after {after} and before {before}"
+            )
+        return MetricPolicy(
+            policy.text,
+            policy.metric,
+            policy.compare,
+            policy.aggregate,
+            policy.count_of,
+            fields.get("sustained", 1),
+            after,
+            before,
+        )
 
 
 def parse_policy(text: str) -> MetricPolicy:

@@ -74,7 +74,6 @@ def load_analyzer(cfg: ProjectConfig) -> tuple[Any, Callable[[list[Run]], Any]]:
     rules.select(cfg.select, cfg.ignore)  # unknown ids in select/ignore: an error now, not later
 
     def analyze(runs: list[Run]) -> Any:
-        return analyze_runs(runs, rules=rules, select=tuple(cfg.select),
-                            ignore=tuple(cfg.ignore))
+        return analyze_runs(runs, rules=rules, select=tuple(cfg.select), ignore=tuple(cfg.ignore))
 
     return rules, analyze

@@ -8,8 +8,13 @@ from typing import Any
 
 from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
-from trainlens.gate.expressions import Policy, RulePolicy, SeverityPolicy, parse_policy, \
-    parse_severity
+from trainlens.gate.expressions import (
+    Policy,
+    RulePolicy,
+    SeverityPolicy,
+    parse_policy,
+    parse_severity,
+)
 
 #: Keys of the ``[gate]`` table; ``[watch]`` also takes ``exit_on``, ``interval`` and ``lang``.
 GATE_KEYS = {"fail_on", "fail_on_severity", "fail_on_rule", "strict"}
@@ -46,18 +51,19 @@ def _strings(value: Any, where: str) -> list[str]:
 
 def section(cfg: ProjectConfig, name: str, known: set[str]) -> dict[str, Any]:
     """The ``[name]`` table of the config, with its keys validated."""
-    data = cfg.section(name)
-    unknown = set(data) - known
-    if unknown:
-        raise TrainlensError(f"{cfg.path}: unknown {name} setting(s) "
-                             f"{', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-    return data
+    return cfg.checked_section(name, dict.fromkeys(known, object))
 
 
-def build_policies(*, fail_on: Sequence[str] = (), fail_on_severity: str | None = None,
-                   fail_on_rule: Sequence[str] = (), strict: bool = False,
-                   config: dict[str, Any] | None = None, where: str = "gate",
-                   expr_key: str = "fail_on") -> PolicySet:
+def build_policies(
+    *,
+    fail_on: Sequence[str] = (),
+    fail_on_severity: str | None = None,
+    fail_on_rule: Sequence[str] = (),
+    strict: bool = False,
+    config: dict[str, Any] | None = None,
+    where: str = "gate",
+    expr_key: str = "fail_on",
+) -> PolicySet:
     """Config policies (``config``: a validated ``[gate]`` / ``[watch]`` table, named ``where`` in
     messages, e.g. ``trainlens.toml: gate``) plus command-line ones, which add to them rather
     than replace them. Raises :class:`~trainlens.errors.TrainlensError` (exit 2) for a bad
@@ -69,8 +75,10 @@ def build_policies(*, fail_on: Sequence[str] = (), fail_on_severity: str | None 
             raise TrainlensError(f"{where}.strict must be true or false")
         out.strict = strict or config["strict"]
     exprs = [*_strings(config.get(expr_key, []), f"{where}.{expr_key}"), *fail_on]
-    severities = [*_strings(config.get("fail_on_severity", []), f"{where}.fail_on_severity"),
-                  *([fail_on_severity] if fail_on_severity else [])]
+    severities = [
+        *_strings(config.get("fail_on_severity", []), f"{where}.fail_on_severity"),
+        *([fail_on_severity] if fail_on_severity else []),
+    ]
     rules = [*_strings(config.get("fail_on_rule", []), f"{where}.fail_on_rule"), *fail_on_rule]
     for text in exprs:
         out.add(parse_policy(text))

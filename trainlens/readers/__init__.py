@@ -1,4 +1,4 @@
-"""One module per on-disk format; each returns a :class:`ReadResult` and never raises on bad input."""
+"""One module per on-disk format; each returns a :class:`ReadResult` (bad input: warnings)."""
 
 from trainlens.readers._frame import COLUMNS, ReadResult, empty_frame, make_frame
 

@@ -58,7 +58,10 @@ def make_frame(
 
 
 def frame_from_codes(
-    names: list[str], codes: np.ndarray, steps: np.ndarray, values: np.ndarray,
+    names: list[str],
+    codes: np.ndarray,
+    steps: np.ndarray,
+    values: np.ndarray,
     wall_times: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Build a reader table from integer key codes into ``names`` (fast path for big files)."""

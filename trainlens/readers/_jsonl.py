@@ -89,9 +89,12 @@ def read_json_lines(
                     )
                     out.end_offset = offset + size
                     return out
-                out.warnings.append(ReadWarning(
-                    source, f"line {line_no} (byte {line_start}): not valid JSON ({_brief(exc)})"
-                ))
+                out.warnings.append(
+                    ReadWarning(
+                        source,
+                        f"line {line_no} (byte {line_start}): not valid JSON ({_brief(exc)})",
+                    )
+                )
             else:
                 if isinstance(obj, dict):
                     if slow:
@@ -99,11 +102,13 @@ def read_json_lines(
                     out.objects.append(obj)
                     out.line_numbers.append(line_no)
                 else:
-                    out.warnings.append(ReadWarning(
-                        source,
-                        f"line {line_no} (byte {line_start}): expected a JSON object, "
-                        f"got {type(obj).__name__}",
-                    ))
+                    out.warnings.append(
+                        ReadWarning(
+                            source,
+                            f"line {line_no} (byte {line_start}): expected a JSON object, "
+                            f"got {type(obj).__name__}",
+                        )
+                    )
         if not complete:
             pos = size  # a complete last object without its newline (only when ``final``)
             break

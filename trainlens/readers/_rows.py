@@ -129,8 +129,7 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
     idx = np.flatnonzero(is_text)
     pct = text.str.endswith("%").to_numpy()
     if pct.any():
-        values[idx[pct]] = np.array(pd.to_numeric(text[pct].str[:-1], errors="coerce"),
-                                    np.float64)
+        values[idx[pct]] = np.array(pd.to_numeric(text[pct].str[:-1], errors="coerce"), np.float64)
     rest_idx, rest = idx[~pct], text[~pct]
     cells = _ascii_cells(rest)
     if cells is not None:
@@ -142,8 +141,9 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
         values[rest_idx] = np.array(pd.to_numeric(rest, errors="coerce"), np.float64)
         left = np.isnan(values[rest_idx])
         if left.any():
-            values[rest_idx[left]] = [np.nan if (v := parse_scalar_text(t)) is None else v
-                                      for t in rest[left]]
+            values[rest_idx[left]] = [
+                np.nan if (v := parse_scalar_text(t)) is None else v for t in rest[left]
+            ]
     return values
 
 
@@ -214,7 +214,8 @@ def rows_to_frame(
 
 
 def _column_position(
-    names: list[str], raw_key: str,
+    names: list[str],
+    raw_key: str,
     transforms: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] | None,
 ) -> int | None:
     key = transforms[raw_key][0] if transforms and raw_key in transforms else raw_key

@@ -101,7 +101,7 @@ def _walk(buf: bytes, u8: np.ndarray, pos: int, end: int) -> tuple[np.ndarray, i
             parts.append(np.asarray(starts, np.int64))
         if stopped:
             break
-        sizes = np.diff(np.append(parts[-1][-2 * _MAX_PERIOD:], pos))
+        sizes = np.diff(np.append(parts[-1][-2 * _MAX_PERIOD :], pos))
         pattern = _period(sizes)
         if pattern is None:
             budget = min(budget * 2, 1 << 16)  # aperiodic: try again later, not on every record
@@ -112,8 +112,9 @@ def _walk(buf: bytes, u8: np.ndarray, pos: int, end: int) -> tuple[np.ndarray, i
     return (np.concatenate(parts) if parts else np.empty(0, np.int64)), pos
 
 
-def _walk_sequential(buf: bytes, pos: int, end: int, limit: int, starts: list[int]
-                     ) -> tuple[int, bool]:
+def _walk_sequential(
+    buf: bytes, pos: int, end: int, limit: int, starts: list[int]
+) -> tuple[int, bool]:
     """Up to ``limit`` records one by one; True when the next record does not fit."""
     append = starts.append
     unpack = _U64.unpack_from
@@ -139,8 +140,9 @@ def _period(sizes: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _predict(u8: np.ndarray, pos: int, end: int, pattern: np.ndarray
-             ) -> tuple[list[np.ndarray], int]:
+def _predict(
+    u8: np.ndarray, pos: int, end: int, pattern: np.ndarray
+) -> tuple[list[np.ndarray], int]:
     """Starts of the records that continue ``pattern`` from ``pos``, checked in growing batches."""
     span = int(pattern.sum())
     offsets = np.cumsum(pattern) - pattern
@@ -204,8 +206,11 @@ class RecordScanner:
                     want = HEADER
                     continue
                 skipped = base + found - resync_from
-                self._problem(resync_from, f"corrupt record header at byte {resync_from}; "
-                              f"skipped {skipped} bytes to the next record")
+                self._problem(
+                    resync_from,
+                    f"corrupt record header at byte {resync_from}; "
+                    f"skipped {skipped} bytes to the next record",
+                )
                 resync_from, pos = None, found
                 self.end_offset = base + pos
             u8 = np.frombuffer(buf, np.uint8)
@@ -224,7 +229,7 @@ class RecordScanner:
             self.end_offset = base + pos
             if bad_at is None and end - pos >= HEADER:
                 n = _U64.unpack_from(buf, pos)[0]
-                if masked_crc(buf[pos:pos + 8]) != _U32.unpack_from(buf, pos + 8)[0]:
+                if masked_crc(buf[pos : pos + 8]) != _U32.unpack_from(buf, pos + 8)[0]:
                     bad_at = pos
                 else:
                     want = n + HEADER + FOOTER
@@ -242,14 +247,17 @@ class RecordScanner:
                 return
             want = HEADER
 
-    def _checked(self, buf: bytes, u8: np.ndarray, base: int, starts: np.ndarray,
-                 lengths: np.ndarray) -> Iterator[Block]:
+    def _checked(
+        self, buf: bytes, u8: np.ndarray, base: int, starts: np.ndarray, lengths: np.ndarray
+    ) -> Iterator[Block]:
         """Drop (and report) the records whose payload checksum is wrong."""
         good = payloads_ok(buf, u8, starts, lengths)
         if not good.all():
             for s in starts[~good].tolist():
-                self._problem(base + s, f"corrupt record at byte {base + s}: payload checksum "
-                              "mismatch; record skipped")
+                self._problem(
+                    base + s,
+                    f"corrupt record at byte {base + s}: payload checksum mismatch; record skipped",
+                )
             starts, lengths = starts[good], lengths[good]
         if len(starts):
             yield Block(buf, u8, base, starts, lengths)
@@ -258,13 +266,19 @@ class RecordScanner:
         """A record cut short by the end of the file: truncated, or still being written."""
         self.end_offset = start
         if self._final:
-            self._problem(start, f"truncated record at byte {start}: needs {need} bytes, "
-                          f"file ends after {file_end - start}")
+            self._problem(
+                start,
+                f"truncated record at byte {start}: needs {need} bytes, "
+                f"file ends after {file_end - start}",
+            )
 
     def _give_up_resync(self, bad: int, scanned_to: int, file_end: int) -> None:
         """Garbage from ``bad`` to the end of the file (or to a record not yet written)."""
-        self._problem(bad, f"corrupt record header at byte {bad}; no valid record after it "
-                      f"({file_end - bad} bytes skipped)")
+        self._problem(
+            bad,
+            f"corrupt record header at byte {bad}; no valid record after it "
+            f"({file_end - bad} bytes skipped)",
+        )
         # A live writer may still complete a header in the last few bytes: resume there.
         self.end_offset = bad if self._final else scanned_to
 
@@ -282,8 +296,7 @@ def _find_header(buf: bytes, pos: int, end: int) -> int | None:
     return None
 
 
-def payloads_ok(buf: bytes, u8: np.ndarray, starts: np.ndarray, lengths: np.ndarray
-                ) -> np.ndarray:
+def payloads_ok(buf: bytes, u8: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Payload checksum verdicts for consecutive records, all verified by one crc32c pass.
 
     crc32c without its initial and final inversion ("raw") is linear, and the raw crc of
@@ -303,8 +316,11 @@ def payloads_ok(buf: bytes, u8: np.ndarray, starts: np.ndarray, lengths: np.ndar
         return np.ones(len(starts), bool)
     mv = memoryview(buf)
     begin = (starts + HEADER).tolist()
-    crcs = np.fromiter(map(crc32c.crc32c, map(mv.__getitem__, map(slice, begin, ends.tolist()))),
-                       np.uint32, count=len(starts))
+    crcs = np.fromiter(
+        map(crc32c.crc32c, map(mv.__getitem__, map(slice, begin, ends.tolist()))),
+        np.uint32,
+        count=len(starts),
+    )
     return crcs == claimed
 
 
@@ -324,7 +340,7 @@ def _zeros_crc(n: int) -> int:
     """crc32c of ``n`` zero bytes (the affine part of crc32c for that length)."""
     c = 0
     while n > 0:
-        c = crc32c.crc32c(_ZEROS[:min(n, len(_ZEROS))], c)
+        c = crc32c.crc32c(_ZEROS[: min(n, len(_ZEROS))], c)
         n -= len(_ZEROS)
     return c
 

@@ -13,8 +13,16 @@ from trainlens.readers._frame import ReadResult, empty_frame
 from trainlens.readers._rows import rows_to_frame
 
 _META_KEYS = (
-    "global_step", "max_steps", "best_metric", "best_global_step", "best_model_checkpoint",
-    "logging_steps", "eval_steps", "save_steps", "num_train_epochs", "train_batch_size",
+    "global_step",
+    "max_steps",
+    "best_metric",
+    "best_global_step",
+    "best_model_checkpoint",
+    "logging_steps",
+    "eval_steps",
+    "save_steps",
+    "num_train_epochs",
+    "train_batch_size",
 )
 _END_OF_TRAINING = "train_runtime"
 
@@ -31,8 +39,11 @@ def read_trainer_state(path: Path) -> ReadResult:
     try:
         state = json.loads(raw)  # the stdlib decoder accepts NaN / Infinity as HF writes them
     except (ValueError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno}, byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) \
+        where = (
+            f"line {exc.lineno}, byte {exc.pos}"
+            if isinstance(exc, json.JSONDecodeError)
             else "start"
+        )
         return _failed(source, f"not valid JSON at {where} (truncated while saving?)")
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
         return _failed(source, "no log_history list: not a trainer_state.json")
@@ -49,13 +60,17 @@ def read_trainer_state(path: Path) -> ReadResult:
             continue
         if _END_OF_TRAINING in entry:
             meta["train_summary"] = {
-                k: float(v) for k, v in entry.items()
+                k: float(v)
+                for k, v in entry.items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"
             }
             continue
         record = {k: v for k, v in entry.items() if k != "step"}
-        if any(isinstance(v, float) and v != v or v in (float("inf"), float("-inf"))
-               for v in record.values() if isinstance(v, float)):
+        if any(
+            isinstance(v, float) and v != v or v in (float("inf"), float("-inf"))
+            for v in record.values()
+            if isinstance(v, float)
+        ):
             nan_rows.append(len(rows))
         rows.append(record)
         steps.append(int(step))

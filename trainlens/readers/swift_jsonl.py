@@ -50,8 +50,9 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
     return steps, max_steps, used
 
 
-def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
-                     first_line: int = 1) -> ReadResult:
+def read_swift_jsonl(
+    path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
+) -> ReadResult:
     """Read an ms-swift ``logging.jsonl``; bad lines become warnings, never exceptions."""
     lines = read_json_lines(path, offset, final=final, first_line=first_line)
     warnings: list[ReadWarning] = []
@@ -66,7 +67,8 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
             continue
         if "train_runtime" in obj:  # HF's end-of-training line: run metadata, not a data point
             meta["train_summary"] = {
-                k: float(v) for k, v in obj.items()
+                k: float(v)
+                for k, v in obj.items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)
             }
             _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
@@ -78,8 +80,12 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
         rows.append(obj)
         row_lines.append(line_no)
     if not rows:
-        return ReadResult(frame=rows_to_frame([], []), meta=meta,
-                          warnings=lines.all_warnings(), end_offset=lines.end_offset)
+        return ReadResult(
+            frame=rows_to_frame([], []),
+            meta=meta,
+            warnings=lines.all_warnings(),
+            end_offset=lines.end_offset,
+        )
     table = pd.DataFrame.from_records(rows)
     steps, max_steps, used = _steps(table)
     if max_steps is not None:
@@ -92,9 +98,12 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
         meta["swift_generation"] = "megatron"
     missing = np.flatnonzero(steps < 0)
     for r in missing:
-        warnings.append(ReadWarning(
-            str(path), f"line {row_lines[r]}: no step field ({' / '.join(_STEP_KEYS[:3])}); skipped"
-        ))
+        warnings.append(
+            ReadWarning(
+                str(path),
+                f"line {row_lines[r]}: no step field ({' / '.join(_STEP_KEYS[:3])}); skipped",
+            )
+        )
     if missing.size:
         keep = steps >= 0
         table = table[keep].reset_index(drop=True)
@@ -102,7 +111,9 @@ def read_swift_jsonl(path: Path, offset: int = 0, *, final: bool = True,
         nan_rows = [int(kept_index[r]) for r in nan_rows if keep[r]]
         rows = [rows[r] for r in np.flatnonzero(keep)]
         steps = steps[keep]
-    frame = rows_to_frame(rows, steps, literal_nan_rows=nan_rows, transforms=_TRANSFORMS,
-                          skip=_STEP_KEYS, table=table)
-    return ReadResult(frame=frame, warnings=lines.all_warnings(*warnings), meta=meta,
-                      end_offset=lines.end_offset)
+    frame = rows_to_frame(
+        rows, steps, literal_nan_rows=nan_rows, transforms=_TRANSFORMS, skip=_STEP_KEYS, table=table
+    )
+    return ReadResult(
+        frame=frame, warnings=lines.all_warnings(*warnings), meta=meta, end_offset=lines.end_offset
+    )

@@ -28,8 +28,16 @@ from trainlens.readers._tfrecord import unaligned as _fixed
 __all__ = ["read_event_file"]
 
 _MAX_LEN = 1 << 40  # varint lengths beyond this are garbage (and must not overflow int64 maths)
-_HASH_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
-                       0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD], np.uint64)
+_HASH_MULT = np.array(
+    [
+        0x9E3779B97F4A7C15,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0xD6E8FEB86659FD93,
+        0xFF51AFD7ED558CCD,
+    ],
+    np.uint64,
+)
 
 
 def read_event_file(path: Path, offset: int = 0, *, final: bool = True) -> ReadResult:
@@ -51,8 +59,11 @@ def read_event_file(path: Path, offset: int = 0, *, final: bool = True) -> ReadR
                 warnings = [ReadWarning(source, "empty file")] if final else []
                 return ReadResult(empty_frame(), warnings, {}, 0)
             if offset > size:
-                return _failed(source, f"start offset {offset} is past the end of the file "
-                               f"({size} bytes)", offset)
+                return _failed(
+                    source,
+                    f"start offset {offset} is past the end of the file ({size} bytes)",
+                    offset,
+                )
             collector = _Collector()
             scanner = RecordScanner(f, offset, final=final)
             for block in scanner.blocks():
@@ -60,8 +71,12 @@ def read_event_file(path: Path, offset: int = 0, *, final: bool = True) -> ReadR
         except OSError as exc:
             return _failed(source, f"cannot read file: {exc.strerror or exc}", offset)
     problems = sorted(scanner.problems + collector.problems)
-    return ReadResult(collector.frame(), [ReadWarning(source, msg) for _, msg in problems],
-                      collector.meta, scanner.end_offset)
+    return ReadResult(
+        collector.frame(),
+        [ReadWarning(source, msg) for _, msg in problems],
+        collector.meta,
+        scanner.end_offset,
+    )
 
 
 def _failed(source: str, message: str, offset: int) -> ReadResult:
@@ -127,10 +142,11 @@ class _Collector:
         values: list[float] = []
         walls: list[float] = []
         buf = block.buf
-        for i, s, n in zip(which.tolist(), block.starts[which].tolist(),
-                           block.lengths[which].tolist()):
+        for i, s, n in zip(
+            which.tolist(), block.starts[which].tolist(), block.lengths[which].tolist()
+        ):
             try:
-                event = Event.FromString(buf[s + HEADER:s + HEADER + n])
+                event = Event.FromString(buf[s + HEADER : s + HEADER + n])
             except Exception as exc:  # noqa: BLE001 - any bad payload is a warning
                 off = block.base + s
                 message = f"undecodable record at byte {off}: {exc}; record skipped"
@@ -157,8 +173,13 @@ class _Collector:
                 walls.append(event.wall_time)
         if not rec:
             return None
-        return (np.array(rec, np.int64), np.array(tags, np.int32), np.array(steps, np.int64),
-                np.array(values, np.float64), np.array(walls, np.float64))
+        return (
+            np.array(rec, np.int64),
+            np.array(tags, np.int32),
+            np.array(steps, np.int64),
+            np.array(values, np.float64),
+            np.array(walls, np.float64),
+        )
 
     def frame(self) -> pd.DataFrame:
         """The table of everything read, categories in order of first appearance."""
@@ -185,6 +206,7 @@ def _first_index(codes: np.ndarray) -> np.ndarray:
 
 
 # ---- the vectorised fast path ------------------------------------------------------------------
+
 
 def _at(u8: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return u8.take(pos, mode="clip")
@@ -275,8 +297,14 @@ def _decode_fast(u8: np.ndarray, p: np.ndarray, end: np.ndarray) -> dict[str, np
     if not at_end.all():  # optional Value.metadata, last
         meta_len, meta_pos = _length(u8, after + 1)
         ok &= at_end | ((_at(u8, after) == 0x4A) & (meta_pos > 0) & (meta_pos + meta_len == end))
-    return {"ok": ok, "wall": wall, "step": step, "value": value, "tag_pos": tag_pos,
-            "tag_len": tag_len}
+    return {
+        "ok": ok,
+        "wall": wall,
+        "step": step,
+        "value": value,
+        "tag_pos": tag_pos,
+        "tag_len": tag_len,
+    }
 
 
 def _tensor_fast(u8: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,8 +323,9 @@ def _tensor_fast(u8: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return value, np.where(ok, stop, -1)
 
 
-def _factorize_tags(u8: np.ndarray, pos: np.ndarray, length: np.ndarray
-                    ) -> tuple[np.ndarray, list[bytes]]:
+def _factorize_tags(
+    u8: np.ndarray, pos: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, list[bytes]]:
     """Integer codes for the tag byte strings at ``pos`` (exact: hashes are checked word by word).
 
     Tags of one length are read as 64-bit words, hashed, and factorised; a collision (checked by
@@ -321,10 +350,11 @@ def _factorize_tags(u8: np.ndarray, pos: np.ndarray, length: np.ndarray
         exact = all(np.array_equal(word, word[first][local]) for word in words)
         if not exact:  # a hash collision: fall back to sorting the byte strings
             rows = np.ascontiguousarray(u8.take(start[:, None] + np.arange(size), mode="clip"))
-            _, first, local = np.unique(rows.view(f"V{max(size, 1)}").ravel(),
-                                        return_index=True, return_inverse=True)
+            _, first, local = np.unique(
+                rows.view(f"V{max(size, 1)}").ravel(), return_index=True, return_inverse=True
+            )
         codes[idx] = local + len(names)
-        names.extend(bytes(u8[s:s + size]) for s in start[first].tolist())
+        names.extend(bytes(u8[s : s + size]) for s in start[first].tolist())
     return codes, names
 
 
@@ -361,8 +391,17 @@ def _half(bits: int, kind: str) -> float:
 
 
 _DTYPES: dict[int, tuple[str, str]] = {  # types.proto DataType → (numpy dtype, TensorProto field)
-    1: ("<f4", "float_val"), 2: ("<f8", "double_val"), 3: ("<i4", "int_val"),
-    4: ("u1", "int_val"), 5: ("<i2", "int_val"), 6: ("i1", "int_val"), 9: ("<i8", "int64_val"),
-    10: ("?", "bool_val"), 14: ("bfloat16", "half_val"), 17: ("<u2", "int_val"),
-    19: ("<f2", "half_val"), 22: ("<u4", "uint32_val"), 23: ("<u8", "uint64_val"),
+    1: ("<f4", "float_val"),
+    2: ("<f8", "double_val"),
+    3: ("<i4", "int_val"),
+    4: ("u1", "int_val"),
+    5: ("<i2", "int_val"),
+    6: ("i1", "int_val"),
+    9: ("<i8", "int64_val"),
+    10: ("?", "bool_val"),
+    14: ("bfloat16", "half_val"),
+    17: ("<u2", "int_val"),
+    19: ("<f2", "half_val"),
+    22: ("<u4", "uint32_val"),
+    23: ("<u8", "uint64_val"),
 }

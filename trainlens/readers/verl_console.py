@@ -12,8 +12,9 @@ from trainlens.readers._frame import ReadResult, empty_frame, make_frame
 
 _ANSI = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
 _STEP_LINE = re.compile(rb"(?:^|[\s)\]])step:(\d+) - (.*)$")
-_FLOAT = re.compile(r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)$",
-                    re.IGNORECASE)
+_FLOAT = re.compile(
+    r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
+)
 _NP_WRAPPED = re.compile(r"^np\.\w+\((.*)\)$")  # newer verl prints np.float64(0.5)
 #: How much of a file to sniff when deciding whether it is a verl console log.
 SNIFF_BYTES = 1 << 20
@@ -25,7 +26,7 @@ def looks_like_verl_console(head: bytes) -> bool:
 
 
 def read_verl_console(path: Path, offset: int = 0, *, final: bool = True) -> ReadResult:
-    """Read every ``step:N - key:value`` line; other lines (config dump, Ray chatter) are ignored."""
+    """Read every ``step:N - key:value`` line; other lines are skipped."""
     source = str(path)
     try:
         with open(path, "rb") as fh:
@@ -59,7 +60,10 @@ def read_verl_console(path: Path, offset: int = 0, *, final: bool = True) -> Rea
             steps.append(step)
             values.append(float(text))
         if bad:
-            warnings.append(ReadWarning(source, f"line {line_no} (step {step}): "
-                                                f"{bad} field(s) not key:number, skipped"))
+            warnings.append(
+                ReadWarning(
+                    source, f"line {line_no} (step {step}): {bad} field(s) not key:number, skipped"
+                )
+            )
     frame = make_frame(keys, np.asarray(steps, np.int64), np.asarray(values, np.float64))
     return ReadResult(frame=frame, warnings=warnings, end_offset=offset + end)

@@ -1,4 +1,4 @@
-"""verl's file logger: ``<project>/<experiment>.jsonl`` with ``{"step": N, "data": {...}}`` lines."""
+"""verl's file logger: ``<project>/<experiment>.jsonl``, lines ``{"step": N, "data": {...}}``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def looks_like_verl_line(obj: Any) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("data"), dict) and "step" in obj
 
 
-def read_verl_jsonl(path: Path, offset: int = 0, *, final: bool = True,
-                    first_line: int = 1) -> ReadResult:
+def read_verl_jsonl(
+    path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
+) -> ReadResult:
     """Read ``step`` and every numeric key of ``data`` from each line."""
     lines = read_json_lines(path, offset, final=final, first_line=first_line)
     warnings: list[ReadWarning] = []
@@ -30,15 +31,23 @@ def read_verl_jsonl(path: Path, offset: int = 0, *, final: bool = True,
     nan_rows: list[int] = []
     for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
         step = obj.get("step")
-        if not looks_like_verl_line(obj) or isinstance(step, bool) \
-                or not isinstance(step, (int, float)) or not math.isfinite(step):
-            warnings.append(ReadWarning(
-                str(path), f"line {line_no}: not a verl record ({{\"step\": N, \"data\": {{...}}}})"
-            ))
+        if (
+            not looks_like_verl_line(obj)
+            or isinstance(step, bool)
+            or not isinstance(step, (int, float))
+            or not math.isfinite(step)
+        ):
+            warnings.append(
+                ReadWarning(
+                    str(path), f'line {line_no}: not a verl record ({{"step": N, "data": {{...}}}})'
+                )
+            )
             continue
         if i in literal_nan:
             nan_rows.append(len(rows))
         rows.append(obj["data"])
         steps.append(int(step))
     frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows)
-    return ReadResult(frame=frame, warnings=lines.all_warnings(*warnings), end_offset=lines.end_offset)
+    return ReadResult(
+        frame=frame, warnings=lines.all_warnings(*warnings), end_offset=lines.end_offset
+    )

@@ -21,15 +21,36 @@ SIZE = (8.0, 3.0)  # inches
 MAX_LABELS = 3  # value labels per chart (the other marks are drawn unlabelled)
 MIN_WINDOW = 0.004  # a shaded window is at least this share of the x range on each side
 DPI = 100
-_CJK_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei",
-              "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti", "Noto Sans CJK JP",
-              "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN", "Noto Serif CJK SC")
+_CJK_NAMES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "STHeiti",
+    "Noto Sans CJK JP",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
+    "Noto Serif CJK SC",
+)
 _PNG_METADATA = {"Software": None}
 _MARKERS = {"peak": "v", "low": "^", "best": "*"}
-_COLORS = {"line": "#1f77b4", "window": "#d62728", "peak": "#d62728", "low": "#d62728",
-           "best": "#2ca02c",
-           "baseline": "#7f7f7f", "restart": "#9467bd"}
+_COLORS = {
+    "line": "#1f77b4",
+    "window": "#d62728",
+    "peak": "#d62728",
+    "low": "#d62728",
+    "best": "#2ca02c",
+    "baseline": "#7f7f7f",
+    "restart": "#9467bd",
+}
 
 
 @dataclass(frozen=True)
@@ -86,8 +107,9 @@ def _covers(path: str, text: str) -> bool:
     return all(ord(c) in charmap for c in text)
 
 
-def downsample(steps: np.ndarray, values: np.ndarray,
-               max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+def downsample(
+    steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
     """At most about ``max_points`` points: per bucket the first, min and max (in step order),
     so spikes and collapses stay visible. Non-finite values are dropped."""
     finite = np.isfinite(values)
@@ -116,21 +138,37 @@ def _use_log(values: np.ndarray) -> bool:
     return median > 0 and float(finite.max()) / median > 100
 
 
-def _draw(ax, panel: Panel, labels: dict[str, str], *, legend: bool,
-          max_labels: int) -> None:
+def _draw(ax, panel: Panel, labels: dict[str, str], *, legend: bool, max_labels: int) -> None:
     steps, values = downsample(np.asarray(panel.steps), np.asarray(panel.values, dtype=float))
-    ax.plot(steps, values, color=_COLORS["line"], linewidth=1.2,
-            marker="o" if len(steps) <= 40 else None, markersize=3)
+    ax.plot(
+        steps,
+        values,
+        color=_COLORS["line"],
+        linewidth=1.2,
+        marker="o" if len(steps) <= 40 else None,
+        markersize=3,
+    )
     gaps = np.diff(steps)
     span = float(steps[-1] - steps[0]) if len(steps) > 1 else 1.0
     # half a logging interval, and wide enough to see on a long run
     pad = max(float(np.median(gaps)) / 2 if len(gaps) else 0.5, MIN_WINDOW * span, 0.5)
     for i, w in enumerate(panel.windows):
-        ax.axvspan(w.start - pad, w.end + pad, color=_COLORS["window"], alpha=0.15, linewidth=0,
-                   label=labels["window"] if i == 0 else None)
+        ax.axvspan(
+            w.start - pad,
+            w.end + pad,
+            color=_COLORS["window"],
+            alpha=0.15,
+            linewidth=0,
+            label=labels["window"] if i == 0 else None,
+        )
     if panel.baseline is not None and np.isfinite(panel.baseline):
-        ax.axhline(panel.baseline, color=_COLORS["baseline"], linestyle="--", linewidth=0.9,
-                   label=labels["baseline"])
+        ax.axhline(
+            panel.baseline,
+            color=_COLORS["baseline"],
+            linestyle="--",
+            linewidth=0.9,
+            label=labels["baseline"],
+        )
     for step in panel.restarts:
         ax.axvline(step, color=_COLORS["restart"], linestyle=":", linewidth=0.9)
     seen: set[str] = set()
@@ -139,16 +177,28 @@ def _draw(ax, panel: Panel, labels: dict[str, str], *, legend: bool,
         if not np.isfinite(mark.value):
             continue
         color = _COLORS[mark.kind]
-        ax.plot([mark.step], [mark.value], marker=_MARKERS[mark.kind],
-                color=color, markersize=9, linestyle="none",
-                label=labels[mark.kind] if mark.kind not in seen else None)
+        ax.plot(
+            [mark.step],
+            [mark.value],
+            marker=_MARKERS[mark.kind],
+            color=color,
+            markersize=9,
+            linestyle="none",
+            label=labels[mark.kind] if mark.kind not in seen else None,
+        )
         seen.add(mark.kind)
         if i >= max_labels:
             continue  # marks come most pronounced first: label only those
         right = hi_x > lo_x and (mark.step - lo_x) / (hi_x - lo_x) > 0.8
-        ax.annotate(mark.label, (mark.step, mark.value), textcoords="offset points",
-                    xytext=(-6 if right else 6, 6), ha="right" if right else "left",
-                    fontsize=8, color=color)
+        ax.annotate(
+            mark.label,
+            (mark.step, mark.value),
+            textcoords="offset points",
+            xytext=(-6 if right else 6, 6),
+            ha="right" if right else "left",
+            fontsize=8,
+            color=color,
+        )
     if _use_log(values):
         ax.set_yscale("log")
     else:
@@ -191,8 +241,9 @@ def metric_chart(panel: Panel, path: Path, labels: dict[str, str], *, cjk: bool 
     return path
 
 
-def overview_chart(panels: Sequence[Panel], path: Path, labels: dict[str, str], *,
-                   cjk: bool = False) -> Path:
+def overview_chart(
+    panels: Sequence[Panel], path: Path, labels: dict[str, str], *, cjk: bool = False
+) -> Path:
     """Write a grid of small panels (two per row) to ``path``."""
     from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -205,7 +256,7 @@ def overview_chart(panels: Sequence[Panel], path: Path, labels: dict[str, str], 
         axes = fig.subplots(rows, 2, squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             _draw(ax, panel, labels, legend=False, max_labels=1)
-        for ax in list(axes.flat)[len(panels):]:
+        for ax in list(axes.flat)[len(panels) :]:
             ax.set_visible(False)
         for ax in axes[-1]:
             ax.set_xlabel(labels["step"], fontsize=8)

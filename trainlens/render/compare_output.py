@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trainlens.compare import Comparison, Note, RunComparison, Trend
+from trainlens.findings import json_safe
 
 SCHEMA_VERSION = 1
 LANGS = ("en", "zh")
@@ -27,15 +28,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "metric_default": {
         "en": "compared on {metric}: the first of {candidates} the runs have ({runs} of {total} "
-              "runs log it)",
+        "runs log it)",
         "zh": "对比指标：{metric}（按 {candidates} 的顺序自动选择；"
-              "{total} 个运行中有 {runs} 个记录了它）",
+        "{total} 个运行中有 {runs} 个记录了它）",
     },
     "metric_partial": {
         "en": "{metrics} is logged by only some of the runs, so they are compared on {chosen}; "
-              "pass --metric to compare on it anyway",
+        "pass --metric to compare on it anyway",
         "zh": "只有部分运行记录了 {metrics}，因此改用 {chosen} 对比；"
-              "如仍要按它对比，请用 --metric 指定",
+        "如仍要按它对比，请用 --metric 指定",
     },
     "metric_none": {
         "en": "no score metric found in any run (looked for {candidates}); pass --metric NAME",
@@ -51,10 +52,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "step_scales_differ": {
         "en": "the runs span very different step ranges ({ranges}): steps are not comparable "
-              "across runs; compare where the best lies within each run (\"best at\"); the "
-              "chart's x-axis is the fraction of each run",
+        'across runs; compare where the best lies within each run ("best at"); the '
+        "chart's x-axis is the fraction of each run",
         "zh": "各运行的步数范围差别很大（{ranges}）：步数不能跨运行直接比较；"
-              "请比较最佳点在各自运行中的位置（“最佳位置”）；图表横轴为各运行的进度比例",
+        "请比较最佳点在各自运行中的位置（“最佳位置”）；图表横轴为各运行的进度比例",
     },
     "best_run": {
         "en": "best run: {run} ({value} at step {step})",
@@ -62,7 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "single_run": {
         "en": "only one run: nothing to compare against (best, onset and checkpoint are still "
-              "reported)",
+        "reported)",
         "zh": "只有一个运行：没有可对比的对象（仍报告最佳点、退化起点和检查点）",
     },
     "no_config": {
@@ -79,12 +80,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "metric_key_fallback": {
         "en": "{requested} is not logged in this run; used {key} (same canonical metric "
-              "{canonical})",
+        "{canonical})",
         "zh": "该运行没有记录 {requested}；改用 {key}（同一规范指标 {canonical}）",
     },
     "other_keys": {
         "en": "compared on {key}; this run also logs {others} as {canonical} (choose one with "
-              "--metric KEY)",
+        "--metric KEY)",
         "zh": "按 {key} 对比；该运行还记录了 {others}，同属 {canonical}（可用 --metric KEY 指定）",
     },
     "non_finite_skipped": {
@@ -93,10 +94,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "smoothed": {
         "en": "{key} is a dense training series ({points} points): smoothed with a rolling median "
-              "of {window} points before finding the best and the onset (the best value is the "
-              "smoothed one)",
+        "of {window} points before finding the best and the onset (the best value is the "
+        "smoothed one)",
         "zh": "{key} 是密集的训练序列（{points} 个点）：先用 {window} 点滚动中位数平滑，"
-              "再找最佳点和退化起点（最佳值为平滑后的值）",
+        "再找最佳点和退化起点（最佳值为平滑后的值）",
     },
     "single_point": {
         "en": "only one point (step {step}): no trend, no degradation",
@@ -104,9 +105,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "degraded": {
         "en": "fell more than {drop} below the best ({best_value} at step {best}) from step "
-              "{onset} ({onset_value}); worst {worst_value} at step {worst}",
+        "{onset} ({onset_value}); worst {worst_value} at step {worst}",
         "zh": "从第 {onset} 步（{onset_value}）起比最佳值（第 {best} 步的 {best_value}）"
-              "差超过 {drop}；最差为第 {worst} 步的 {worst_value}",
+        "差超过 {drop}；最差为第 {worst} 步的 {worst_value}",
     },
     "still_improving": {
         "en": "best at the last logged point (step {step}): still improving when logging stopped",
@@ -130,69 +131,112 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "no_ckpt_before_onset": {
         "en": "no saved checkpoint at or before the degradation onset (step {onset}; saved: "
-              "{saved}): the best step {best} itself is recommended (re-run to it, or save more "
-              "often)",
+        "{saved}): the best step {best} itself is recommended (re-run to it, or save more "
+        "often)",
         "zh": "退化起点（第 {onset} 步）及之前没有已保存的检查点（已保存：{saved}）："
-              "推荐最佳步第 {best} 步本身（需重新训练到该步，或更频繁地保存）",
+        "推荐最佳步第 {best} 步本身（需重新训练到该步，或更频繁地保存）",
     },
     "no_ckpt_visible": {
         "en": "no checkpoint folders (checkpoint-N / global_step_N) found: the best step {best} "
-              "itself is recommended",
-        "zh": "没有找到检查点目录（checkpoint-N / global_step_N）："
-              "推荐最佳步第 {best} 步本身",
+        "itself is recommended",
+        "zh": "没有找到检查点目录（checkpoint-N / global_step_N）：推荐最佳步第 {best} 步本身",
     },
 }
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Run comparison", "metric": "Score metric", "run": "run", "key": "key",
-        "best": "best (step)", "onset": "degradation onset", "final": "final (step)",
-        "drop": "drop from best", "best_at": "best at (% of run)",
+        "title": "Run comparison",
+        "metric": "Score metric",
+        "run": "run",
+        "key": "key",
+        "best": "best (step)",
+        "onset": "degradation onset",
+        "final": "final (step)",
+        "drop": "drop from best",
+        "best_at": "best at (% of run)",
         "recommended": "recommended checkpoint",
-        "recommendations": "Recommended checkpoints", "trends": "Trends (first → last)",
+        "recommendations": "Recommended checkpoints",
+        "trends": "Trends (first → last)",
         "trends_help": "first / last: median of the first / last 2.5% of the points (1 to 5); "
-                       "in brackets: the relative change (×N: N times the first value).",
-        "changes": "What changed after the best step", "config": "Config differences",
-        "config_key": "key", "no_configs": "No run config (args.json) found in any run: config "
-        "differences are unavailable.", "config_same": "The runs' configs do not differ (beyond "
-        "paths and names).", "without_config": "Without a config", "notes": "Notes",
-        "chart": "score chart", "chart_omitted": "chart omitted: it is written only with "
+        "in brackets: the relative change (×N: N times the first value).",
+        "changes": "What changed after the best step",
+        "config": "Config differences",
+        "config_key": "key",
+        "no_configs": "No run config (args.json) found in any run: config "
+        "differences are unavailable.",
+        "config_same": "The runs' configs do not differ (beyond paths and names).",
+        "without_config": "Without a config",
+        "notes": "Notes",
+        "chart": "score chart",
+        "chart_omitted": "chart omitted: it is written only with "
         "-o FILE (as FILE_STEM_assets/score.png)",
         "chart_no_data": "chart omitted: no run has a finite value of the score metric",
-        "none": "none", "step": "step",
-        "lower": "lower is better", "higher": "higher is better", "more": "… and {n} more "
-        "differing keys (see --format json)", "general": "all runs", "no_change": "No trend "
-        "moved by 25% or more after the best step.",
-        "missing_status": "no {metric}", "empty_status": "no finite {metric}",
-        "before": "{n} steps before", "after": "{n} steps after",
+        "none": "none",
+        "step": "step",
+        "lower": "lower is better",
+        "higher": "higher is better",
+        "more": "… and {n} more differing keys (see --format json)",
+        "general": "all runs",
+        "no_change": "No trend moved by 25% or more after the best step.",
+        "missing_status": "no {metric}",
+        "empty_status": "no finite {metric}",
+        "before": "{n} steps before",
+        "after": "{n} steps after",
         "not_after_onset": ", not after the degradation onset {onset}",
-        "entropy": "entropy", "response_length_mean": "response length", "grad_norm": "grad norm",
-        "kl": "KL", "throughput": "throughput", "mfu": "MFU",
-        "smoothed_tag": "smoothed", "best_step_only": "best step {step} (no checkpoint)",
+        "entropy": "entropy",
+        "response_length_mean": "response length",
+        "grad_norm": "grad norm",
+        "kl": "KL",
+        "throughput": "throughput",
+        "mfu": "MFU",
+        "smoothed_tag": "smoothed",
+        "best_step_only": "best step {step} (no checkpoint)",
     },
     "zh": {
-        "title": "运行对比", "metric": "评分指标", "run": "运行", "key": "键名",
-        "best": "最佳值（步）", "onset": "退化起点", "final": "最终值（步）",
-        "drop": "相对最佳下降", "best_at": "最佳位置（占运行 %）", "recommended": "推荐检查点",
-        "recommendations": "推荐检查点", "trends": "趋势（开始 → 结束）",
+        "title": "运行对比",
+        "metric": "评分指标",
+        "run": "运行",
+        "key": "键名",
+        "best": "最佳值（步）",
+        "onset": "退化起点",
+        "final": "最终值（步）",
+        "drop": "相对最佳下降",
+        "best_at": "最佳位置（占运行 %）",
+        "recommended": "推荐检查点",
+        "recommendations": "推荐检查点",
+        "trends": "趋势（开始 → 结束）",
         "trends_help": "开始 / 结束：前 / 后 2.5% 记录点（1 至 5 个）的中位数；"
-                       "括号内为相对变化（×N：为开始值的 N 倍）。",
-        "changes": "最佳步之后发生了什么", "config": "配置差异", "config_key": "配置项",
+        "括号内为相对变化（×N：为开始值的 N 倍）。",
+        "changes": "最佳步之后发生了什么",
+        "config": "配置差异",
+        "config_key": "配置项",
         "no_configs": "所有运行都没有找到运行配置（args.json）：无法对比配置。",
         "config_same": "各运行的配置（路径和名称之外）没有差异。",
         "without_config": "没有配置的运行",
-        "notes": "说明", "chart": "评分曲线",
+        "notes": "说明",
+        "chart": "评分曲线",
         "chart_omitted": "未生成图表：仅在使用 -o FILE 时写出（FILE_STEM_assets/score.png）",
         "chart_no_data": "未生成图表：没有运行含有评分指标的有限数值",
-        "none": "无", "step": "步", "lower": "越低越好", "higher": "越高越好",
-        "more": "……另有 {n} 个不同的配置项（见 --format json）", "general": "全部运行",
+        "none": "无",
+        "step": "步",
+        "lower": "越低越好",
+        "higher": "越高越好",
+        "more": "……另有 {n} 个不同的配置项（见 --format json）",
+        "general": "全部运行",
         "no_change": "最佳步之后没有变化超过 25% 的趋势指标。",
-        "missing_status": "没有 {metric}", "empty_status": "{metric} 无有限值",
-        "before": "早 {n} 步", "after": "晚 {n} 步",
+        "missing_status": "没有 {metric}",
+        "empty_status": "{metric} 无有限值",
+        "before": "早 {n} 步",
+        "after": "晚 {n} 步",
         "not_after_onset": "，不晚于退化起点第 {onset} 步",
-        "entropy": "熵", "response_length_mean": "回复长度", "grad_norm": "梯度范数",
-        "kl": "KL", "throughput": "吞吐", "mfu": "MFU",
-        "smoothed_tag": "已平滑", "best_step_only": "最佳步 {step}（无检查点）",
+        "entropy": "熵",
+        "response_length_mean": "回复长度",
+        "grad_norm": "梯度范数",
+        "kl": "KL",
+        "throughput": "吞吐",
+        "mfu": "MFU",
+        "smoothed_tag": "已平滑",
+        "best_step_only": "最佳步 {step}（无检查点）",
     },
 }
 
@@ -246,7 +290,7 @@ def _plain(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     else:
         text = str(value)
-    return text if len(text) <= _MAX_CELL else text[:_MAX_CELL - 1] + "…"
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
 def message(note: Note, lang: str = "en") -> str:
@@ -274,8 +318,11 @@ def message(note: Note, lang: str = "en") -> str:
     if code == "metric_missing":
         avail = note.params.get("available") or []
         if avail:
-            p["available"] = (f" (score metrics it has: {', '.join(avail)})" if lang == "en"
-                              else f"（它有的评分指标：{', '.join(avail)}）")
+            p["available"] = (
+                f" (score metrics it has: {', '.join(avail)})"
+                if lang == "en"
+                else f"（它有的评分指标：{', '.join(avail)}）"
+            )
         else:
             p["available"] = ""
     if code == "ckpt_nearest_best":
@@ -299,6 +346,7 @@ def message(note: Note, lang: str = "en") -> str:
 
 # --- cells shared by terminal and Markdown ------------------------------------------------------
 
+
 def _status_cell(row: RunComparison, lang: str) -> str:
     labels = LABELS[lang]
     key = "missing_status" if row.status == "missing" else "empty_status"
@@ -313,8 +361,7 @@ def shared_key(cmp: Comparison) -> str | None:
 
 def _summary_head(cmp: Comparison, lang: str) -> list[str]:
     t = LABELS[lang]
-    head = [t["run"], t["best"], t["onset"], t["final"], t["drop"], t["best_at"],
-            t["recommended"]]
+    head = [t["run"], t["best"], t["onset"], t["final"], t["drop"], t["best_at"], t["recommended"]]
     return head if shared_key(cmp) else head[:1] + [t["key"]] + head[1:]
 
 
@@ -328,8 +375,15 @@ def _summary_cells(row: RunComparison, cmp: Comparison, lang: str) -> list[str]:
         if row.window > 1:
             best += f" ({LABELS[lang]['smoothed_tag']})"
         onset = f"{d.onset_step} ({num(d.onset_value)})" if d.onset_step is not None else _DASH
-        cells = [row.name, best, onset, f"{num(d.final_value)} @ {d.final_step}",
-                 pct(row.drop_from_best), pct(row.best_fraction), _recommended_cell(row, lang)]
+        cells = [
+            row.name,
+            best,
+            onset,
+            f"{num(d.final_value)} @ {d.final_step}",
+            pct(row.drop_from_best),
+            pct(row.best_fraction),
+            _recommended_cell(row, lang),
+        ]
     return cells if shared_key(cmp) else cells[:1] + [row.key or _DASH] + cells[1:]
 
 
@@ -340,10 +394,16 @@ def _heading(cmp: Comparison, lang: str) -> str:
     key = shared_key(cmp)
     sep = ", " if lang == "en" else "，"
     if key is not None and key != cmp.metric:
-        return f"{cmp.metric} ({t['key']} {key}{sep}{direction})" if lang == "en" \
+        return (
+            f"{cmp.metric} ({t['key']} {key}{sep}{direction})"
+            if lang == "en"
             else f"{cmp.metric}（{t['key']} {key}{sep}{direction}）"
-    return f"{cmp.metric or t['none']} ({direction})" if lang == "en" \
+        )
+    return (
+        f"{cmp.metric or t['none']} ({direction})"
+        if lang == "en"
         else f"{cmp.metric or t['none']}（{direction}）"
+    )
 
 
 def _recommended_cell(row: RunComparison, lang: str) -> str:
@@ -392,8 +452,7 @@ def _config_rows(cmp: Comparison, limit: int | None) -> tuple[list[str], list[li
     if limit is not None and len(others) > limit:
         hidden = len(others) - limit
         others = others[:limit]
-    rows = [[k] + [_plain(cfg.values[n].get(k)) for n in cfg.with_config]
-            for k in shown + others]
+    rows = [[k] + [_plain(cfg.values[n].get(k)) for n in cfg.with_config] for k in shown + others]
     return list(cfg.with_config), rows, hidden
 
 
@@ -404,57 +463,68 @@ def _run_notes(row: RunComparison) -> list[Note]:
 
 # --- JSON -------------------------------------------------------------------------------------
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: non-finite floats become strings, tuples lists, unknown objects strings."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return str(value)
-
 
 def _note_dict(note: Note, lang: str) -> dict[str, Any]:
-    return {"code": note.code, "message": message(note, lang), "params": _clean(note.params)}
+    return {"code": note.code, "message": message(note, lang), "params": json_safe(note.params)}
 
 
 def _trend_dict(t: Trend) -> dict[str, Any]:
-    return {"key": t.key, "points": t.points, "first": t.first, "last": t.last,
-            "min": t.minimum, "max": t.maximum, "at_best": t.at_best, "change": t.change,
-            "change_after_best": t.change_after_best}
+    return {
+        "key": t.key,
+        "points": t.points,
+        "first": t.first,
+        "last": t.last,
+        "min": t.minimum,
+        "max": t.maximum,
+        "at_best": t.at_best,
+        "change": t.change,
+        "change_after_best": t.change_after_best,
+    }
 
 
 def run_dict(row: RunComparison, cmp: Comparison, lang: str = "en") -> dict[str, Any]:
     """One run of the JSON document."""
     d = row.degradation
     rec = row.recommended
-    return _clean({
-        "name": row.name, "status": row.status, "metric": row.metric, "key": row.key,
-        "other_keys": list(row.other_keys), "higher_is_better": row.higher_is_better,
-        "smoothing_window": row.window, "points": row.points,
-        "first_step": row.first_step, "last_step": row.last_step,
-        "best_step": d.best_step if d else None, "best_value": d.best_value if d else None,
-        "degradation_step": d.onset_step if d else None,
-        "degradation_value": d.onset_value if d else None,
-        "worst_step": d.worst_step if d else None, "worst_value": d.worst_value if d else None,
-        "final_step": d.final_step if d else None, "final_value": d.final_value if d else None,
-        "drop_from_best": row.drop_from_best, "best_fraction": row.best_fraction,
-        "recommended_checkpoint": None if rec is None else {
-            "step": rec.step, "path": rec.path, "source": rec.source, "value": rec.value,
-            "value_step": rec.value_step, "reason": message(rec.reason, lang),
-            "reason_code": rec.reason.code},
-        "checkpoints": list(row.checkpoints),
-        "trends": {t.metric: _trend_dict(t) for t in row.trends},
-        "config": cmp.config.for_run(row.name) if row.name in cmp.config.with_config else None,
-        "notes": [_note_dict(n, lang) for n in row.notes],
-    })
+    return json_safe(
+        {
+            "name": row.name,
+            "status": row.status,
+            "metric": row.metric,
+            "key": row.key,
+            "other_keys": list(row.other_keys),
+            "higher_is_better": row.higher_is_better,
+            "smoothing_window": row.window,
+            "points": row.points,
+            "first_step": row.first_step,
+            "last_step": row.last_step,
+            "best_step": d.best_step if d else None,
+            "best_value": d.best_value if d else None,
+            "degradation_step": d.onset_step if d else None,
+            "degradation_value": d.onset_value if d else None,
+            "worst_step": d.worst_step if d else None,
+            "worst_value": d.worst_value if d else None,
+            "final_step": d.final_step if d else None,
+            "final_value": d.final_value if d else None,
+            "drop_from_best": row.drop_from_best,
+            "best_fraction": row.best_fraction,
+            "recommended_checkpoint": None
+            if rec is None
+            else {
+                "step": rec.step,
+                "path": rec.path,
+                "source": rec.source,
+                "value": rec.value,
+                "value_step": rec.value_step,
+                "reason": message(rec.reason, lang),
+                "reason_code": rec.reason.code,
+            },
+            "checkpoints": list(row.checkpoints),
+            "trends": {t.metric: _trend_dict(t) for t in row.trends},
+            "config": cmp.config.for_run(row.name) if row.name in cmp.config.with_config else None,
+            "notes": [_note_dict(n, lang) for n in row.notes],
+        }
+    )
 
 
 def comparison_document(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
@@ -462,13 +532,19 @@ def comparison_document(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
     lang = _check_lang(lang)
     return {
         "schema_version": SCHEMA_VERSION,
-        "metric": cmp.metric, "higher_is_better": cmp.higher_is_better, "drop": cmp.drop,
+        "metric": cmp.metric,
+        "higher_is_better": cmp.higher_is_better,
+        "drop": cmp.drop,
         "steps_comparable": cmp.steps_comparable,
         "notes": [_note_dict(n, lang) for n in cmp.notes],
         "runs": [run_dict(r, cmp, lang) for r in cmp.rows],
-        "config_differences": _clean({
-            "keys": list(cmp.config.keys), "runs_with_config": list(cmp.config.with_config),
-            "runs_without_config": list(cmp.config.without_config)}),
+        "config_differences": json_safe(
+            {
+                "keys": list(cmp.config.keys),
+                "runs_with_config": list(cmp.config.with_config),
+                "runs_without_config": list(cmp.config.without_config),
+            }
+        ),
     }
 
 
@@ -477,6 +553,7 @@ def render_json(cmp: Comparison, lang: str = "en") -> str:
 
 
 # --- Markdown ---------------------------------------------------------------------------------
+
 
 def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
@@ -491,43 +568,66 @@ def markdown_context(cmp: Comparison, lang: str, chart: str | None) -> dict[str,
     recs = []
     for r in cmp.rows:
         if r.recommended is not None:
-            recs.append({"run": r.name, "target": _recommended_cell(r, lang),
-                         "step": r.recommended.step,
-                         "reason": message(r.recommended.reason, lang)})
+            recs.append(
+                {
+                    "run": r.name,
+                    "target": _recommended_cell(r, lang),
+                    "step": r.recommended.step,
+                    "reason": message(r.recommended.reason, lang),
+                }
+            )
     metrics, trend_rows = _trend_rows(cmp)
-    changes = [{"run": r.name, "items": [message(n, lang) for n in r.notes
-                                         if n.code == "changed_after_best"]} for r in cmp.rows]
+    changes = [
+        {
+            "run": r.name,
+            "items": [message(n, lang) for n in r.notes if n.code == "changed_after_best"],
+        }
+        for r in cmp.rows
+    ]
     changes = [c for c in changes if c["items"]]
     config_runs, config_rows, hidden = _config_rows(cmp, MAX_CONFIG_ROWS)
     return {
-        "t": t, "lang": lang, "metric": cmp.metric or t["none"], "heading": _heading(cmp, lang),
+        "t": t,
+        "lang": lang,
+        "metric": cmp.metric or t["none"],
+        "heading": _heading(cmp, lang),
         "general_notes": [message(n, lang) for n in cmp.notes],
-        "summary_head": summary_head, "summary": summary, "chart": chart,
+        "summary_head": summary_head,
+        "summary": summary,
+        "chart": chart,
         "recommendations": recs,
         "trend_head": [t["run"]] + [t.get(m, m) for m in metrics],
         "trends": [[_md_cell(c) for c in row] for row in trend_rows],
-        "changes": changes, "any_trend": bool(metrics),
+        "changes": changes,
+        "any_trend": bool(metrics),
         "config_head": [t["config_key"]] + [_md_cell(n) for n in config_runs],
         "config": [[_md_cell(c) for c in row] for row in config_rows],
         "config_hidden": t["more"].format(n=hidden) if hidden else None,
         "config_available": bool(cmp.config.with_config),
         "without_config": list(cmp.config.without_config),
-        "run_notes": [{"run": r.name, "items": [message(n, lang) for n in _run_notes(r)]}
-                      for r in cmp.rows],
+        "run_notes": [
+            {"run": r.name, "items": [message(n, lang) for n in _run_notes(r)]} for r in cmp.rows
+        ],
     }
 
 
-def render_markdown(cmp: Comparison, lang: str = "en", chart: str | None = None, *,
-                    chart_missing: str = "stdout") -> str:
+def render_markdown(
+    cmp: Comparison, lang: str = "en", chart: str | None = None, *, chart_missing: str = "stdout"
+) -> str:
     """The Markdown report; ``chart`` is the chart's relative link. Without one, a comment says
     why: ``chart_missing="stdout"`` (written only with -o) or ``"no_data"`` (nothing to plot)."""
     import jinja2
 
     from trainlens.resources import templates_dir
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                             autoescape=False, keep_trailing_newline=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     context = markdown_context(cmp, lang, chart)
     if chart_missing == "no_data":
         context["t"] = {**context["t"], "chart_omitted": context["t"]["chart_no_data"]}
@@ -536,6 +636,7 @@ def render_markdown(cmp: Comparison, lang: str = "en", chart: str | None = None,
 
 
 # --- chart ------------------------------------------------------------------------------------
+
 
 def render_chart(cmp: Comparison, path: Path) -> bool:
     """Plot the score of every run on one chart (PNG, matplotlib Agg); False when no run has it.
@@ -568,25 +669,49 @@ def render_chart(cmp: Comparison, path: Path) -> bool:
                 ax.plot(steps, r.values, color=color, alpha=0.25, linewidth=0.8)
                 ax.plot(steps, r.smoothed_values, color=color, linewidth=1.8, label=r.name)
             else:
-                ax.plot(steps, r.values, color=color, linewidth=1.6,
-                        marker="o" if sparse else None, markersize=3, label=r.name)
+                ax.plot(
+                    steps,
+                    r.values,
+                    color=color,
+                    linewidth=1.6,
+                    marker="o" if sparse else None,
+                    markersize=3,
+                    label=r.name,
+                )
             d = r.degradation
             if d is not None:
-                ax.plot([x_of(d.best_step)], [d.best_value], marker="*", markersize=13,
-                        color=color, markeredgecolor="black", linestyle="none")
+                ax.plot(
+                    [x_of(d.best_step)],
+                    [d.best_value],
+                    marker="*",
+                    markersize=13,
+                    color=color,
+                    markeredgecolor="black",
+                    linestyle="none",
+                )
                 if d.onset_step is not None:
-                    ax.axvline(x_of(d.onset_step), color=color, linestyle="--", linewidth=1,
-                               alpha=0.7)
+                    ax.axvline(
+                        x_of(d.onset_step), color=color, linestyle="--", linewidth=1, alpha=0.7
+                    )
             rec = r.recommended
             if rec is not None and rec.source == "checkpoint" and rec.value is not None:
-                ax.plot([x_of(rec.step)], [rec.value], marker="o", markersize=10,
-                        markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.5,
-                        linestyle="none")
+                ax.plot(
+                    [x_of(rec.step)],
+                    [rec.value],
+                    marker="o",
+                    markersize=10,
+                    markerfacecolor="none",
+                    markeredgecolor=color,
+                    markeredgewidth=1.5,
+                    linestyle="none",
+                )
         ax.set_xlabel("step" if cmp.steps_comparable else "fraction of run")
         ax.set_ylabel(rows[0].key if len({r.key for r in rows}) == 1 else str(cmp.metric))
         arrow = "lower is better" if not cmp.higher_is_better else "higher is better"
-        ax.set_title(f"{cmp.metric} ({arrow}); * best, o recommended checkpoint, "
-                     "-- degradation onset", fontsize=10)
+        ax.set_title(
+            f"{cmp.metric} ({arrow}); * best, o recommended checkpoint, -- degradation onset",
+            fontsize=10,
+        )
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="best")
         fig.tight_layout()
@@ -598,6 +723,7 @@ def render_chart(cmp: Comparison, path: Path) -> bool:
 
 
 # --- terminal ---------------------------------------------------------------------------------
+
 
 def _table(head: list[str], rows: list[list[str]]) -> Table:
     table = Table(box=None, show_edge=False, pad_edge=False)
@@ -618,14 +744,17 @@ def render_terminal(cmp: Comparison, console: Console, lang: str = "en") -> None
     for n in cmp.notes:
         console.print(f"  {message(n, lang)}", soft_wrap=True)
     console.print()
-    console.print(_table(_summary_head(cmp, lang),
-                         [_summary_cells(r, cmp, lang) for r in cmp.rows]))
+    console.print(
+        _table(_summary_head(cmp, lang), [_summary_cells(r, cmp, lang) for r in cmp.rows])
+    )
     console.print()
     console.print(t["recommendations"], style=bold)
     for r in cmp.rows:
         if r.recommended is not None:
-            console.print(f"  {r.name}: {_recommended_cell(r, lang)} — "
-                          f"{message(r.recommended.reason, lang)}", soft_wrap=True)
+            console.print(
+                f"  {r.name}: {_recommended_cell(r, lang)} — {message(r.recommended.reason, lang)}",
+                soft_wrap=True,
+            )
         else:
             console.print(f"  {r.name}: {_DASH} ({_status_cell(r, lang)})", soft_wrap=True)
     metrics, trend_rows = _trend_rows(cmp)
@@ -633,8 +762,10 @@ def render_terminal(cmp: Comparison, console: Console, lang: str = "en") -> None
         console.print()
         console.print(t["trends"], style=bold)
         console.print(_table([t["run"]] + [t.get(m, m) for m in metrics], trend_rows))
-    changes = [(r.name, [message(n, lang) for n in r.notes if n.code == "changed_after_best"])
-               for r in cmp.rows]
+    changes = [
+        (r.name, [message(n, lang) for n in r.notes if n.code == "changed_after_best"])
+        for r in cmp.rows
+    ]
     if any(items for _, items in changes):
         console.print()
         console.print(t["changes"], style=bold)

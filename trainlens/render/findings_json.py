@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from trainlens.analysis import Analysis
-from trainlens.findings import SCHEMA_VERSION, Finding
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: NaN/±Inf become strings (as in Finding.to_dict), tuples become lists."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+from trainlens.findings import SCHEMA_VERSION, Finding, json_safe
 
 
 def finding_dict(analysis: Analysis, finding: Finding, lang: str = "en") -> dict[str, Any]:
     """One finding as JSON: the schema-1 keys plus ``title`` and ``params``."""
     out = finding.to_dict(analysis.message(finding, lang))
     out["title"] = analysis.title(finding, lang)
-    out["params"] = _plain(dict(finding.params))
+    out["params"] = json_safe(dict(finding.params))
     return out
 
 
@@ -38,9 +22,17 @@ def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "lang": lang,
-        "runs": [{"name": r.name, "path": str(r.path), "format": r.format,
-                  "framework": r.meta.framework, "first_step": r.first_step,
-                  "last_step": r.last_step} for r in analysis.runs],
+        "runs": [
+            {
+                "name": r.name,
+                "path": str(r.path),
+                "format": r.format,
+                "framework": r.meta.framework,
+                "first_step": r.first_step,
+                "last_step": r.last_step,
+            }
+            for r in analysis.runs
+        ],
         "findings": [finding_dict(analysis, f, lang) for f in analysis.findings],
         "skipped": [s.to_dict() for s in analysis.skipped],
         "warnings": [w.to_dict() for w in analysis.warnings],

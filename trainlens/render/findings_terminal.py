@@ -16,20 +16,42 @@ from trainlens.findings import Finding, Severity
 from trainlens.run import Run
 
 UI = {
-    "en": {"error": "errors", "warning": "warnings", "info": "info", "steps": "steps {s}",
-           "one_step": "step {s}",
-           "step": "step", "value": "value", "change": "change", "metric": "metric",
-           "none": "no findings", "skipped": "not checked", "members": "members",
-           "summary": "{n_err} errors, {n_warn} warnings, {n_info} info in {n_runs} run(s)",
-           "skipped_summary": "; {n} rule(s) not checked (see the end of the report)",
-           "framework": "framework", "unknown": "unknown"},
-    "zh": {"error": "错误", "warning": "警告", "info": "提示", "steps": "第 {s} 步",
-           "one_step": "第 {s} 步",
-           "step": "步", "value": "数值", "change": "变化", "metric": "指标",
-           "none": "未发现问题", "skipped": "未检查", "members": "成员",
-           "summary": "{n_runs} 个运行：{n_err} 个错误、{n_warn} 个警告、{n_info} 条提示",
-           "skipped_summary": "；{n} 条规则未检查（见报告末尾）",
-           "framework": "框架", "unknown": "未知"},
+    "en": {
+        "error": "errors",
+        "warning": "warnings",
+        "info": "info",
+        "steps": "steps {s}",
+        "one_step": "step {s}",
+        "step": "step",
+        "value": "value",
+        "change": "change",
+        "metric": "metric",
+        "none": "no findings",
+        "skipped": "not checked",
+        "members": "members",
+        "summary": "{n_err} errors, {n_warn} warnings, {n_info} info in {n_runs} run(s)",
+        "skipped_summary": "; {n} rule(s) not checked (see the end of the report)",
+        "framework": "framework",
+        "unknown": "unknown",
+    },
+    "zh": {
+        "error": "错误",
+        "warning": "警告",
+        "info": "提示",
+        "steps": "第 {s} 步",
+        "one_step": "第 {s} 步",
+        "step": "步",
+        "value": "数值",
+        "change": "变化",
+        "metric": "指标",
+        "none": "未发现问题",
+        "skipped": "未检查",
+        "members": "成员",
+        "summary": "{n_runs} 个运行：{n_err} 个错误、{n_warn} 个警告、{n_info} 条提示",
+        "skipped_summary": "；{n} 条规则未检查（见报告末尾）",
+        "framework": "框架",
+        "unknown": "未知",
+    },
 }
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _MARK = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
@@ -122,8 +144,7 @@ def render_terminal(analysis: Analysis, console: Console, lang: str = "en") -> N
                 by_reason[skip_text(s, lang)].append(s.rule)
             console.print(Text(f" {t['skipped']}:", style="dim"))
             for reason, rules in by_reason.items():
-                console.print(Text(f"   {', '.join(rules)}: {reason}", style="dim"),
-                              soft_wrap=True)
+                console.print(Text(f"   {', '.join(rules)}: {reason}", style="dim"), soft_wrap=True)
         console.print()
 
 
@@ -131,8 +152,9 @@ def summary_line(analysis: Analysis, lang: str = "en") -> str:
     """One line for stderr: counts per severity, runs, rules not checked."""
     t = ui(lang)
     c = analysis.counts()
-    text = t["summary"].format(n_err=c["error"], n_warn=c["warning"], n_info=c["info"],
-                               n_runs=len(analysis.runs))
+    text = t["summary"].format(
+        n_err=c["error"], n_warn=c["warning"], n_info=c["info"], n_runs=len(analysis.runs)
+    )
     n_skipped = len({s.rule for s in analysis.skipped})
     if n_skipped:
         text += t["skipped_summary"].format(n=n_skipped)

@@ -24,10 +24,16 @@ FindingText = Callable[[Finding], str]
 
 def default_finding_text(f: Finding) -> str:
     """A language-neutral one-liner for a finding when no rule message is at hand."""
-    where = f"steps {f.start_step}–{f.end_step}" if f.end_step != f.start_step \
+    where = (
+        f"steps {f.start_step}–{f.end_step}"
+        if f.end_step != f.start_step
         else f"step {f.start_step}"
-    peak = f", peak {fmt(f.peak_value)} at step {f.peak_step}" if f.peak_value is not None \
-        and f.peak_step is not None else ""
+    )
+    peak = (
+        f", peak {fmt(f.peak_value)} at step {f.peak_step}"
+        if f.peak_value is not None and f.peak_step is not None
+        else ""
+    )
     return f"{f.rule} ({f.severity.value}) on {f.metric}, {where}{peak}"
 
 
@@ -55,8 +61,10 @@ def evidence(r: PolicyResult, finding_text: FindingText | None = None) -> str:
             return "no matching finding"
         text = finding_text or default_finding_text
         more = f" (+{len(r.findings) - 1} more)" if len(r.findings) > 1 else ""
-        return f"{len(r.findings)} finding{'s' if len(r.findings) > 1 else ''}: " \
-               f"{text(r.findings[0])}{more}"
+        return (
+            f"{len(r.findings)} finding{'s' if len(r.findings) > 1 else ''}: "
+            f"{text(r.findings[0])}{more}"
+        )
     if r.points == 0:
         return r.note
     if policy.aggregate is Aggregate.COUNT:
@@ -82,12 +90,16 @@ def _label(r: PolicyResult) -> str:
     return r.policy.text.strip()
 
 
-_STATUS_STYLE = {Status.PASS: ("PASS", "green"), Status.FAIL: ("FAIL", "bold red"),
-                 Status.MISSING: ("SKIP", "yellow")}
+_STATUS_STYLE = {
+    Status.PASS: ("PASS", "green"),
+    Status.FAIL: ("FAIL", "bold red"),
+    Status.MISSING: ("SKIP", "yellow"),
+}
 
 
-def render_terminal(report: GateReport, console: Console,
-                    finding_text: FindingText | None = None) -> None:
+def render_terminal(
+    report: GateReport, console: Console, finding_text: FindingText | None = None
+) -> None:
     """Per run: one line per policy (status, policy, evidence), aligned."""
     width = max((len(_label(r)) for r in report.results), default=0)
     by_run: dict[str, list[PolicyResult]] = {}
@@ -96,12 +108,15 @@ def render_terminal(report: GateReport, console: Console,
     for run in report.runs:
         results = by_run.get(run.name, [])
         verdict = "failed" if any(r.status is Status.FAIL for r in results) else "passed"
-        console.print(f"[bold]{escape(run.name)}[/]  ({escape(_run_header(run))}) — {verdict}",
-                      soft_wrap=True)
+        console.print(
+            f"[bold]{escape(run.name)}[/]  ({escape(_run_header(run))}) — {verdict}", soft_wrap=True
+        )
         for r in results:
             word, style = _STATUS_STYLE[r.status]
-            line = f"  [{style}]{word}[/]  {escape(_label(r).ljust(width))}  " \
-                   f"{escape(evidence(r, finding_text))}"
+            line = (
+                f"  [{style}]{word}[/]  {escape(_label(r).ljust(width))}  "
+                f"{escape(evidence(r, finding_text))}"
+            )
             console.print(line, soft_wrap=True)
             if r.status is Status.FAIL and len(r.findings) > 1:
                 text = finding_text or default_finding_text
@@ -111,8 +126,7 @@ def render_terminal(report: GateReport, console: Console,
 
 
 def _run_header(run: Run) -> str:
-    steps = f"steps {run.first_step}–{run.last_step}" if run.first_step is not None \
-        else "no points"
+    steps = f"steps {run.first_step}–{run.last_step}" if run.first_step is not None else "no points"
     return f"{run.format}, {steps}"
 
 
@@ -126,8 +140,11 @@ def summary_line(report: GateReport, *, strict: bool = False) -> str:
     if strict and missing:
         head = f"gate failed: {missing} of {checks} could not be checked {on} (--strict)"
         return head + (f"; {failed} failed" if failed else "")
-    head = f"gate failed: {failed} of {checks} failed {on}" if failed \
+    head = (
+        f"gate failed: {failed} of {checks} failed {on}"
+        if failed
         else f"gate passed: {checks} {on}"
+    )
     if missing:
         head += f"; {missing} could not be checked (counted as passed)"
     return head
@@ -135,55 +152,88 @@ def summary_line(report: GateReport, *, strict: bool = False) -> str:
 
 def missing_warnings(report: GateReport, *, strict: bool = False) -> list[str]:
     """One line per (run, policy) that could not be checked."""
-    tail = "an error with --strict" if strict else \
-        "counts as passed; --strict makes this an error"
-    return [f"run {r.run!r}: policy {r.policy.text!r}: {r.note} ({tail})"
-            for r in report.missing]
+    tail = "an error with --strict" if strict else "counts as passed; --strict makes this an error"
+    return [f"run {r.run!r}: policy {r.policy.text!r}: {r.note} ({tail})" for r in report.missing]
 
 
 def result_dict(r: PolicyResult, finding_text: FindingText | None = None) -> dict[str, Any]:
     text = finding_text or default_finding_text
     return {
-        "policy": r.policy.text, "kind": r.policy.kind, "status": r.status.value,
-        "metric": r.metric, "key": r.key, "value": _num(r.value), "step": r.step,
-        "violations": r.violations, "points": r.points, "longest_streak": r.longest_streak,
-        "fired_step": r.fired_step, "nan_points": r.nan_points, "note": r.note or None,
+        "policy": r.policy.text,
+        "kind": r.policy.kind,
+        "status": r.status.value,
+        "metric": r.metric,
+        "key": r.key,
+        "value": _num(r.value),
+        "step": r.step,
+        "violations": r.violations,
+        "points": r.points,
+        "longest_streak": r.longest_streak,
+        "fired_step": r.fired_step,
+        "nan_points": r.nan_points,
+        "note": r.note or None,
         "evidence": evidence(r, finding_text),
         "samples": [{"step": s, "value": _num(v)} for s, v in r.samples],
         "findings": [f.to_dict(text(f)) for f in r.findings],
     }
 
 
-def gate_document(report: GateReport, *, strict: bool = False,
-                  finding_text: FindingText | None = None) -> dict[str, Any]:
+def gate_document(
+    report: GateReport, *, strict: bool = False, finding_text: FindingText | None = None
+) -> dict[str, Any]:
     """The ``--format json`` document (``schema_version`` 1)."""
     runs = []
     for run in report.runs:
         results = [r for r in report.results if r.run == run.name]
-        runs.append({"name": run.name, "path": str(run.path), "format": run.format,
-                     "first_step": run.first_step, "last_step": run.last_step,
-                     "passed": all(r.passed for r in results),
-                     "results": [result_dict(r, finding_text) for r in results]})
-    policies = [{"text": p.text, "kind": p.kind, "description": p.describe(),
-                 **({"canonical": p.canonical_text()} if isinstance(p, MetricPolicy) else {})}
-                for p in report.policies]
+        runs.append(
+            {
+                "name": run.name,
+                "path": str(run.path),
+                "format": run.format,
+                "first_step": run.first_step,
+                "last_step": run.last_step,
+                "passed": all(r.passed for r in results),
+                "results": [result_dict(r, finding_text) for r in results],
+            }
+        )
+    policies = [
+        {
+            "text": p.text,
+            "kind": p.kind,
+            "description": p.describe(),
+            **({"canonical": p.canonical_text()} if isinstance(p, MetricPolicy) else {}),
+        }
+        for p in report.policies
+    ]
     return {
-        "schema_version": SCHEMA_VERSION, "passed": report.passed,
-        "exit_code": report.exit_code(strict=strict), "strict": strict, "policies": policies,
-        "summary": {"checks": len(report.results), "failed": len(report.failed),
-                    "missing": len(report.missing),
-                    "passed": len(report.results) - len(report.failed) - len(report.missing)},
-        "runs": runs, "warnings": [w.to_dict() for w in report.warnings],
+        "schema_version": SCHEMA_VERSION,
+        "passed": report.passed,
+        "exit_code": report.exit_code(strict=strict),
+        "strict": strict,
+        "policies": policies,
+        "summary": {
+            "checks": len(report.results),
+            "failed": len(report.failed),
+            "missing": len(report.missing),
+            "passed": len(report.results) - len(report.failed) - len(report.missing),
+        },
+        "runs": runs,
+        "warnings": [w.to_dict() for w in report.warnings],
     }
 
 
-def render_json(report: GateReport, *, strict: bool = False,
-                finding_text: FindingText | None = None) -> str:
-    return json.dumps(gate_document(report, strict=strict, finding_text=finding_text),
-                      indent=2, ensure_ascii=False)
+def render_json(
+    report: GateReport, *, strict: bool = False, finding_text: FindingText | None = None
+) -> str:
+    return json.dumps(
+        gate_document(report, strict=strict, finding_text=finding_text),
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 # ------------------------------------------------------------------------ GitHub Actions
+
 
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -198,8 +248,9 @@ def annotation(level: str, title: str, message: str) -> str:
     return f"::{level} title={_escape_property(title)}::{_escape_data(message)}"
 
 
-def github_annotations(report: GateReport, *, strict: bool = False,
-                       finding_text: FindingText | None = None) -> list[str]:
+def github_annotations(
+    report: GateReport, *, strict: bool = False, finding_text: FindingText | None = None
+) -> list[str]:
     """``::error`` per failed (run, policy); ``::warning`` (``::error`` with ``strict``) per
     policy that could not be checked."""
     out = []
@@ -208,8 +259,13 @@ def github_annotations(report: GateReport, *, strict: bool = False,
             continue
         level = "error" if r.status is Status.FAIL or strict else "warning"
         verb = "failed" if r.status is Status.FAIL else "not checked"
-        out.append(annotation(level, f"trainlens gate: {r.policy.text} {verb}",
-                              f"run {r.run}: {evidence(r, finding_text)}"))
+        out.append(
+            annotation(
+                level,
+                f"trainlens gate: {r.policy.text} {verb}",
+                f"run {r.run}: {evidence(r, finding_text)}",
+            )
+        )
     return out
 
 

@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 from trainlens.gate.evaluate import GateReport, PolicyResult, Status
 from trainlens.render.gate_output import FindingText, default_finding_text, evidence, fmt
 
-
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -23,8 +22,11 @@ def _safe(text: str) -> str:
 
 
 def _failure_body(r: PolicyResult, finding_text: FindingText | None) -> str:
-    lines = [f"policy: {r.policy.text}", f"meaning: fails when {r.policy.describe()}",
-             f"run: {r.run}"]
+    lines = [
+        f"policy: {r.policy.text}",
+        f"meaning: fails when {r.policy.describe()}",
+        f"run: {r.run}",
+    ]
     if r.key:
         lines.append(f"key: {r.key}")
     lines.append(f"evidence: {evidence(r, finding_text)}")
@@ -38,33 +40,52 @@ def _failure_body(r: PolicyResult, finding_text: FindingText | None) -> str:
     return _safe("\n".join(lines) + "\n")
 
 
-def render_junit(report: GateReport, *, strict: bool = False,
-                 finding_text: FindingText | None = None) -> str:
+def render_junit(
+    report: GateReport, *, strict: bool = False, finding_text: FindingText | None = None
+) -> str:
     """The JUnit XML document as a string (UTF-8 declared)."""
     root = ET.Element("testsuites", name="trainlens gate")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for run in report.runs:
         results = [r for r in report.results if r.run == run.name]
-        failures = sum(r.status is Status.FAIL or (strict and r.status is Status.MISSING)
-                       for r in results)
+        failures = sum(
+            r.status is Status.FAIL or (strict and r.status is Status.MISSING) for r in results
+        )
         skipped = sum(r.status is Status.MISSING and not strict for r in results)
-        suite = ET.SubElement(root, "testsuite", name=_safe(run.name), tests=str(len(results)),
-                              failures=str(failures), errors="0", skipped=str(skipped),
-                              time="0")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=_safe(run.name),
+            tests=str(len(results)),
+            failures=str(failures),
+            errors="0",
+            skipped=str(skipped),
+            time="0",
+        )
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="path", value=_safe(str(run.path)))
         ET.SubElement(props, "property", name="format", value=run.format)
         for r in results:
-            case = ET.SubElement(suite, "testcase", name=_safe(r.policy.text),
-                                 classname=_safe(f"trainlens.gate.{run.name}"), time="0")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=_safe(r.policy.text),
+                classname=_safe(f"trainlens.gate.{run.name}"),
+                time="0",
+            )
             if r.status is Status.FAIL:
-                el = ET.SubElement(case, "failure", type="PolicyFailed",
-                                   message=_safe(f"{r.policy.text}: {evidence(r, finding_text)}"))
+                el = ET.SubElement(
+                    case,
+                    "failure",
+                    type="PolicyFailed",
+                    message=_safe(f"{r.policy.text}: {evidence(r, finding_text)}"),
+                )
                 el.text = _failure_body(r, finding_text)
             elif r.status is Status.MISSING:
                 if strict:
-                    el = ET.SubElement(case, "failure", type="PolicyNotChecked",
-                                       message=_safe(r.note))
+                    el = ET.SubElement(
+                        case, "failure", type="PolicyNotChecked", message=_safe(r.note)
+                    )
                     el.text = _failure_body(r, finding_text)
                 else:
                     ET.SubElement(case, "skipped", message=_safe(r.note))
@@ -77,5 +98,4 @@ def render_junit(report: GateReport, *, strict: bool = False,
         root.set(k, str(v))
     root.set("errors", "0")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") \
-        + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -79,8 +79,9 @@ class _Helpers:
         return [self.t(c) for c in v.extra.causes] + list(self._text(v.spec, "causes") or [])
 
     def advice_list(self, v: FindingView) -> list[str]:
-        generic = generic_advice(list(self._text(v.spec, "advice") or []), v.extra.advice,
-                                 self._config(v.finding.run))
+        generic = generic_advice(
+            list(self._text(v.spec, "advice") or []), v.extra.advice, self._config(v.finding.run)
+        )
         return [self.t(a.text) for a in v.extra.advice] + generic
 
     def _config(self, run_name: str) -> dict[str, Any]:
@@ -108,8 +109,11 @@ class _Helpers:
 
         inputs = getattr(spec.info, "inputs", ()) or ("",) * len(spec.metrics)
         optional: frozenset[str] = getattr(spec.info, "optional", frozenset())
-        absent = [(name, sel) for name, sel in zip(inputs, spec.metrics)
-                  if not any(expand(run, alt.strip()) for alt in sel.split("|"))]
+        absent = [
+            (name, sel)
+            for name, sel in zip(inputs, spec.metrics)
+            if not any(expand(run, alt.strip()) for alt in sel.split("|"))
+        ]
         required = [sel for name, sel in absent if name not in optional]
         if required or len(absent) < len(spec.metrics):
             return required
@@ -130,8 +134,7 @@ class _Helpers:
 
     @staticmethod
     def steps(f: Finding) -> str:
-        return str(f.start_step) if f.start_step == f.end_step else \
-            f"{f.start_step}–{f.end_step}"
+        return str(f.start_step) if f.start_step == f.end_step else f"{f.start_step}–{f.end_step}"
 
     @staticmethod
     def span(v: FindingView) -> str:
@@ -140,8 +143,11 @@ class _Helpers:
 
     def occurrence_value(self, f: Finding) -> str:
         if f.peak_value is not None:
-            return self.at_step(f.peak_value, f.peak_step) if f.peak_step is not None \
+            return (
+                self.at_step(f.peak_value, f.peak_step)
+                if f.peak_step is not None
                 else num(f.peak_value)
+            )
         return self.at_step(f.best_value, f.best_step)
 
     def at_step(self, value: float | None, step: int | None) -> str:
@@ -160,8 +166,9 @@ class _Helpers:
         return f"{signed(cell.change)} ({rel})" if rel else signed(cell.change)
 
     def marks(self, marks: Sequence[str], way: str = "up") -> str:
-        return " ".join(self.t(f"mark.{'low' if m == 'peak' and way == 'down' else m}")
-                        for m in marks)
+        return " ".join(
+            self.t(f"mark.{'low' if m == 'peak' and way == 'down' else m}") for m in marks
+        )
 
     def asset(self, name: str) -> str:
         return f"{self.assets_href}/{name}"
@@ -184,20 +191,48 @@ class _Helpers:
         rec = getattr(row, "recommended", None)
         if rec is None:
             return DASH
-        return f"`{rec.path}`" if rec.path else self.t("label.at_step", value=self.t(
-            "label.best"), step=str(rec.step))
+        return (
+            f"`{rec.path}`"
+            if rec.path
+            else self.t("label.at_step", value=self.t("label.best"), step=str(rec.step))
+        )
 
     def column_cell(self, run: Any, metric: str, stat: str) -> str:
         cell = column_value(metric_stats(run, metric), stat)
         return self.at_step(*cell) if cell else DASH
 
     def as_globals(self) -> dict[str, Any]:
-        names = ("title_of", "message_of", "rule_title", "message", "rule_text", "cause_list",
-                 "advice_list", "skipped_title", "skipped_reason", "sentence", "icon", "code_list", "steps",
-                 "at_step", "change", "marks", "span", "occurrence_value", "asset", "earliest", "timeline", "verdict_cell",
-                 "checkpoint_cell", "column_cell")
-        return {n: getattr(self, n) for n in names} | {"num": num, "signed": signed,
-                                                        "member_metrics": member_metrics}
+        names = (
+            "title_of",
+            "message_of",
+            "rule_title",
+            "message",
+            "rule_text",
+            "cause_list",
+            "advice_list",
+            "skipped_title",
+            "skipped_reason",
+            "sentence",
+            "icon",
+            "code_list",
+            "steps",
+            "at_step",
+            "change",
+            "marks",
+            "span",
+            "occurrence_value",
+            "asset",
+            "earliest",
+            "timeline",
+            "verdict_cell",
+            "checkpoint_cell",
+            "column_cell",
+        )
+        return {n: getattr(self, n) for n in names} | {
+            "num": num,
+            "signed": signed,
+            "member_metrics": member_metrics,
+        }
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
@@ -205,10 +240,21 @@ def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
     built-in ones also answer as ``builtin/<name>``, so a user's ``report.en.md.j2`` can
     ``{% extends "builtin/report.en.md.j2" %}`` and override a single block."""
     builtin = jinja2.FileSystemLoader(str(templates_dir()))
-    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(d) for d in template_dirs]),
-                                  builtin, jinja2.PrefixLoader({"builtin": builtin})])
-    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader([str(d) for d in template_dirs]),
+            builtin,
+            jinja2.PrefixLoader({"builtin": builtin}),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["cell"] = lambda text: str(text).replace("|", "\\|")  # inside a table cell
     return env
 
@@ -222,8 +268,14 @@ def _tidy(text: str) -> str:
     return text.strip() + "\n"
 
 
-def render_model(report: Report, rules: Any, *, lang: str, assets_href: str = "",
-                 template_dirs: Sequence[Path] = ()) -> str:
+def render_model(
+    report: Report,
+    rules: Any,
+    *,
+    lang: str,
+    assets_href: str = "",
+    template_dirs: Sequence[Path] = (),
+) -> str:
     """Render an already built report model."""
     t = Translator(lang)
     env = environment(template_dirs)
@@ -232,10 +284,16 @@ def render_model(report: Report, rules: Any, *, lang: str, assets_href: str = ""
     return _tidy(template.render(report=report, lang=lang, t=t))
 
 
-def render_markdown(analysis: Any, *, lang: str, charts: bool, assets_dir: Path | None = None,
-                    date: str | dt.date | None = None,
-                    analysed_paths: Sequence[str | Path] = (),
-                    template_dirs: Sequence[Path] = ()) -> str:
+def render_markdown(
+    analysis: Any,
+    *,
+    lang: str,
+    charts: bool,
+    assets_dir: Path | None = None,
+    date: str | dt.date | None = None,
+    analysed_paths: Sequence[str | Path] = (),
+    template_dirs: Sequence[Path] = (),
+) -> str:
     """The postmortem of ``analysis`` (a :class:`trainlens.analysis.Analysis`) in ``lang``.
 
     With ``charts`` and an ``assets_dir``, PNG charts are written into ``assets_dir`` and linked
@@ -250,5 +308,6 @@ def render_markdown(analysis: Any, *, lang: str, charts: bool, assets_dir: Path 
         assert assets_dir is not None
         draw_charts(report, Path(assets_dir), lang=lang)
     href = Path(assets_dir).name if draw and assets_dir is not None else ""
-    return render_model(report, analysis.rules, lang=lang, assets_href=href,
-                        template_dirs=template_dirs)
+    return render_model(
+        report, analysis.rules, lang=lang, assets_href=href, template_dirs=template_dirs
+    )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from trainlens.findings import json_safe
 from trainlens.load import LoadResult
 from trainlens.run import Run
 
@@ -20,20 +20,35 @@ def metric_rows(run: Run) -> list[dict[str, Any]]:
         arrays = run.arrays(key)
         assert arrays is not None
         steps, values = arrays
-        rows.append({"key": key, "canonical": run.canonical(key), "count": int(len(steps)),
-                     "first_step": int(steps[0]), "last_step": int(steps[-1]),
-                     "last_value": _json_float(float(values[-1]))})
+        rows.append(
+            {
+                "key": key,
+                "canonical": run.canonical(key),
+                "count": int(len(steps)),
+                "first_step": int(steps[0]),
+                "last_step": int(steps[-1]),
+                "last_value": json_safe(float(values[-1])),
+            }
+        )
     return rows
 
 
 def metrics_document(result: LoadResult) -> dict[str, Any]:
     """The ``--format json`` document of ``trainlens metrics``."""
     return {
-        "runs": [{
-            "name": run.name, "path": str(run.path), "format": run.format,
-            "framework": run.meta.framework, "first_step": run.first_step,
-            "last_step": run.last_step, "metrics": metric_rows(run), "meta": run.meta.to_dict(),
-        } for run in result.runs],
+        "runs": [
+            {
+                "name": run.name,
+                "path": str(run.path),
+                "format": run.format,
+                "framework": run.meta.framework,
+                "first_step": run.first_step,
+                "last_step": run.last_step,
+                "metrics": metric_rows(run),
+                "meta": run.meta.to_dict(),
+            }
+            for run in result.runs
+        ],
         "warnings": [w.to_dict() for w in result.warnings],
     }
 
@@ -45,29 +60,37 @@ def render_json(result: LoadResult) -> str:
 def render_terminal(result: LoadResult, console: Console) -> None:
     """One table per run; plain columns when stdout is not a terminal."""
     for run in result.runs:
-        header = (f"{run.name}  ({run.format}, framework {run.meta.framework or 'unknown'}, "
-                  f"steps {run.first_step}–{run.last_step}, {len(run.table):,} points)")
+        header = (
+            f"{run.name}  ({run.format}, framework {run.meta.framework or 'unknown'}, "
+            f"steps {run.first_step}–{run.last_step}, {len(run.table):,} points)"
+        )
         for r in run.meta.restarts:
-            header += (f"\n  restarted at step {r.step} (had reached {r.previous_step}; "
-                       f"{r.overwritten} logged steps re-logged) in {r.source}")
+            header += (
+                f"\n  restarted at step {r.step} (had reached {r.previous_step}; "
+                f"{r.overwritten} logged steps re-logged) in {r.source}"
+            )
         console.print(header, style="bold" if console.is_terminal else None, soft_wrap=True)
         table = Table(box=None, show_edge=False, pad_edge=False)
-        for col, justify in (("key", "left"), ("canonical", "left"), ("points", "right"),
-                             ("first", "right"), ("last", "right"), ("last value", "right")):
+        for col, justify in (
+            ("key", "left"),
+            ("canonical", "left"),
+            ("points", "right"),
+            ("first", "right"),
+            ("last", "right"),
+            ("last value", "right"),
+        ):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for row in metric_rows(run):
-            table.add_row(row["key"], row["canonical"] or "-", str(row["count"]),
-                          str(row["first_step"]), str(row["last_step"]), _fmt(row["last_value"]))
+            table.add_row(
+                row["key"],
+                row["canonical"] or "-",
+                str(row["count"]),
+                str(row["first_step"]),
+                str(row["last_step"]),
+                _fmt(row["last_value"]),
+            )
         console.print(table)
         console.print()
-
-
-def _json_float(x: float) -> float | str:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return x
 
 
 def _fmt(x: float | str) -> str:

@@ -86,8 +86,13 @@ def _from_evidence(finding: Finding, logged: np.ndarray | None) -> KeyTable:
     if len(ev) <= MAX_ROWS:
         picked: list[int | None] = list(range(len(ev)))
     else:
-        picked = _pick(len(ev), min(i0, len(ev) - 1), min(i1, len(ev) - 1), peak,
-                       [b for b in (best,) if b is not None])
+        picked = _pick(
+            len(ev),
+            min(i0, len(ev) - 1),
+            min(i1, len(ev) - 1),
+            peak,
+            [b for b in (best,) if b is not None],
+        )
     rows: list[Row] = []
     previous: int | None = None
     for i in picked:
@@ -105,8 +110,10 @@ def _from_evidence(finding: Finding, logged: np.ndarray | None) -> KeyTable:
 
 def _skips(logged: np.ndarray, a: int, b: int) -> bool:
     """Whether the run logged a step strictly between steps ``a`` and ``b``."""
-    return int(np.searchsorted(logged, b, side="left")) - \
-        int(np.searchsorted(logged, a, side="right")) > 0
+    return (
+        int(np.searchsorted(logged, b, side="left")) - int(np.searchsorted(logged, a, side="right"))
+        > 0
+    )
 
 
 def _index_of(steps: np.ndarray, step: int | None) -> int | None:

@@ -33,18 +33,26 @@ def _panel(job: ChartJob, metric: str, findings: tuple[Finding, ...]) -> Panel |
     for f in sorted(own, key=lambda f: (f.best_step is None, -strength(f), f.start_step)):
         if f.peak_step is not None and f.peak_value is not None:
             kind = "peak" if direction(run, f) == "up" else "low"
-            marks.append(Mark(f.peak_step, float(f.peak_value),
-                              f"{num(f.peak_value)} @ {f.peak_step}", kind))
+            marks.append(
+                Mark(f.peak_step, float(f.peak_value), f"{num(f.peak_value)} @ {f.peak_step}", kind)
+            )
         if f.best_step is not None and f.best_value is not None:
-            marks.append(Mark(f.best_step, float(f.best_value),
-                              f"{num(f.best_value)} @ {f.best_step}", "best"))
+            marks.append(
+                Mark(
+                    f.best_step, float(f.best_value), f"{num(f.best_value)} @ {f.best_step}", "best"
+                )
+            )
     baselines = [f.baseline for f in own if f.baseline is not None]
     title = metric if key == metric else f"{metric} ({key})"
-    return Panel(title=title, steps=steps, values=values, windows=windows,
-                 marks=tuple(dict.fromkeys(marks)),
-                 baseline=float(baselines[0]) if len(baselines) == 1 and not job.overview
-                 else None,
-                 restarts=tuple(r.step for r in run.meta.restarts))
+    return Panel(
+        title=title,
+        steps=steps,
+        values=values,
+        windows=windows,
+        marks=tuple(dict.fromkeys(marks)),
+        baseline=float(baselines[0]) if len(baselines) == 1 and not job.overview else None,
+        restarts=tuple(r.step for r in run.meta.restarts),
+    )
 
 
 def draw_charts(report: Report, assets_dir: Path, *, lang: str) -> list[Path]:

@@ -24,7 +24,7 @@ def num(x: float | None, digits: int = 4) -> str:
         mantissa, exp = f"{x:.{max(digits - 2, 1)}e}".split("e")
         mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{int(exp)}"
-    if float(x).is_integer() or abs(x) >= 10 ** digits:  # 14910.3 → "14910", not "1.491e+04"
+    if float(x).is_integer() or abs(x) >= 10**digits:  # 14910.3 → "14910", not "1.491e+04"
         return str(round(x))
     return f"{x:.{digits}g}"
 
@@ -39,8 +39,13 @@ def signed(x: float | None, digits: int = 4) -> str:
 
 def relative(change: float | None, before: float | None) -> str | None:
     """The change as a percentage of ``before`` (``+46.8%``); None when it means nothing."""
-    if change is None or before is None or not math.isfinite(change) \
-            or not math.isfinite(before) or abs(before) < 1e-12:
+    if (
+        change is None
+        or before is None
+        or not math.isfinite(change)
+        or not math.isfinite(before)
+        or abs(before) < 1e-12
+    ):
         return None
     pct = 100.0 * change / abs(before)
     if abs(pct) >= 1e3:  # a change from near zero: the percentage says nothing

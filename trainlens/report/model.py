@@ -38,10 +38,25 @@ MAX_OCCURRENCES = 20
 RELATED_MAX = 4
 RELATED_MARGIN = 0.02  # findings within 2% of the run's step span count as co-occurring
 #: Run settings shown in the overview when the config has them.
-KEY_SETTINGS = ("model", "train_type", "rlhf_type", "learning_rate", "lr_scheduler_type",
-                "warmup_ratio", "warmup_steps", "max_grad_norm", "beta", "num_generations",
-                "temperature", "max_completion_length", "max_length", "num_train_epochs",
-                "per_device_train_batch_size", "gradient_accumulation_steps", "save_steps")
+KEY_SETTINGS = (
+    "model",
+    "train_type",
+    "rlhf_type",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_ratio",
+    "warmup_steps",
+    "max_grad_norm",
+    "beta",
+    "num_generations",
+    "temperature",
+    "max_completion_length",
+    "max_length",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "save_steps",
+)
 RL_SETTINGS = frozenset({"beta", "num_generations", "temperature", "max_completion_length"})
 
 
@@ -193,8 +208,9 @@ def _related(run: Run, finding: Finding, others: list[Finding]) -> list[Finding]
     wanted = set(finding.members)
     out: dict[tuple[str, str], Finding] = {}
     for f in others:
-        near = f.start_step <= finding.end_step + margin and \
-            f.end_step >= finding.start_step - margin
+        near = (
+            f.start_step <= finding.end_step + margin and f.end_step >= finding.start_step - margin
+        )
         if wanted:
             keep = f"{f.rule}@{f.metric}" in wanted
         else:
@@ -245,23 +261,41 @@ def _group(views: list[FindingView]) -> list[FamilyGroup]:
     for v in views:
         by.setdefault(v.family, []).append(v)
     order = [EPISODE, *FAMILY_ORDER]
-    families = sorted(by, key=lambda fam: (fam != EPISODE, rank_key(by[fam][0].finding)[0],
-                                           order.index(fam)))
+    families = sorted(
+        by, key=lambda fam: (fam != EPISODE, rank_key(by[fam][0].finding)[0], order.index(fam))
+    )
     return [FamilyGroup(fam, tuple(by[fam])) for fam in families]
 
 
-def build_run(run: Run, findings: list[Finding], skipped: list[Skipped], rules: Any,
-              base: Path | None, *, charts: bool, prefix: str) -> tuple[RunReport, list[ChartJob]]:
+def build_run(
+    run: Run,
+    findings: list[Finding],
+    skipped: list[Skipped],
+    rules: Any,
+    base: Path | None,
+    *,
+    charts: bool,
+    prefix: str,
+) -> tuple[RunReport, list[ChartJob]]:
     """The model of one run's part of the report, plus the charts it links."""
     findings = sorted(findings, key=rank_key)
     views = []
     for group in _sections(findings):
         f = _primary(group)
         spec = rule_spec(rules, f.rule)
-        views.append(FindingView(
-            finding=f, occurrences=tuple(group), spec=spec, family=_family(run, f, spec),
-            number=0, direction=direction(run, f), table=key_table(run, f),
-            extra=finding_advice(run, f), related=_related(run, f, findings)))
+        views.append(
+            FindingView(
+                finding=f,
+                occurrences=tuple(group),
+                spec=spec,
+                family=_family(run, f, spec),
+                number=0,
+                direction=direction(run, f),
+                table=key_table(run, f),
+                extra=finding_advice(run, f),
+                related=_related(run, f, findings),
+            )
+        )
     groups = _group(views)
     for i, v in enumerate((v for g in groups for v in g.findings), start=1):
         v.number = i
@@ -269,19 +303,36 @@ def build_run(run: Run, findings: list[Finding], skipped: list[Skipped], rules: 
     if charts:
         jobs = _plan_charts(run, groups, prefix)
     counts = {s.value: sum(v.finding.severity is s for v in views) for s in Severity}
-    checkpoint = next(((name, f) for f in findings if f.best_step is not None
-                       and (name := checkpoint_for(run, f)) is not None), None)
+    checkpoint = next(
+        (
+            (name, f)
+            for f in findings
+            if f.best_step is not None and (name := checkpoint_for(run, f)) is not None
+        ),
+        None,
+    )
     extra_metrics = tuple(dict.fromkeys(m for f in findings for m in member_metrics(f)))
     report = RunReport(
-        run=run, path=display_path(run.path, base),
-        sources=[SourceView(display_path(s.path, base), s.format, s.points, s.first_step,
-                            s.last_step, s.role) for s in run.meta.sources],
-        status=_status(counts), counts=counts, findings=len(findings), ranked=views,
+        run=run,
+        path=display_path(run.path, base),
+        sources=[
+            SourceView(
+                display_path(s.path, base), s.format, s.points, s.first_step, s.last_step, s.role
+            )
+            for s in run.meta.sources
+        ],
+        status=_status(counts),
+        counts=counts,
+        findings=len(findings),
+        ranked=views,
         groups=groups,
-        overview=overview(run, extra_metrics), settings=_settings(run.meta.config),
+        overview=overview(run, extra_metrics),
+        settings=_settings(run.meta.config),
         actions=immediate_actions([v.extra for v in views]),
-        targets=monitoring_targets(run, findings), checkpoint=checkpoint,
-        skipped=sorted(skipped, key=lambda s: s.rule))
+        targets=monitoring_targets(run, findings),
+        checkpoint=checkpoint,
+        skipped=sorted(skipped, key=lambda s: s.rule),
+    )
     if charts:
         report.overview_chart = next((j.name for j in jobs if j.overview), None)
     return report, jobs
@@ -317,8 +368,13 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
     return jobs
 
 
-def build_report(analysis: Any, *, charts: bool, date: str | dt.date | None = None,
-                 analysed_paths: Sequence[str | Path] = ()) -> Report:
+def build_report(
+    analysis: Any,
+    *,
+    charts: bool,
+    date: str | dt.date | None = None,
+    analysed_paths: Sequence[str | Path] = (),
+) -> Report:
     """The model of the whole report for ``analysis`` (runs, findings, skipped, warnings, rules)."""
     runs: list[Run] = list(analysis.runs)
     paths = list(analysed_paths) or _derive_paths(runs)
@@ -329,8 +385,9 @@ def build_report(analysis: Any, *, charts: bool, date: str | dt.date | None = No
         findings = [f for f in analysis.findings if f.run == run.name]
         skipped = [s for s in analysis.skipped if s.run == run.name]
         prefix = f"{slug(run.name)}-" if multi else ""
-        report, run_jobs = build_run(run, findings, skipped, analysis.rules, base,
-                                     charts=charts, prefix=prefix)
+        report, run_jobs = build_run(
+            run, findings, skipped, analysis.rules, base, charts=charts, prefix=prefix
+        )
         reports.append(report)
         jobs += run_jobs
     comparison = None
@@ -340,16 +397,24 @@ def build_report(analysis: Any, *, charts: bool, date: str | dt.date | None = No
         comparison = compare_runs(runs)
     warnings = [(display_path(w.source, base), w.message) for w in analysis.warnings]
     when = date.isoformat() if isinstance(date, dt.date) else (date or dt.date.today().isoformat())
-    return Report(paths=[display_path(p) for p in paths], date=when, runs=reports,
-                  compare_columns=compare_columns(
-                      runs, comparison.metric if comparison is not None else None),
-                  comparison=comparison, warnings=warnings, charts=jobs)
+    return Report(
+        paths=[display_path(p) for p in paths],
+        date=when,
+        runs=reports,
+        compare_columns=compare_columns(
+            runs, comparison.metric if comparison is not None else None
+        ),
+        comparison=comparison,
+        warnings=warnings,
+        charts=jobs,
+    )
 
 
 def _derive_paths(runs: list[Run]) -> list[str]:
     """The folder holding every run (a run named after a log file counts as its folder)."""
-    folders = [os.path.abspath(r.path if Path(r.path).is_dir() else Path(r.path).parent)
-               for r in runs]
+    folders = [
+        os.path.abspath(r.path if Path(r.path).is_dir() else Path(r.path).parent) for r in runs
+    ]
     if not folders:
         return []
     try:

@@ -12,14 +12,39 @@ from trainlens.run import Run
 #: Family order of the report, and the key metrics shown per family (in this order).
 FAMILY_ORDER = ("optimisation", "reward", "critic", "length", "eval", "throughput", "other")
 KEY_METRICS: dict[str, tuple[str, ...]] = {
-    "optimisation": ("loss", "grad_norm", "learning_rate", "kl", "approx_kl", "entropy",
-                     "clip_ratio", "token_acc"),
-    "reward": ("reward", "reward_std", "frac_reward_zero_std", "reward_margin", "reward_accuracy",
-               "reward_chosen", "reward_rejected"),
-    "critic": ("d_acc", "score_diff", "teacher_score", "student_score", "hard_sample_ratio",
-               "length_reward_corr"),
-    "length": ("response_length_mean", "response_length_max", "response_length_min",
-               "clipped_ratio"),
+    "optimisation": (
+        "loss",
+        "grad_norm",
+        "learning_rate",
+        "kl",
+        "approx_kl",
+        "entropy",
+        "clip_ratio",
+        "token_acc",
+    ),
+    "reward": (
+        "reward",
+        "reward_std",
+        "frac_reward_zero_std",
+        "reward_margin",
+        "reward_accuracy",
+        "reward_chosen",
+        "reward_rejected",
+    ),
+    "critic": (
+        "d_acc",
+        "score_diff",
+        "teacher_score",
+        "student_score",
+        "hard_sample_ratio",
+        "length_reward_corr",
+    ),
+    "length": (
+        "response_length_mean",
+        "response_length_max",
+        "response_length_min",
+        "clipped_ratio",
+    ),
     "eval": ("eval_loss", "eval_score"),
     "throughput": ("throughput", "mfu", "memory"),
 }
@@ -28,9 +53,21 @@ MAX_CUSTOM_KEYS = 8
 #: Metrics with a direction whose extreme is not a "best" worth showing.
 NO_BEST = frozenset({"kl", "entropy", "clipped_ratio", "frac_reward_zero_std", "memory"})
 #: Metrics drawn in the overview chart when present (at most six panels).
-CHART_METRICS = ("loss", "reward", "kl", "grad_norm", "d_acc", "response_length_mean",
-                 "eval_loss", "eval_score", "learning_rate", "entropy", "score_diff",
-                 "student_score", "hard_sample_ratio")
+CHART_METRICS = (
+    "loss",
+    "reward",
+    "kl",
+    "grad_norm",
+    "d_acc",
+    "response_length_mean",
+    "eval_loss",
+    "eval_score",
+    "learning_rate",
+    "entropy",
+    "score_diff",
+    "student_score",
+    "hard_sample_ratio",
+)
 MAX_CHART_PANELS = 6
 
 
@@ -84,11 +121,22 @@ def metric_stats(run: Run, name: str) -> MetricStats | None:
     s, v = steps[finite], values[finite]
     lo, hi = int(np.argmin(v)), int(np.argmax(v))
     info = run.info(name)
-    return MetricStats(name=name, key=run.resolve(name) or name, family=info.family,
-                       direction=info.direction, points=len(steps),
-                       first_step=int(s[0]), first=float(v[0]), last_step=int(s[-1]),
-                       last=float(v[-1]), min_step=int(s[lo]), min=float(v[lo]),
-                       max_step=int(s[hi]), max=float(v[hi]), nonfinite=int((~finite).sum()))
+    return MetricStats(
+        name=name,
+        key=run.resolve(name) or name,
+        family=info.family,
+        direction=info.direction,
+        points=len(steps),
+        first_step=int(s[0]),
+        first=float(v[0]),
+        last_step=int(s[-1]),
+        last=float(v[-1]),
+        min_step=int(s[lo]),
+        min=float(v[lo]),
+        max_step=int(s[hi]),
+        max=float(v[hi]),
+        nonfinite=int((~finite).sum()),
+    )
 
 
 def _family_of(run: Run, name: str) -> str:
@@ -100,8 +148,9 @@ def overview(run: Run, extra: tuple[str, ...] = ()) -> list[OverviewGroup]:
     """Key metrics per family (plus ``extra`` ones, e.g. those with findings), families in report
     order, empty families left out."""
     present = set(run.canonical_names)
-    wanted: dict[str, list[str]] = {f: [m for m in KEY_METRICS.get(f, ()) if m in present]
-                                    for f in FAMILY_ORDER}
+    wanted: dict[str, list[str]] = {
+        f: [m for m in KEY_METRICS.get(f, ()) if m in present] for f in FAMILY_ORDER
+    }
     components = sorted(n for n in present if n.startswith("reward/"))
     wanted["reward"] += components[:MAX_REWARD_COMPONENTS]
     for name in extra:
@@ -141,9 +190,17 @@ def chart_metrics(run: Run) -> list[str]:
 
 #: Extra columns of the comparison table for several runs: (metric, statistic), in order of
 #: preference; the statistic is ``best`` (direction-aware), ``max`` or ``last``.
-COMPARE_COLUMNS = (("reward", "best"), ("kl", "max"), ("response_length_mean", "last"),
-                   ("entropy", "last"), ("clipped_ratio", "max"), ("grad_norm", "max"),
-                   ("d_acc", "last"), ("eval_loss", "best"), ("loss", "last"))
+COMPARE_COLUMNS = (
+    ("reward", "best"),
+    ("kl", "max"),
+    ("response_length_mean", "last"),
+    ("entropy", "last"),
+    ("clipped_ratio", "max"),
+    ("grad_norm", "max"),
+    ("d_acc", "last"),
+    ("eval_loss", "best"),
+    ("loss", "last"),
+)
 MAX_COMPARE_COLUMNS = 4
 
 

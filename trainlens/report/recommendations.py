@@ -18,9 +18,16 @@ from trainlens.report.text import Text
 from trainlens.run import Run
 
 #: Metrics whose anomaly in this direction means "updates are too large" (lr / clipping advice).
-UNSTABLE_WHEN = {"kl": "up", "grad_norm": "up", "loss": "up", "approx_kl": "up",
-                 "clip_ratio": "up", "d_acc": "up", "score_diff": "up",
-                 "hard_sample_ratio": "down"}
+UNSTABLE_WHEN = {
+    "kl": "up",
+    "grad_norm": "up",
+    "loss": "up",
+    "approx_kl": "up",
+    "clip_ratio": "up",
+    "d_acc": "up",
+    "score_diff": "up",
+    "hard_sample_ratio": "down",
+}
 LENGTH_METRICS = ("clipped_ratio", "response_length_mean", "response_length_max")
 SIGNAL_METRICS = ("frac_reward_zero_std", "reward_std", "entropy")
 RL_LR_HIGH = 1e-5  # above this, RL fine-tuning learning rates are unusually high (a cause)
@@ -47,8 +54,7 @@ class Settings:
         "warmup_steps": ("warmup_steps",),
         "max_grad_norm": ("max_grad_norm", "grad_clip", "clip_grad"),
         "beta": ("beta", "kl_coef", "init_kl_coef"),
-        "max_completion_length": ("max_completion_length", "max_new_tokens",
-                                  "max_response_length"),
+        "max_completion_length": ("max_completion_length", "max_new_tokens", "max_response_length"),
         "mask_truncated_completions": ("mask_truncated_completions",),
         "temperature": ("temperature",),
         "num_generations": ("num_generations",),
@@ -121,7 +127,7 @@ def direction(run: Run, finding: Finding) -> str:
 def _round_lr(x: float) -> str:
     """A learning rate as a user would type it: one significant digit (``5e-6``)."""
     exp = math.floor(math.log10(x))
-    mantissa = round(x / 10 ** exp)
+    mantissa = round(x / 10**exp)
     if mantissa == 10:
         mantissa, exp = 1, exp + 1
     return f"{mantissa}e{exp}"
@@ -164,8 +170,9 @@ def _stability(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], l
     if lr:
         key = "advice.lr_lower" if source == "config" else "advice.lr_lower_logged"
         factor = 10 if lr > LR_CUT_TENFOLD["rl" if rl else "other"] else 2
-        advice.append(Advice(Text(key, {"lr": num(lr), "new": _round_lr(lr / factor)}),
-                             "learning_rate", 20))
+        advice.append(
+            Advice(Text(key, {"lr": num(lr), "new": _round_lr(lr / factor)}), "learning_rate", 20)
+        )
         if rl and lr >= RL_LR_HIGH:
             causes.append(Text("cause.lr_high_rl", {"lr": num(lr)}))
     else:
@@ -200,8 +207,10 @@ def _kl(finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
     if beta == 0:
         return [Text("cause.beta_zero")], [Advice(Text("advice.beta_zero"), "beta", 10)]
     if beta < 0.1:
-        return ([Text("cause.beta_weak", {"beta": num(beta)})],
-                [Advice(Text("advice.beta_raise", {"beta": num(beta)}), "beta", 10)])
+        return (
+            [Text("cause.beta_weak", {"beta": num(beta)})],
+            [Advice(Text("advice.beta_raise", {"beta": num(beta)}), "beta", 10)],
+        )
     return [Text("cause.beta_strong", {"beta": num(beta)})], []
 
 
@@ -222,8 +231,9 @@ def _length(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], list
         longest = _max_of(run, "response_length_max")
         if longest is not None:
             params["limit"] = num(longest)
-            advice.append(Advice(Text("advice.length_limit_inferred", params),
-                                 "max_completion_length", 10))
+            advice.append(
+                Advice(Text("advice.length_limit_inferred", params), "max_completion_length", 10)
+            )
         else:
             advice.append(Advice(Text("advice.length_unknown"), "max_completion_length", 10))
     if cfg.get("mask_truncated_completions") is False:
@@ -235,12 +245,20 @@ def _signal(metric: str, cfg: Settings) -> list[Advice]:
     advice = []
     temperature = cfg.number("temperature")
     if temperature is not None and temperature < 1.0:
-        advice.append(Advice(Text("advice.temperature_raise", {"t": num(temperature)}),
-                             "temperature", 12))
+        advice.append(
+            Advice(Text("advice.temperature_raise", {"t": num(temperature)}), "temperature", 12)
+        )
     generations = cfg.number("num_generations")
     if metric != "entropy" and generations is not None and generations > 0:
-        advice.append(Advice(Text("advice.generations_more", {
-            "n": num(generations), "new": num(2 * generations)}), "num_generations", 13))
+        advice.append(
+            Advice(
+                Text(
+                    "advice.generations_more", {"n": num(generations), "new": num(2 * generations)}
+                ),
+                "num_generations",
+                13,
+            )
+        )
     if not cfg.known:
         advice.append(Advice(Text("advice.signal_unknown"), "temperature", 14))
     return advice
@@ -249,9 +267,12 @@ def _signal(metric: str, cfg: Settings) -> list[Advice]:
 def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
     advice = []
     checkpoint = checkpoint_for(run, finding)
-    params = {"metric": finding.metric, "best": num(finding.best_value),
-              "best_step": str(finding.best_step),
-              "onset": str(finding.start_step)}
+    params = {
+        "metric": finding.metric,
+        "best": num(finding.best_value),
+        "best_step": str(finding.best_step),
+        "onset": str(finding.start_step),
+    }
     if checkpoint is not None:
         params["checkpoint"] = checkpoint
         advice.append(Advice(Text("advice.checkpoint_use", params), "checkpoint", 1))
@@ -265,14 +286,28 @@ def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
         else:
             advice.append(Advice(Text("advice.checkpoint_none", params), "checkpoint", 5))
     if finding.metric.startswith("eval") and cfg.get("load_best_model_at_end") is False:
-        advice.append(Advice(Text("advice.best_at_end", {"metric": finding.metric}),
-                             "load_best_model_at_end", 6))
+        advice.append(
+            Advice(
+                Text("advice.best_at_end", {"metric": finding.metric}), "load_best_model_at_end", 6
+            )
+        )
     epochs = cfg.number("num_train_epochs")
     best_epoch = _value_at(run, "epoch", finding.best_step)
     if finding.metric.startswith("eval") and epochs and best_epoch and best_epoch < epochs - 0.5:
-        advice.append(Advice(Text("advice.epochs_fewer", {
-            "epochs": num(epochs), "best_epoch": num(round(best_epoch, 1)),
-            "new": str(max(1, math.ceil(best_epoch)))}), "num_train_epochs", 7))
+        advice.append(
+            Advice(
+                Text(
+                    "advice.epochs_fewer",
+                    {
+                        "epochs": num(epochs),
+                        "best_epoch": num(round(best_epoch, 1)),
+                        "new": str(max(1, math.ceil(best_epoch))),
+                    },
+                ),
+                "num_train_epochs",
+                7,
+            )
+        )
     return advice
 
 
@@ -295,18 +330,22 @@ def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
         add(_kl(finding, cfg))
     if any(m in LENGTH_METRICS for m in metrics) and (way == "up" or episode):
         add(_length(run, finding, cfg))
-    if UNSTABLE_WHEN.get(finding.metric) == way or \
-            (episode and any(m in UNSTABLE_WHEN for m in metrics)):
+    if UNSTABLE_WHEN.get(finding.metric) == way or (
+        episode and any(m in UNSTABLE_WHEN for m in metrics)
+    ):
         add(_stability(run, finding, cfg))
         if any(m in ("grad_norm", "loss", "kl") for m in metrics):
             add(_clipping(finding, cfg))
-    if finding.metric == "frac_reward_zero_std" or (finding.metric in SIGNAL_METRICS
-                                                     and way in ("down", "flat")):
+    if finding.metric == "frac_reward_zero_std" or (
+        finding.metric in SIGNAL_METRICS and way in ("down", "flat")
+    ):
         advice.extend(_signal(finding.metric, cfg))
     return FindingAdvice(tuple(dict.fromkeys(causes)), tuple(_dedupe(advice)))
 
 
-def generic_advice(items: list[str], advice: tuple[Advice, ...], config: dict[str, Any]) -> list[str]:
+def generic_advice(
+    items: list[str], advice: tuple[Advice, ...], config: dict[str, Any]
+) -> list[str]:
     """A rule's own advice minus the items about a setting that the config-aware advice already
     covers, or about a switch the run already has on (``enable load_best_model_at_end``)."""
     names = {a.setting for a in advice}

@@ -16,8 +16,8 @@ from trainlens.report.text import Text
 from trainlens.run import Run
 
 SPIKE_FACTOR = 10.0  # a spike target: below 10x the run's median
-PERCENT_SCALE = 1.5
-KL_LIMIT = 5.0  # "KL between 0 and 10" (old TRL docs), with margin  # a share whose values exceed this was logged in percent
+PERCENT_SCALE = 1.5  # a share whose values exceed this was logged in percent
+KL_LIMIT = 5.0  # "KL between 0 and 10" (old TRL docs), with margin
 
 
 @dataclass(frozen=True)
@@ -65,31 +65,37 @@ def _target_text(run: Run, metric: str, finding: Finding) -> Text:
         step = 10 if first < 10 else first + 10
         return Text("target.d_acc", {**_share(run, metric, 0.85), "step": str(step)})
     if metric in ("grad_norm", "loss") and (median := _median(run, metric)):
-        return Text("target.spike", {"median": num(median, 3),
-                                     "limit": num(SPIKE_FACTOR * abs(median), 2)})
+        return Text(
+            "target.spike", {"median": num(median, 3), "limit": num(SPIKE_FACTOR * abs(median), 2)}
+        )
     if metric == "response_length_mean":
         if way in ("flat", "down"):
             return Text("target.length_floor")
         limit = Settings(run.meta.config).number("max_completion_length")
         if limit:
-            return Text("target.length_limit", {"limit": num(0.8 * limit, 3),
-                                                "max": num(limit)})
+            return Text("target.length_limit", {"limit": num(0.8 * limit, 3), "max": num(limit)})
         return Text("target.length_growth")
     if metric == "eval_loss" and stats is not None:
-        return Text("target.eval_loss", {"best": num(stats.min),
-                                         "limit": num(1.05 * stats.min, 3)})
+        return Text("target.eval_loss", {"best": num(stats.min), "limit": num(1.05 * stats.min, 3)})
     if metric == "student_score" and stats is not None:
         return Text("target.student_score", {"first": num(stats.first)})
     if (metric in ("reward", "eval_score") or metric.startswith("reward/")) and stats is not None:
-        return Text("target.keep_best", {"best": num(stats.max),
-                                         "floor": num(stats.max - 0.1 * abs(stats.max), 3)})
+        return Text(
+            "target.keep_best",
+            {"best": num(stats.max), "floor": num(stats.max - 0.1 * abs(stats.max), 3)},
+        )
     bounds = _bounds(finding)
     if bounds is not None:
         return bounds
-    simple = {"entropy": "target.entropy", "length_reward_corr": "target.length_reward_corr",
-              "frac_reward_zero_std": "target.frac_reward_zero_std",
-              "score_diff": "target.score_diff", "approx_kl": "target.approx_kl",
-              "clip_ratio": "target.clip_ratio", "throughput": "target.throughput"}
+    simple = {
+        "entropy": "target.entropy",
+        "length_reward_corr": "target.length_reward_corr",
+        "frac_reward_zero_std": "target.frac_reward_zero_std",
+        "score_diff": "target.score_diff",
+        "approx_kl": "target.approx_kl",
+        "clip_ratio": "target.clip_ratio",
+        "throughput": "target.throughput",
+    }
     if metric in simple:
         return Text(simple[metric])
     return Text("target.no_finding", {"rule": finding.rule})
@@ -112,15 +118,22 @@ def _bounds(finding: Finding) -> Text | None:
 
 
 def _observed(run: Run, metric: str, finding: Finding) -> Text:
-    if finding.metric == metric and finding.peak_value is not None \
-            and finding.peak_step is not None:
-        return Text("target.observed_peak", {"value": num(finding.peak_value),
-                                             "step": str(finding.peak_step)})
+    if (
+        finding.metric == metric
+        and finding.peak_value is not None
+        and finding.peak_step is not None
+    ):
+        return Text(
+            "target.observed_peak",
+            {"value": num(finding.peak_value), "step": str(finding.peak_step)},
+        )
     stats = metric_stats(run, metric)
     if stats is None:
         return Text("target.observed_none")
-    return Text("target.observed_range", {"min": num(stats.min), "max": num(stats.max),
-                                          "last": num(stats.last)})
+    return Text(
+        "target.observed_range",
+        {"min": num(stats.min), "max": num(stats.max), "last": num(stats.last)},
+    )
 
 
 def monitoring_targets(run: Run, findings: list[Finding]) -> list[Target]:
@@ -134,8 +147,8 @@ def monitoring_targets(run: Run, findings: list[Finding]) -> list[Target]:
                 continue
             seen.add(metric)
             own = [f for f in findings if f.metric == metric]
-            owner = next((f for f in own if f.peak_value is not None),
-                         own[0] if own else finding)
-            out.append(Target(metric, _observed(run, metric, owner),
-                              _target_text(run, metric, owner)))
+            owner = next((f for f in own if f.peak_value is not None), own[0] if own else finding)
+            out.append(
+                Target(metric, _observed(run, metric, owner), _target_text(run, metric, owner))
+            )
     return out

@@ -49,8 +49,12 @@ def catalog(path: Path | None = None) -> dict[str, dict[str, str]]:
 
 def missing_translations(path: Path | None = None) -> list[str]:
     """``section.key (lang)`` for every entry lacking one of :data:`LANGS`."""
-    return [f"{key} ({lang})" for key, texts in catalog(path).items() for lang in LANGS
-            if not texts.get(lang, "").strip()]
+    return [
+        f"{key} ({lang})"
+        for key, texts in catalog(path).items()
+        for lang in LANGS
+        if not texts.get(lang, "").strip()
+    ]
 
 
 class Translator:
@@ -70,5 +74,7 @@ class Translator:
         try:
             template = self._catalog[key][self.lang]
         except KeyError:
-            raise KeyError(f"report string {key!r} ({self.lang}) missing from strings.yaml")
+            raise KeyError(
+                f"report string {key!r} ({self.lang}) missing from strings.yaml"
+            ) from None
         return template.format(**params) if params else template
