@@ -28,6 +28,7 @@ test: $(VENV)/.test
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_analyze.py
 
 examples: $(VENV)/.test
 	$(BIN)/python examples/generate.py

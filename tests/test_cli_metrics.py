@@ -133,3 +133,14 @@ def test_error_text_with_brackets_is_printed_verbatim(tmp_path, swift_run):
         fh.write("{oops\n")
     result = runner.invoke(app, ["metrics", str(weird)])
     assert "[bold]run" in result.stderr
+
+
+def test_library_api_at_top_level(swift_run):
+    import trainlens
+
+    result = trainlens.load_runs(swift_run)
+    assert [r.name for r in result.runs] == ["v0-run"]
+    analysis = trainlens.analyze(swift_run)
+    assert isinstance(analysis, trainlens.Analysis) and analysis.runs[0].name == "v0-run"
+    with pytest.raises(AttributeError):
+        trainlens.no_such_thing  # noqa: B018
