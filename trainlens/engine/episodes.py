@@ -116,7 +116,7 @@ def episode_findings(
                 params={
                     **params,
                     "chain": " → ".join(chain),
-                    "families": ", ".join(fams),
+                    "families": tuple(fams),  # joined per language by render_message
                     "n_members": len(found),
                 },
                 members=tuple(f"{f.rule}@{f.metric}" for f in found),

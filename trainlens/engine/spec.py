@@ -38,7 +38,7 @@ FINDING_FIELDS = (
     "recommended_checkpoint",
 )
 #: Computed for messages: ``span`` is "120" or "120–135" (the finding's step window).
-EXTRA_FIELDS = ("span",)
+EXTRA_FIELDS = ("span", "steps")
 _TEXT_SECTIONS = ("title", "summary", "message", "why")
 _LIST_SECTIONS = ("causes", "advice")
 _KNOWN = {
@@ -344,8 +344,30 @@ class _SafeFormatter(string.Formatter):
             return str(value)
 
 
-def message_fields(finding: Finding) -> dict[str, Any]:
-    """Everything a message template may refer to for ``finding``."""
+#: Rule families as a message names them (``families`` of an instability episode).
+FAMILY_NAMES: dict[str, dict[str, str]] = {
+    "kl": {"en": "KL", "zh": "KL"},
+    "gradient": {"en": "gradients", "zh": "梯度"},
+    "loss": {"en": "loss", "zh": "损失"},
+    "clipping": {"en": "ratio clipping", "zh": "PPO 裁剪"},
+    "length": {"en": "response length", "zh": "回复长度"},
+    "entropy": {"en": "entropy", "zh": "熵"},
+    "reward": {"en": "reward", "zh": "奖励"},
+    "numeric": {"en": "numerics", "zh": "数值"},
+    "critic": {"en": "critic", "zh": "判别器"},
+    "eval": {"en": "evaluation", "zh": "评估"},
+    "throughput": {"en": "throughput", "zh": "吞吐"},
+}
+
+
+def _join(items: Sequence[Any], lang: str) -> str:
+    names = [FAMILY_NAMES.get(str(i), {}).get(lang, str(i)) for i in items]
+    return "、".join(names) if lang == "zh" else ", ".join(names)
+
+
+def message_fields(finding: Finding, lang: str = "en") -> dict[str, Any]:
+    """Everything a message template may refer to for ``finding``: its fields, its params,
+    ``span`` (``2800`` or ``2855–2870``) and ``steps`` (``step 2800`` / ``第 2800 步``)."""
     out: dict[str, Any] = {name: getattr(finding, name) for name in FINDING_FIELDS}
     out["severity"] = finding.severity.value
     out["span"] = (
@@ -353,11 +375,19 @@ def message_fields(finding: Finding) -> dict[str, Any]:
         if finding.start_step == finding.end_step
         else f"{finding.start_step}–{finding.end_step}"
     )
+    if lang == "zh":
+        out["steps"] = f"第 {out['span']} 步"
+    else:
+        single = finding.start_step == finding.end_step
+        out["steps"] = f"step {out['span']}" if single else f"steps {out['span']}"
     out.update(finding.params)
+    for name, value in finding.params.items():
+        if isinstance(value, (list, tuple)):
+            out[name] = _join(value, lang)
     return out
 
 
 def render_message(finding: Finding, spec: RuleSpec, lang: str) -> str:
     """The finding's message in ``lang`` (falls back to English)."""
     template = spec.text("message", lang)
-    return _SafeFormatter().format(template, **message_fields(finding))
+    return _SafeFormatter().format(template, **message_fields(finding, lang))
