@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Analysis", "LoadResult", "__version__", "analyze", "analyze_runs", "load_runs"]
 
-_LAZY = {"load_runs": "trainlens.load", "LoadResult": "trainlens.load",
-         "analyze": "trainlens.analysis", "analyze_runs": "trainlens.analysis",
-         "Analysis": "trainlens.analysis"}
+_LAZY = {
+    "load_runs": "trainlens.load",
+    "LoadResult": "trainlens.load",
+    "analyze": "trainlens.analysis",
+    "analyze_runs": "trainlens.analysis",
+    "Analysis": "trainlens.analysis",
+}
 
 
 def __getattr__(name: str) -> Any:
