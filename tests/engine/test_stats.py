@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,3 +65,25 @@ def test_align_last_and_percent() -> None:
     assert align_last(np.array([5, 10, 25]), lr_steps, lr).tolist() == [0.0, 1.0, 2.0]
     assert as_percent(np.array([0.5, 0.95])).tolist() == [50.0, 95.0]
     assert as_percent(np.array([50.0, 95.2])).tolist() == [50.0, 95.2]
+
+
+@pytest.mark.parametrize("window, min_periods", [(1, 1), (2, 1), (3, 1), (4, 2), (20, 5), (60, 60)])
+def test_bottleneck_medians_match_pandas(window, min_periods):
+    import pandas as pd
+
+    from trainlens.engine import stats
+
+    rng = np.random.default_rng(window)
+    v = rng.normal(size=50)
+    v[rng.integers(0, 50, 6)] = np.nan
+    s = pd.Series(v)
+    expect = s.rolling(window, min_periods=min_periods).median().to_numpy()
+    np.testing.assert_allclose(stats.rolling_median(v, window, min_periods), expect)
+    np.testing.assert_allclose(
+        stats.trailing_median(v, window, min_periods), pd.Series(expect).shift(1).to_numpy()
+    )
+    rev = pd.Series(v[::-1]).rolling(window, min_periods=window).median().to_numpy()[::-1]
+    np.testing.assert_allclose(stats.forward_median(v, window), rev)
+    if window > 1:
+        centred = s.rolling(window, center=True, min_periods=1).median().to_numpy()
+        np.testing.assert_allclose(stats.centered_median(v, window), centred)
