@@ -226,7 +226,7 @@ def test_different_step_scales(tmp_path: Path) -> None:
     assert rows["short"].best_fraction == pytest.approx(0.5)
     assert rows["long"].best_fraction == pytest.approx(0.5)
     assert rows["long"].recommended.step == 500
-    from trainlens.render.compare_output import render_chart
+    from trainlens.render.compare import render_chart
 
     assert render_chart(cmp, tmp_path / "chart.png")
 

@@ -11,7 +11,8 @@ from rich.console import Console
 
 import trainlens.compare as compare_mod
 from trainlens.compare import Note, compare_runs
-from trainlens.render import compare_output as render
+from trainlens.render import compare as render
+from trainlens.report.text import LANGS, catalog, missing_translations
 
 REQUIRED = {
     "name",
@@ -32,13 +33,34 @@ def seed_cmp(seed_runs: list) -> compare_mod.Comparison:
 
 
 def test_every_note_code_has_both_languages() -> None:
-    source = Path(compare_mod.__file__).read_text(encoding="utf-8")
-    codes = set(re.findall(r'Note\("([a-z_]+)"', source))
-    codes |= set(re.findall(r'code = "([a-z_]+)" if .* else "([a-z_]+)"', source)[0])
-    assert codes and codes <= set(render.MESSAGES)
-    for code, texts in render.MESSAGES.items():
-        assert set(texts) == {"en", "zh"}, code
-    assert set(render.LABELS["en"]) == set(render.LABELS["zh"])
+    sources = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in sorted(Path(compare_mod.__file__).parent.glob("*.py"))
+    )
+    codes = set(re.findall(r'Note\(\s*"([a-z_]+)"', sources))
+    codes |= set(re.findall(r'code = "([a-z_]+)" if .* else "([a-z_]+)"', sources)[0])
+    strings = catalog(render.strings_path())
+    assert len(codes) > 20, "too few note codes found: the scan is broken"
+    assert sorted(f"message.{c}" for c in codes if f"message.{c}" not in strings) == []
+    assert missing_translations(render.strings_path()) == []
+
+
+def test_compare_strings_placeholders_match_between_languages() -> None:
+    for key, texts in catalog(render.strings_path()).items():
+        names = {lang: set(re.findall(r"{(\w+)}", texts[lang])) for lang in LANGS}
+        assert names["en"] == names["zh"], key
+
+
+def test_every_label_and_trend_name_is_in_the_strings() -> None:
+    keys = set(catalog(render.strings_path()))
+    labels_used: set[str] = set()
+    for path in Path(render.__file__).parent.glob("*.py"):
+        labels_used |= set(re.findall(r'\bt\["([a-z_]+)"\]', path.read_text(encoding="utf-8")))
+    template = (render.strings_path().parent / "compare.md.j2").read_text(encoding="utf-8")
+    labels_used |= set(re.findall(r"\bt\.([a-z_]+)", template))
+    assert len(labels_used) > 20, "too few labels found: the scan is broken"
+    assert sorted(k for k in labels_used if f"label.{k}" not in keys) == []
+    assert {f"trend.{m}" for m in compare_mod.TREND_METRICS} <= keys
 
 
 def test_json_document(seed_cmp: compare_mod.Comparison, seed_dir: Path) -> None:

@@ -27,7 +27,7 @@ from trainlens.compare import compare_runs, unique_names
 from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
 from trainlens.metrics import AliasTable
-from trainlens.render import compare_output as render
+from trainlens.render import compare as render
 from trainlens.run import Run
 
 

@@ -1,0 +1,158 @@
+"""The run-config keys that differ between runs: known concepts by name (model, learning rate,
+KL coefficient...) whatever framework key holds them, then every other differing key except
+paths, names and hosts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from trainlens.compare.model import ConfigDiff
+from trainlens.run import Run
+
+#: Config concepts shown by name, whatever framework key holds them (first key found wins).
+CONFIG_CONCEPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "model",
+        (
+            "model",
+            "model_id_or_path",
+            "model_name_or_path",
+            "actor_rollout_ref.model.path",
+            "pretrain",
+            "model.path",
+            "model_name",
+        ),
+    ),
+    (
+        "rollout_n",
+        ("num_generations", "actor_rollout_ref.rollout.n", "n_samples_per_prompt", "rollout.n"),
+    ),
+    (
+        "learning_rate",
+        (
+            "learning_rate",
+            "actor_rollout_ref.actor.optim.lr",
+            "actor_learning_rate",
+            "optim.lr",
+            "lr",
+        ),
+    ),
+    (
+        "kl_coef",
+        (
+            "beta",
+            "actor_rollout_ref.actor.kl_loss_coef",
+            "algorithm.kl_ctrl.kl_coef",
+            "init_kl_coef",
+            "kl_coef",
+        ),
+    ),
+    ("use_kl_loss", ("actor_rollout_ref.actor.use_kl_loss", "use_kl_loss")),
+    ("use_kl_in_reward", ("algorithm.use_kl_in_reward", "use_kl_in_reward")),
+    ("kl_loss_type", ("actor_rollout_ref.actor.kl_loss_type", "kl_loss_type", "kl_estimator")),
+    ("epochs", ("num_train_epochs", "trainer.total_epochs", "max_epochs", "epochs")),
+    (
+        "max_completion_length",
+        ("max_completion_length", "data.max_response_length", "generate_max_len"),
+    ),
+    ("temperature", ("temperature", "actor_rollout_ref.rollout.temperature")),
+)
+#: Config keys that differ between any two runs without meaning anything (paths, names, hosts).
+_NOISE_TAILS = {
+    "output_dir",
+    "logging_dir",
+    "run_name",
+    "experiment_name",
+    "project_name",
+    "add_version",
+    "local_rank",
+    "hub_model_id",
+    "hub_token",
+    "hub_strategy",
+    "push_to_hub",
+    "report_to",
+    "resume_from_checkpoint",
+    "default_local_dir",
+    "default_hdfs_dir",
+    "save_dir",
+    "ckpt_dir",
+    "logging_steps",
+    "logging_first_step",
+    "ignore_data_skip",
+    "deepspeed",
+    "wandb_project",
+    "wandb_run_name",
+    "swanlab_project",
+    "swanlab_exp_name",
+    "output",
+    "time",
+    "timestamp",
+    "date",
+    "hostname",
+    "master_addr",
+    "master_port",
+    "device_map",
+    "local_world_size",
+    "dataloader_num_workers",
+}
+_NOISE_SUFFIXES = ("_dir", "_path", "_file", "_time", "_timestamp", "_token", "_url")
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts (verl's Hydra config) → dotted keys; other values kept as they are."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten_config(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(runs: Sequence[Run]) -> ConfigDiff:
+    """The model plus every config concept / key whose value differs among the runs that have a
+    config (with one config: the model and the known concepts it sets)."""
+    flat = {run.name: flatten_config(run.meta.config) for run in runs if run.meta.config}
+    names = tuple(flat)
+    without = tuple(run.name for run in runs if not run.meta.config)
+    keys: list[str] = []
+    values: dict[str, dict[str, Any]] = {n: {} for n in names}
+    consumed: set[str] = set()
+    for concept, candidates in CONFIG_CONCEPTS:
+        per_run: dict[str, Any] = {}
+        for n in names:
+            hit = next((c for c in candidates if c in flat[n]), None)
+            if hit is not None:
+                consumed.add(hit)
+            per_run[n] = flat[n][hit] if hit is not None else None
+        present = any(v is not None for v in per_run.values())
+        if not present:
+            continue
+        if concept == "model" or len(names) == 1 or not _same(list(per_run.values())):
+            keys.append(concept)
+            for n in names:
+                values[n][concept] = per_run[n]
+    if len(names) > 1:
+        all_keys = sorted(set().union(*(flat[n] for n in names)) - consumed)
+        for key in all_keys:
+            if _is_noise(key):
+                continue
+            vals = [flat[n].get(key) for n in names]
+            if not _same(vals):
+                keys.append(key)
+                for n in names:
+                    values[n][key] = flat[n].get(key)
+    return ConfigDiff(keys=tuple(keys), values=values, with_config=names, without_config=without)
+
+
+def _is_noise(key: str) -> bool:
+    tail = key.rsplit(".", 1)[-1].lower()
+    return tail in _NOISE_TAILS or tail.endswith(_NOISE_SUFFIXES) or "token" in tail
+
+
+def _same(values: list[Any]) -> bool:
+    dumped = {json.dumps(v, sort_keys=True, default=str) for v in values}
+    return len(dumped) <= 1

@@ -1,0 +1,97 @@
+"""The Markdown report of ``trainlens compare``: ``templates/compare.md.j2`` laid out from a
+context in which every cell is already phrased (en / zh) and escaped."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from trainlens.compare import Comparison
+from trainlens.render.compare.cells import (
+    MAX_CONFIG_ROWS,
+    changed_after_best,
+    config_rows,
+    heading,
+    recommended_cell,
+    run_notes,
+    summary_cells,
+    summary_head,
+    trend_rows,
+)
+from trainlens.render.compare.messages import check_lang, labels, message, trend_label
+
+
+def render_markdown(
+    cmp: Comparison, lang: str = "en", chart: str | None = None, *, chart_missing: str = "stdout"
+) -> str:
+    """The Markdown report; ``chart`` is the chart's relative link. Without one, a comment says
+    why: ``chart_missing="stdout"`` (written only with -o) or ``"no_data"`` (nothing to plot)."""
+    import jinja2
+
+    from trainlens.resources import templates_dir
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    context = markdown_context(cmp, lang, chart)
+    if chart_missing == "no_data":
+        context["t"] = {**context["t"], "chart_omitted": context["t"]["chart_no_data"]}
+    text = env.get_template("compare.md.j2").render(**context)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def markdown_context(cmp: Comparison, lang: str, chart: str | None) -> dict[str, Any]:
+    """What ``templates/compare.md.j2`` lays out: every cell already phrased and escaped."""
+    lang = check_lang(lang)
+    t = labels(lang)
+    summary = [[_md_cell(c) for c in summary_cells(r, cmp, lang)] for r in cmp.rows]
+    recs = []
+    for r in cmp.rows:
+        if r.recommended is not None:
+            recs.append(
+                {
+                    "run": r.name,
+                    "target": recommended_cell(r, lang),
+                    "step": r.recommended.step,
+                    "reason": message(r.recommended.reason, lang),
+                }
+            )
+    metrics, trends = trend_rows(cmp)
+    changes = [
+        {"run": r.name, "items": [message(n, lang) for n in changed_after_best(r)]}
+        for r in cmp.rows
+    ]
+    changes = [c for c in changes if c["items"]]
+    config_runs, config, hidden = config_rows(cmp, MAX_CONFIG_ROWS)
+    return {
+        "t": t,
+        "lang": lang,
+        "metric": cmp.metric or t["none"],
+        "heading": heading(cmp, lang),
+        "general_notes": [message(n, lang) for n in cmp.notes],
+        "summary_head": summary_head(cmp, lang),
+        "summary": summary,
+        "chart": chart,
+        "recommendations": recs,
+        "trend_head": [t["run"]] + [trend_label(m, lang) for m in metrics],
+        "trends": [[_md_cell(c) for c in row] for row in trends],
+        "changes": changes,
+        "any_trend": bool(metrics),
+        "config_head": [t["config_key"]] + [_md_cell(n) for n in config_runs],
+        "config": [[_md_cell(c) for c in row] for row in config],
+        "config_hidden": t["more"].format(n=hidden) if hidden else None,
+        "config_available": bool(cmp.config.with_config),
+        "without_config": list(cmp.config.without_config),
+        "run_notes": [
+            {"run": r.name, "items": [message(n, lang) for n in run_notes(r)]} for r in cmp.rows
+        ],
+    }
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
