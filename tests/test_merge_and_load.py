@@ -97,9 +97,19 @@ def test_bad_files_warn_but_other_runs_load(tmp_path):
     (tmp_path / "empty" / "trainer_state.json").write_text("")
     result = load_runs(tmp_path)
     assert sorted(r.name for r in result.runs) == ["broken", "empty", "good"]
-    messages = {w.source.rsplit("/", 2)[-2]: w.message for w in result.warnings}
-    assert messages["broken"].startswith("line 1 (byte 0): not valid JSON (")
-    assert messages["empty"] == "empty file" and len(result.warnings) == 2
+    by_file = {
+        w.source.rsplit("/", 2)[-2]: w.message
+        for w in result.warnings
+        if w.source.endswith((".jsonl", ".json"))
+    }
+    assert by_file["broken"].startswith("line 1 (byte 0): not valid JSON (")
+    assert by_file["empty"] == "empty file"
+    no_data = sorted(
+        w.source.rsplit("/", 1)[-1]
+        for w in result.warnings
+        if w.message == "no metrics could be read from this run"
+    )
+    assert no_data == ["broken", "empty"] and len(result.warnings) == 4
 
 
 def test_no_logs_is_an_error(tmp_path):
@@ -153,3 +163,84 @@ def test_every_realdata_run_loads_cleanly():
     assert hf.series("eval_score").iloc[-1] == pytest.approx(0.9991, abs=1e-4)
     td3 = runs["td3_carla_actor_loss_explosion_day18"]
     assert td3.series("train/actor_loss").min() < -2e6
+
+
+def test_a_flood_of_bad_lines_is_condensed_per_file(tmp_path):
+    lines = ["garbage %d" % i for i in range(500)] + [swift_line(1, 1, {"loss": 1.0})]
+    (tmp_path / "logging.jsonl").write_text("\n".join(lines) + "\n")
+    result = load_runs(tmp_path)
+    messages = [m.message for m in result.warnings]
+    assert [m.split(":")[0] for m in messages[:3]] == [
+        "line 1 (byte 0)",
+        "line 2 (byte 10)",
+        "line 3 (byte 20)",
+    ]
+    # 10 lines of 10 bytes, 90 of 11, 399 of 12 before line 500
+    assert messages[3] == (
+        "497 more problem(s) in this file, the last at line 500 (byte 5878); "
+        "every readable record was kept"
+    )
+    assert len(messages) == 4
+    assert result.runs[0].series("loss").tolist() == [1.0]
+
+
+def test_tensorboard_tags_missing_from_logging_jsonl_are_added(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    write_swift_run(tmp_path, [(s, {"loss": 1.0 / s}) for s in (1, 2, 3)], 3)
+    writer = SummaryWriter(str(tmp_path / "runs"))
+    for s in (1, 2, 3):
+        writer.add_scalar("train/loss", 9.0, s)  # the same history: ignored
+        writer.add_scalar("custom/foo", float(s), s)  # only here: added
+    writer.close()
+    (run,) = load_runs(tmp_path).runs
+    assert run.format == "swift_jsonl"
+    assert run.series("loss").tolist() == pytest.approx([1.0, 0.5, 1 / 3])
+    assert run.series("custom/foo").tolist() == [1.0, 2.0, 3.0]
+    assert "train/loss" not in run.keys
+    assert [s.role for s in run.meta.sources] == ["history", "extra"]
+
+
+def test_json_booleans_are_not_numbers_and_bad_steps_are_named(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    path.write_text(
+        swift_line(1, 3, {"loss": 1.0})
+        + "\n"
+        + json.dumps({"loss": True, "global_step/max_steps": "2/3"})
+        + "\n"
+        + json.dumps({"loss": 0.5, "global_step/max_steps": "12x/30"})
+        + "\n"
+    )
+    result = load_runs(path)
+    assert result.runs[0].series("loss").to_dict() == {1: 1.0}
+    assert [w.message for w in result.warnings] == ["line 3: unreadable step '12x/30'; skipped"]
+
+
+def test_unordered_steps_are_a_warning_not_dozens_of_restarts(tmp_path):
+    steps = [5, 1, 9, 3, 7, 2, 8, 4, 6, 10]
+    (tmp_path / "logging.jsonl").write_text(
+        "".join(swift_line(s, 10, {"loss": float(s)}) + "\n" for s in steps)
+    )
+    result = load_runs(tmp_path)
+    (run,) = result.runs
+    assert run.meta.restarts == []
+    assert run.series("loss").index.tolist() == list(range(1, 11))
+    (warning,) = result.warnings
+    assert "steps go backwards 4 times" in warning.message
+
+
+def test_single_files_are_named_after_their_run_and_find_its_config(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    out = tmp_path / "v1-20250101"
+    (out / "runs").mkdir(parents=True)
+    (out / "args.json").write_text('{"rlhf_type": "grpo", "beta": 0.04}')
+    writer = SummaryWriter(str(out / "runs"))
+    writer.add_scalar("train/kl", 0.1, 1)
+    writer.close()
+    (event,) = (out / "runs").glob("events.out.tfevents.*")
+    (run,) = load_runs(event).runs
+    assert run.name == "v1-20250101" and run.meta.config["beta"] == 0.04
+    assert run.meta.framework == "ms-swift"
+    write_swift_run(tmp_path / "v2", [(1, {"loss": 1.0})], 1)
+    assert load_runs(tmp_path / "v2" / "logging.jsonl").runs[0].name == "v2"

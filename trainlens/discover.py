@@ -42,6 +42,7 @@ _CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)(\d+)$")
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", ".git", ".hg", ".svn"}
 _TEXT_LOG_SUFFIXES = (".log", ".txt", ".out")
 _NOT_VERL_JSONL = {"logging.jsonl", "completions.jsonl"}
+_ONE_RUN_PER_FILE = (SourceFormat.VERL_JSONL, SourceFormat.VERL_CONSOLE)
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,16 @@ def discover(path: Path | str) -> list[RunSources]:
                 f"{base}: not a training log trainlens reads (events.out.tfevents.*, "
                 "logging.jsonl, trainer_state.json, verl .jsonl or console log)"
             )
-        root = _owner_root(src) if src.format is not SourceFormat.TENSORBOARD else base.parent
-        return [RunSources(name=base.name, root=root, primary=src)]
+        root = _owner_root(src)
+        if src.format is SourceFormat.TENSORBOARD:  # <output_dir>/runs[/<date>]/events...
+            root = _output_dir_of(base.parent, base.parent.parent.parent) or base.parent
+        config = root / "args.json"
+        name = src.path.stem if src.format in _ONE_RUN_PER_FILE else root.resolve().name
+        return [
+            RunSources(
+                name=name, root=root, primary=src, config_path=config if config.is_file() else None
+            )
+        ]
     try:
         found = _walk(base)
     except OSError as exc:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from trainlens.diagnostics import ReadWarning
+from trainlens.diagnostics import ReadWarning, condense
 from trainlens.discover import RunSources, Source, SourceFormat, discover
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
-from trainlens.metrics import AliasTable
+from trainlens.metrics import AliasTable, normalise_key
 from trainlens.readers._frame import ReadResult
 from trainlens.readers.hf_trainer_state import read_trainer_state
 from trainlens.readers.swift_jsonl import read_swift_jsonl
@@ -90,6 +90,39 @@ def apply_meta(meta: RunMeta, found: dict[str, Any], *, fill_only: bool = False)
             setattr(meta, attr, found[src_key])
 
 
+#: More backward jumps than this are unordered logging, not resumes from checkpoints.
+MAX_RESTARTS = 3
+
+
+def _extra_tensorboard_keys(
+    sources: RunSources,
+    parts: list[tuple[str, pd.DataFrame]],
+    meta: RunMeta,
+    warnings: list[ReadWarning],
+) -> list[tuple[str, pd.DataFrame]]:
+    """TensorBoard logs beside a ``logging.jsonl`` / ``trainer_state.json`` mostly repeat its
+    history (``train/loss`` = ``loss``); keep only the tags the history lacks (custom scalars)."""
+    known = {normalise_key(str(k)) for _, f in parts for k in f["key"].cat.categories}
+    extra: list[tuple[str, pd.DataFrame]] = []
+    for comp in sources.companions:
+        if comp.format is not SourceFormat.TENSORBOARD:
+            continue
+        for file in comp.files:
+            result = _read_file(SourceFormat.TENSORBOARD, file)
+            warnings.extend(condense(result.warnings))
+            frame = result.frame
+            new_keys = [
+                k for k in frame["key"].cat.categories if normalise_key(str(k)) not in known
+            ]
+            frame = frame[frame["key"].isin(new_keys)]
+            frame = frame.assign(key=frame["key"].cat.remove_unused_categories())
+            role = "extra" if len(frame) else "duplicate"
+            meta.sources.append(source_info(str(file), "tensorboard", frame, role=role))
+            if len(frame):
+                extra.append((str(file), frame.reset_index(drop=True)))
+    return extra
+
+
 def load_run(
     sources: RunSources,
     aliases: AliasTable,
@@ -112,20 +145,34 @@ def load_run(
         if progress:
             progress(i, len(files), str(file))
         result = _read_file(fmt, file)
-        warnings.extend(result.warnings)
+        warnings.extend(condense(result.warnings))
         apply_meta(meta, result.meta)
         parts.append((str(file), result.frame))
         meta.sources.append(source_info(str(file), fmt.value, result.frame))
+    if primary.format is not SourceFormat.TENSORBOARD:
+        parts += _extra_tensorboard_keys(sources, parts, meta, warnings)
     for comp in sources.companions:
         if comp in history or comp.format is not SourceFormat.HF_TRAINER_STATE:
             continue
         result = read_trainer_state(comp.path)  # metadata only: the history is already loaded
-        warnings.extend(result.warnings)
+        warnings.extend(condense(result.warnings))
         apply_meta(meta, result.meta, fill_only=True)
         meta.sources.append(
             source_info(str(comp.path), comp.format.value, result.frame, role="metadata")
         )
-    table, meta.restarts = merge_frames(parts)
+    table, restarts = merge_frames(parts)
+    if len(restarts) > MAX_RESTARTS:
+        first = restarts[0]
+        warnings.append(
+            ReadWarning(
+                str(sources.root),
+                f"steps go backwards {len(restarts)} times (first at step {first.step} in "
+                f"{first.source}): not a resumed run but unordered steps; each step keeps its last "
+                "logged value",
+            )
+        )
+        restarts = []
+    meta.restarts = restarts
     meta.framework = guess_framework(
         primary.format.value, [str(k) for k in table["key"].cat.categories], meta.config
     )
@@ -157,6 +204,10 @@ def load_runs(
             and not any(w.source.startswith(str(sources.root)) for w in result.warnings)
         ):
             continue  # a TensorBoard dir with no scalars (hparams, images): not a run to analyse
+        if not len(run.table):
+            result.warnings.append(
+                ReadWarning(str(run.path), "no metrics could be read from this run")
+            )
         result.runs.append(run)
     if not result.runs and not result.warnings:
         raise TrainlensError(f"{path}: no scalar metrics found (only non-scalar summaries)")

@@ -41,7 +41,9 @@ class SourceInfo:
     points: int
     first_step: int | None
     last_step: int | None
-    role: str = "history"  # "history": its scalars are in the table; "metadata": only its meta
+    #: "history": its scalars are the run's table; "metadata": only its meta was used; "extra":
+    #: TensorBoard tags the history lacks were added; "duplicate": it repeats the history.
+    role: str = "history"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -43,6 +43,10 @@ def _root(
 
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
     from trainlens.cli import commands  # noqa: F401  (registers the commands)
 
+    if hasattr(signal, "SIGPIPE"):  # `trainlens analyze runs/ | head`: end quietly, as cat does
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app()

@@ -31,6 +31,12 @@ class Lang(str, Enum):
     zh = "zh"
 
 
+PathArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="PATH", help="A log file, a run directory or a logdir holding many runs."
+    ),
+]
 AliasesOpt = Annotated[
     list[Path] | None,
     typer.Option(

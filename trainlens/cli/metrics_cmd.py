@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from trainlens.cli.app import app
 from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
+    PathArg,
     alias_table,
     handle_errors,
     load_with_progress,
@@ -29,7 +29,7 @@ class MetricsFormat(str, Enum):
 
 @app.command()
 def metrics(
-    path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
+    path: PathArg,
     format: Annotated[MetricsFormat, typer.Option("--format", "-f")] = MetricsFormat.text,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,

@@ -120,9 +120,11 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
     """Vectorised :func:`parse_scalar_text` over a text column (numbers pass through);
     cells that are not numbers, percentages or durations become NaN."""
     values = np.full(len(col), np.nan)
-    is_text = col.map(type).eq(str).to_numpy()
-    if not is_text.all():  # numbers mixed into a text column
-        values[~is_text] = np.array(pd.to_numeric(col[~is_text], errors="coerce"), np.float64)
+    types = col.map(type)
+    is_text = types.eq(str).to_numpy()
+    numeric = ~is_text & ~types.eq(bool).to_numpy()  # JSON true/false are not measurements
+    if numeric.any():  # numbers mixed into a text column
+        values[numeric] = np.array(pd.to_numeric(col[numeric], errors="coerce"), np.float64)
     if not is_text.any():
         return values
     text = col[is_text].astype(str).str.strip()

@@ -97,13 +97,15 @@ def read_swift_jsonl(
     elif "iteration" in used:
         meta["swift_generation"] = "megatron"
     missing = np.flatnonzero(steps < 0)
+    step_cols = [k for k in _STEP_KEYS if k in table.columns]
     for r in missing:
-        warnings.append(
-            ReadWarning(
-                str(path),
-                f"line {row_lines[r]}: no step field ({' / '.join(_STEP_KEYS[:3])}); skipped",
-            )
+        given = next((table.at[r, k] for k in step_cols if pd.notna(table.at[r, k])), None)
+        what = (
+            f"unreadable step {given!r}"
+            if given is not None
+            else f"no step field ({' / '.join(_STEP_KEYS[:3])})"
         )
+        warnings.append(ReadWarning(str(path), f"line {row_lines[r]}: {what}; skipped"))
     if missing.size:
         keep = steps >= 0
         table = table[keep].reset_index(drop=True)
