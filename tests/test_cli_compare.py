@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -150,3 +151,43 @@ def test_project_config_section(logdir: Path, tmp_path: Path) -> None:
     cfg.write_text("[compare]\nfoo = 1\n", encoding="utf-8")
     r = invoke(logdir, "--config", cfg)
     assert r.exit_code == 2 and "unknown setting(s) foo" in r.stderr
+
+
+def test_piped_text_never_wraps_and_says_no_config_once(tmp_path: Path) -> None:
+    long = "a_run_with_a_rather_long_name_that_used_to_wrap_in_the_table"
+    for name in (long, long + "_too"):
+        write_swift(RunSpec(name, [(0, 1.0), (50, 2.0), (100, 1.0)], steps=100), tmp_path / name)
+    r = invoke(tmp_path)  # CliRunner's stdout is not a terminal: piped
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    rows = [ln for ln in lines if ln.startswith(long)]
+    assert len(rows) == 2 and all("checkpoint-" in ln for ln in rows)
+    assert all(ln == ln.rstrip() for ln in lines)
+    assert "no run config" not in r.stdout  # said once, in the config section
+    assert r.stdout.count("No run config (args.json) found in any run") == 1
+
+
+def test_compared_on_eval_loss_is_said(tmp_path: Path) -> None:
+    spec = RunSpec("sft", [(0, 0.5), (100, 0.6)], steps=100, dense={})
+    root = write_swift(spec, tmp_path / "sft", eval_key="eval_token_acc")
+    text = (root / "logging.jsonl").read_text(encoding="utf-8")
+    lines = []
+    for line in text.splitlines():
+        rec = json.loads(line)
+        if "eval_loss" in rec:  # falls to 1.0 at step 40, then climbs to 1.6
+            step = int(rec["global_step/max_steps"].split("/")[0])
+            rec["eval_loss"] = float(np.interp(step, [0, 40, 100], [2.0, 1.0, 1.6]))
+        lines.append(json.dumps(rec))
+    (root / "logging.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = invoke(root)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("Run comparison: eval_loss (lower is better)")
+    assert "compared on eval_loss: the first the runs share of eval_score, eval_loss" in r.stdout
+    assert "also checked eval_token_acc" in r.stdout
+    assert re.search(r"sft\s+1 @ 40\s+65 \(1\.25\)\s+1\.6 @ 100\s+60%", r.stdout)
+
+
+def test_help_documents_the_default_metric_order() -> None:
+    r = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(r.stdout.split())
+    assert "never the default" in text and "eval_loss, an eval accuracy" in text

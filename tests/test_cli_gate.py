@@ -269,3 +269,63 @@ def test_rule_policy_with_the_real_engine(logdir):
     assert result.exit_code in (0, 1), result.output
     doc = json.loads(result.stdout)
     assert doc["policies"][0]["kind"] == "severity"
+
+
+# --- review fixes -------------------------------------------------------------------------------
+
+
+def _jsonl(run: Path, lines: list[str]) -> Path:
+    run.mkdir(parents=True)
+    (run / "logging.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return run
+
+
+def test_an_all_nan_metric_is_skipped_never_passed(tmp_path):
+    run = _jsonl(
+        tmp_path / "all_nan",
+        [f'{{"loss": NaN, "kl": NaN, "global_step/max_steps": "{s}/5"}}' for s in range(1, 6)],
+    )
+    result = gate(str(run), "--fail-on", "max(loss)>5", "--fail-on", "loss<100")
+    assert result.exit_code == 0, result.output
+    assert "PASS" not in result.stdout and result.stdout.count("SKIP") == 2
+    assert "all 5 logged values of loss are NaN" in result.stdout
+    assert "all_nan  (swift_jsonl, steps 1–5) — passed (2 not checked)" in result.stdout
+    assert "warning: run 'all_nan': policy 'max(loss)>5': all 5 logged" in result.stderr
+    strict = gate(str(run), "--fail-on", "max(loss)>5", "--strict")
+    assert strict.exit_code == 2
+    assert "— passed" not in strict.stdout
+    assert "— not checked: 1 policy could not be checked (an error with --strict)" in strict.stdout
+    assert "could not be checked on 1 run (--strict)" in strict.stderr
+    assert gate(str(run), "--fail-on", "loss==nan").exit_code == 1  # NaN itself can fail
+
+
+def test_a_run_with_zero_points_is_skipped(tmp_path):
+    run = _jsonl(tmp_path / "zero", ["\x00garbage", "not json"])
+    result = gate(str(run), "--fail-on", "max(loss)>5")
+    assert result.exit_code == 0 and "SKIP" in result.stdout and "PASS" not in result.stdout
+    assert "the run has no logged points" in result.stdout
+    assert gate(str(run), "--fail-on", "max(loss)>5", "--strict").exit_code == 2
+
+
+def test_a_policy_on_ms_swift_v4_seconds_per_step_is_explained(tmp_path):
+    run = _jsonl(
+        tmp_path / "v4",
+        [
+            f'{{"loss": 0.5, "train_speed(s/it)": 25.0, "global_step/max_steps": "{s}/9"}}'
+            for s in range(1, 10)
+        ],
+    )
+    result = gate(str(run), "--fail-on", '"train_speed(s/it)">20')
+    assert result.exit_code == 0 and "SKIP" in result.stdout
+    assert "train_speed(s/it) is read as train_speed(iter/s) = 1/x" in result.stdout
+    assert "the equivalent policy is \"'train_speed(iter/s)'<0.05\"" in result.stdout
+    assert gate(str(run), "--fail-on", '"train_speed(s/it)">20', "--strict").exit_code == 2
+    # the suggested policy checks what was meant: 25 s/step is slower than 20
+    assert gate(str(run), "--fail-on", "'train_speed(iter/s)'<0.05").exit_code == 1
+
+
+def test_lang_help_says_what_it_translates():
+    result = runner.invoke(app, ["gate", "--help"], env={"COLUMNS": "300"})
+    text = " ".join(result.stdout.split())
+    assert "The gate's own lines (PASS / FAIL / SKIP, evidence, verdicts, the summary)" in text
+    assert "are always in English" in text

@@ -131,10 +131,62 @@ def test_exit_2_on_bad_input(job, fake_rules, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_exit_2_on_a_missing_path(tmp_path):
+def test_a_missing_path_is_waited_for(tmp_path):
+    """A wrapper may start watch before the job creates its output dir: wait, say so once."""
+    where = tmp_path / "not_yet" / "output"
+    result = watch(str(where), "--no-rules", "--max-polls", "3")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count(f"waiting for {where} to appear (Ctrl-C to stop)") == 1
+    assert f"stopped after 3 poll(s), 0 new finding(s); {where} never appeared" in result.stderr
+    assert result.stdout == ""
+    jsonl = watch(str(where), "--no-rules", "--max-polls", "1", "-f", "jsonl")
+    assert [json.loads(x)["event"] for x in jsonl.stdout.splitlines()] == ["waiting"]
+
+
+def test_the_path_appears_while_waiting(tmp_path, monkeypatch):
+    import trainlens.cli.watch_cmd as watch_cmd
+    import trainlens.watch as watch_lib
+
+    where = tmp_path / "job"
+    calls = []
+
+    def sleep(seconds: float) -> None:  # the job starts writing after the second poll
+        calls.append(seconds)
+        if len(calls) == 2:
+            where.mkdir()
+            (where / "logging.jsonl").write_text(
+                "".join(swift_line(s, 10, {"loss": 0.5, "kl": 20.0}) + "\n" for s in (1, 2, 3))
+            )
+
+    monkeypatch.setattr(
+        watch_cmd, "follow", lambda *a, **k: watch_lib.watch(*a, **{**k, "sleep": sleep})
+    )
+    result = watch(str(where), "--no-rules", "--exit-on", "kl>10", "--max-polls", "10")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("waiting for") == 1 and "found run job" in result.stderr
+    assert "POLICY FAILED" in result.stdout and len(calls) == 2
+
+
+def test_ctrl_c_while_waiting_exits_0(tmp_path, monkeypatch):
+    import trainlens.cli.watch_cmd as watch_cmd
+    import trainlens.watch as watch_lib
+
+    def sleep(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        watch_cmd, "follow", lambda *a, **k: watch_lib.watch(*a, **{**k, "sleep": sleep})
+    )
     result = watch(str(tmp_path / "nowhere"), "--no-rules")
-    assert result.exit_code == 2 and "no such file or directory" in result.stderr
-    assert "watching" not in result.stderr
+    assert result.exit_code == 0 and "waiting for" in result.stderr
+    assert "stopped after 0 new finding(s)" in result.stderr
+
+
+def test_lang_help_says_what_it_translates():
+    result = runner.invoke(app, ["watch", "--help"], env={"COLUMNS": "300"})
+    text = " ".join(result.stdout.split())
+    assert "Watch's own lines (found run, POLICY FAILED and its evidence, waiting, stopped)" in text
+    assert "A PATH that does not exist yet is waited for" in text
 
 
 def test_watch_settings_from_config(job, tmp_path):

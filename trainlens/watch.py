@@ -55,6 +55,14 @@ from trainlens.run import Run, RunMeta
 
 
 @dataclass(frozen=True)
+class PathWaiting:
+    """The watched path does not exist yet (a wrapper started watch before the job created its
+    output): polling goes on until it appears. Yielded once."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
 class RunFound:
     """A run appeared (or was there when watching started)."""
 
@@ -103,7 +111,7 @@ class Polled:
     seconds: float
 
 
-WatchEvent = RunFound | NewFinding | PolicyFailed | PolicyWaiting | ReadIssue | Polled
+WatchEvent = PathWaiting | RunFound | NewFinding | PolicyFailed | PolicyWaiting | ReadIssue | Polled
 
 # --------------------------------------------------------------------------------- file tails
 
@@ -285,14 +293,13 @@ class _RunState:
 
 
 class Follower:
-    """Incrementally reads every run under ``path``. :meth:`poll` returns what changed."""
+    """Incrementally reads every run under ``path`` (which may not exist yet: it is looked for
+    again at every poll until it does). :meth:`poll` returns what changed."""
 
     def __init__(
         self, path: Path | str, *, aliases: AliasTable | None = None, rediscover_every: int = 3
     ) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise TrainlensError(f"{self.path}: no such file or directory")
         self.aliases = aliases or AliasTable.load()
         self.rediscover_every = max(1, rediscover_every)
         self.states: dict[Path, _RunState] = {}
@@ -379,8 +386,9 @@ def watch(
 
     ``analyze`` runs the rules on the runs that changed (e.g. a closure over
     :func:`trainlens.analysis.analyze_runs`); without it only metric policies are checked.
-    ``sleep`` and ``clock`` are injectable so tests need not wait. A missing ``path`` raises
-    :class:`~trainlens.errors.TrainlensError` here, before the first poll.
+    ``sleep`` and ``clock`` are injectable so tests need not wait. A ``path`` that does not
+    exist yet is waited for: :class:`PathWaiting` is yielded once, and polls (counted against
+    ``max_polls``) go on until it appears.
     """
     if analyze is None and any(not isinstance(p, MetricPolicy) for p in policies):
         raise TrainlensError("rule and severity policies need the rules (analysis) enabled")
@@ -405,9 +413,13 @@ def _events(
     selected: list[str] | None = None  # ids of the rules that ran (when the analyzer says)
     next_at = clock()
     poll = 0
+    said_waiting = False
     while True:
         poll += 1
         started = clock()
+        if not said_waiting and not follower.path.exists():
+            said_waiting = True
+            yield PathWaiting(follower.path)
         found, changed, new_points, warnings = follower.poll()
         yield from found
         yield from (ReadIssue(w) for w in warnings)

@@ -105,7 +105,8 @@ def test_verl_jsonl_runs_with_separate_checkpoint_dir(verl_dir: Path) -> None:
     assert rec.step == 120 and rec.path is not None
     assert rec.path.endswith("checkpoints/math/qwen3_8b/global_step_120")
     assert not Path(rec.path).is_absolute()
-    assert cmp.config.with_config == () and "no_config" in _codes(rows["qwen3_8b"])
+    assert cmp.config.with_config == () and len(cmp.config.without_config) == 3
+    assert "no_config" not in _codes(rows["qwen3_8b"])  # said once, in the config section
     assert "mfu" in {t.metric for t in rows["qwen3_8b"].trends}
 
 
@@ -143,7 +144,8 @@ def test_default_metric_falls_back_to_one_every_run_has(tmp_path: Path) -> None:
     assert cmp.metric == "reward"
     assert cmp.notes[0].code == "metric_default" and cmp.notes[0].params["runs"] == 2
     assert cmp.notes[1].code == "metric_partial" and cmp.notes[1].params["metrics"] == [
-        "eval_score"
+        "eval_score",
+        "eval_loss",
     ]
     # a dense training series is smoothed before finding best and onset, and says so
     for row in cmp.rows:
@@ -159,7 +161,7 @@ def test_user_metric_missing_in_one_run_is_explained(tmp_path: Path) -> None:
     note = rows["b"].notes[0]
     assert note.code == "metric_missing" and note.params == {
         "metric": "eval_score",
-        "available": ["reward", "loss"],
+        "available": ["reward"],  # a training loss is no score metric
     }
     assert {t.metric for t in rows["b"].trends} == {"entropy"}  # trends still reported
 
@@ -415,3 +417,180 @@ def test_examples_degrading_runs() -> None:
     assert best.params["run"] == "qwen3_8b"
     length = next(t for t in rows["qwen3_8b"].trends if t.metric == "response_length_mean")
     assert length.last == pytest.approx(315, abs=20)
+
+
+# --- review fixes: consistent best / worst, zero-crossing drops, metric choice, config ----------
+
+
+def _swift_lines(root: Path, rows: list[dict], config: dict | None = None) -> Path:
+    """An ms-swift run dir whose logging.jsonl holds ``rows`` (each with its step as ``s``)."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    n = max(r["s"] for r in rows)
+    with open(root / "logging.jsonl", "w", encoding="utf-8") as fh:
+        for r in rows:
+            rec = {k: v for k, v in r.items() if k != "s"}
+            rec["global_step/max_steps"] = f"{r['s']}/{n}"
+            fh.write(json.dumps(rec) + "\n")
+    if config is not None:
+        (root / "args.json").write_text(json.dumps(config), encoding="utf-8")
+    return root
+
+
+def _noisy_reward_run(root: Path, seed: int) -> Path:
+    """A GRPO-like training reward, noisy, that peaks and ends below zero (trl_grpo_chaos)."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(5, 205, 5)
+    reward = np.interp(steps, [5, 65, 200], [-0.1, 0.9, -0.5]) + rng.normal(0, 0.4, len(steps))
+    rows = [
+        {"s": int(s), "reward": float(r), "loss": float(rng.normal(0, 0.05))}
+        for s, r in zip(steps, reward)
+    ]
+    return _swift_lines(root, rows)
+
+
+def test_smoothed_best_is_never_worse_than_onset_or_worst(tmp_path: Path) -> None:
+    for seed in range(6):
+        _noisy_reward_run(tmp_path / f"r{seed}", seed)
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert cmp.metric == "reward"
+    for row in cmp.rows:
+        d = row.degradation
+        assert row.window > 1 and d.smoothed
+        smoothed = row.smoothed_values
+        assert d.best_value == pytest.approx(smoothed.max())
+        assert d.worst_value is None or d.worst_value <= d.best_value
+        if d.onset_value is not None:
+            assert d.onset_value < d.best_value
+        # the series crosses zero: the drop is a share of its range, never 161%
+        if row.drop_basis == "range":
+            assert "drop_vs_range" in _codes(row)
+            assert 0 <= row.drop_from_best <= 1
+    best = next(n for n in cmp.notes if n.code == "best_run")
+    by_best = max(cmp.rows, key=lambda r: r.degradation.best_value)
+    assert best.params["run"] == by_best.name
+
+
+def test_training_or_policy_loss_is_never_the_default(tmp_path: Path) -> None:
+    _swift_lines(tmp_path / "sft", [{"s": s, "loss": 2.0 / s} for s in range(1, 40)])
+    verl = tmp_path / "verl"
+    verl.mkdir()
+    import json
+
+    (verl / "run.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "data": {"actor/pg_loss": 0.1 - 0.01 * s}}) + "\n"
+            for s in range(1, 40)
+        )
+    )
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert cmp.metric is None and _codes(cmp)[0] == "metric_none"
+    assert all(r.status == "missing" for r in cmp.rows)
+    assert "best_run" not in _codes(cmp)
+    # still possible on request
+    assert compare_runs(load_runs(tmp_path).runs, metric="loss").metric == "loss"
+
+
+def test_runs_sharing_no_score_metric_compare_nothing(tmp_path: Path) -> None:
+    _swift_lines(tmp_path / "a", [{"s": s, "eval_reward": 0.1 * s} for s in range(1, 6)])
+    _swift_lines(tmp_path / "b", [{"s": s, "eval_loss": 1.0 / s} for s in range(1, 6)])
+    _swift_lines(tmp_path / "c", [{"s": s, "reward": 0.1 * s} for s in range(1, 6)])
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert cmp.metric is None and all(r.status == "missing" for r in cmp.rows)
+    (note,) = [n for n in cmp.notes if n.code == "metric_unshared"]
+    assert note.params["logged"] == {"eval_score": "a", "eval_loss": "b", "reward": "c"}
+    assert "best_run" not in _codes(cmp)
+    from trainlens.render.compare import message
+
+    assert "share no score metric" in message(note)
+
+
+def test_best_run_only_when_every_run_logs_the_metric(tmp_path: Path) -> None:
+    for name, end in (("a", 0.5), ("b", 0.8)):
+        _swift_lines(
+            tmp_path / name,
+            [{"s": s, "eval_loss": float(np.interp(s, [1, 10], [1.0, end]))} for s in range(1, 11)],
+        )
+    _swift_lines(tmp_path / "c", [{"s": s, "reward": 0.1 * s} for s in range(1, 11)])
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert cmp.metric == "eval_loss"
+    rows = _rows(cmp)
+    assert rows["a"].status == rows["b"].status == "ok" and rows["c"].status == "missing"
+    assert "best_run" not in _codes(cmp)
+    (note,) = [n for n in cmp.notes if n.code == "metric_not_shared"]
+    assert note.params["without"] == ["c"]
+    # all three on eval_loss: a best run is named
+    _swift_lines(
+        tmp_path / "c", [{"s": s, "eval_loss": 1.0, "reward": 0.1 * s} for s in range(1, 11)]
+    )
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert next(n for n in cmp.notes if n.code == "best_run").params["run"] == "a"
+
+
+def _sft_rows(acc_key: str = "eval_token_acc") -> list[dict]:
+    """examples/sft_overfit's story: eval_loss +50% after its best, eval accuracy flat."""
+    rows = []
+    for s in range(100, 1600, 100):
+        loss = float(np.interp(s, [100, 600, 1500], [1.9, 1.52, 2.28]))
+        acc = float(np.interp(s, [100, 600, 1500], [0.55, 0.62, 0.60]))
+        rows.append({"s": s, "eval_loss": loss, acc_key: acc})
+    return rows
+
+
+@pytest.mark.parametrize("acc_key", ["eval_token_acc", "eval_acc"])
+def test_eval_loss_beats_an_eval_accuracy_and_both_are_checked(
+    tmp_path: Path, acc_key: str
+) -> None:
+    _swift_lines(tmp_path / "sft", _sft_rows(acc_key))
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert cmp.metric == "eval_loss" and not cmp.higher_is_better
+    row = cmp.rows[0]
+    assert row.key == "eval_loss" and row.degradation.onset_step is not None
+    assert row.drop_from_best == pytest.approx(0.5)
+    (also,) = [n for n in row.notes if n.code == "also_checked"]
+    assert also.params["key"] == acc_key and also.params["degraded"] is False
+    assert next(n for n in cmp.notes if n.code == "metric_default").params["metric"] == (
+        "eval_loss"
+    )
+
+
+def test_a_validation_reward_beats_eval_loss(tmp_path: Path) -> None:
+    rows = [
+        {
+            "s": s,
+            "eval_reward": float(np.interp(s, [1, 5, 10], [0.5, 2.0, 1.0])),
+            "eval_loss": 1.0 / s,
+        }
+        for s in range(1, 11)
+    ]
+    _swift_lines(tmp_path / "grpo", rows)
+    row = compare_runs(load_runs(tmp_path).runs).rows[0]
+    assert row.key == "eval_reward" and row.degradation.onset_step == 8
+    (also,) = [n for n in row.notes if n.code == "also_checked"]
+    assert also.params["key"] == "eval_loss" and also.params["best"] == 10
+
+
+def test_config_differences_keep_only_meaningful_keys() -> None:
+    a = {"model": "m", "learning_rate": 1e-4, "lora_rank": 8, "seed": 1, "attn_impl": None}
+    b = {"model": "m", "learning_rate": 1e-5, "lora_rank": 8, "seed": 2, "aligner_lr": None}
+    b |= {f"adalora_opt{i}": i for i in range(8)}
+    b |= {"max_length": 2048, "acc_strategy": "token"}
+    diff = config_differences([_FakeRun("a", a), _FakeRun("b", b)])
+    # present in both and different
+    assert diff.keys == ("model", "learning_rate", "seed")
+    # only in one: relevant training settings first, tuner option families last, nulls dropped
+    assert diff.partial[0] == "max_length" and "aligner_lr" not in diff.partial
+    assert "attn_impl" not in diff.partial
+    assert diff.partial[:2] == ("max_length", "acc_strategy")
+    assert set(diff.partial[2:]) == {f"adalora_opt{i}" for i in range(8)}
+    assert diff.values["b"]["max_length"] == 2048 and "max_length" not in diff.values["a"]
+
+
+def test_user_metric_some_runs_lack_names_no_best_run(tmp_path: Path) -> None:
+    _swift_lines(tmp_path / "a", [{"s": s, "loss": 1.0 / s} for s in range(1, 9)])
+    _swift_lines(tmp_path / "b", [{"s": s, "loss": 2.0 / s} for s in range(1, 9)])
+    _swift_lines(tmp_path / "c", [{"s": s, "reward": 0.1 * s} for s in range(1, 9)])
+    cmp = compare_runs(load_runs(tmp_path).runs, metric="loss")
+    assert "best_run" not in _codes(cmp)
+    assert next(n for n in cmp.notes if n.code == "metric_not_shared").params["without"] == ["c"]

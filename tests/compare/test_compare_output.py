@@ -199,7 +199,7 @@ def test_missing_and_no_config_rows_render(tmp_path: Path) -> None:
     md = render.render_markdown(cmp, "en")
     assert "| b | no eval_score |" in md
     assert "No run config (args.json) found in any run" in md
-    assert "no eval_score in this run (score metrics it has: reward, loss)" in md
+    assert "no eval_score in this run (score metrics it has: reward)" in md
     doc = json.loads(render.render_json(cmp))
     b = doc["runs"][1]
     assert b["status"] == "missing" and b["best_step"] is None and b["config"] is None
@@ -212,3 +212,44 @@ def test_missing_and_no_config_rows_render(tmp_path: Path) -> None:
     assert not render.render_chart(nothing, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
     assert "no score metric found in any run" in render.render_markdown(nothing)
+
+
+def test_range_drops_smoothing_and_one_sided_config_keys_render(tmp_path: Path) -> None:
+    """A noisy reward crossing zero (drop as a share of the range, smoothed values tagged) and
+    configs that differ mostly by keys only one of them sets (capped, "+N more")."""
+    import numpy as np
+
+    from trainlens.load import load_runs
+
+    for i, name in enumerate(("a", "b")):
+        rng = np.random.default_rng(i)
+        root = tmp_path / name
+        root.mkdir()
+        steps = np.arange(5, 205, 5)
+        reward = np.interp(steps, [5, 65, 200], [-0.1, 0.9, -0.5]) + rng.normal(0, 0.3, 40)
+        (root / "logging.jsonl").write_text(
+            "".join(
+                json.dumps({"reward": float(r), "global_step/max_steps": f"{s}/200"}) + "\n"
+                for s, r in zip(steps.tolist(), reward)
+            )
+        )
+        config = {"model": "m", "learning_rate": 1e-6 * (i + 1)}
+        if i:
+            config |= {f"adalora_opt{k}": k for k in range(12)}
+        (root / "args.json").write_text(json.dumps(config))
+    cmp = compare_runs(load_runs(tmp_path).runs)
+    assert {r.drop_basis for r in cmp.rows} == {"range"}
+    console = Console(record=True, width=300, file=open("/dev/null", "w"))  # noqa: SIM115
+    render.render_terminal(cmp, console)
+    out = console.export_text()
+    assert re.search(r"\d+% of range", out) and "(smoothed)" in out
+    assert "drops are measured as a share of its range" in out
+    assert "… and 7 more keys that only some runs' configs set" in out
+    md = render.render_markdown(cmp, "zh")
+    assert "范围的 " in md and "另有 7 个仅部分运行配置中存在的配置项" in md
+    doc = json.loads(render.render_json(cmp))
+    assert doc["config_differences"]["keys"] == ["model", "learning_rate"]
+    assert doc["config_differences"]["only_in_some_runs"]["adalora_opt0"] == ["b"]
+    run = doc["runs"][0]
+    assert run["drop_basis"] == "range" and run["smoothed"] is True
+    assert run["best_value"] >= run["worst_value"]

@@ -82,8 +82,9 @@ def test_step_range_is_exclusive():
     assert check("kl>10 after 80").status is Status.PASS
     assert check("kl>10 before 30").status is Status.PASS
     assert check("kl>10 before 31").status is Status.FAIL
-    empty = check("kl>10 after 1000")
-    assert empty.status is Status.PASS and empty.points == 0 and "no logged points" in empty.note
+    empty = check("kl>10 after 1000")  # nothing to check there: not a pass
+    assert empty.status is Status.MISSING and empty.points == 0 and not empty.violations
+    assert empty.note == "no logged points (after step 1000)"
 
 
 def test_aggregates():
@@ -115,9 +116,8 @@ def test_nan_points_are_no_violation_but_are_counted():
     assert r.violations == 1 and r.nan_points == 2 and r.value == 20.0
     assert check("loss==nan", [1, 2, 3, 4], values).fired_step == 2
     assert check("max(loss)>10", [1, 2, 3, 4], values).value == 20.0
-    assert math.isnan(check("last(loss)>10", [1, 2, 3, 4], values).value)
-    all_nan = check("loss>10", [1, 2], np.array([math.nan, math.nan]))
-    assert all_nan.status is Status.PASS and all_nan.value is None
+    last = check("last(loss)>10", [1, 2, 3, 4], values)  # a NaN cannot pass a threshold
+    assert math.isnan(last.value) and last.status is Status.MISSING and "NaN (step 4)" in last.note
 
 
 @settings(max_examples=200, deadline=None)
@@ -133,6 +133,10 @@ def test_vectorised_matches_a_plain_loop(values, n, op, threshold):
     steps = list(range(len(values)))
     arr = np.array(values)
     r = check(f"x{op}{threshold} for {n}", steps, arr)
+    if np.isnan(arr).all():  # nothing to compare: not checked, never passed
+        assert r.status is Status.MISSING
+        assert check(f"count(x{op}{threshold})>={n}", steps, arr).status is Status.MISSING
+        return
     import operator
 
     fn = {
@@ -233,3 +237,71 @@ def test_severity_and_rule_policies():
 def test_rule_policies_need_an_analysis():
     with pytest.raises(ValueError, match="needs an analysis"):
         evaluate([RulePolicy("x")], [run_of(kl=([1], [1.0]))])
+
+
+@pytest.mark.parametrize(
+    "policy",
+    ["max(loss)>5", "loss<100", "loss>1 for 2", "mean(loss)>0", "count(loss>5)>0", "last(loss)>1"],
+)
+def test_all_nan_values_are_not_checked_never_passed(policy: str) -> None:
+    r = check(policy, [1, 2, 3], np.array([math.nan] * 3))
+    assert r.status is Status.MISSING and r.points == 3 and r.nan_points == 3
+    assert "all 3 logged values of loss are NaN" in r.note and "loss==nan" in r.note
+    report = GateReport([], [], [r])
+    assert report.exit_code() == 0 and report.exit_code(strict=True) == 2
+
+
+@pytest.mark.parametrize("policy", ["loss==nan", "count(loss==nan)>2", "loss!=nan"])
+def test_nan_tests_still_look_at_all_nan_values(policy: str) -> None:
+    r = check(policy, [1, 2, 3], np.array([math.nan] * 3))
+    assert r.status is (Status.PASS if "!=" in policy else Status.FAIL)
+
+
+# --- keys the reader converts (ms-swift v4 train_speed(s/it)) -----------------------------------
+
+
+def test_reader_converts_the_keys_the_gate_explains() -> None:
+    from trainlens.gate.converted import RECIPROCAL_KEYS
+    from trainlens.readers.swift_jsonl import _TRANSFORMS
+
+    for key, target in RECIPROCAL_KEYS.items():
+        new_key, fn = _TRANSFORMS[key]
+        assert new_key == target and fn(4.0) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "policy, equivalent",
+    [
+        ('"train_speed(s/it)">20', "'train_speed(iter/s)'<0.05"),
+        ("'train_speed(s/it)'>=4 for 3 after 10", "'train_speed(iter/s)'<=0.25 for 3 after 10"),
+        ("max('train_speed(s/it)')>20", "min('train_speed(iter/s)')<0.05"),
+        ("last('train_speed(s/it)')<2", "last('train_speed(iter/s)')>0.5"),
+        ("count('train_speed(s/it)'>20)>3", "count('train_speed(iter/s)'<0.05)>3"),
+        ("'train_speed(s/it)'==nan", "'train_speed(iter/s)'==nan"),
+        ("mean('train_speed(s/it)')>20", None),
+        ("'train_speed(s/it)'>0", None),
+    ],
+)
+def test_a_policy_on_a_converted_key_is_explained(policy: str, equivalent: str | None) -> None:
+    from trainlens.gate.converted import reciprocal_policy
+
+    run = run_of("v4", **{"train_speed(iter/s)": ([1, 2, 3], [0.1, 0.05, 0.04])})
+    p = parse_policy(policy)
+    r = evaluate_metric(p, run)
+    assert r.status is Status.MISSING
+    assert "is read as train_speed(iter/s) = 1/x" in r.note
+    alt = reciprocal_policy(p)
+    if equivalent is None:
+        assert alt is None and "no exact equivalent" in r.note
+    else:
+        assert alt is not None and alt.text == equivalent and repr(equivalent) in r.note
+        assert parse_policy(alt.text).canonical_text() == alt.text  # it parses back
+        # and it checks what the original meant, on the converted values
+        original = evaluate_arrays(p, np.array([1, 2, 3]), 1 / np.array([0.1, 0.05, 0.04]))
+        assert evaluate_metric(alt, run).status is original.status
+
+
+def test_a_converted_key_without_its_target_is_a_plain_missing_metric() -> None:
+    run = run_of("v3", loss=([1, 2], [1.0, 0.5]))
+    r = evaluate_metric(parse_policy("'train_speed(s/it)'>20"), run)
+    assert r.status is Status.MISSING and r.note.startswith("metric 'train_speed(s/it)' not found")

@@ -157,3 +157,32 @@ def test_junit_survives_control_characters():
     root = ET.fromstring(render_junit(rep).encode())
     assert root.find("testsuite").get("name") == "bad\ufffdname"
     assert root.get("failures") == "1"
+
+
+def test_strict_verdict_says_what_happened():
+    """--strict: a run whose policies could not all be checked must not read "passed"."""
+    rep = evaluate(
+        [parse_policy("max(loss)>5"), parse_policy("loss<100")], [make_run("n", kl=[1.0])]
+    )
+    out = io.StringIO()
+    gate_output.render_terminal(rep, Console(file=out, width=200, color_system=None), strict=True)
+    text = out.getvalue()
+    assert "— passed" not in text
+    assert "n  (tensorboard, steps 1–1) — not checked: 2 policies could not be checked" in text
+    lax = io.StringIO()
+    gate_output.render_terminal(rep, Console(file=lax, width=200, color_system=None))
+    assert "— passed (2 not checked)" in lax.getvalue()
+    doc = json.loads(gate_output.render_json(rep, strict=True))
+    assert doc["passed"] is False and doc["exit_code"] == 2
+    assert doc["runs"][0]["passed"] is False and doc["runs"][0]["verdict"].startswith("not checked")
+    assert json.loads(gate_output.render_json(rep))["passed"] is True
+    assert gate_output.summary_line(rep).startswith("gate passed, but nothing was checked")
+
+
+def test_all_nan_metric_is_skipped_with_its_reason():
+    rep = evaluate([parse_policy("max(loss)>5")], [make_run("nan", loss=[float("nan")] * 3)])
+    (r,) = rep.results
+    assert r.status.value == "missing" and rep.exit_code(strict=True) == 2
+    assert gate_output.evidence(r).startswith("all 3 logged values of loss are NaN")
+    nan_test = evaluate([parse_policy("loss==nan")], [make_run("nan", loss=[float("nan")] * 3)])
+    assert "ignored" not in gate_output.evidence(nan_test.results[0])

@@ -13,6 +13,7 @@ from trainlens.findings import Finding, Severity
 from trainlens.gate import RulePolicy, SeverityPolicy, parse_policy
 from trainlens.watch import (
     NewFinding,
+    PathWaiting,
     PolicyFailed,
     PolicyWaiting,
     Polled,
@@ -253,3 +254,33 @@ def _load(path: Path) -> list:
     from trainlens.load import load_runs
 
     return load_runs(path).runs
+
+
+def test_a_path_that_does_not_exist_yet_is_waited_for(tmp_path):
+    """watch started before the job made its output dir: one PathWaiting, then the run is
+    picked up at the first poll after it appears; every poll counts against max_polls."""
+    out = tmp_path / "exp" / "v0-run"
+    log = out / "logging.jsonl"
+
+    def create() -> None:
+        out.mkdir(parents=True)
+        log.write_text("".join(line(s) for s in range(1, 6)))
+
+    nothing = lambda: None  # noqa: E731
+    writer = ThreadWriter([nothing, create, appender(log, "".join(line(s) for s in (6, 7)))])
+    events = list(watch(out, analyze=ThresholdRule(), max_polls=4, sleep=writer.sleep))
+    waiting = [e for e in events if isinstance(e, PathWaiting)]
+    assert waiting == [PathWaiting(out)] and events[0] == waiting[0]
+    polls = [e for e in events if isinstance(e, Polled)]
+    assert len(polls) == 4 and [p.new_points for p in polls][:2] == [0, 0]
+    (found,) = [e for e in events if isinstance(e, RunFound)]
+    assert events.index(found) > events.index(polls[1])  # found at poll 3, after creation
+    finding = next(e for e in events if isinstance(e, NewFinding))
+    assert finding.finding.start_step == 6
+
+
+def test_waiting_for_a_path_that_never_appears_stops_at_max_polls(tmp_path):
+    sleeps: list[float] = []
+    events = list(watch(tmp_path / "nowhere", max_polls=3, sleep=sleeps.append))
+    assert [type(e).__name__ for e in events] == ["PathWaiting", "Polled", "Polled", "Polled"]
+    assert len(sleeps) == 2

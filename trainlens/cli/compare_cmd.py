@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
+from rich.console import Console
 
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
@@ -90,16 +91,21 @@ def compare(
         typer.Option(
             "--metric",
             "-m",
-            help="Score metric, canonical (eval_score, reward, eval_loss...) or a "
-            "raw key. Default: the first of eval_score, reward, eval_loss, loss the runs have.",
+            help="Score metric, canonical (eval_score, eval_loss, reward, loss...) or a raw "
+            "key. Default: the first the runs share of: a validation score or reward "
+            "(eval_score), eval_loss, an eval accuracy (eval_acc, eval_token_acc...), the "
+            "training reward; else the one most runs log (no best run is named then). A "
+            "training or policy loss is never the default. The other eval metrics a run logs "
+            "are checked too (notes).",
         ),
     ] = None,
     drop: Annotated[
         float | None,
         typer.Option(
             "--drop",
-            help="Relative drop below the best that counts as degradation when two "
-            "points in a row show it [default: 0.2].",
+            help="Worsening from the best that counts as degradation when two points in a "
+            "row show it: a share of |best|, or of the series' range when it crosses or sits "
+            "near zero [default: 0.2].",
             show_default=False,
         ),
     ] = None,
@@ -135,7 +141,11 @@ def compare(
     config: ConfigOpt = None,
 ) -> None:
     """Compare runs on one score metric: best, degradation onset, final value, the checkpoint to
-    keep, the trends that explain the difference and the config keys that differ."""
+    keep, the trends that explain the difference and the config keys that differ.
+
+    Dense training series are smoothed first (rolling median); the values reported are then
+    those of the smoothed curve. A drop is a share of the best value, or of the series' range
+    when it crosses zero or its best lies near zero ("of range")."""
     with handle_errors():
         cfg = project_config(config)
         settings = _settings(cfg)
@@ -164,22 +174,35 @@ def compare(
                 missing = "no_data"
             _emit(render.render_markdown(cmp, language, chart, chart_missing=missing), output)
         elif output is not None:
-            from rich.console import Console
-
-            buffer = Console(
-                width=160, highlight=False, soft_wrap=False, record=True, file=io.StringIO()
-            )
+            buffer = _unwrapped(record=True, file=io.StringIO())
             render.render_terminal(cmp, buffer, language)
-            _emit(buffer.export_text(), output)
+            _emit(_strip_line_ends(buffer.export_text()), output)
         else:
             console = stdout_console()
-            if not console.is_terminal:  # piped: wide enough that tables do not wrap
-                from rich.console import Console
-
-                console = Console(highlight=False, soft_wrap=False, width=160)
-            render.render_terminal(cmp, console, language)
+            if not console.is_terminal:  # piped: never wrap a table (a cell is never folded)
+                buffer = _unwrapped(record=True, file=io.StringIO())
+                render.render_terminal(cmp, buffer, language)
+                _emit(_strip_line_ends(buffer.export_text()), None)
+            else:
+                render.render_terminal(cmp, console, language)
         if output is not None:
             stderr_console().print(f"wrote {output}", highlight=False)
+
+
+#: Width of the console for piped and file output: wide enough that no table wraps.
+_UNWRAPPED_WIDTH = 100_000
+
+
+def _unwrapped(**kwargs: Any) -> Console:
+    """A plain console (no colour, no highlighting) so wide that tables never wrap."""
+    return Console(
+        width=_UNWRAPPED_WIDTH, highlight=False, soft_wrap=False, color_system=None, **kwargs
+    )
+
+
+def _strip_line_ends(text: str) -> str:
+    """Trailing blanks off every line (a table pads its last column)."""
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
 def _emit(text: str, output: Path | None) -> None:

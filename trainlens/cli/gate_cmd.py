@@ -95,7 +95,13 @@ def gate(
         ),
     ] = None,
     lang: Annotated[
-        Lang | None, typer.Option("--lang", help="Language of finding messages.")
+        Lang | None,
+        typer.Option(
+            "--lang",
+            help="Language of the rule findings' messages that --fail-on-rule / "
+            "--fail-on-severity quote. The gate's own lines (PASS / FAIL / SKIP, evidence, "
+            "verdicts, the summary) are always in English, for CI logs and scripts.",
+        ),
     ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
@@ -139,7 +145,9 @@ def gate(
         if format is GateFormat.json:
             typer.echo(gate_output.render_json(report, strict=is_strict, finding_text=text))
         else:
-            gate_output.render_terminal(report, stdout_console(), finding_text=text)
+            gate_output.render_terminal(
+                report, stdout_console(), finding_text=text, strict=is_strict
+            )
         if junit is not None:
             _write(junit, junit_render.render_junit(report, strict=is_strict, finding_text=text))
         if github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true":

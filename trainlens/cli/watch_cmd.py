@@ -33,6 +33,7 @@ from trainlens.gate.settings import WATCH_KEYS, section
 from trainlens.render import gate_output
 from trainlens.watch import (
     NewFinding,
+    PathWaiting,
     PolicyFailed,
     PolicyWaiting,
     Polled,
@@ -55,7 +56,10 @@ _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Sever
     help="Follow the run(s) under PATH while the job writes them: read only what is "
     "new, re-run the rules, print each new finding once. With --exit-on, exit 1 as "
     "soon as a policy fails (so a job wrapper can stop a run that is blowing up); "
-    "Ctrl-C exits 0.\n\n" + POLICY_HELP + "\n\nSettings in [watch] of the project "
+    "Ctrl-C exits 0. A PATH that does not exist yet is waited for (a wrapper may start watch "
+    "before the job creates its output).\n\n"
+    + POLICY_HELP
+    + "\n\nSettings in [watch] of the project "
     "config: interval, exit_on, fail_on_severity, fail_on_rule, lang.\n\n" + EXIT_CODES_HELP
 )
 def watch(
@@ -84,7 +88,14 @@ def watch(
             "--fail-on-rule", metavar="RULE", help="Exit 1 on a finding of this rule; repeatable."
         ),
     ] = None,
-    lang: Annotated[Lang | None, typer.Option("--lang", help="Language of messages.")] = None,
+    lang: Annotated[
+        Lang | None,
+        typer.Option(
+            "--lang",
+            help="Language of the findings' messages. Watch's own lines (found run, POLICY "
+            "FAILED and its evidence, waiting, stopped) are always in English.",
+        ),
+    ] = None,
     rules: Annotated[
         bool,
         typer.Option(
@@ -163,9 +174,12 @@ def watch(
         if printer.failed:
             err.print("[bold red]watch: policy failed[/]", markup=True, highlight=False)
             raise typer.Exit(1)
+        never = f"; {path} never appeared" if printer.waiting and not printer.runs else ""
         err.print(
-            f"watch: stopped after {printer.polls} poll(s), {printer.findings} new finding(s)",
+            f"watch: stopped after {printer.polls} poll(s), {printer.findings} new finding(s)"
+            + never,
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -199,6 +213,8 @@ class _Printer:
         self.failed = False
         self.findings = 0
         self.polls = 0
+        self.runs = 0
+        self.waiting = False
 
     def _json(self, kind: str, data: dict[str, Any]) -> None:
         typer.echo(json.dumps({"event": kind, "time": time.time(), **data}, ensure_ascii=False))
@@ -221,7 +237,17 @@ class _Printer:
                     f"{escape(gate_output.evidence(r, self.text))}",
                     soft_wrap=True,
                 )
+        elif isinstance(event, PathWaiting):
+            self.waiting = True
+            if self.jsonl:
+                self._json("waiting", {"path": str(event.path)})
+            self.err.print(
+                f"waiting for {escape(str(event.path))} to appear (Ctrl-C to stop)",
+                highlight=False,
+                soft_wrap=True,
+            )
         elif isinstance(event, RunFound):
+            self.runs += 1
             if self.jsonl:
                 self._json(
                     "run_found", {"run": event.run, "path": str(event.root), "format": event.format}

@@ -26,15 +26,17 @@ from trainlens.compare.model import (
 )
 from trainlens.compare.names import unique_names
 from trainlens.compare.scoring import CHANGE_THRESHOLD
-from trainlens.compare.selection import SCORE_CANDIDATES
+from trainlens.compare.selection import SCORE_CANDIDATES, SCORE_ORDER, Candidate, is_accuracy
 from trainlens.compare.trends import TREND_METRICS
 
 __all__ = [
     "CHANGE_THRESHOLD",
     "CONFIG_CONCEPTS",
     "SCORE_CANDIDATES",
+    "SCORE_ORDER",
     "STEP_SCALE_RATIO",
     "TREND_METRICS",
+    "Candidate",
     "Comparison",
     "ConfigDiff",
     "Note",
@@ -44,5 +46,6 @@ __all__ = [
     "compare_runs",
     "config_differences",
     "flatten_config",
+    "is_accuracy",
     "unique_names",
 ]

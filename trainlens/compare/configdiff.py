@@ -1,6 +1,7 @@
 """The run-config keys that differ between runs: known concepts by name (model, learning rate,
-KL coefficient...) whatever framework key holds them, then every other differing key except
-paths, names and hosts."""
+KL coefficient...) whatever framework key holds them, then every other key that all configs set
+to different values (except paths, names and hosts), then the keys only some configs set, the
+most relevant first (another framework version adds dozens of such keys that say nothing)."""
 
 from __future__ import annotations
 
@@ -112,9 +113,47 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: Words (``_``-separated parts) and phrases that make a key set by only some configs worth
+#: showing first: training settings.
+_RELEVANT_WORDS = frozenset(
+    {
+        "lr",
+        "batch",
+        "epoch",
+        "epochs",
+        "warmup",
+        "lora",
+        "dtype",
+        "precision",
+        "beta",
+        "kl",
+        "clip",
+        "temperature",
+        "seed",
+        "optim",
+        "optimizer",
+        "scheduler",
+        "quant",
+        "quantization",
+    }
+)
+_RELEVANT_PHRASES = (
+    "learning_rate",
+    "train_type",
+    "num_generations",
+    "max_length",
+    "max_steps",
+    "seq_length",
+    "completion_length",
+    "gradient_accumulation",
+    "weight_decay",
+)
+
+
 def config_differences(runs: Sequence[Run]) -> ConfigDiff:
-    """The model plus every config concept / key whose value differs among the runs that have a
-    config (with one config: the model and the known concepts it sets)."""
+    """The model plus every config concept whose value differs, every key all configs set to
+    different values, and (``partial``) the keys only some configs set, most relevant first (with
+    one config: the model and the known concepts it sets)."""
     flat = {run.name: flatten_config(run.meta.config) for run in runs if run.meta.config}
     names = tuple(flat)
     without = tuple(run.name for run in runs if not run.meta.config)
@@ -135,17 +174,62 @@ def config_differences(runs: Sequence[Run]) -> ConfigDiff:
             keys.append(concept)
             for n in names:
                 values[n][concept] = per_run[n]
+    partial: list[str] = []
     if len(names) > 1:
         all_keys = sorted(set().union(*(flat[n] for n in names)) - consumed)
         for key in all_keys:
             if _is_noise(key):
                 continue
-            vals = [flat[n].get(key) for n in names]
+            holders = [n for n in names if key in flat[n]]
+            if len(holders) < len(names):
+                if all(flat[n][key] is None for n in holders):
+                    continue  # null where set, absent elsewhere: no difference
+                partial.append(key)
+                for n in holders:
+                    values[n][key] = flat[n][key]
+                continue
+            vals = [flat[n][key] for n in names]
             if not _same(vals):
                 keys.append(key)
                 for n in names:
-                    values[n][key] = flat[n].get(key)
-    return ConfigDiff(keys=tuple(keys), values=values, with_config=names, without_config=without)
+                    values[n][key] = flat[n][key]
+    families: dict[str, int] = {}
+    for key in partial:
+        families[_family(key)] = families.get(_family(key), 0) + 1
+    partial.sort(
+        key=lambda k: _relevance(k, [values[n].get(k) for n in names], families[_family(k)])
+    )
+    return ConfigDiff(
+        keys=tuple(keys),
+        values=values,
+        with_config=names,
+        without_config=without,
+        partial=tuple(partial),
+    )
+
+
+def _family(key: str) -> str:
+    """``adalora_beta1`` → ``adalora``: the first word of the key's last part."""
+    return key.rsplit(".", 1)[-1].lower().lstrip("_").split("_", 1)[0]
+
+
+def _relevance(key: str, values: list[Any], family: int) -> tuple[bool, bool, bool, int, str]:
+    """Sort key of a key only some configs set: keys outside a large family of options (the
+    eight ``adalora_*`` options of a tuner nobody uses) first, then training-setting words, then
+    keys set to something (not None / false / empty), then shallow keys, then by name."""
+    lowered = key.lower()
+    words = set(lowered.replace(".", "_").split("_"))
+    relevant = bool(words & _RELEVANT_WORDS) or any(p in lowered for p in _RELEVANT_PHRASES)
+    is_set = any(_is_set(v) for v in values)
+    return (family >= 3, not relevant, not is_set, key.count("."), key)
+
+
+def _is_set(value: Any) -> bool:
+    if value is None or value is False:
+        return False
+    if isinstance(value, (str, list, dict)):
+        return bool(value)
+    return True
 
 
 def _is_noise(key: str) -> bool:

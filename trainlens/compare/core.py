@@ -26,12 +26,15 @@ def compare_runs(
     sustain: int = 2,
 ) -> Comparison:
     """Compare ``runs`` on ``metric`` (canonical or raw name; default: the first of
-    :data:`~trainlens.compare.SCORE_CANDIDATES` that the runs have).
+    :data:`~trainlens.compare.SCORE_ORDER` that the runs share, never a training loss; see
+    :mod:`trainlens.compare.selection`). A best run is named only when every run logs the metric.
 
-    ``drop`` is the relative worsening below the best that counts as degradation when it lasts
-    ``sustain`` points. ``window`` smooths the score with a rolling median first; None picks it
-    per run: none for evaluation metrics (sparse), about 5% of the points for dense training
-    series. Raises :class:`TrainlensError` for bad parameters or a ``metric`` no run has.
+    ``drop`` is the worsening below the best that counts as degradation when it lasts
+    ``sustain`` points: a share of ``|best|``, or of the series' range when the series crosses
+    zero or its best lies near it. ``window`` smooths the score with a rolling median first
+    (the values reported are then the smoothed curve's); None picks it per run: none for
+    evaluation metrics (sparse), about 5% of the points for dense training series.
+    Raises :class:`TrainlensError` for bad parameters or a ``metric`` no run has.
     """
     if not runs:
         raise TrainlensError("compare: no runs to compare")
@@ -44,8 +47,11 @@ def compare_runs(
     if sustain < 1:
         raise TrainlensError(f"compare: sustain must be at least 1 (got {sustain})")
     window = window or None
-    chosen, higher, notes = select_metric(runs, metric)
-    rows = tuple(score_run(run, chosen, higher, drop, window, sustain) for run in runs)
+    selection = select_metric(runs, metric)
+    chosen, higher, notes = selection.metric, selection.higher, selection.notes
+    rows = tuple(
+        score_run(run, chosen, higher, drop, window, sustain, selection.candidate) for run in runs
+    )
     comparable = _steps_comparable(rows)
     if not comparable:
         notes.append(
@@ -60,7 +66,7 @@ def compare_runs(
         )
     if len(runs) == 1:
         notes.append(Note("single_run", {}))
-    best = _best_row(rows, higher)
+    best = _best_row(rows, higher) if selection.shared else None
     if best is not None and best.degradation is not None:
         notes.append(
             Note(
@@ -84,9 +90,10 @@ def compare_runs(
 
 
 def _best_row(rows: Sequence[RunComparison], higher: bool) -> RunComparison | None:
-    """The run with the best best value (None with fewer than two scored runs)."""
+    """The run with the best best value (None with fewer than two runs, or when one of them has
+    no value to compare)."""
     scored = [r for r in rows if r.degradation is not None]
-    if len(scored) < 2:
+    if len(scored) < 2 or len(scored) < len(rows):
         return None
     sign = 1.0 if higher else -1.0
     return max(scored, key=lambda r: sign * r.degradation.best_value)  # type: ignore[union-attr]

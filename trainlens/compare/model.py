@@ -94,13 +94,16 @@ class RunComparison:
 
     @property
     def drop_from_best(self) -> float | None:
-        """Relative worsening from the best to the final value (positive = worse)."""
+        """Worsening from the best to the final value (positive = worse), as a share of
+        ``|best|`` or of the series' range (``drop_basis``)."""
         d = self.degradation
-        if d is None:
-            return None
-        scale = abs(d.best_value) or 1.0
-        sign = 1.0 if self.higher_is_better else -1.0
-        return sign * (d.best_value - d.final_value) / scale
+        return None if d is None else d.drop_from_best
+
+    @property
+    def drop_basis(self) -> str | None:
+        """What ``drop_from_best`` is a share of: "best" (``|best|``) or "range"."""
+        d = self.degradation
+        return None if d is None else d.scale_basis
 
     @property
     def best_fraction(self) -> float | None:
@@ -119,12 +122,15 @@ class RunComparison:
 
 @dataclass(frozen=True)
 class ConfigDiff:
-    """Run-config keys that differ among the runs that have a config (plus the model)."""
+    """Run-config keys that differ among the runs that have a config: the known concepts (the
+    model always) and the keys every config sets to different values (``keys``); then the keys
+    only some configs set (``partial``, most relevant first)."""
 
     keys: tuple[str, ...]
     values: dict[str, dict[str, Any]]  # run name -> key -> value (None when absent)
     with_config: tuple[str, ...]
     without_config: tuple[str, ...]
+    partial: tuple[str, ...] = ()  # set in some configs only; their values are in ``values``
 
     def for_run(self, name: str) -> dict[str, Any]:
         return dict(self.values.get(name, {}))

@@ -50,12 +50,13 @@ def recommend(
         )
     else:
         reason = Note("no_ckpt_visible", {"best": deg.best_step})
+    value, at = _value_at(steps, values, deg.best_step)  # logged there (best may be smoothed)
     return RecommendedCheckpoint(
         step=deg.best_step,
         path=None,
         source="best_step",
-        value=deg.best_value,
-        value_step=deg.best_step,
+        value=value,
+        value_step=at,
         reason=reason,
     )
 

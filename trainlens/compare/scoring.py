@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlens.checkpoints import best_then_degrade
+from trainlens.checkpoints import Degradation, best_then_degrade
 from trainlens.compare.model import Note, RunComparison
 from trainlens.compare.recommend import recommend
-from trainlens.compare.selection import SCORE_CANDIDATES, resolve_score
+from trainlens.compare.selection import (
+    EVAL_CANDIDATES,
+    SCORE_CANDIDATES,
+    Candidate,
+    candidate_key,
+    resolve_score,
+)
 from trainlens.compare.trends import run_trends
 from trainlens.run import Run
 
@@ -18,14 +24,21 @@ CHANGE_THRESHOLD = 0.25
 
 
 def score_run(
-    run: Run, metric: str | None, higher: bool, drop: float, window: int | None, sustain: int
+    run: Run,
+    metric: str | None,
+    higher: bool,
+    drop: float,
+    window: int | None,
+    sustain: int,
+    candidate: Candidate | None = None,
 ) -> RunComparison:
     """Compare one run on ``metric`` (see :func:`trainlens.compare.compare_runs` for the
-    parameters); a run without a finite value of it gets status ``missing`` or ``empty``."""
+    parameters; ``candidate``: the default candidate chosen, which says which of the metric's
+    keys to read); a run without a finite value of it gets status ``missing`` or ``empty``. The
+    other evaluation metrics the run logs are checked too, each summed up in an ``also_checked``
+    note."""
     ckpts = tuple(c.step for c in run.meta.checkpoints)
     notes: list[Note] = []
-    if not run.meta.config:
-        notes.append(Note("no_config", {}))
 
     def empty(status: str, key: str | None = None) -> RunComparison:
         return RunComparison(
@@ -47,7 +60,10 @@ def score_run(
 
     if metric is None:
         return empty("missing")
-    key, fallback = resolve_score(run, metric)
+    if candidate is not None:
+        key, fallback = candidate_key(run, candidate), None
+    else:
+        key, fallback = resolve_score(run, metric)
     if key is None:
         score_like = [c for c in SCORE_CANDIDATES if c in run.canonical_names]
         notes.insert(0, Note("metric_missing", {"metric": metric, "available": score_like}))
@@ -74,6 +90,10 @@ def score_run(
         steps, values, higher_is_better=higher, drop=drop, sustain=sustain, window=win
     )
     assert deg is not None  # finite values exist
+    if deg.scale_basis == "range":
+        notes.append(
+            Note("drop_vs_range", {"key": key, "best": deg.best_value, "range": deg.scale})
+        )
     other = tuple(k for k in run.keys_for(canonical) if k != key) if canonical else ()
     if other:
         notes.append(
@@ -91,6 +111,7 @@ def score_run(
                     "best": deg.best_step,
                     "best_value": deg.best_value,
                     "drop": drop,
+                    "basis": deg.scale_basis,
                     "worst": deg.worst_step,
                     "worst_value": deg.worst_value,
                 },
@@ -99,7 +120,8 @@ def score_run(
     elif deg.best_step == deg.final_step:
         notes.append(Note("still_improving", {"step": deg.best_step}))
     else:
-        notes.append(Note("no_degradation", {"drop": drop}))
+        notes.append(Note("no_degradation", {"drop": drop, "basis": deg.scale_basis}))
+    notes += _also_checked(run, key, drop, sustain)
     trends = run_trends(run, deg.best_step)
     for t in trends if deg.onset_step is not None else ():
         change = t.change_after_best
@@ -136,6 +158,44 @@ def score_run(
         steps=steps,
         values=values,
     )
+
+
+def _also_checked(run: Run, compared: str, drop: float, sustain: int) -> list[Note]:
+    """One ``also_checked`` note per other evaluation metric the run logs (eval score, eval
+    loss, eval accuracy) that is not constant: its best, and where it degraded (if it did)."""
+    out = []
+    seen = {compared}
+    for cand in EVAL_CANDIDATES:
+        key = candidate_key(run, cand)
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        arrays = run.arrays(key)
+        assert arrays is not None
+        steps, values = arrays
+        ok = np.isfinite(values)
+        steps, values = steps[ok], values[ok]
+        if len(values) < 2 or np.ptp(values) == 0:
+            continue
+        higher = run.info(cand.name).direction != "down"
+        d = best_then_degrade(steps, values, higher_is_better=higher, drop=drop, sustain=sustain)
+        assert d is not None
+        out.append(Note("also_checked", _verdict(key, d, drop)))
+    return out
+
+
+def _verdict(key: str, d: Degradation, drop: float) -> dict[str, object]:
+    return {
+        "key": key,
+        "best": d.best_step,
+        "best_value": d.best_value,
+        "onset": d.onset_step,
+        "onset_value": d.onset_value,
+        "final_value": d.final_value,
+        "drop": drop,
+        "basis": d.scale_basis,
+        "degraded": d.onset_step is not None,
+    }
 
 
 def _auto_window(family: str, points: int) -> int:

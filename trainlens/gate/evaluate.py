@@ -14,6 +14,7 @@ import numpy as np
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.findings import Finding, Skipped
+from trainlens.gate.converted import RECIPROCAL_KEYS, converted_note
 from trainlens.gate.expressions import (
     Aggregate,
     MetricPolicy,
@@ -21,12 +22,15 @@ from trainlens.gate.expressions import (
     Policy,
     RulePolicy,
     SeverityPolicy,
+    quote_metric,
 )
 from trainlens.run import Run
 
 
 class Status(str, Enum):
-    """Outcome of one policy on one run. ``missing`` counts as passed unless ``--strict``."""
+    """Outcome of one policy on one run. ``missing`` (the policy could not be checked: the
+    metric is absent, has no logged point in the step range, or only NaN values) counts as
+    passed unless ``--strict``."""
 
     PASS = "pass"
     FAIL = "fail"
@@ -192,15 +196,38 @@ def evaluate_arrays(
     }
     if not len(values):
         note = "no logged points" + (policy.range_text() if keep is not None else "")
-        return PolicyResult(status=Status.PASS, note=note, **base)
+        return PolicyResult(status=Status.MISSING, note=note, **base)
+    if not tests_nan(policy) and np.isnan(values).all():
+        n = len(values)
+        note = (
+            f"{'all ' if n > 1 else ''}{n} logged value{'s' if n > 1 else ''} of {policy.metric}"
+            f"{policy.range_text()} {'are' if n > 1 else 'is'} NaN: nothing to compare "
+            f"(use {quote_metric(policy.metric)}==nan to fail on NaN)"
+        )
+        return PolicyResult(status=Status.MISSING, note=note, **base)
     if policy.aggregate is Aggregate.COUNT:
         return _count(policy, steps, values, base)
     if policy.aggregate is not None:
         value, at = _aggregate(policy.aggregate, steps, values)
+        if math.isnan(value) and not tests_nan(policy):  # first / last logged as NaN
+            note = (
+                f"{policy.aggregate.value}({policy.metric}) is NaN (step {at}): nothing to "
+                f"compare (use {quote_metric(policy.metric)}==nan to fail on NaN)"
+            )
+            return PolicyResult(status=Status.MISSING, value=value, step=at, note=note, **base)
         failed = policy.compare.holds(value)
         fired = (at if at is not None else int(steps[-1])) if failed else None
         return PolicyResult(status=_status(failed), value=value, step=at, fired_step=fired, **base)
     return _point(policy, steps, values, base)
+
+
+def tests_nan(policy: MetricPolicy) -> bool:
+    """True for policies that look for NaN (``loss==nan``, ``count(loss==nan)>0``): NaN
+    values are what they check, not a reason to skip."""
+    tests = [policy.compare] + ([policy.count_of] if policy.count_of is not None else [])
+    if policy.aggregate is Aggregate.COUNT:
+        tests = tests[1:]
+    return any(math.isnan(c.threshold) for c in tests)
 
 
 def _status(failed: bool) -> Status:
@@ -264,20 +291,26 @@ def _point(
 
 
 def evaluate_metric(policy: MetricPolicy, run: Run) -> PolicyResult:
-    """Evaluate a metric policy on a run; a metric the run lacks gives ``missing``."""
+    """Evaluate a metric policy on a run; a metric the run lacks gives ``missing`` (with the
+    equivalent policy when the key is one the reader converts, e.g. ``train_speed(s/it)``)."""
     arrays = run.arrays(policy.metric)
     if arrays is None:
+        target = RECIPROCAL_KEYS.get(policy.metric)
+        converted = converted_note(policy, target is not None and run.resolve(target) is not None)
         return PolicyResult(
             policy=policy,
             run=run.name,
             status=Status.MISSING,
-            note=missing_note(policy.metric, run),
+            note=converted or missing_note(policy.metric, run),
         )
     steps, values = arrays
     return evaluate_arrays(policy, steps, values, run=run.name, key=run.resolve(policy.metric))
 
 
 def missing_note(metric: str, run: Run) -> str:
+    """``metric 'x' not found`` with the closest names the run has (or: it has no points)."""
+    if not run.keys:
+        return f"metric {metric!r} not found: the run has no logged points"
     note = f"metric {metric!r} not found"
     close = difflib.get_close_matches(metric, sorted({*run.canonical_names, *run.keys}), n=3)
     if close:

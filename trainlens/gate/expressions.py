@@ -121,7 +121,7 @@ class MetricPolicy:
 
     def canonical_text(self) -> str:
         """A normalised spelling that parses back to an equal policy."""
-        name = _quote(self.metric)
+        name = quote_metric(self.metric)
         if self.aggregate is Aggregate.COUNT:
             assert self.count_of is not None
             head = f"count({name}{self.count_of}){self.compare}"
@@ -443,7 +443,8 @@ def format_number(x: float) -> str:
     return repr(x)
 
 
-def _quote(name: str) -> str:
+def quote_metric(name: str) -> str:
+    """``name`` as a policy spells it: bare, or quoted when it has other characters."""
     if _NAME_RE.fullmatch(name) and name not in _MODIFIERS:
         return name
     return f"'{name}'" if "'" not in name else f'"{name}"'

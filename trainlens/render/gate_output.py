@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from trainlens.findings import SCHEMA_VERSION, Finding
-from trainlens.gate.evaluate import GateReport, PolicyResult, Status
+from trainlens.gate.evaluate import GateReport, PolicyResult, Status, tests_nan
 from trainlens.gate.expressions import Aggregate, MetricPolicy
 from trainlens.run import Run
 
@@ -81,7 +81,7 @@ def evidence(r: PolicyResult, finding_text: FindingText | None = None) -> str:
                 out += f"; {policy.sustained} in a row reached at step {r.fired_step}"
         elif r.fired_step is not None:
             out += f"; first at step {r.fired_step}"
-    if r.nan_points:
+    if r.nan_points and not tests_nan(policy):
         out += f"; {r.nan_points} NaN point{'s' if r.nan_points > 1 else ''} ignored"
     return out
 
@@ -97,17 +97,37 @@ _STATUS_STYLE = {
 }
 
 
+def run_verdict(results: list[PolicyResult], *, strict: bool = False) -> str:
+    """``failed``, ``passed``, ``passed (1 not checked)`` or, with ``strict``, ``not checked:
+    1 policy could not be checked (an error with --strict)``."""
+    if any(r.status is Status.FAIL for r in results):
+        return "failed"
+    missing = sum(r.status is Status.MISSING for r in results)
+    if not missing:
+        return "passed"
+    if strict:
+        return (
+            f"not checked: {missing} polic{'ies' if missing > 1 else 'y'} could not be checked "
+            "(an error with --strict)"
+        )
+    return f"passed ({missing} not checked)"
+
+
 def render_terminal(
-    report: GateReport, console: Console, finding_text: FindingText | None = None
+    report: GateReport,
+    console: Console,
+    finding_text: FindingText | None = None,
+    *,
+    strict: bool = False,
 ) -> None:
-    """Per run: one line per policy (status, policy, evidence), aligned."""
+    """Per run: a verdict, then one line per policy (status, policy, evidence), aligned."""
     width = max((len(_label(r)) for r in report.results), default=0)
     by_run: dict[str, list[PolicyResult]] = {}
     for r in report.results:
         by_run.setdefault(r.run, []).append(r)
     for run in report.runs:
         results = by_run.get(run.name, [])
-        verdict = "failed" if any(r.status is Status.FAIL for r in results) else "passed"
+        verdict = run_verdict(results, strict=strict)
         console.print(
             f"[bold]{escape(run.name)}[/]  ({escape(_run_header(run))}) — {verdict}", soft_wrap=True
         )
@@ -140,6 +160,11 @@ def summary_line(report: GateReport, *, strict: bool = False) -> str:
     if strict and missing:
         head = f"gate failed: {missing} of {checks} could not be checked {on} (--strict)"
         return head + (f"; {failed} failed" if failed else "")
+    if not failed and missing == n:
+        return (
+            f"gate passed, but nothing was checked: none of the {checks} could be checked {on} "
+            "(counted as passed; --strict makes this an error)"
+        )
     head = (
         f"gate failed: {failed} of {checks} failed {on}"
         if failed
@@ -192,7 +217,9 @@ def gate_document(
                 "format": run.format,
                 "first_step": run.first_step,
                 "last_step": run.last_step,
-                "passed": all(r.passed for r in results),
+                "passed": all(r.passed for r in results)
+                and not (strict and any(r.status is Status.MISSING for r in results)),
+                "verdict": run_verdict(results, strict=strict),
                 "results": [result_dict(r, finding_text) for r in results],
             }
         )
@@ -207,7 +234,7 @@ def gate_document(
     ]
     return {
         "schema_version": SCHEMA_VERSION,
-        "passed": report.passed,
+        "passed": report.exit_code(strict=strict) == 0,
         "exit_code": report.exit_code(strict=strict),
         "strict": strict,
         "policies": policies,

@@ -8,6 +8,8 @@ from trainlens.render.compare.messages import fragment, labels
 
 #: At most this many non-concept config keys in the terminal and Markdown tables.
 MAX_CONFIG_ROWS = 20
+#: At most this many keys that only some configs set (the most relevant ones).
+MAX_PARTIAL_ROWS = 5
 
 
 def shared_key(cmp: Comparison) -> str | None:
@@ -45,16 +47,22 @@ def summary_cells(row: RunComparison, cmp: Comparison, lang: str) -> list[str]:
     if row.status != "ok" or d is None:
         cells = [row.name, status_cell(row, lang), DASH, DASH, DASH, DASH, DASH]
     else:
+        t = labels(lang)
         best = f"{num(d.best_value)} @ {d.best_step}"
-        if row.window > 1:
-            best += f" ({labels(lang)['smoothed_tag']})"
+        final = f"{num(d.final_value)} @ {d.final_step}"
+        if d.smoothed:
+            best += f" ({t['smoothed_tag']})"
+            final += f" ({t['smoothed_tag']})"
         onset = f"{d.onset_step} ({num(d.onset_value)})" if d.onset_step is not None else DASH
+        drop = pct(row.drop_from_best)
+        if row.drop_basis == "range" and row.drop_from_best is not None:
+            drop = t["of_range"].format(pct=drop)
         cells = [
             row.name,
             best,
             onset,
-            f"{num(d.final_value)} @ {d.final_step}",
-            pct(row.drop_from_best),
+            final,
+            drop,
             pct(row.best_fraction),
             recommended_cell(row, lang),
         ]
@@ -91,20 +99,31 @@ def _trend_cell(trend: Trend | None) -> str:
     return text
 
 
-def config_rows(cmp: Comparison, limit: int | None) -> tuple[list[str], list[list[str]], int]:
-    """(runs with a config, one row per differing key, how many keys beyond ``limit`` are left
-    out); the known concepts come first and are never left out."""
+def config_rows(
+    cmp: Comparison, limit: int | None, partial_limit: int | None = MAX_PARTIAL_ROWS
+) -> tuple[list[str], list[list[str]], int, int]:
+    """(runs with a config, one row per key, how many differing keys beyond ``limit`` and how
+    many keys only some configs set beyond ``partial_limit`` are left out). The known concepts
+    come first and are never left out; then the keys all configs set to different values; then
+    the most relevant keys only some configs set (— where a config does not set it)."""
     concepts = {c for c, _ in CONFIG_CONCEPTS}
     cfg = cmp.config
     keys = list(cfg.keys)
     shown = [k for k in keys if k in concepts]
     others = [k for k in keys if k not in concepts]
-    hidden = 0
+    partial = list(cfg.partial)
+    hidden = hidden_partial = 0
     if limit is not None and len(others) > limit:
         hidden = len(others) - limit
         others = others[:limit]
-    rows = [[k] + [plain(cfg.values[n].get(k)) for n in cfg.with_config] for k in shown + others]
-    return list(cfg.with_config), rows, hidden
+    if partial_limit is not None and len(partial) > partial_limit:
+        hidden_partial = len(partial) - partial_limit
+        partial = partial[:partial_limit]
+    rows = [
+        [k] + [plain(cfg.values[n].get(k)) for n in cfg.with_config]
+        for k in shown + others + partial
+    ]
+    return list(cfg.with_config), rows, hidden, hidden_partial
 
 
 def changed_after_best(row: RunComparison) -> list[Note]:

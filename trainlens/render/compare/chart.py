@@ -76,7 +76,7 @@ def render_chart(cmp: Comparison, path: Path) -> bool:
                     linestyle="none",
                 )
         ax.set_xlabel("step" if cmp.steps_comparable else "fraction of run")
-        ax.set_ylabel(rows[0].key if len({r.key for r in rows}) == 1 else str(cmp.metric))
+        ax.set_ylabel(str(rows[0].key) if len({r.key for r in rows}) == 1 else str(cmp.metric))
         arrow = "lower is better" if not cmp.higher_is_better else "higher is better"
         ax.set_title(
             f"{cmp.metric} ({arrow}); * best, o recommended checkpoint, -- degradation onset",

@@ -32,6 +32,10 @@ def comparison_document(cmp: Comparison, lang: str = "en") -> dict[str, Any]:
         "config_differences": json_safe(
             {
                 "keys": list(cmp.config.keys),
+                "only_in_some_runs": {
+                    k: [n for n in cmp.config.with_config if k in cmp.config.values[n]]
+                    for k in cmp.config.partial
+                },
                 "runs_with_config": list(cmp.config.with_config),
                 "runs_without_config": list(cmp.config.without_config),
             }
@@ -64,6 +68,8 @@ def run_dict(row: RunComparison, cmp: Comparison, lang: str = "en") -> dict[str,
             "final_step": d.final_step if d else None,
             "final_value": d.final_value if d else None,
             "drop_from_best": row.drop_from_best,
+            "drop_basis": row.drop_basis,
+            "smoothed": d.smoothed if d else None,
             "best_fraction": row.best_fraction,
             "recommended_checkpoint": None
             if rec is None

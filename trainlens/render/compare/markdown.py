@@ -67,7 +67,7 @@ def markdown_context(cmp: Comparison, lang: str, chart: str | None) -> dict[str,
         for r in cmp.rows
     ]
     changes = [c for c in changes if c["items"]]
-    config_runs, config, hidden = config_rows(cmp, MAX_CONFIG_ROWS)
+    config_runs, config, hidden, hidden_partial = config_rows(cmp, MAX_CONFIG_ROWS)
     return {
         "t": t,
         "lang": lang,
@@ -85,6 +85,9 @@ def markdown_context(cmp: Comparison, lang: str, chart: str | None) -> dict[str,
         "config_head": [t["config_key"]] + [_md_cell(n) for n in config_runs],
         "config": [[_md_cell(c) for c in row] for row in config],
         "config_hidden": t["more"].format(n=hidden) if hidden else None,
+        "config_hidden_partial": (
+            t["more_partial"].format(n=hidden_partial) if hidden_partial else None
+        ),
         "config_available": bool(cmp.config.with_config),
         "without_config": list(cmp.config.without_config),
         "run_notes": [

@@ -64,13 +64,28 @@ def message(note: Note, lang: str = "en") -> str:
             p[k] = num(v)
         elif isinstance(v, list):
             p[k] = ", ".join(str(x) for x in v) or none
-        elif isinstance(v, dict):
-            p[k] = "; ".join(f"{n}: {a}–{b}" for n, (a, b) in v.items())
+        elif isinstance(v, dict):  # step ranges (name: [first, last]) or name: text
+            p[k] = "; ".join(
+                f"{n}: {x[0]}–{x[1]}" if isinstance(x, (list, tuple)) else f"{n}: {x}"
+                for n, x in v.items()
+            )
         else:
             p[k] = v
     code = note.code
-    if code in ("degraded", "no_degradation"):
+    if code in ("degraded", "no_degradation", "also_checked"):
         p["drop"] = pct(note.params["drop"])
+        if note.params.get("basis") == "range":
+            p["drop"] = fragment("of_range", lang, drop=p["drop"])
+    if code == "also_checked":
+        verdict = "also_degraded" if note.params.get("degraded") else "also_fine"
+        p["verdict"] = fragment(
+            verdict,
+            lang,
+            drop=p["drop"],
+            onset=p["onset"],
+            onset_value=p["onset_value"],
+            final_value=p["final_value"],
+        )
     if code == "changed_after_best":
         p["change"] = change(note.params["change"])
         p["metric"] = trend_label(note.params["metric"], lang)

@@ -59,15 +59,19 @@ def render_terminal(cmp: Comparison, console: Console, lang: str = "en") -> None
     if not cmp.config.with_config:
         console.print(f"  {t['no_configs']}", soft_wrap=True)
     else:
-        runs, rows, hidden = config_rows(cmp, MAX_CONFIG_ROWS)
+        runs, rows, hidden, hidden_partial = config_rows(cmp, MAX_CONFIG_ROWS)
         if rows:
             console.print(_table([t["config_key"]] + runs, rows))
         else:
             console.print(f"  {t['config_same']}")
         if hidden:
-            console.print(f"  {t['more'].format(n=hidden)}")
+            console.print(f"  {t['more'].format(n=hidden)}", soft_wrap=True)
+        if hidden_partial:
+            console.print(f"  {t['more_partial'].format(n=hidden_partial)}", soft_wrap=True)
         if cmp.config.without_config:
-            console.print(f"  {t['without_config']}: {', '.join(cmp.config.without_config)}")
+            console.print(
+                f"  {t['without_config']}: {', '.join(cmp.config.without_config)}", soft_wrap=True
+            )
     notes = [(r.name, run_notes(r)) for r in cmp.rows]
     if any(found for _, found in notes):
         console.print()
