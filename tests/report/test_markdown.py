@@ -133,3 +133,64 @@ def test_a_long_run_gives_a_short_report_fast(tmp_path):
     table_rows = [line for line in text.splitlines() if re.match(r"^\| \d", line)]
     assert len(table_rows) < 60
     assert "| 12000 | 50 |" in text
+
+
+def test_a_stuck_metric_shows_no_meaningless_peak_or_baseline(tmp_path):
+    rows = [(s, {"loss": 0.5 + 0.01 * np.sin(s), "grad_norm": 0.0}) for s in range(1, 101)]
+    run = load_runs(write_swift_run(tmp_path / "stuck", rows, max_steps=100)).runs[0]
+    stuck = Finding(
+        "t_grad_spike",
+        Severity.WARNING,
+        run.name,
+        "grad_norm",
+        "grad_norm",
+        1,
+        100,
+        peak_step=1,
+        peak_value=0.0,
+        baseline=0.0,
+    )
+    for lang, said, unsaid in (
+        ("en", ("stuck at 0", "- **When:** step 1–100; stuck at 0."), ("peak 0", "baseline 0")),
+        ("zh", ("一直为 0",), ("峰值 0", "基线 0")),
+    ):
+        text = render_markdown(b.analysis([run], [stuck]), lang=lang, charts=False, date=DATE)
+        assert all(s in text for s in said), lang
+        assert not any(s in text for s in unsaid), lang
+        assert "← peak" not in text and "← 峰值" not in text
+
+
+def test_overview_chart_shows_the_metrics_with_findings_not_flat_ones(tmp_path):
+    from trainlens.report.model import build_report
+
+    run = b.grpo_run(tmp_path)  # learning_rate is constant; clipped_ratio has a finding
+    report = build_report(b.analysis([run]), charts=True, date=DATE)
+    overview = next(j for j in report.charts if j.overview)
+    assert set(overview.metrics[:4]) == {"kl", "reward", "grad_norm", "clipped_ratio"}
+    assert "learning_rate" not in overview.metrics
+    assert len(overview.metrics) <= 6
+
+
+def test_several_runs_list_the_rules_not_checked_once_at_the_end(tmp_path):
+    runs = [b.grpo_run(tmp_path, name=n) for n in ("run_a", "run_b")]
+    cases = (
+        ("en", "## Rules that did not run", "(all runs)"),
+        ("zh", "## 未运行的规则", "（全部运行）"),
+    )
+    for lang, heading, every in cases:
+        text = render_markdown(b.analysis(runs), lang=lang, charts=False, date=DATE)
+        assert text.count("`t_missing`") == 1
+        tail = text.split(heading, 1)[1]
+        assert "## " not in tail.replace(heading, "")  # the last section of the report
+        assert "`t_missing`" in tail and every in tail
+        assert "<details>" not in text.split(heading, 1)[0]  # no per-run list before it
+
+
+def test_a_rule_skipped_on_some_runs_names_them(tmp_path):
+    from trainlens.findings import Skipped
+
+    runs = [b.grpo_run(tmp_path, name=n) for n in ("run_a", "run_b", "run_c")]
+    result = b.analysis(runs)
+    result.skipped[:] = [Skipped("t_missing", "run_b", "metric entropy not logged")]
+    text = render_markdown(result, lang="en", charts=False, date=DATE)
+    assert "- `t_missing` (t_missing title): metric entropy not logged (`run_b`)" in text

@@ -5,9 +5,18 @@ from __future__ import annotations
 import pytest
 import report_builders as b
 
-from trainlens.report.recommendations import finding_advice
+from trainlens.findings import Finding, Severity
+from trainlens.report.recommendations import (
+    Advice,
+    Cause,
+    FindingAdvice,
+    finding_advice,
+    generic_advice,
+    generic_causes,
+)
+from trainlens.report.settings import ADVISED, Settings, named_settings
 from trainlens.report.targets import monitoring_targets
-from trainlens.report.text import Translator
+from trainlens.report.text import Text, Translator, catalog
 
 
 def advice_for(tmp_path, args, rule="t_kl_spike"):
@@ -18,7 +27,7 @@ def advice_for(tmp_path, args, rule="t_kl_spike"):
     return (
         {a.text.key: a.text.params for a in fa.advice},
         [t(a.text) for a in fa.advice],
-        {c.key for c in fa.causes},
+        {c.text.key for c in fa.causes},
     )
 
 
@@ -55,12 +64,164 @@ def test_without_config_the_advice_says_what_to_check(tmp_path):
 
 def test_truncation_advice_quotes_the_limit_and_the_ratio(tmp_path):
     params, _, _ = advice_for(tmp_path, b.GRPO_ARGS, rule="t_clipped")
-    assert params["advice.length_limit"] == {"limit": "512", "clipped": "0.875", "step": "150"}
+    assert params["advice.length_limit"] == {
+        "limit": "512",
+        "clipped": "0.875",
+        "step": "150",
+        "key": "max_completion_length",
+    }
     masked, _, _ = advice_for(
         tmp_path / "m", {**b.GRPO_ARGS, "mask_truncated_completions": False}, rule="t_clipped"
     )
-    assert "advice.mask_truncated" in masked
+    assert masked["advice.mask_truncated"] == {"key": "mask_truncated_completions"}
     assert "advice.mask_truncated" not in params  # key absent from the config: not claimed
+    assert "advice.mask_truncated_unset" in params  # ... but both switches are named
+
+
+@pytest.mark.parametrize(
+    "switch, value, expected",
+    [
+        ("overlong_filter", False, "advice.mask_truncated"),  # ms-swift
+        ("mask_truncated_completions", False, "advice.mask_truncated"),  # TRL
+        ("overlong_filter", True, "advice.length_penalty_masked"),
+        ("mask_truncated_completions", True, "advice.length_penalty_masked"),
+    ],
+)
+def test_both_frameworks_truncation_switches_are_read(tmp_path, switch, value, expected):
+    params, text, _ = advice_for(tmp_path, {**b.GRPO_ARGS, switch: value}, rule="t_clipped")
+    assert params[expected] == {"key": switch}
+    assert f"`{switch}`" in " ".join(text)
+    other = {"advice.mask_truncated", "advice.length_penalty_masked", "advice.mask_truncated_unset"}
+    assert set(params) & other == {expected}
+
+
+def test_truncation_advice_never_says_to_lower_the_limit():
+    """A lower limit truncates more completions: every length sentence points the other way,
+    as the clipped_ratio_surge rule's own advice does ("Raise max_completion_length")."""
+    from trainlens.engine.spec import load_rules
+
+    own = load_rules([]).get("clipped_ratio_surge").advice["en"]
+    assert any(item.startswith("Raise max_completion_length") for item in own)
+    texts = catalog()
+    for key in (
+        "advice.length_limit",
+        "advice.length_limit_noclip",
+        "advice.length_limit_inferred",
+        "advice.length_unknown",
+    ):
+        en, zh = texts[key]["en"], texts[key]["zh"]
+        assert "raise" in en and "owering it would truncate" in en, key
+        assert "→ lower" not in en and "lower the limit so" not in en, key
+        assert "调大" in zh and "调低上限只会让更多回答被截断" in zh, key
+
+
+def _extra(advice: tuple[str, ...] = (), causes: tuple[str, ...] = ()) -> FindingAdvice:
+    return FindingAdvice(
+        tuple(Cause(Text("cause.x"), s) for s in causes),
+        tuple(Advice(Text("advice.x"), s, 10) for s in advice),
+    )
+
+
+GRAD_ADVICE = {
+    "en": [
+        "Find the batch at the spike step and check its lengths, labels and rewards.",
+        "Make sure gradient clipping is on (max_grad_norm 1.0) and lower the learning rate.",
+    ],
+    "zh": ["找到尖峰那一步的批次。", "确认已开启梯度裁剪（max_grad_norm 1.0）；降低学习率。"],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize(
+    "config, kept",
+    [
+        ({"max_grad_norm": 1.0}, 1),  # already clipped at 1.0: not recommended again
+        ({"max_grad_norm": 0.5}, 1),
+        ({"max_grad_norm": 5.0}, 2),  # not what the advice asks: kept
+        ({"max_grad_norm": 0}, 2),
+        ({}, 2),  # unknown: kept
+    ],
+)
+def test_rule_advice_about_a_setting_the_run_already_has_is_dropped(config, kept, lang):
+    items = generic_advice(GRAD_ADVICE, lang, _extra(), config)
+    assert items == GRAD_ADVICE[lang][:kept]
+
+
+def test_settledness_is_decided_on_the_english_item_for_both_languages():
+    texts = {
+        "en": ["Raise the sampling temperature or the upper clip range.", "Read completions."],
+        "zh": ["提高采样温度，或放宽裁剪上界。", "查看生成样本。"],  # 采样温度: no key spelled
+    }
+    for lang in ("en", "zh"):
+        assert generic_advice(texts, lang, _extra(), {"temperature": 1.0}) == texts[lang][1:]
+        assert generic_advice(texts, lang, _extra(), {"temperature": 0.7}) == texts[lang]
+        assert generic_advice(texts, lang, _extra(("temperature",)), {}) == texts[lang][1:]
+
+
+@pytest.mark.parametrize(
+    "setting, followed, not_followed",
+    [
+        ("max_grad_norm", {"max_grad_norm": 1.0}, {"max_grad_norm": 2.0}),
+        ("beta", {"beta": 0.1}, {"beta": 0.04}),
+        ("temperature", {"temperature": 1.0}, {"temperature": 0.6}),
+        ("warmup_ratio", {"warmup_ratio": 0.05}, {"warmup_ratio": 0.0, "warmup_steps": 0}),
+        ("warmup_steps", {"warmup_steps": 50}, {"warmup_ratio": 0.0, "warmup_steps": 0}),
+        ("mask_truncated_completions", {"overlong_filter": True}, {"overlong_filter": False}),
+        ("load_best_model_at_end", {"load_best_model_at_end": True}, {}),
+        ("epsilon_high", {"epsilon_high": 0.28}, {"epsilon_high": 0.2}),
+        ("bf16", {"bf16": True}, {"bf16": False}),
+        ("fp16", {"fp16": False}, {"fp16": True}),
+    ],
+)
+def test_every_advised_setting_has_a_checkable_condition(setting, followed, not_followed):
+    check = ADVISED[setting].followed
+    assert check(Settings(followed)) is True
+    assert check(Settings(not_followed)) is not True
+    assert setting in named_settings(f"set {Settings.SPELLINGS[setting][0]} as advised")
+    assert set(ADVISED) <= set(Settings.SPELLINGS)
+
+
+def test_setting_names_are_whole_words():
+    assert named_settings("raise beta; keep max_grad_norm at 1.0") == {"beta", "max_grad_norm"}
+    assert named_settings("调大 beta，max_grad_norm 保持在 1.0") == {"beta", "max_grad_norm"}
+    assert named_settings("adam_beta1 and beta_schedule") == set()
+    assert named_settings("lower the learning rate") == set()  # plain words: causes only
+    assert named_settings("learning rate too high", terms=True) == {"learning_rate"}
+
+
+KL_CAUSES = {
+    "en": [
+        "learning rate too high for the model size and batch size",
+        "beta too small to hold the policy near the reference",
+        "an update that moved the policy too far (learning rate, beta, clipping)",
+    ],
+    "zh": ["学习率偏大", "beta 太小", "某次更新让策略移动过远（学习率、beta、裁剪设置）"],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_rule_causes_restated_with_the_runs_values_are_dropped(lang):
+    zh_or_en = KL_CAUSES[lang]
+    # "The KL penalty is weak (beta 0.04)" was said: "beta too small" is not said again
+    assert generic_causes(KL_CAUSES, lang, _extra(causes=("beta",))) == [
+        zh_or_en[0],
+        zh_or_en[2],  # also names the learning rate: still informative
+    ]
+    both = _extra(causes=("beta", "learning_rate"))
+    assert generic_causes(KL_CAUSES, lang, both) == []
+    assert generic_causes(KL_CAUSES, lang, _extra()) == zh_or_en  # nothing said: all kept
+    # a config-aware recommendation is no cause: it does not remove a cause
+    assert generic_causes(KL_CAUSES, lang, _extra(advice=("beta",))) == zh_or_en
+
+
+def test_a_cause_about_the_runs_own_setting_is_kept():
+    """Advised values settle advice, not causes: bf16 precision loss is a cause in a bf16 run."""
+    causes = {"en": ["fp16 overflow or bf16 precision loss"], "zh": ["fp16 溢出或 bf16 精度损失"]}
+    advice = {"en": ["Consider bf16 instead of fp16."], "zh": ["可考虑用 bf16 替代 fp16。"]}
+    config = {"bf16": True, "fp16": False}
+    assert generic_causes(causes, "en", _extra()) == causes["en"]
+    assert generic_advice(advice, "zh", _extra(), config) == []
+    assert generic_advice(advice, "zh", _extra(), {"bf16": False, "fp16": True}) == advice["zh"]
 
 
 def _degradation_advice(run):
@@ -109,3 +270,131 @@ def test_targets_carry_numbers(tmp_path):
     assert t(targets["kl"].target) == "KL < 5 throughout, with no sudden jumps."
     assert t(targets["clipped_ratio"].target) == "clipped_ratio < 0.05."
     assert t(targets["kl"].observed) == "19.6 at step 150"
+
+
+def _entropy_advice(tmp_path, args):
+    run = b.grpo_run(tmp_path, args)
+    fall = Finding(
+        "t_entropy",
+        Severity.WARNING,
+        run.name,
+        "entropy",
+        "entropy",
+        100,
+        200,
+        peak_step=150,
+        peak_value=0.05,
+        baseline=0.8,
+    )
+    return {a.text.key: a for a in finding_advice(run, fall).advice}
+
+
+def test_entropy_advice_when_the_temperature_is_already_1(tmp_path):
+    cold = _entropy_advice(tmp_path / "a", {**b.GRPO_ARGS, "temperature": 0.7})
+    assert "advice.temperature_raise" in cold and "advice.clip_higher" not in cold
+    warm = _entropy_advice(tmp_path / "b", b.GRPO_ARGS)  # temperature 1.0: clip-higher instead
+    assert warm["advice.clip_higher"].text.params == {"t": "1", "high": "0.28"}
+    assert "advice.temperature_raise" not in warm
+    done = _entropy_advice(tmp_path / "c", {**b.GRPO_ARGS, "epsilon_high": 0.28})
+    assert "advice.clip_higher" not in done and "advice.temperature_raise" not in done
+
+
+@pytest.fixture(scope="module")
+def kl_episodes():
+    """The reviewer's case: examples/grpo_kl_episodes (ms-swift, max_grad_norm 1.0, beta 0.04,
+    max_completion_length 512, overlong_filter false)."""
+    from pathlib import Path
+
+    from trainlens.analysis import analyze
+    from trainlens.render.markdown import render_markdown
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "grpo_kl_episodes"
+    result = analyze(root)
+    return {
+        lang: render_markdown(result, lang=lang, charts=False, date="2026-01-01")
+        for lang in ("en", "zh")
+    }
+
+
+def _section(text: str, title: str) -> str:
+    return text.split(title, 1)[1].split("\n#### ", 1)[0]
+
+
+def test_example_advice_agrees_with_its_config(kl_episodes):
+    en, zh = kl_episodes["en"], kl_episodes["zh"]
+    grad = _section(en, "#### 🚨 3. Gradient explosion")
+    assert "max_grad_norm 1.0" not in grad  # the run already clips at 1.0
+    assert "(max_grad_norm 1.0)" not in _section(zh, "#### 🚨 3. 梯度爆炸")
+    assert "grad_norm is logged before clipping at 1" in grad  # said with the run's value
+    assert "→ lower it" not in en and "调低，或" not in zh  # lowering the limit truncates more
+    assert "`max_completion_length` is 512 and clipped_ratio reached 0.875" in en
+    assert "`overlong_filter` is false → set it to true" in en  # ms-swift's switch is read
+    assert "`overlong_filter` 为 false → 设为 true" in zh
+    kl = _section(en, "#### 🚨 2. KL divergence spike")
+    assert "The KL penalty is weak (`beta` 0.04)" in kl
+    assert "beta too small" not in kl  # the same cause, once
+    truncation = _section(en, "#### ⚠️ 5. Truncated completions surge")
+    assert "max_completion_length too small for the task" not in truncation
+
+
+def test_target_quotes_the_worst_occurrence_not_an_episode(tmp_path):
+    from trainlens.report.model import rank_key
+
+    run = b.grpo_run(tmp_path)
+
+    def grad(start: int, peak: float, members: tuple[str, ...] = ()) -> Finding:
+        rule = "t_episode" if members else "t_grad_spike"
+        return Finding(
+            rule,
+            Severity.ERROR,
+            run.name,
+            "grad_norm",
+            "grad_norm",
+            start,
+            start,
+            peak_step=start,
+            peak_value=peak,
+            baseline=0.4,
+            members=members,
+        )
+
+    episode = grad(100, 8.93, ("t_grad_spike@grad_norm", "t_clipped@clipped_ratio"))
+    found = sorted([grad(150, 6.12), grad(250, 10.7), episode], key=rank_key)
+    assert found[0] is episode  # ranked first, as in the report
+    target = next(t for t in monitoring_targets(run, found) if t.metric == "grad_norm")
+    assert Translator("en")(target.observed) == "10.7 at step 250"
+
+
+def test_chronic_truncation_gets_the_length_advice_too(tmp_path):
+    run = b.grpo_run(tmp_path)
+    chronic = Finding(
+        "t_clipped",
+        Severity.ERROR,
+        run.name,
+        "clipped_ratio",
+        "completions/clipped_ratio",
+        1,
+        300,
+        peak_step=150,
+        peak_value=0.875,
+    )  # the whole run: nothing to rise from
+    keys = {a.text.key for a in finding_advice(run, chronic).advice}
+    assert "advice.length_limit" in keys and "advice.mask_truncated_unset" in keys
+
+
+def test_a_dip_of_the_gradient_norm_is_no_level_to_move_away_from(tmp_path):
+    run = b.grpo_run(tmp_path)
+    dip = Finding(
+        "t_grad_dip",
+        Severity.INFO,
+        run.name,
+        "grad_norm",
+        "grad_norm",
+        100,
+        100,
+        peak_step=100,
+        peak_value=1e-4,
+        baseline=0.4,
+    )
+    target = monitoring_targets(run, [dip])[0]
+    assert Translator("en")(target.target) == "No `t_grad_dip` finding."

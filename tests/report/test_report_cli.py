@@ -104,3 +104,65 @@ def test_project_config_report_section(tmp_path):
     config.write_text('[report]\ncolour = "red"\n', encoding="utf-8")
     bad = run(EXAMPLE, "--config", str(config))
     assert bad.exit_code == 2 and "unknown setting(s) colour" in bad.stderr
+
+
+def test_output_that_is_a_folder_exits_2_before_any_work(tmp_path):
+    folder = tmp_path / "somedir"
+    folder.mkdir()
+    result = run(EXAMPLE, "-o", str(folder))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "is a folder" in result.stderr and "internal error" not in result.stderr
+    assert not (tmp_path / "somedir_assets").exists()  # nothing written on the way
+    assert list(folder.iterdir()) == []
+
+
+def test_output_below_a_regular_file_exits_2(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    result = run(EXAMPLE, "-o", str(afile / "x.md"))
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "is a file, not a folder" in result.stderr and "internal error" not in result.stderr
+    assert afile.read_text(encoding="utf-8") == "x"
+
+
+def test_charts_folder_that_is_a_file_exits_2(tmp_path):
+    (tmp_path / "pm_assets").write_text("x", encoding="utf-8")
+    result = run(EXAMPLE, "-o", str(tmp_path / "pm.md"))
+    assert result.exit_code == 2 and "pm_assets: charts go to this folder" in result.stderr
+    assert run(EXAMPLE, "-o", str(tmp_path / "pm.md"), "--no-charts").exit_code == 0
+
+
+def test_missing_parent_folders_are_created_as_the_help_says(tmp_path):
+    out = tmp_path / "new" / "dir" / "pm.md"
+    result = run(EXAMPLE, "-o", str(out), "--no-charts")
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    help_text = " ".join(run("--help").stdout.split())
+    assert "missing parent folders are created" in help_text
+
+
+def test_chart_count_is_pluralised(tmp_path):
+    result = run("examples/healthy_grpo", "-o", str(tmp_path / "pm.md"))  # the overview only
+    assert result.exit_code == 0, result.output
+    assert "(1 chart in " in result.stderr
+    result = run(EXAMPLE, "-o", str(tmp_path / "sft.md"))
+    assert re.search(r"\(\d+ charts in ", result.stderr)
+
+
+def test_verdict_counts_match_analyze():
+    """Problems (report sections) and findings are labelled apart; the findings per severity are
+    the numbers `trainlens analyze` prints."""
+    example = "examples/grpo_kl_episodes"
+    analyze = CliRunner().invoke(app, ["analyze", example])
+    counts = re.search(r"(\d+) errors, (\d+) warnings", analyze.stderr + analyze.stdout)
+    assert counts, analyze.output
+    errors, warnings = counts.groups()
+    report = run(example, "--date", "2026-01-01")
+    verdict = next(line for line in report.stdout.splitlines() if line.startswith("**Verdict"))
+    findings = int(errors) + int(warnings)
+    assert f"from {findings} findings ({errors} errors, {warnings} warnings)" in verdict
+    problems = re.search(r":\*\* (\d+) problems \((\d+) errors, (\d+) warnings?\)", verdict)
+    assert problems, verdict
+    assert int(problems[1]) == int(problems[2]) + int(problems[3]) < findings

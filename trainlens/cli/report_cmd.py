@@ -48,6 +48,40 @@ def assets_dir_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}_assets")
 
 
+def check_output(output: Path, assets: Path | None) -> None:
+    """Refuse, before any work, an ``--output`` that cannot be a file: an existing folder, or a
+    path below a regular file. Missing parent folders are fine (they are created)."""
+    if output.is_dir():
+        raise TrainlensError(
+            f"{output}: is a folder; give a file name, e.g. -o {output / 'postmortem.md'}"
+        )
+    for parent in output.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise TrainlensError(f"{output}: {parent} is a file, not a folder")
+            break
+    if assets is not None and assets.exists() and not assets.is_dir():
+        raise TrainlensError(f"{assets}: charts go to this folder, but it is a file")
+
+
+def _prepare(output: Path, assets: Path | None) -> bool:
+    """Create the folder of ``output`` and of its charts when missing; True when the charts
+    folder is new (so that it can be removed again if no chart is drawn)."""
+    new = assets is not None and not assets.exists()
+    for folder in (output.parent, assets):
+        if folder is None:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrainlensError(f"{folder}: cannot create the folder ({exc.strerror})") from exc
+    return new
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 def report(
     path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
@@ -65,8 +99,9 @@ def report(
         typer.Option(
             "--output",
             "-o",
-            help="Write the report here; charts go to FILE_STEM_assets/ beside it. "
-            "Without it the report (no charts) goes to stdout.",
+            help="Write the report to this file (missing parent folders are created); charts "
+            "go to FILE_STEM_assets/ beside it. Without it the report (no charts) goes to "
+            "stdout.",
         ),
     ] = None,
     date: Annotated[
@@ -126,6 +161,9 @@ def report(
         if template_dir is not None and not template_dir.is_dir():
             raise TrainlensError(f"{template_dir}: templates folder not found")
         draw = charts if charts is not None else settings.get("charts", True)
+        assets = assets_dir_for(output) if output is not None and draw else None
+        if output is not None:
+            check_output(output, assets)
         result = analyze(
             path,
             config=cfg,
@@ -135,7 +173,7 @@ def report(
             ignore=ignore or (),
         )
         print_warnings(result.warnings)
-        assets = assets_dir_for(output) if output is not None and draw else None
+        new_assets = _prepare(output, assets) if output is not None else False
         text = render_markdown(
             result,
             lang=language,
@@ -148,8 +186,12 @@ def report(
         if output is None:
             typer.echo(text, nl=False)
             return
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise TrainlensError(f"{output}: cannot write ({exc.strerror})") from exc
         drawn = len(list(assets.glob("*.png"))) if assets is not None and assets.is_dir() else 0
-        note = f" ({drawn} charts in {assets})" if drawn else ""
+        if assets is not None and new_assets and not any(assets.iterdir()):
+            assets.rmdir()  # nothing to draw: leave no empty folder behind
+        note = f" ({_plural(drawn, 'chart')} in {assets})" if drawn else ""
         stderr_console().print(f"wrote {output}{note}", highlight=False)

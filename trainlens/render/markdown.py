@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import DASH, num, relative, signed
 from trainlens.report.model import FindingView, Report, RunReport, build_report, rule_spec
 from trainlens.report.overview import column_value, metric_stats
-from trainlens.report.recommendations import generic_advice
+from trainlens.report.recommendations import generic_advice, generic_causes
 from trainlens.report.text import Translator
 from trainlens.resources import templates_dir
 
@@ -30,6 +31,16 @@ _CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) +(?=[\u4e
 def _join_cjk(text: str) -> str:
     """Drop the spaces YAML line folding leaves between Chinese sentences (``。 这说明``)."""
     return _CJK_GAP.sub("", text)
+
+
+@dataclass(frozen=True)
+class SkipGroup:
+    """A rule that did not run, for one reason, on ``runs``."""
+
+    rule: str
+    title: str | None
+    reason: str
+    runs: tuple[str, ...]
 
 
 ICONS = {"error": "🚨", "warning": "⚠️", "info": "ℹ️", "healthy": "✅"}
@@ -76,13 +87,27 @@ class _Helpers:
         return self._text(v.spec, field)
 
     def cause_list(self, v: FindingView) -> list[str]:
-        return [self.t(c) for c in v.extra.causes] + list(self._text(v.spec, "causes") or [])
+        """Causes read from the run first, then the rule's own minus those they settle."""
+        generic = generic_causes(self._texts(v.spec, "causes"), self.lang, v.extra)
+        return [self.t(c.text) for c in v.extra.causes] + generic
 
     def advice_list(self, v: FindingView) -> list[str]:
+        """Config-aware recommendations first, then the rule's own minus those the run's
+        config settles (covered above, or a setting the run already has)."""
         generic = generic_advice(
-            list(self._text(v.spec, "advice") or []), v.extra.advice, self._config(v.finding.run)
+            self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
         )
         return [self.t(a.text) for a in v.extra.advice] + generic
+
+    def _texts(self, spec: Any, field: str) -> dict[str, list[str]]:
+        """A rule's list field in every language (Chinese with YAML folding gaps closed)."""
+        texts = getattr(spec, field, None) or {}
+        if not isinstance(texts, dict):
+            return {}
+        out = {lang: list(items or []) for lang, items in texts.items()}
+        if "zh" in out:
+            out["zh"] = [_join_cjk(item) for item in out["zh"]]
+        return out
 
     def _config(self, run_name: str) -> dict[str, Any]:
         return next((rr.run.meta.config for rr in self.report.runs if rr.name == run_name), {})
@@ -99,6 +124,18 @@ class _Helpers:
         if missing:
             return self.t("label.needs_metrics", metrics=self.code_list(missing))
         return self.t("label.skip_other", reason=s.reason)
+
+    def skipped_groups(self) -> list[SkipGroup]:
+        """Every run's skipped rules as one list (several runs): one entry per rule and reason,
+        with the runs it applies to, so a rule no run could check is listed once."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for rr in self.report.runs:
+            for s in rr.skipped:
+                groups.setdefault((s.rule, self.skipped_reason(s)), []).append(rr.name)
+        return [
+            SkipGroup(rule, self._text(self._spec(rule), "title"), reason, tuple(runs))
+            for (rule, reason), runs in sorted(groups.items())
+        ]
 
     def _missing_metrics(self, s: Any) -> list[str]:
         spec = self._spec(s.rule)
@@ -212,6 +249,7 @@ class _Helpers:
             "advice_list",
             "skipped_title",
             "skipped_reason",
+            "skipped_groups",
             "sentence",
             "icon",
             "code_list",

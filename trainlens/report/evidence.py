@@ -65,9 +65,10 @@ def _pick(n: int, i0: int, i1: int, peak: int | None, extra: list[int]) -> list[
     return out
 
 
-def _marks(step: int, finding: Finding) -> tuple[str, ...]:
+def _marks(step: int, finding: Finding, flat: bool = False) -> tuple[str, ...]:
+    """Notes of one row; a stuck (flat) metric has no peak worth pointing at, only a start."""
     marks = []
-    if finding.peak_step is not None and step == finding.peak_step:
+    if not flat and finding.peak_step is not None and step == finding.peak_step:
         marks.append("peak")
     if finding.best_step is not None and step == finding.best_step:
         marks.append("best")
@@ -76,7 +77,7 @@ def _marks(step: int, finding: Finding) -> tuple[str, ...]:
     return tuple(marks)
 
 
-def _from_evidence(finding: Finding, logged: np.ndarray | None) -> KeyTable:
+def _from_evidence(finding: Finding, logged: np.ndarray | None, flat: bool) -> KeyTable:
     ev = finding.evidence
     steps = np.array([e.step for e in ev])
     i0 = int(np.searchsorted(steps, finding.start_step, side="left"))
@@ -103,7 +104,7 @@ def _from_evidence(finding: Finding, logged: np.ndarray | None) -> KeyTable:
         step = ev[i].step
         if previous is not None and logged is not None and _skips(logged, previous, step):
             rows.append(Row(None))  # logged steps between two evidence rows: say so
-        rows.append(Row(step, (Cell(ev[i].value, ev[i].change),), _marks(step, finding)))
+        rows.append(Row(step, (Cell(ev[i].value, ev[i].change),), _marks(step, finding, flat)))
         previous = step
     return KeyTable((finding.metric,), tuple(rows))
 
@@ -123,13 +124,14 @@ def _index_of(steps: np.ndarray, step: int | None) -> int | None:
     return i if i < len(steps) and steps[i] == step else None
 
 
-def key_table(run: Run, finding: Finding) -> KeyTable | None:
+def key_table(run: Run, finding: Finding, *, flat: bool = False) -> KeyTable | None:
     """The key-data table of a finding: its evidence rows when the engine gave some (single
-    metric), else rows read from the run around the window, one column per metric (episodes)."""
+    metric), else rows read from the run around the window, one column per metric (episodes).
+    ``flat``: the metric is stuck, so no row is marked as its peak."""
     metrics = member_metrics(finding)
     arrays = run.arrays(finding.key) or run.arrays(finding.metric)
     if finding.evidence and len(metrics) == 1:
-        return _from_evidence(finding, arrays[0] if arrays is not None else None)
+        return _from_evidence(finding, arrays[0] if arrays is not None else None, flat)
     if arrays is None:
         return None
     steps, _ = arrays
@@ -149,7 +151,7 @@ def key_table(run: Run, finding: Finding) -> KeyTable | None:
             continue
         step = int(steps[i])
         cells = tuple(_cell(lookups[j], step) for j in present)
-        rows.append(Row(step, cells, _marks(step, finding)))
+        rows.append(Row(step, cells, _marks(step, finding, flat)))
     return KeyTable(tuple(metrics[j] for j in present), tuple(rows))
 
 

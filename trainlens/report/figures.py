@@ -8,8 +8,8 @@ from pathlib import Path
 from trainlens.findings import Finding
 from trainlens.render.charts import Mark, Panel, Window, cjk_font, metric_chart, overview_chart
 from trainlens.report.fmt import num
-from trainlens.report.model import ChartJob, Report, strength
-from trainlens.report.recommendations import direction
+from trainlens.report.model import ChartJob, Report
+from trainlens.report.shape import direction, strength, stuck
 from trainlens.report.text import Translator
 
 LABELS = ("step", "window", "peak", "low", "best", "baseline")
@@ -31,7 +31,7 @@ def _panel(job: ChartJob, metric: str, findings: tuple[Finding, ...]) -> Panel |
     windows = tuple(Window(f.start_step, f.end_step) for f in own)
     marks: list[Mark] = []
     for f in sorted(own, key=lambda f: (f.best_step is None, -strength(f), f.start_step)):
-        if f.peak_step is not None and f.peak_value is not None:
+        if f.peak_step is not None and f.peak_value is not None and not stuck(run, f):
             kind = "peak" if direction(run, f) == "up" else "low"
             marks.append(
                 Mark(f.peak_step, float(f.peak_value), f"{num(f.peak_value)} @ {f.peak_step}", kind)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,12 +23,12 @@ from trainlens.report.overview import (
 from trainlens.report.recommendations import (
     Advice,
     FindingAdvice,
-    Settings,
     checkpoint_for,
-    direction,
     finding_advice,
     immediate_actions,
 )
+from trainlens.report.settings import Settings
+from trainlens.report.shape import direction, primary, stuck
 from trainlens.report.targets import Target, monitoring_targets
 from trainlens.run import Run
 
@@ -83,6 +82,7 @@ class FindingView:
     family: str
     number: int  # the section's number in the report (sections in display order)
     direction: str
+    stuck: bool  # a metric stuck at one value: no peak or baseline worth showing
     table: KeyTable | None
     extra: FindingAdvice
     related: list[Finding] = field(default_factory=list)
@@ -127,6 +127,7 @@ class RunReport:
     status: str  # error | warning | healthy
     counts: dict[str, int]  # sections (problems) per severity
     findings: int  # findings in all (a section may hold several occurrences)
+    finding_counts: dict[str, int]  # findings per severity, as ``trainlens analyze`` counts them
     ranked: list[FindingView]
     groups: list[FamilyGroup]
     overview: list[OverviewGroup]
@@ -167,16 +168,6 @@ def rule_spec(rules: Any, rule_id: str) -> Any:
     return rules.get(rule_id) if rules is not None and rule_id in rules else None
 
 
-def strength(f: Finding) -> float:
-    """How pronounced an occurrence is: its peak's distance from the baseline, relative."""
-    if f.peak_value is None or f.baseline is None:
-        return 0.0
-    peak, base = float(f.peak_value), float(f.baseline)
-    if not (math.isfinite(peak) and math.isfinite(base)):
-        return math.inf if not math.isfinite(peak) else 0.0
-    return abs(peak - base) / max(abs(base), 1e-12)
-
-
 def _sections(findings: list[Finding]) -> list[list[Finding]]:
     """Findings grouped by (rule, metric) (episodes by rule: their metric is just the first
     member's), each group by step, groups in rank order."""
@@ -184,12 +175,7 @@ def _sections(findings: list[Finding]) -> list[list[Finding]]:
     for f in findings:
         groups.setdefault((f.rule, "" if f.members else f.metric), []).append(f)
     out = [sorted(g, key=lambda f: (f.start_step, f.end_step)) for g in groups.values()]
-    return sorted(out, key=lambda g: rank_key(_primary(g)))
-
-
-def _primary(group: list[Finding]) -> Finding:
-    """The most severe, then most pronounced, then earliest occurrence."""
-    return min(group, key=lambda f: (-f.severity.rank, -strength(f), f.start_step))
+    return sorted(out, key=lambda g: rank_key(primary(g)))
 
 
 def _family(run: Run, finding: Finding, spec: Any) -> str:
@@ -281,8 +267,9 @@ def build_run(
     findings = sorted(findings, key=rank_key)
     views = []
     for group in _sections(findings):
-        f = _primary(group)
+        f = primary(group)
         spec = rule_spec(rules, f.rule)
+        flat = stuck(run, f)
         views.append(
             FindingView(
                 finding=f,
@@ -291,7 +278,8 @@ def build_run(
                 family=_family(run, f, spec),
                 number=0,
                 direction=direction(run, f),
-                table=key_table(run, f),
+                stuck=flat,
+                table=key_table(run, f, flat=flat),
                 extra=finding_advice(run, f),
                 related=_related(run, f, findings),
             )
@@ -324,6 +312,7 @@ def build_run(
         status=_status(counts),
         counts=counts,
         findings=len(findings),
+        finding_counts={s.value: sum(f.severity is s for f in findings) for s in Severity},
         ranked=views,
         groups=groups,
         overview=overview(run, extra_metrics),
@@ -340,7 +329,8 @@ def build_run(
 
 def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[ChartJob]:
     """One chart per metric with a finding (linked from the first section about it) and one
-    overview grid; episodes link the chart of their own metric."""
+    overview grid (the metrics with findings first); episodes link the chart of their own
+    metric."""
     jobs: list[ChartJob] = []
     own: dict[str, list[Finding]] = {}
     episodes: dict[str, list[Finding]] = {}
@@ -361,7 +351,7 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
             shown[metric] = v.number
             v.chart = f"{prefix}{slug(metric)}.png"
             jobs.append(ChartJob(v.chart, run, (metric,), tuple(by_metric[metric])))
-    panels = chart_metrics(run)
+    panels = chart_metrics(run, tuple(shown))
     if panels:
         findings = tuple(f for fs in by_metric.values() for f in fs)
         jobs.append(ChartJob(f"{prefix}overview.png", run, tuple(panels), findings, True))

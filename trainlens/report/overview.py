@@ -182,10 +182,24 @@ def _custom_keys(run: Run) -> list[str]:
     return keys if len(keys) <= MAX_CUSTOM_KEYS else []
 
 
-def chart_metrics(run: Run) -> list[str]:
-    """The metrics of the overview chart: the first few of :data:`CHART_METRICS` present."""
+def varies(run: Run, name: str) -> bool:
+    """Whether a metric has at least two different finite values (a constant learning rate or
+    an all-zero column draws a flat line that says nothing)."""
+    arrays = run.arrays(name)
+    if arrays is None:
+        return False
+    values = arrays[1][np.isfinite(arrays[1])]
+    return len(values) > 1 and bool(np.ptp(values) > 0)
+
+
+def chart_metrics(run: Run, findings: tuple[str, ...] = ()) -> list[str]:
+    """The panels of the overview chart, at most :data:`MAX_CHART_PANELS`: the metrics with
+    findings first (in report order, even when flat: a metric stuck at 0 is the finding), then
+    those of :data:`CHART_METRICS` that the run logs and that vary."""
     present = set(run.canonical_names)
-    return [m for m in CHART_METRICS if m in present][:MAX_CHART_PANELS]
+    out = list(dict.fromkeys(findings))
+    out += [m for m in CHART_METRICS if m in present and m not in out and varies(run, m)]
+    return out[:MAX_CHART_PANELS]
 
 
 #: Extra columns of the comparison table for several runs: (metric, statistic), in order of

@@ -1,19 +1,31 @@
 """Recommendations that read the run's real configuration (ms-swift ``args.json``, HF trainer
 args): which setting to change, from what, to what. A setting the run already has is never
-recommended; without a config the advice says what to check instead."""
+recommended; without a config the advice says what to check instead. The rules' own generic
+advice and causes are shown after these, minus the items that the run's config settles
+(:mod:`trainlens.report.settings`)."""
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from trainlens.findings import Finding
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import num
+from trainlens.report.settings import (
+    ADVISED,
+    BETA_MIN,
+    CLIP_HIGH,
+    CLIP_MAX,
+    TEMPERATURE_MIN,
+    Settings,
+    unsettled,
+)
+from trainlens.report.shape import direction
 from trainlens.report.text import Text
 from trainlens.run import Run
 
@@ -45,50 +57,13 @@ class Advice:
     priority: int  # lower first
 
 
-class Settings:
-    """Read access to a run's config with the framework spellings of each setting."""
+@dataclass(frozen=True)
+class Cause:
+    """One cause read from the run: ``setting`` is the config key it is about (the rule's generic
+    causes about the same setting are then left out), "" when it is about none."""
 
-    SPELLINGS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "learning_rate": ("learning_rate", "lr"),
-        "warmup_ratio": ("warmup_ratio",),
-        "warmup_steps": ("warmup_steps",),
-        "max_grad_norm": ("max_grad_norm", "grad_clip", "clip_grad"),
-        "beta": ("beta", "kl_coef", "init_kl_coef"),
-        "max_completion_length": ("max_completion_length", "max_new_tokens", "max_response_length"),
-        "mask_truncated_completions": ("mask_truncated_completions",),
-        "temperature": ("temperature",),
-        "num_generations": ("num_generations",),
-        "num_train_epochs": ("num_train_epochs",),
-        "save_steps": ("save_steps",),
-        "load_best_model_at_end": ("load_best_model_at_end",),
-        "metric_for_best_model": ("metric_for_best_model",),
-    }
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config or {}
-
-    @property
-    def known(self) -> bool:
-        return bool(self.config)
-
-    def has(self, name: str) -> bool:
-        return any(k in self.config for k in self.SPELLINGS.get(name, (name,)))
-
-    def get(self, name: str) -> Any:
-        for key in self.SPELLINGS.get(name, (name,)):
-            if key in self.config:
-                return self.config[key]
-        return None
-
-    def number(self, name: str) -> float | None:
-        value = self.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        return float(value) if math.isfinite(value) else None
-
-    @property
-    def is_rl(self) -> bool:
-        return bool(self.get("rlhf_type")) or self.has("beta") or self.has("num_generations")
+    text: Text
+    setting: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,32 +71,8 @@ class FindingAdvice:
     """What the report adds to a finding: run-specific causes (ranked before the rule's) and
     config-aware recommendations (before the rule's generic advice)."""
 
-    causes: tuple[Text, ...]
+    causes: tuple[Cause, ...]
     advice: tuple[Advice, ...]
-
-
-def direction(run: Run, finding: Finding) -> str:
-    """``up``: the anomaly is a rise above its surroundings; ``down``: a fall; ``flat``: the
-    metric is stuck (no different from its baseline, or anomalous over the whole run)."""
-    peak, base = finding.peak_value, finding.baseline
-    if peak is not None and base is not None and math.isfinite(peak) and math.isfinite(base):
-        if math.isclose(peak, base, rel_tol=1e-9, abs_tol=1e-12):
-            return "flat"
-        return "up" if peak > base else "down"
-    arrays = run.arrays(finding.key) or run.arrays(finding.metric)
-    if arrays is None:
-        return "flat"
-    steps, values = arrays
-    inside = (steps >= finding.start_step) & (steps <= finding.end_step)
-    within, outside = values[inside], values[~inside]
-    within, outside = within[np.isfinite(within)], outside[np.isfinite(outside)]
-    if not len(outside) or not len(within):
-        return "flat"  # the whole run is the anomaly: nothing to rise or fall from
-    level = float(np.median(outside))
-    probe = float(peak) if peak is not None and math.isfinite(peak) else float(np.mean(within))
-    if math.isclose(probe, level, rel_tol=1e-9, abs_tol=1e-12):
-        return "flat"
-    return "up" if probe > level else "down"
 
 
 def _round_lr(x: float) -> str:
@@ -159,8 +110,11 @@ def _is_early(run: Run, finding: Finding) -> bool:
     return finding.start_step - first <= EARLY_FRACTION * (last - first)
 
 
-def _stability(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
-    causes: list[Text] = []
+Part = tuple[list[Cause], list[Advice]]
+
+
+def _stability(run: Run, finding: Finding, cfg: Settings) -> Part:
+    causes: list[Cause] = []
     advice: list[Advice] = []
     lr = cfg.number("learning_rate")
     source = "config"
@@ -174,59 +128,71 @@ def _stability(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], l
             Advice(Text(key, {"lr": num(lr), "new": _round_lr(lr / factor)}), "learning_rate", 20)
         )
         if rl and lr >= RL_LR_HIGH:
-            causes.append(Text("cause.lr_high_rl", {"lr": num(lr)}))
+            causes.append(Cause(Text("cause.lr_high_rl", {"lr": num(lr)}), "learning_rate"))
     else:
         advice.append(Advice(Text("advice.lr_unknown"), "learning_rate", 20))
     no_warmup = _no_warmup(run, cfg)
     if no_warmup:
         advice.append(Advice(Text("advice.warmup_add"), "warmup_ratio", 25))
         if _is_early(run, finding):
-            causes.append(Text("cause.no_warmup", {"step": str(finding.start_step)}))
+            causes.append(
+                Cause(Text("cause.no_warmup", {"step": str(finding.start_step)}), "warmup_ratio")
+            )
     return causes, advice
 
 
-def _clipping(finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+def _clipping(finding: Finding, cfg: Settings) -> Part:
     if not cfg.known:
         return [], [Advice(Text("advice.clip_unknown"), "max_grad_norm", 30)]
     clip = cfg.number("max_grad_norm")
     if clip is None or clip <= 0:
-        return [Text("cause.no_clip")], [Advice(Text("advice.clip_set"), "max_grad_norm", 15)]
-    if clip > 1.0:
+        return (
+            [Cause(Text("cause.no_clip"), "max_grad_norm")],
+            [Advice(Text("advice.clip_set"), "max_grad_norm", 15)],
+        )
+    if clip > CLIP_MAX:
         return [], [Advice(Text("advice.clip_lower", {"clip": num(clip)}), "max_grad_norm", 15)]
     if finding.metric == "grad_norm":
-        return [Text("cause.clip_active", {"clip": num(clip)})], []
+        return [Cause(Text("cause.clip_active", {"clip": num(clip)}), "max_grad_norm")], []
     return [], []
 
 
-def _kl(finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+def _kl(finding: Finding, cfg: Settings) -> Part:
     if not cfg.known:
         return [], [Advice(Text("advice.beta_unknown"), "beta", 12)]
     beta = cfg.number("beta")
     if beta is None:
         return [], [Advice(Text("advice.beta_unknown"), "beta", 12)] if cfg.is_rl else []
     if beta == 0:
-        return [Text("cause.beta_zero")], [Advice(Text("advice.beta_zero"), "beta", 10)]
-    if beta < 0.1:
         return (
-            [Text("cause.beta_weak", {"beta": num(beta)})],
+            [Cause(Text("cause.beta_zero"), "beta")],
+            [Advice(Text("advice.beta_zero"), "beta", 10)],
+        )
+    if beta < BETA_MIN:
+        return (
+            [Cause(Text("cause.beta_weak", {"beta": num(beta)}), "beta")],
             [Advice(Text("advice.beta_raise", {"beta": num(beta)}), "beta", 10)],
         )
-    return [Text("cause.beta_strong", {"beta": num(beta)})], []
+    return [Cause(Text("cause.beta_strong", {"beta": num(beta)}), "beta")], []
 
 
-def _length(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], list[Advice]]:
+def _length(run: Run, finding: Finding, cfg: Settings) -> Part:
+    """Truncation or a length surge. A lower limit truncates more completions, never fewer: the
+    advice is to raise it when answers are legitimately long, otherwise to keep truncated
+    completions out of the loss or penalise length."""
     peak = finding.peak_value
     step = finding.peak_step if finding.peak_step is not None else finding.start_step
     clipped = _value_at(run, "clipped_ratio", step) if finding.metric != "clipped_ratio" else peak
     params = {"step": str(step), "clipped": num(clipped)}
     limit = cfg.number("max_completion_length")
-    causes: list[Text] = []
+    causes: list[Cause] = []
     advice: list[Advice] = []
     if limit:
         params["limit"] = num(limit)
+        params["key"] = cfg.key("max_completion_length") or "max_completion_length"
         key = "advice.length_limit" if clipped is not None else "advice.length_limit_noclip"
         advice.append(Advice(Text(key, params), "max_completion_length", 10))
-        causes.append(Text("cause.length_limit", params))
+        causes.append(Cause(Text("cause.length_limit", params), "max_completion_length"))
     else:
         longest = _max_of(run, "response_length_max")
         if longest is not None:
@@ -236,18 +202,43 @@ def _length(run: Run, finding: Finding, cfg: Settings) -> tuple[list[Text], list
             )
         else:
             advice.append(Advice(Text("advice.length_unknown"), "max_completion_length", 10))
-    if cfg.get("mask_truncated_completions") is False:
-        advice.append(Advice(Text("advice.mask_truncated"), "mask_truncated_completions", 11))
+    masking = cfg.get("mask_truncated_completions")
+    switch = cfg.key("mask_truncated_completions")
+    if masking is False and switch is not None:
+        advice.append(
+            Advice(Text("advice.mask_truncated", {"key": switch}), "mask_truncated_completions", 11)
+        )
+    elif masking is True and switch is not None:
+        advice.append(
+            Advice(
+                Text("advice.length_penalty_masked", {"key": switch}),
+                "mask_truncated_completions",
+                11,
+            )
+        )
+    else:  # the config does not say: name both frameworks' switches
+        advice.append(Advice(Text("advice.mask_truncated_unset"), "mask_truncated_completions", 11))
     return causes, advice
 
 
 def _signal(metric: str, cfg: Settings) -> list[Advice]:
     advice = []
     temperature = cfg.number("temperature")
-    if temperature is not None and temperature < 1.0:
+    if temperature is not None and temperature < TEMPERATURE_MIN:
         advice.append(
             Advice(Text("advice.temperature_raise", {"t": num(temperature)}), "temperature", 12)
         )
+    elif temperature is not None and metric == "entropy" and cfg.is_rl:
+        # already sampled at 1.0, so the rules' "raise the temperature" is settled; the other
+        # half of that advice, clip-higher, is what is left to try (unless the run has it)
+        if ADVISED["epsilon_high"].followed(cfg) is not True:
+            advice.append(
+                Advice(
+                    Text("advice.clip_higher", {"t": num(temperature), "high": num(CLIP_HIGH)}),
+                    "epsilon_high",
+                    12,
+                )
+            )
     generations = cfg.number("num_generations")
     if metric != "entropy" and generations is not None and generations > 0:
         advice.append(
@@ -316,10 +307,10 @@ def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
     cfg = Settings(run.meta.config)
     metrics = member_metrics(finding)
     way = direction(run, finding)
-    causes: list[Text] = []
+    causes: list[Cause] = []
     advice: list[Advice] = []
 
-    def add(part: tuple[list[Text], list[Advice]]) -> None:
+    def add(part: Part) -> None:
         causes.extend(part[0])
         advice.extend(part[1])
 
@@ -328,7 +319,8 @@ def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
     episode = len(metrics) > 1
     if "kl" in metrics and (way == "up" or episode):
         add(_kl(finding, cfg))
-    if any(m in LENGTH_METRICS for m in metrics) and (way == "up" or episode):
+    chronic = finding.metric == "clipped_ratio" and way == "flat"  # high over the whole run
+    if any(m in LENGTH_METRICS for m in metrics) and (way == "up" or episode or chronic):
         add(_length(run, finding, cfg))
     if UNSTABLE_WHEN.get(finding.metric) == way or (
         episode and any(m in UNSTABLE_WHEN for m in metrics)
@@ -344,16 +336,24 @@ def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
 
 
 def generic_advice(
-    items: list[str], advice: tuple[Advice, ...], config: dict[str, Any]
+    texts: Mapping[str, Sequence[str]], lang: str, extra: FindingAdvice, config: dict[str, Any]
 ) -> list[str]:
-    """A rule's own advice minus the items about a setting that the config-aware advice already
-    covers, or about a switch the run already has on (``enable load_best_model_at_end``)."""
-    names = {a.setting for a in advice}
-    names |= {k for k, v in (config or {}).items() if v is True}
-    if not names:
-        return list(items)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names))) + r")\b")
-    return [item for item in items if not pattern.search(item)]
+    """A rule's own advice in ``lang`` minus the items about settings only that the config-aware
+    advice already covers or that the run already has at the advised value (``max_grad_norm
+    1.0`` when it is 1.0, ``raise beta`` when it is 0.2)."""
+    return unsettled(texts, lang, {a.setting for a in extra.advice}, config)
+
+
+def generic_causes(
+    texts: Mapping[str, Sequence[str]], lang: str, extra: FindingAdvice
+) -> list[str]:
+    """A rule's own causes in ``lang`` minus those about settings only that a cause read from
+    the run already states with its value (``beta too small`` after "the KL penalty is weak
+    (beta 0.04)"; ``learning rate too high`` after "the learning rate 5e-5 is high"). The
+    advised values are no test here: "bf16 precision loss" is a cause precisely when the run
+    has bf16 on."""
+    stated = {c.setting for c in extra.causes if c.setting}
+    return unsettled(texts, lang, stated, terms=True)
 
 
 def _dedupe(advice: list[Advice]) -> list[Advice]:

@@ -11,7 +11,8 @@ from trainlens.findings import Finding
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import num
 from trainlens.report.overview import metric_stats
-from trainlens.report.recommendations import Settings, direction
+from trainlens.report.settings import Settings
+from trainlens.report.shape import direction, primary, stuck
 from trainlens.report.text import Text
 from trainlens.run import Run
 
@@ -49,8 +50,10 @@ def _median(run: Run, name: str) -> float | None:
 def _target_text(run: Run, metric: str, finding: Finding) -> Text:
     way = direction(run, finding) if finding.metric == metric else "up"
     stats = metric_stats(run, metric)
-    if way in ("flat", "down") and metric in ("kl", "grad_norm"):
+    if metric in ("kl", "grad_norm") and finding.metric == metric and stuck(run, finding):
         return Text("target.moving", {"metric": metric, "value": num(finding.peak_value)})
+    if metric in ("kl", "grad_norm") and way in ("flat", "down"):
+        return Text("target.no_finding", {"rule": finding.rule})  # dips, not a level to keep
     if metric == "kl":
         peak = stats.max if stats else None
         if peak is not None and peak < KL_LIMIT and finding.baseline:
@@ -118,6 +121,15 @@ def _bounds(finding: Finding) -> Text | None:
 
 
 def _observed(run: Run, metric: str, finding: Finding) -> Text:
+    if finding.metric == metric and finding.peak_value is not None and stuck(run, finding):
+        return Text(
+            "target.observed_stuck",
+            {
+                "value": num(finding.peak_value),
+                "start": str(finding.start_step),
+                "end": str(finding.end_step),
+            },
+        )
     if (
         finding.metric == metric
         and finding.peak_value is not None
@@ -136,6 +148,21 @@ def _observed(run: Run, metric: str, finding: Finding) -> Text:
     )
 
 
+def _owner(metric: str, findings: list[Finding], fallback: Finding) -> Finding:
+    """The finding a metric's target is about: the worst of the metric's own findings (the
+    occurrence its report section shows), the same choice as the section's. Episodes are
+    named after their first member's metric, but their peak is just one occurrence of it, so
+    they count only when the metric has no finding of its own."""
+    for pool in (
+        [f for f in findings if f.metric == metric and not f.members],
+        [f for f in findings if f.metric == metric],
+    ):
+        with_peak = [f for f in pool if f.peak_value is not None]
+        if with_peak or pool:
+            return primary(with_peak or pool)
+    return fallback
+
+
 def monitoring_targets(run: Run, findings: list[Finding]) -> list[Target]:
     """One target per metric named by a finding (its own metric first, then episode members),
     findings in rank order."""
@@ -146,8 +173,7 @@ def monitoring_targets(run: Run, findings: list[Finding]) -> list[Target]:
             if metric in seen or run.resolve(metric) is None:
                 continue
             seen.add(metric)
-            own = [f for f in findings if f.metric == metric]
-            owner = next((f for f in own if f.peak_value is not None), own[0] if own else finding)
+            owner = _owner(metric, findings, finding)
             out.append(
                 Target(metric, _observed(run, metric, owner), _target_text(run, metric, owner))
             )
