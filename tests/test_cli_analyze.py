@@ -253,3 +253,157 @@ def test_every_rule_doc_has_the_same_sections() -> None:
             out = rule_doc(spec, lang)
             positions = [out.index(h) for h in heads]
             assert positions == sorted(positions), (spec.id, lang)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--param", "kl_spike.window=-1"],
+            "--param kl_spike.window: -1 is out of range for rule kl_spike parameter window "
+            "(allowed: ≥ 1)",
+        ),
+        (["--param", "kl_spike.window=0"], "(allowed: ≥ 1)"),
+        (
+            ["--param", "degradation_after_best.drop=-1"],
+            "--param degradation_after_best.drop: -1 is out of range",
+        ),
+        (["--param", "entropy_collapse.drop=1.5"], "(allowed: (0, 1])"),
+        (["--select", "nosuch*"], "no rule matches 'nosuch*'"),
+        (["--ignore", "kl_*,nosuch?"], "no rule matches 'nosuch?'"),
+    ],
+)
+def test_out_of_range_params_and_empty_globs_exit_2(
+    grpo_run: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["analyze", str(grpo_run), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stdout == ""
+
+
+def test_out_of_range_config_param_names_the_file(grpo_run: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "trainlens.toml"
+    cfg.write_text("[rules.grad_explosion]\nwindow = -3\n", encoding="utf-8")
+    for command in (["analyze", str(grpo_run)], ["rules"]):
+        result = runner.invoke(app, [*command, "--config", str(cfg)])
+        assert result.exit_code == 2, result.output
+        assert (
+            f"{cfg}: [rules.grad_explosion] window: -3 is out of range for rule grad_explosion "
+            "parameter window (allowed: ≥ 1)"
+        ) in " ".join(result.stderr.split())
+    py = tmp_path / "pyproject.toml"
+    py.write_text("[tool.trainlens.rules.reward_collapse]\nafter = 0\n", encoding="utf-8")
+    result = runner.invoke(app, ["analyze", str(grpo_run), "--config", str(py)])
+    assert result.exit_code == 2
+    assert "[tool.trainlens.rules.reward_collapse] after: 0 is out of range" in " ".join(
+        result.stderr.split()
+    )
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three ms-swift GRPO runs; only ``a_bad`` has a finding: its completion length collapses
+    from step 60 on (a long window, so its evidence table skips logged steps)."""
+    root = tmp_path_factory.mktemp("logdir")
+    for name in ("a_bad", "b_ok", "c_ok"):
+        rng = np.random.default_rng(len(name) + ord(name[0]))
+        rows = [
+            (
+                s,
+                {
+                    "loss": float(rng.normal(0.0, 0.01)),
+                    "grad_norm": float(np.exp(rng.normal(np.log(0.4), 0.2))),
+                    "completions/mean_length": float(
+                        (40.0 if name == "a_bad" and s >= 60 else 250.0) + rng.normal(0, 3)
+                    ),
+                },
+            )
+            for s in range(1, 121)
+        ]
+        write_swift_run(root / name, rows, 120, args={"beta": 0.0})
+    return root
+
+
+def test_terminal_report_scales_to_many_runs(logdir: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(logdir)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(line == line.rstrip() for line in lines)  # no trailing whitespace anywhere
+    assert lines[0].startswith("a_bad ")  # findings first
+    clean = [line for line in lines if line.endswith("no findings")]
+    assert [line.split()[0] for line in clean] == ["b_ok", "c_ok"]  # one line per clean run
+    assert lines.index(clean[0]) > max(
+        i for i, line in enumerate(lines) if "length_collapse" in line
+    )
+    # what was not checked: once, at the end, for all runs
+    heads = [i for i, line in enumerate(lines) if line.startswith("not checked")]
+    assert len(heads) == 1 and heads[0] > lines.index(clean[-1])
+    assert lines[heads[0]] == "not checked (all 3 runs):"
+    assert "  d_acc_jump: not logged: d_acc" in lines
+
+
+def test_terminal_evidence_marks_skipped_rows(logdir: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(logdir), "--select", "length_collapse"])
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("step"))
+    table = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("     "):
+            break
+        table.append(line.split())
+    assert ["…"] in table
+    # every logged step is 1..120: rows without a "…" between them are consecutive steps, so
+    # each "change" is the change from the row above
+    previous = None
+    for row in table:
+        if row == ["…"]:
+            previous = None
+            continue
+        step = int(row[0])
+        if previous is not None:
+            assert step == previous + 1, table
+        previous = step
+    assert table[-1][0] == "120" and ["…"] != table[-1]
+
+
+def test_json_findings_first_and_skips_grouped_by_rule(logdir: Path) -> None:
+    doc = json.loads(runner.invoke(app, ["analyze", str(logdir), "-f", "json"]).stdout)
+    assert list(doc) == [
+        "schema_version",
+        "lang",
+        "findings",
+        "warnings",
+        "runs",
+        "skipped",
+        "rules",
+    ]
+    assert [f["run"] for f in doc["findings"]] == ["a_bad"]
+    pairs = [(s["rule"], s["run"]) for s in doc["skipped"]]
+    assert pairs == sorted(pairs)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.skipif(not (EXAMPLES / "degrading_runs").is_dir(), reason="no examples/")
+def test_episode_table_lists_the_members_start_steps() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(EXAMPLES / "degrading_runs"),
+            "--select",
+            "instability_episode,length_collapse,entropy_collapse,reward_collapse",
+        ],
+    )
+    lines = result.stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if "instability_episode" in line)
+    assert "steps 133–135" in lines[head]
+    assert lines[head + 2].split() == ["start", "step", "metric", "value"]
+    rows = [lines[head + 3 + i].split() for i in range(3)]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("133", "response_length_mean"),
+        ("134", "entropy"),
+        ("135", "reward"),
+    ]
+    assert rows[2][2] == "1.787"  # critic/score/mean at step 135

@@ -94,6 +94,12 @@ def test_degrading_runs_8b_collapse() -> None:
     assert length.peak_value == pytest.approx(295, abs=1)
     (reward,) = of(a, "reward_collapse", "qwen3_8b")
     assert reward.start_step == 135 and reward.params["level_after"] == pytest.approx(0.93, abs=0.1)
+    # README: critic/score/mean 2.34 -> 1.79 at 135 -> ~0.93 from step 155; the message says
+    # which number is which: the running level before, the value at 135, where it settled
+    assert reward.params["start_value"] == pytest.approx(1.787, abs=1e-3)
+    text = a.message(reward)
+    assert "to 1.79 at step 135 and settled at 0.934 (median of the last 20 logged steps" in text
+    assert "lowest 0.855 at step 171" in text
     (ent,) = of(a, "entropy_collapse", "qwen3_8b")
     assert ent.params["before_value"] == pytest.approx(0.182, abs=0.01)
     assert ent.params["end_value"] == pytest.approx(0.114, abs=0.005)
@@ -106,6 +112,14 @@ def test_degrading_runs_8b_collapse() -> None:
         "entropy_collapse",
         "reward_collapse",
     }
+    # its table lists each member's start step and the value there, within its step range
+    assert [(e.step, e.metric) for e in ep.evidence] == [
+        (length.start_step, "response_length_mean"),
+        (ent.start_step, "entropy"),
+        (135, "reward"),
+    ]
+    assert all(ep.start_step <= e.step <= ep.end_step for e in ep.evidence)
+    assert ep.evidence[2].value == pytest.approx(1.787, abs=1e-3)
 
 
 def test_degrading_runs_nothing_else() -> None:
@@ -153,6 +167,14 @@ def test_grpo_kl_episodes() -> None:
     )
     assert crash.baseline == pytest.approx(0.93, abs=0.01)
     assert crash.peak_value == pytest.approx(0.10, abs=0.01)
+    # the message quotes numbers a reader finds in the log: the level before, the value at the
+    # step it names, the lowest, and where it came back (Format recovers 0.48 -> 0.80 -> 0.87)
+    assert a.message(crash) == (
+        "reward/format fell from a running level of 0.929 (median of 20 logged steps before the "
+        "fall) to 0.1 at step 2800; lowest 0.1 at step 2800 (−89%); back to 0.803 at step 2810"
+    )
+    # sustained? no: ten surges of one logged point each stay warnings
+    assert {f.severity for f in clipped} == {Severity.WARNING}
 
 
 def test_grpo_kl_episodes_nothing_else() -> None:

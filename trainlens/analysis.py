@@ -99,6 +99,24 @@ def merge_params(*layers: Mapping[str, Mapping[str, Any]] | None) -> dict[str, d
     return out
 
 
+def param_sources(
+    config: ProjectConfig, params: Mapping[str, Mapping[str, Any]] | None, label: str = "--param"
+) -> dict[str, dict[str, str]]:
+    """Where each rule parameter override of ``merge_params(config.rule_params, params)`` came
+    from, as error messages name it: the config file and table, or ``label RULE.NAME``."""
+    pyproject = config.path is not None and config.path.name == "pyproject.toml"
+    table = "tool.trainlens.rules" if pyproject else "rules"
+    where = str(config.path) if config.path else "config"
+    out: dict[str, dict[str, str]] = {}
+    for rule, values in config.rule_params.items():
+        for name in values:
+            out.setdefault(rule, {})[name] = f"{where}: [{table}.{rule}] {name}"
+    for rule, overrides in (params or {}).items():
+        for name in overrides:
+            out.setdefault(rule, {})[name] = f"{label} {rule}.{name}"
+    return out
+
+
 def analyze(
     path: Path | str,
     *,
@@ -114,7 +132,11 @@ def analyze(
     config's selection, ``ignore`` and ``params`` extend it)."""
     cfg = config or ProjectConfig()
     table = aliases or AliasTable.load(cfg.alias_files, inline=cfg.aliases or None)
-    rules = load_rules([*cfg.rules_dirs, *rules_dirs], merge_params(cfg.rule_params, params))
+    rules = load_rules(
+        [*cfg.rules_dirs, *rules_dirs],
+        merge_params(cfg.rule_params, params),
+        sources=param_sources(cfg, params, "params"),
+    )
     loaded = load_runs(path, aliases=table)
     return analyze_runs(
         loaded.runs,

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainlens.engine.compound import best_then_worse, overfit, restarted, stuck_at_zero
+from trainlens.engine.compound import best_then_worse, overfit
 from trainlens.engine.detectors import bound, collapse_from_peak, level_shift, non_finite, spike
 from trainlens.engine.registry import DETECTORS, NotApplicable, Trace
+from trainlens.engine.stalls import collapsed_points, restarted, stuck_at_zero
 
 
 def tr(values, start: int = 1) -> Trace:
@@ -132,3 +133,90 @@ def test_detectors_never_crash_and_stay_inside_the_series(values: list[float], n
         assert s.steps[0] <= w.start_step <= w.end_step <= s.steps[-1]
         assert w.peak_step is None or s.steps[0] <= w.peak_step <= s.steps[-1]
         assert set(w.numbers) == set(info.outputs)
+
+
+def test_collapse_from_peak_starts_at_the_first_low_point() -> None:
+    """A step from 0.1 to 0.04 at step 100 (index 99): the window starts at 100, not 99, for
+    any smoothing; the knee search also looks past the crossing of the centred median."""
+    v = np.r_[np.full(99, 0.1), np.full(101, 0.04)]
+    for smooth in (1, 3, 5, 9):
+        (w,) = collapse_from_peak(tr(v), drop=0.3, smooth=smooth, min_points=10, until_end=False)
+        assert (w.start_step, w.numbers["n_points"]) == (100, 101), smooth
+        assert w.numbers["before_value"] == 0.1
+    # a gradual fall: the window starts where the level turns into the fall
+    ramp = np.r_[np.full(50, 100.0), np.linspace(100.0, 20.0, 11)[1:], np.full(40, 20.0)]
+    (w,) = collapse_from_peak(tr(ramp), drop=0.5)
+    assert 50 <= w.start_step <= 52
+
+
+def test_magnitude_growth_window_starts_where_the_growth_does() -> None:
+    grows = tr(-2.37 * 1.3 ** np.arange(40), start=1)
+    (w,) = DETECTORS["magnitude_growth"].fn(grows)
+    assert w.start_step == 1 and w.numbers["first_value"] == pytest.approx(-2.37)
+    assert w.numbers["last_value"] == pytest.approx(-2.37 * 1.3**39)
+    assert w.baseline == pytest.approx(-2.37)
+    rng = np.random.default_rng(0)
+    flat_then = np.r_[1.0 + rng.normal(0, 0.05, 30), 1.4 ** np.arange(1, 31)]
+    (w,) = DETECTORS["magnitude_growth"].fn(tr(flat_then))
+    assert 20 <= w.start_step <= 31  # the last low point of the flat stretch (ends at 30)
+
+
+def test_level_shift_quotes_the_value_at_the_start_and_where_it_settled() -> None:
+    rng = np.random.default_rng(2)
+    crash = np.full(100, 0.93) + rng.normal(0, 0.01, 100)
+    crash[60:62] = [0.10, 0.48]  # a crash that recovers
+    (w,) = level_shift(tr(crash), rel=0.4, window=20, horizon=10, sustain=20)
+    n = w.numbers
+    assert w.start_step == 61 and n["start_value"] == 0.10 and w.peak_value == 0.10
+    assert n["recovered"] and n["back_step"] == 63 and n["back_value"] == pytest.approx(0.93, 0.05)
+    assert n["peak_pct"] == pytest.approx(0.89, abs=0.02)
+    lasting = np.r_[np.full(60, 2.3), np.linspace(2.3, 0.9, 11)[1:], np.full(40, 0.93)]
+    lasting = lasting + rng.normal(0, 0.02, len(lasting))
+    (w,) = level_shift(tr(lasting), rel=0.4, window=20, horizon=10, sustain=20)
+    n = w.numbers
+    assert not n["recovered"] and n["back_step"] is None and n["settled_points"] == 20
+    assert n["level_after"] == pytest.approx(0.93, abs=0.03)  # the last 20 points
+    assert n["change_pct"] == pytest.approx(0.6, abs=0.03)
+    assert n["start_value"] == pytest.approx(lasting[w.start_step - 1])
+
+
+def test_restarts_are_deduplicated_and_a_flood_is_summarised() -> None:
+    one = {"step": 5, "previous_step": 9, "overwritten": 4}
+    assert len(restarted(restarts=(one, dict(one)))) == 1
+    many = tuple({"step": s, "previous_step": s + 1, "overwritten": 1} for s in range(10, 60, 10))
+    assert len(restarted(restarts=many[:3])) == 3
+    (w,) = restarted(restarts=many)
+    assert (w.start_step, w.end_step) == (10, 51)
+    assert w.numbers["n_restarts"] == 5 and w.numbers["overwritten"] == 5
+    assert w.numbers["summarised"] and w.numbers["restart_steps"] == (10, 20, 30, 40, 50)
+    assert len(restarted(restarts=many, max_findings=10)) == 5
+
+
+def test_collapsed_points_are_isolated_and_far_below_the_noise() -> None:
+    rng = np.random.default_rng(4)
+    g = np.exp(rng.normal(np.log(0.3), 0.2, 200))
+    g[[50, 120, 121]] = [2e-4, 5e-4, 3e-4]
+    (w,) = collapsed_points(tr(g))
+    assert w.numbers["at_steps"] == (51, 121, 122) and w.numbers["n_points"] == 3
+    assert (w.start_step, w.end_step, w.peak_step) == (51, 122, 51)
+    assert w.numbers["z"] < -10
+    assert w.rows is not None and {50, 51, 52} <= {int(s) + 1 for s in w.rows}
+    long = g.copy()
+    long[150:160] = 0.0  # a vanishing stretch is not isolated
+    assert collapsed_points(tr(long))[0].numbers["n_points"] == 3
+    wild = np.exp(rng.normal(np.log(5.0), 1.6, 400))  # swings by orders of magnitude
+    assert collapsed_points(tr(wild)) == []
+    listed = g.copy()
+    listed[10:200:15] = 1e-5
+    (w,) = collapsed_points(tr(listed), max_listed=4)
+    assert w.numbers["at_steps"][-1] == "…" and len(w.numbers["at_steps"]) == 5
+
+
+def test_spike_tells_a_chronic_level_from_a_surge() -> None:
+    (w,) = spike(tr([0.9, 0.5, 0.8, 0.95, 1.0, 0.95]), limit=0.3)
+    assert w.numbers["from_start"] and w.baseline is None
+    assert w.numbers["share"] == 1.0 and w.numbers["level"] == 0.925
+    v = np.r_[np.full(60, 0.02), 0.9, np.full(20, 0.02)]
+    (w,) = spike(tr(v), limit=0.3)
+    assert not w.numbers["from_start"] and w.baseline == 0.02
+    assert w.numbers["share"] == pytest.approx(1 / 81)

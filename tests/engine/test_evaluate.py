@@ -103,6 +103,8 @@ def test_episode_groups_families_within_the_window_cause_first() -> None:
     )
     assert (ep.start_step, ep.end_step) == (300, 310)
     assert [e.metric for e in ep.evidence] == ["kl", "clipped_ratio", "reward/format"]
+    # one row per member: its start step (inside the episode's range) and its value there
+    assert [(e.step, e.value) for e in ep.evidence] == [(300, 15.0), (305, 0.7), (310, 0.1)]
     assert "kl → clipped_ratio → reward/format" in analysis.message(ep)
     # a narrower window splits them
     narrow = load_rules(overrides={"instability_episode": {"window": 4, "points": 0}})
@@ -133,6 +135,23 @@ def test_run_restart_is_info_from_run_metadata() -> None:
     assert "21 logged step(s) were logged again" in analyze_runs(
         [run], rules=RULES, select=["run_restart"]
     ).message(f)
+
+
+def test_restarts_flood_becomes_one_summary_and_duplicates_count_once() -> None:
+    from trainlens.run import Restart
+
+    jumps = [Restart(s, s + 2, "x.jsonl", 2) for s in range(3, 160, 3)]
+    run = run_from_series(grpo(200), restarts=[*jumps, *jumps[:5]])
+    analysis = analyze_runs([run], rules=RULES, select=["run_restart"])
+    (f,) = analysis.findings
+    assert f.severity is Severity.INFO and f.params["n_restarts"] == 53
+    assert analysis.message(f).startswith(
+        "the log went back 53 times between steps 3 and 161 (at steps 3, 6, 9, 12, 15, 18, 21, "
+        "24, 27, 30, …): 106 logged step(s) were logged again in all"
+    )
+    assert "回退了 53 次" in analysis.message(f, "zh")
+    few = run_from_series(grpo(200), restarts=[*jumps[:2], jumps[0]])
+    assert len(analyze_runs([few], rules=RULES, select=["run_restart"]).findings) == 2
 
 
 def test_analyze_path_with_config_params_and_user_rules(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ ISSUE_IDS = {
     "wasted_rollouts",
     "run_restart",
     "instability_episode",
+    "grad_collapsed_steps",
 }
 
 
@@ -97,6 +99,29 @@ def test_user_rule_dir_adds_rules(tmp_path: Path) -> None:
         ({"detector": "diverging_scores", "params": {}}, "takes 2 series"),
         ({"detector": "restarted", "params": {}}, "reads no metric series"),
         ({"id": "Bad-Id"}, "lower_snake_case"),
+        ({"params": {"window": 0}}, "params.window: 0 is out of range for rule my_rule"),
+        ({"params": {"factor": -1.0}}, "(allowed: ≥ 0)"),
+        ({"params": {"tail_q": 1.5}}, "(allowed: [0, 1])"),
+        ({"params": {"limit": float("nan")}}, "(allowed: any finite number)"),
+        (
+            {"detector": "collapse_from_peak", "params": {"drop": 0}},
+            "params.drop: 0 is out of range for rule my_rule parameter drop (allowed: (0, 1])",
+        ),
+        (
+            {"detector": "level_shift", "params": {"toward": "sideways"}},
+            "allowed: one of 'up', 'down'",
+        ),
+        ({"message_when": {"nope": {"en": "a", "zh": "b"}}}, "message_when.nope: not a field"),
+        ({"message_when": {"from_start": {"en": "{ratio}"}}}, "message_when.from_start.zh is"),
+        (
+            {"message_when": {"from_start": {"en": "{nope}", "zh": "x"}}},
+            "message_when.from_start.en: unknown placeholder {nope}",
+        ),
+        ({"escalate": {"fatal": [{"share": 0.5}]}}, "escalate.fatal: not a severity"),
+        ({"escalate": {"warning": [{"share": 0.5}]}}, "must be above the rule's severity"),
+        ({"escalate": {"error": [{"nope": 0.5}]}}, "escalate.error.nope: not a number"),
+        ({"escalate": {"error": [{"share": "half"}]}}, "expected a number"),
+        ({"escalate": {"error": [{}]}}, "each condition must map numbers"),
     ],
 )
 def test_invalid_rules_name_their_file(tmp_path: Path, change: dict, fragment: str) -> None:
@@ -106,6 +131,90 @@ def test_invalid_rules_name_their_file(tmp_path: Path, change: dict, fragment: s
         load_rules([tmp_path])
     assert str(path) in err.value.message
     assert fragment in err.value.message
+
+
+def test_every_detector_parameter_declares_a_range_and_its_default_fits() -> None:
+    from trainlens.engine.registry import CONTEXT, DETECTORS, Range, constraint
+
+    for info in DETECTORS.values():
+        for name, default in info.defaults.items():
+            if name in CONTEXT or info.types[name] in (bool, str):
+                continue
+            allowed = constraint(info.types[name])
+            assert allowed is not None, (info.name, name)
+            assert default is None or default in allowed, (info.name, name, default)
+    assert -1 not in Range(1) and 0 in Range(0) and 0 not in Range(0, lo_open=True)
+    assert float("inf") not in Range() and True not in Range()
+    assert str(Range(0, 1, lo_open=True)) == "(0, 1]" and str(Range(1)) == "≥ 1"
+
+
+def test_a_detector_without_a_declared_range_is_refused() -> None:
+    from trainlens.engine.registry import detector
+
+    def undeclared(s: object, *, window: int = 5) -> list:
+        return []
+
+    with pytest.raises(TypeError, match="parameter window needs a declared range"):
+        detector()(undeclared)
+
+
+def test_out_of_range_overrides_name_rule_parameter_value_range_and_source() -> None:
+    with pytest.raises(TrainlensError) as err:
+        load_rules(
+            overrides={"kl_spike": {"window": -1}},
+            sources={"kl_spike": {"window": "--param kl_spike.window"}},
+        )
+    assert err.value.message == (
+        "--param kl_spike.window: -1 is out of range for rule kl_spike parameter window "
+        "(allowed: ≥ 1)"
+    )
+    with pytest.raises(TrainlensError, match=r"parameter degradation_after_best.drop: -1 is out"):
+        load_rules(overrides={"degradation_after_best": {"drop": -1}})
+    for rule, name, value in [
+        ("grad_explosion", "window", 0),
+        ("reward_collapse", "after", 0),
+        ("entropy_collapse", "drop", 1.5),
+        ("wasted_rollouts", "limit", 2.0),
+        ("instability_episode", "min_members", 1),
+        ("loss_divergence", "factor", 1.0),
+    ]:
+        with pytest.raises(TrainlensError, match="is out of range"):
+            load_rules(overrides={rule: {name: value}})
+    # the boundaries themselves are accepted
+    rules = load_rules(overrides={"grad_explosion": {"window": 1}, "entropy_collapse": {"drop": 1}})
+    assert rules.get("grad_explosion").params["window"] == 1
+
+
+def test_escalate_raises_a_findings_severity_by_its_own_numbers() -> None:
+    spec = load_rules().get("clipped_ratio_surge")
+    assert spec.severity is Severity.WARNING
+    assert spec.severity_for({"share": 0.02, "level": 0.95, "n_points": 1}) is Severity.WARNING
+    assert spec.severity_for({"share": 0.6, "level": 0.4, "n_points": 30}) is Severity.ERROR
+    assert spec.severity_for({"share": 0.1, "level": 0.9, "n_points": 5}) is Severity.ERROR
+    assert spec.severity_for({}) is Severity.WARNING
+
+
+def test_message_when_picks_the_variant_whose_field_is_true() -> None:
+    spec = load_rules().get("clipped_ratio_surge")
+    base = Finding(
+        rule="clipped_ratio_surge",
+        severity=Severity.ERROR,
+        run="r",
+        metric="clipped_ratio",
+        key="completions/clipped_ratio",
+        start_step=5,
+        end_step=200,
+        peak_step=115,
+        peak_value=1.0,
+        baseline=None,
+        params={**spec.params, "n_points": 40, "share": 1.0, "level": 0.95, "from_start": True},
+    )
+    chronic = render_message(base, spec, "en")
+    assert "rolling median" not in chronic and "—" not in chronic
+    assert "from the first logged steps" in chronic and "100% of the run" in chronic
+    assert "长期处于高位" in render_message(base, spec, "zh")
+    surge = replace(base, baseline=0.02, params={**base.params, "from_start": False})
+    assert "rolling median 2.0%" in render_message(surge, spec, "en")
 
 
 def test_missing_section_and_name_mismatch(tmp_path: Path) -> None:
@@ -159,6 +268,9 @@ def test_select_and_ignore() -> None:
     assert "kl_spike" not in ids and "nan_inf" not in ids and "grad_explosion" in ids
     with pytest.raises(TrainlensError, match="unknown rule 'kl_spke'"):
         rules.select(["kl_spke"])
+    for patterns in ((["nosuch*"], []), ([], ["nosuch*"]), (["kl_*", "x?z"], [])):
+        with pytest.raises(TrainlensError, match="no rule matches"):
+            rules.select(*patterns)
 
 
 def test_render_message_both_languages_and_missing_numbers() -> None:

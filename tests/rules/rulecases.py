@@ -210,6 +210,47 @@ def _restarted() -> Run:
     )
 
 
+def _restart_flood() -> Run:
+    """53 backward jumps (a log not ordered by step), one of them reported twice."""
+    jumps = [
+        Restart(step=s, previous_step=s + 2, source="logging.jsonl", overwritten=2)
+        for s in range(3, 160, 3)
+    ]
+    return make(grpo(200), restarts=[*jumps, jumps[0]])
+
+
+def _twice_reported() -> Run:
+    r = Restart(step=120, previous_step=150, source="logging.jsonl", overwritten=31)
+    return make(grpo(200), restarts=[r, r])
+
+
+def _one_summary(findings: list[Any]) -> None:
+    (f,) = findings
+    assert f.params["summarised"] and f.params["n_restarts"] == 53
+    assert (f.start_step, f.end_step) == (3, 161)
+    assert f.params["restart_steps"][:3] == (3, 6, 9) and f.params["restart_steps"][-1] == "…"
+
+
+def _severity(level: str) -> Callable[[list[Any]], None]:
+    def check(findings: list[Any]) -> None:
+        assert [f.severity.value for f in findings] == [level] * len(findings)
+
+    return check
+
+
+def _drop_points(n: int) -> Callable[[list[Any]], None]:
+    def check(findings: list[Any]) -> None:  # the window starts at the first low point
+        assert [f.params["n_points"] for f in findings] == [n]
+
+    return check
+
+
+def _dips_listed(findings: list[Any]) -> None:
+    (f,) = findings
+    assert f.params["at_steps"] == (100, 250, 400) and f.params["n_points"] == 3
+    assert f.severity.value == "info"
+
+
 def _degrade_checks(findings: list[Any]) -> None:
     f = findings[0]
     assert f.best_step == 600 and abs(f.best_value - 1.52) < 0.01
@@ -343,6 +384,35 @@ CASES: list[Case] = [
         lambda: make(at(grpo(), "grad_norm", (300, 600), 0.0)),
         fires=((300, 300),),
     ),
+    Case("grad_collapsed_steps", "grpo", lambda: make(grpo())),
+    Case("grad_collapsed_steps", "grpo_noisy", lambda: make(grpo_noisy())),
+    Case("grad_collapsed_steps", "sft", lambda: make(sft())),
+    Case("grad_collapsed_steps", "ppo", lambda: make(ppo())),
+    Case("grad_collapsed_steps", "critic", lambda: make(critic())),
+    Case(
+        "grad_collapsed_steps",
+        "vanishing_is_not_isolated",
+        lambda: make(at(grpo(), "grad_norm", (300, 600), 0.0)),
+    ),
+    Case(
+        "grad_collapsed_steps",
+        "heavy_tailed_norm",  # a norm that routinely swings by two orders of magnitude
+        lambda: make(
+            at(
+                grpo(),
+                "grad_norm",
+                (1, 600),
+                np.exp(np.random.default_rng(7).normal(np.log(5.0), 1.6, 600)),
+            )
+        ),
+    ),
+    Case(
+        "grad_collapsed_steps",
+        "single_dips",
+        lambda: make(at(grpo(), "grad_norm", [100, 250, 400], 1.5e-4)),
+        fires=((100, 100),),
+        check=_dips_listed,
+    ),
     # --- loss -------------------------------------------------------------------------------
     Case("loss_spike", "sft_epochs", lambda: make(sft())),
     Case("loss_spike", "grpo_negative", lambda: make(grpo()), skipped_code="negative_loss"),
@@ -372,12 +442,28 @@ CASES: list[Case] = [
         "surge",
         lambda: make(at(grpo(), "completions/clipped_ratio", [300], 0.25)),
         fires=((300, 300),),
+        check=_severity("warning"),  # one surge: a warning
     ),
     Case(
         "clipped_ratio_surge",
         "pinned",
         lambda: make(at(grpo(), "completions/clipped_ratio", (1, 600), 0.9)),
         fires=((1, 1),),
+        check=_severity("error"),  # sustained truncation: escalated
+    ),
+    Case(
+        "clipped_ratio_surge",
+        "late_chronic",
+        lambda: make(at(grpo(), "completions/clipped_ratio", (400, 600), 0.95)),
+        fires=((400, 400),),
+        check=_severity("error"),  # >= 90 % over 201 logged steps
+    ),
+    Case(
+        "clipped_ratio_surge",
+        "short_burst",
+        lambda: make(at(grpo(), "completions/clipped_ratio", (300, 302), 0.95)),
+        fires=((300, 300),),
+        check=_severity("warning"),  # 3 points at 95 %: a surge, not sustained
     ),
     Case("length_surge", "grpo", lambda: make(grpo())),
     Case(
@@ -408,7 +494,7 @@ CASES: list[Case] = [
         "length_collapse",
         "collapse",
         lambda: make(at(grpo(), "completions/mean_length", (400, 600), 0.15, mode="mul")),
-        fires=((396, 402),),
+        fires=((400, 400),),
     ),
     Case("degenerate_generation", "grpo", lambda: make(grpo())),
     Case(
@@ -444,14 +530,14 @@ CASES: list[Case] = [
         "entropy_collapse",
         "collapse",
         lambda: make(at(grpo(), "entropy/mean", (400, 600), 0.5, mode="mul")),
-        fires=((396, 402),),
+        fires=((400, 400),),
     ),
     Case("wasted_rollouts", "grpo", lambda: make(grpo())),
     Case(
         "wasted_rollouts",
         "zero_std_groups",
         lambda: make(at(grpo(), "frac_reward_zero_std", (200, 600), 0.85)),
-        fires=((198, 202),),
+        fires=((200, 200),),
     ),
     Case(
         "wasted_rollouts",
@@ -463,7 +549,7 @@ CASES: list[Case] = [
                 if k != "frac_reward_zero_std"
             }
         ),
-        fires=((296, 302),),
+        fires=((300, 300),),
     ),
     # --- critic warm-up ---------------------------------------------------------------------
     Case("d_acc_jump", "gradual", lambda: make(critic())),
@@ -569,10 +655,13 @@ CASES: list[Case] = [
         "throughput_drop",
         "drop",
         lambda: make(at(ppo(), "perf/throughput", (250, 400), 0.5, mode="mul")),
-        fires=((248, 252),),
+        fires=((250, 250),),
+        check=_drop_points(151),
     ),
     Case("run_restart", "none", lambda: make(grpo(200))),
     Case("run_restart", "resumed", _restarted, fires=((120, 120),)),
+    Case("run_restart", "reported_twice", _twice_reported, fires=((120, 120),)),
+    Case("run_restart", "flood", _restart_flood, fires=((3, 3),), check=_one_summary),
     Case(
         "instability_episode",
         "grpo",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from trainlens.analysis import Analysis, analyze
+from trainlens.findings import Severity
 
 REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 pytestmark = [
@@ -29,18 +30,32 @@ def rules_of(a: Analysis) -> list[tuple[str, str]]:
 
 def test_trl_grpo_chaos_economy() -> None:
     """Truncation pathology: clipped_ratio >= 0.5 at every logged step and 1.0 for most of the
-    second half. One clipped_ratio_surge over the whole run (above the 0.3 limit from step 5).
+    second half. One clipped_ratio_surge over the whole run (above the 0.3 limit from step 5):
+    a chronic level, not a surge, so its message has no (empty) rolling median, and sustained
+    (above the limit at every logged step, median 0.95), so it is an error, not a warning.
 
     grad_norm falls to ~1e-4 at steps 55, 110 and 145 and is back at ~0.3 at the next logged
     step each time: single-point collapses, not a gradient that "collapses and stays there", so
-    grad_vanishing (>= 5 consecutive points) stays quiet. The noisy reward without trend, the KL
-    growing 8e-6 -> 0.05 and the reward components that are 0 with occasional dips raise
+    grad_vanishing (>= 5 consecutive points) stays quiet; grad_collapsed_steps lists them, as
+    information (updates that carried almost no gradient). The noisy reward without trend, the
+    KL growing 8e-6 -> 0.05 and the reward components that are 0 with occasional dips raise
     nothing."""
     a = run("trl_grpo_chaos_economy")
-    assert rules_of(a) == [("clipped_ratio_surge", "clipped_ratio")]
-    (f,) = a.findings
+    assert rules_of(a) == [
+        ("clipped_ratio_surge", "clipped_ratio"),
+        ("grad_collapsed_steps", "grad_norm"),
+    ]
+    f = next(f for f in a.findings if f.rule == "clipped_ratio_surge")
     assert (f.start_step, f.end_step, f.peak_value) == (5, 200, 1.0)
-    assert f.params["n_points"] == 40
+    assert f.params["n_points"] == 40 and f.params["from_start"]
+    assert f.severity is Severity.ERROR
+    text = a.message(f)
+    assert "rolling median" not in text and "—" not in text
+    assert "above the 30% limit from the first logged steps" in text and "median 95%" in text
+    g = next(f for f in a.findings if f.rule == "grad_collapsed_steps")
+    assert g.severity is Severity.INFO
+    assert g.params["at_steps"] == (55, 110, 145)
+    assert "steps 55, 110, 145" in a.message(g)
 
 
 def test_swift_v2_sft_internvl2_overfit_is_reported_honestly() -> None:
@@ -98,6 +113,12 @@ def test_td3_carla_generic_rules_catch_the_labelled_failures() -> None:
     ]
     div = next(f for f in a.findings if f.rule == "loss_divergence")
     assert div.params["growth"] > 1e4 and div.peak_value == pytest.approx(-2.4e6, rel=0.01)
+    # the window starts where the growth does (the first point: -2.37 at step 1100) and the
+    # message quotes the real first and last values, not the medians of the edges
+    assert (div.start_step, div.end_step) == (1100, 5000)
+    assert div.evidence[0].step == 1100
+    text = a.message(div)
+    assert "went from -2.374 at step 1100 to -2.401e+06 at step 5000" in text
     assert next(f for f in a.findings if f.rule == "reward_collapse").start_step == 18
 
 

@@ -11,7 +11,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from trainlens.analysis import Analysis, analyze_runs, merge_params
+from trainlens.analysis import Analysis, analyze_runs, merge_params, param_sources
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
@@ -135,8 +135,11 @@ def analyze(
     with handle_errors():
         cfg = project_config(config)
         language = lang.value if lang else (cfg.lang or "en")
+        overrides = parse_params(param)
         ruleset = load_rules(
-            [*cfg.rules_dirs, *(rules or [])], merge_params(cfg.rule_params, parse_params(param))
+            [*cfg.rules_dirs, *(rules or [])],
+            merge_params(cfg.rule_params, overrides),
+            sources=param_sources(cfg, overrides),
         )
         chosen = split_ids(select) or cfg.select
         dropped = [*cfg.ignore, *split_ids(ignore)]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trainlens.analysis import merge_params
+from trainlens.analysis import merge_params, param_sources
 from trainlens.cli.analyze_cmd import LangOpt, RulesOpt
 from trainlens.cli.app import app
 from trainlens.cli.common import ConfigOpt, handle_errors, project_config, stdout_console
@@ -29,9 +29,12 @@ class RulesFormat(str, Enum):
 
 def _ruleset(rules_dirs: list | None, config: object) -> tuple[RuleSet, str | None]:
     cfg = project_config(config)  # type: ignore[arg-type]
-    return load_rules(
-        [*cfg.rules_dirs, *(rules_dirs or [])], merge_params(cfg.rule_params)
-    ), cfg.lang
+    rules = load_rules(
+        [*cfg.rules_dirs, *(rules_dirs or [])],
+        merge_params(cfg.rule_params),
+        sources=param_sources(cfg, None),
+    )
+    return rules, cfg.lang
 
 
 @rules_app.callback(invoke_without_command=True)
@@ -60,6 +63,9 @@ def rules_list(
                             "metrics": list(s.metrics),
                             "title": s.text("title", language),
                             "params": s.params,
+                            "escalate": {
+                                sev.value: [dict(alt) for alt in alts] for sev, alts in s.escalate
+                            },
                             "path": str(s.path),
                         }
                         for s in ruleset

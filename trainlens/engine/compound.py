@@ -1,26 +1,42 @@
-"""Detectors that combine several series (student vs teacher, eval vs train loss, KL vs learning
-rate) or read run facts, and the ones made for one kind of metric (accuracies, correlations).
+"""Detectors that combine several series (student vs teacher, eval vs train loss, length vs
+score) or read run facts (a metric's direction), and the ones made for one kind of metric
+(accuracies, correlations). Stalls (stuck, vanishing, restarts) are in ``stalls``.
 
 Like those in ``detectors``: pure, vectorised, no rule ids, severities, languages or files.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import numpy as np
 from scipy import stats as sstats
 
 from trainlens.checkpoints import best_then_degrade
-from trainlens.engine.detectors import _TINY, collapse_from_peak
-from trainlens.engine.registry import NotApplicable, Trace, Window, detector
+from trainlens.engine.detectors import _TINY
+from trainlens.engine.registry import (
+    Correlation,
+    Count,
+    NonNegative,
+    NotApplicable,
+    Positive,
+    Range,
+    Share,
+    Trace,
+    Window,
+    detector,
+)
 from trainlens.engine.registry import window as win
-from trainlens.engine.stats import align_last, as_percent, centered_median, running_max, segments
+from trainlens.engine.stats import align_last, as_percent, centered_median, segments
 
 
 @detector(outputs=("from_pct", "to_pct", "jump_pts"))
 def accuracy_jump(
-    s: Trace, *, jump: float = 20.0, saturate: float = 95.0, early: float = 0.2
+    s: Trace,
+    *,
+    jump: Positive = 20.0,
+    saturate: Annotated[float, Range(0, 100)] = 95.0,
+    early: Share = 0.2,
 ) -> list[Window]:
     """An accuracy (fraction or percent) rising ≥ ``jump`` points between consecutive logged
     points, or reaching ``saturate`` % within the first ``early`` share of the logged steps."""
@@ -71,11 +87,11 @@ def diverging_scores(
     student: Trace,
     teacher: Trace,
     *,
-    edge: float = 0.2,
-    rho: float = -0.6,
-    k: float = 3.0,
-    teacher_ratio: float = 0.3,
-    min_points: int = 8,
+    edge: Annotated[float, Range(0, 0.5, lo_open=True)] = 0.2,
+    rho: Correlation = -0.6,
+    k: NonNegative = 3.0,
+    teacher_ratio: NonNegative = 0.3,
+    min_points: Annotated[int, Range(2)] = 8,
 ) -> list[Window]:
     """The first series falls steadily (Spearman ρ with step ≤ ``rho``; start-to-end drop of the
     medians of the first/last ``edge`` share ≥ ``k`` × its point-to-point noise) while the
@@ -127,8 +143,8 @@ def length_correlation(
     length: Trace | None = None,
     score: Trace | None = None,
     *,
-    limit: float = 0.15,
-    min_points: int = 5,
+    limit: Share = 0.15,
+    min_points: Annotated[int, Range(2)] = 5,
 ) -> list[Window]:
     """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``;
     without one, Pearson r between per-sample length and score series (aligned on their common
@@ -187,10 +203,10 @@ def best_then_worse(
     s: Trace,
     *,
     direction: str | None = None,
-    drop: float = 0.2,
-    sustain: int = 2,
-    smooth: int = 1,
-    min_points: int = 3,
+    drop: Positive = 0.2,
+    sustain: Count = 2,
+    smooth: Count = 1,
+    min_points: Count = 3,
 ) -> list[Window]:
     """The best point (highest, or lowest when ``direction`` is "down") and a later sustained
     worsening by more than ``drop`` of the best's magnitude (``sustain`` points in a row)."""
@@ -233,7 +249,12 @@ def best_then_worse(
 
 @detector(outputs=("best_step", "best_value", "rise_pct", "train_at_best", "train_end"))
 def overfit(
-    eval_loss: Trace, train_loss: Trace, *, rise: float = 0.1, min_points: int = 2, smooth: int = 5
+    eval_loss: Trace,
+    train_loss: Trace,
+    *,
+    rise: Positive = 0.1,
+    min_points: Count = 2,
+    smooth: Count = 5,
 ) -> list[Window]:
     """Eval loss turns up: ≥ ``min_points`` eval points follow its minimum, the last is ≥
     ``rise`` (relative) above it and their mean ≥ ``rise``/2 above it (a rise, not one noisy
@@ -270,167 +291,4 @@ def overfit(
             train_at_best=float(at[0]),
             train_end=float(at[1]),
         )
-    ]
-
-
-@detector(outputs=("stuck_share", "n_points", "max_abs"))
-def stuck_at_zero(
-    s: Trace,
-    lr: Trace | None = None,
-    *,
-    eps: float = 1e-6,
-    min_points: int = 10,
-    min_share: float = 0.1,
-    kl_coef: float | None = None,
-) -> list[Window]:
-    """Stretches of ≥ ``min_points`` consecutive points (and ≥ ``min_share`` of the series)
-    with |value| ≤ ``eps``, at steps where the learning rate (when logged) is above 0, i.e.
-    where the model is meant to be updating. A run whose KL coefficient (``kl_coef``, from its
-    config) is 0 is not judged: its KL may be logged as 0 by design."""
-    if kl_coef == 0:
-        raise NotApplicable("kl_off")
-    v = s.values
-    flag = np.abs(v) <= eps
-    if lr is not None and len(lr):
-        flag &= align_last(s.steps, lr.steps, lr.values) > 0
-    need = max(min_points, int(np.ceil(min_share * len(v))))
-    out = []
-    for a, b in segments(flag, 0):
-        if b - a + 1 < need:
-            continue
-        out.append(
-            win(
-                s,
-                a,
-                b,
-                b,
-                None,
-                stuck_share=(b - a + 1) / len(v),
-                n_points=b - a + 1,
-                max_abs=float(np.max(np.abs(v[a : b + 1]))),
-            )
-        )
-    return out
-
-
-@detector(outputs=("ref_value", "n_points", "level"))
-def vanishing(
-    s: Trace,
-    loss: Trace | None = None,
-    *,
-    ratio: float = 1e-3,
-    eps: float = 1e-8,
-    window: int = 20,
-    min_points: int = 5,
-    loss_ratio: float = 0.1,
-) -> list[Window]:
-    """≥ ``min_points`` consecutive points at ~0: ≤ ``eps``, or ≤ ``ratio`` × the series' earlier
-    level (running peak of its rolling median over ``window``) while the loss, when it is
-    a positive loss, has not shrunk to ≤ ``loss_ratio`` × its own earlier level (a gradient
-    that vanishes because the loss did is convergence, not a fault)."""
-    v = s.values
-    ref = running_max(centered_median(v, window))
-    small = v <= ratio * ref
-    if loss is not None and len(loss) and not (loss.values < 0).any():
-        lv = centered_median(loss.values, window)
-        lref = running_max(lv)
-        loss_here = align_last(s.steps, loss.steps, lv)
-        lref_here = align_last(s.steps, loss.steps, lref)
-        small &= loss_here > loss_ratio * lref_here
-    flag = (v <= eps) | small
-    out = []
-    for a, b in segments(flag, 0):
-        if b - a + 1 < min_points:
-            continue
-        r = float(ref[a]) if np.isfinite(ref[a]) else None
-        out.append(
-            win(
-                s,
-                a,
-                b,
-                a,
-                r,
-                ref_value=r if r is not None else float("nan"),
-                n_points=b - a + 1,
-                level=float(np.median(v[a : b + 1])),
-            )
-        )
-    return out
-
-
-@detector(outputs=("level", "ref_value", "n_points"))
-def no_signal(
-    frac_zero: Trace | None = None,
-    reward_std: Trace | None = None,
-    *,
-    limit: float = 0.5,
-    smooth: int = 5,
-    min_points: int = 5,
-    std_drop: float = 0.9,
-) -> list[Window]:
-    """Rollouts that teach nothing: the share of groups with zero reward variance stays above
-    ``limit`` (rolling median over ``smooth`` points, ≥ ``min_points`` points); without that
-    series, the reward std falls ≥ ``std_drop`` below its running peak and stays there."""
-    if frac_zero is not None:
-        sm = centered_median(frac_zero.values, smooth)
-        out = []
-        for a, b in segments(sm > limit, 0):
-            if b - a + 1 < min_points:
-                continue
-            prior = frac_zero.values[max(0, a - 20) : a]
-            base = float(np.median(prior)) if len(prior) else None
-            p = a + int(np.argmax(frac_zero.values[a : b + 1]))
-            out.append(
-                win(
-                    frac_zero,
-                    a,
-                    b,
-                    p,
-                    base,
-                    level=float(np.median(sm[a : b + 1])),
-                    ref_value=limit,
-                    n_points=b - a + 1,
-                )
-            )
-        return out
-    if reward_std is None:
-        raise NotApplicable("needs_inputs", needs="frac_reward_zero_std or reward_std")
-    found = collapse_from_peak(reward_std, drop=std_drop, smooth=smooth, min_points=min_points)
-    return [
-        Window(
-            w.start_step,
-            w.end_step,
-            w.peak_step,
-            w.peak_value,
-            w.baseline,
-            {
-                "level": w.numbers["end_value"],
-                "ref_value": w.numbers["before_value"] * (1.0 - std_drop),  # the alarm level
-                "n_points": w.numbers["n_points"],
-            },
-            1,
-            w.start,
-            w.end,
-            w.peak,
-        )
-        for w in found
-    ]
-
-
-@detector(outputs=("previous_step", "overwritten"))
-def restarted(*, restarts: tuple[Any, ...] = ()) -> list[Window]:
-    """Each resume from a checkpoint: logging went back from ``previous_step`` to a step already
-    logged, and ``overwritten`` logged steps were logged again."""
-    return [
-        Window(
-            start_step=int(r["step"]),
-            end_step=int(r["previous_step"]),
-            peak_step=int(r["step"]),
-            numbers={
-                "previous_step": int(r["previous_step"]),
-                "overwritten": int(r["overwritten"]),
-            },
-            series=None,
-        )
-        for r in restarts
     ]

@@ -6,11 +6,28 @@ pandas rolling windows); loops run over found segments, never over points.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sstats
 
-from trainlens.engine.registry import NotApplicable, Trace, Window, detector
+from trainlens.engine.registry import (
+    Correlation,
+    Count,
+    Count0,
+    Fraction,
+    NonNegative,
+    NotApplicable,
+    OneOf,
+    Positive,
+    Range,
+    Real,
+    Share,
+    Trace,
+    Window,
+    detector,
+)
 from trainlens.engine.registry import window as win
 from trainlens.engine.stats import (
     as_percent,
@@ -36,21 +53,21 @@ def _floor(scale: np.ndarray, level: np.ndarray, rel: float = 0.01) -> np.ndarra
     return np.fmax(scale, np.fmax(rel * np.abs(level), _TINY))
 
 
-@detector(outputs=("ratio", "z", "n_points"))
+@detector(outputs=("ratio", "z", "n_points", "share", "level", "from_start"))
 def spike(
     s: Trace,
     *,
-    window: int = 50,
-    min_periods: int = 5,
-    k: float = 6.0,
-    factor: float = 0.0,
-    history_factor: float = 0.0,
-    tail_factor: float = 0.0,
-    tail_q: float = 0.9,
-    min_delta: float = 0.0,
-    limit: float | None = None,
+    window: Count = 50,
+    min_periods: Count = 5,
+    k: Positive = 6.0,
+    factor: NonNegative = 0.0,
+    history_factor: NonNegative = 0.0,
+    tail_factor: NonNegative = 0.0,
+    tail_q: Share = 0.9,
+    min_delta: NonNegative = 0.0,
+    limit: Real | None = None,
     log: bool = False,
-    gap: int = 2,
+    gap: Count0 = 2,
     require_positive: bool = False,
 ) -> list[Window]:
     """Points far above the median of the ``window`` points before them: a robust z ≥ ``k``
@@ -60,7 +77,10 @@ def spike(
     ``tail_q`` quantile of the window (a value the recent noise reaches now and then is no
     spike) and ≥ ``min_delta`` above the recent median (``log``: all of it on log values, so
     the test is scale-free); or above the hard ``limit``. Flagged points ``gap`` points apart
-    or closer form one window."""
+    or closer form one window. Numbers: ``n_points`` flagged in it, ``share`` (of all logged
+    points), ``level`` (the window's median) and ``from_start`` (true when the window begins
+    before ``min_periods`` points exist to compare with: a limit exceeded from the start has
+    no rolling median, i.e. it is a chronic level, not a surge)."""
     v = s.values
     if require_positive and (v < 0).any():
         raise NotApplicable("negative_loss")
@@ -95,25 +115,53 @@ def spike(
         b0 = base[a]
         ratio = v[p] / b0 if np.isfinite(b0) and b0 > 0 else float("inf")
         zp = (x[p] - med[a]) / scale[a] if np.isfinite(med[a]) else float("inf")
-        out.append(win(s, a, b, p, b0, ratio=ratio, z=zp, n_points=int(flag[a : b + 1].sum())))
+        n_flagged = int(flag[a : b + 1].sum())
+        out.append(
+            win(
+                s,
+                a,
+                b,
+                p,
+                b0,
+                ratio=ratio,
+                z=zp,
+                n_points=n_flagged,
+                share=n_flagged / len(v),
+                level=float(np.median(v[a : b + 1])),
+                from_start=not bool(np.isfinite(b0)),
+            )
+        )
     return out
 
 
-@detector(outputs=("change", "change_pct", "level_after", "n_points"))
+@detector(
+    outputs=(
+        "change",
+        "change_pct",
+        "level_after",
+        "settled_points",
+        "start_value",
+        "peak_pct",
+        "recovered",
+        "back_step",
+        "back_value",
+        "n_points",
+    )
+)
 def level_shift(
     s: Trace,
     *,
-    toward: str = "down",
-    window: int = 20,
-    after: int = 3,
-    horizon: int = 1,
-    sustain: int = 0,
-    min_periods: int = 5,
-    k: float = 8.0,
-    k_long: float = 4.0,
-    rel: float = 0.25,
-    min_delta: float = 0.0,
-    noise_floor: float = 1.0,
+    toward: Annotated[str, OneOf(("up", "down"))] = "down",
+    window: Count = 20,
+    after: Count = 3,
+    horizon: Count = 1,
+    sustain: Count0 = 0,
+    min_periods: Count = 5,
+    k: Positive = 8.0,
+    k_long: Positive = 4.0,
+    rel: NonNegative = 0.25,
+    min_delta: NonNegative = 0.0,
+    noise_floor: NonNegative = 1.0,
 ) -> list[Window]:
     """A step change that holds. The running level is the median of the ``window`` points
     before (the highest/lowest such median over the last ``horizon`` points, so a fall spread
@@ -124,7 +172,11 @@ def level_shift(
     ``sustain`` > 0 the median of the next ``sustain`` points also counts when it differs by
     ≥ ``k_long`` standard errors of two medians (a long-lasting shift out of a noisy level).
     The window runs from where the smoothed series first passed half the required change to
-    where it came back."""
+    where it came back. Numbers: ``start_value`` (the value at the window's start),
+    ``level_after`` (where it settled: the median of the window's last ``window`` points, over
+    ``settled_points``), ``change`` / ``change_pct`` (from the running level to that),
+    ``peak_pct`` (to the extreme point), and, when the series came back before the end of the
+    log (``recovered``), the first point back (``back_step``, ``back_value``)."""
     if toward not in ("up", "down"):
         raise ValueError("toward must be 'up' or 'down'")
     v = s.values
@@ -191,14 +243,11 @@ def level_shift(
         start, end = good[0]
         taken = max(end, b)
         p = start + int(np.argmax(sign * v[start : end + 1]))
-        fw = fwd[start : end + 1]
-        after_level = (
-            float(np.nanmin(fw) if down else np.nanmax(fw))
-            if np.isfinite(fw).any()
-            else float(sm[p])
-        )
-        change = sign * (after_level - ref)
-        pct = abs(change) / abs(ref) if abs(ref) > _TINY else float("inf")
+        tail = v[max(start, end - window + 1) : end + 1]  # where it settled: the window's end
+        settled = float(np.median(tail))
+        change = sign * (settled - ref)
+        scale = abs(ref) if abs(ref) > _TINY else 0.0
+        recovered = end < last
         out.append(
             win(
                 s,
@@ -207,8 +256,14 @@ def level_shift(
                 p,
                 ref,
                 change=change,
-                change_pct=pct,
-                level_after=after_level,
+                change_pct=abs(change) / scale if scale else float("inf"),
+                level_after=settled,
+                settled_points=len(tail),
+                start_value=float(v[start]),
+                peak_pct=abs(float(v[p]) - ref) / scale if scale else float("inf"),
+                recovered=recovered,
+                back_step=int(s.steps[end + 1]) if recovered else None,
+                back_value=float(v[end + 1]) if recovered else None,
                 n_points=end - start + 1,
             )
         )
@@ -231,19 +286,20 @@ def _overall_noise(v: np.ndarray) -> float:
 def collapse_from_peak(
     s: Trace,
     *,
-    drop: float = 0.5,
-    smooth: int = 5,
-    min_points: int = 3,
-    min_share: float = 0.0,
+    drop: Fraction = 0.5,
+    smooth: Count = 5,
+    min_points: Count = 3,
+    min_share: Share = 0.0,
     until_end: bool = True,
 ) -> list[Window]:
     """The smoothed series (centred rolling median over ``smooth`` points) falls ≥ ``drop``
     (a fraction) below its running peak and stays there: through the end of the log when
     ``until_end``, else for ≥ ``min_points`` points; either way for ≥ ``min_share`` of the
     logged points (a dip in the last few points of a long run is not a collapse). The window
-    starts at the change point
-    (the knee where the level turns into the fall, searched in the ``2 × smooth`` points before
-    it crossed the line); ``before_value`` is the median of the points just before the knee."""
+    starts at the change point: the knee where the level turns into the fall, searched from
+    ``2 × smooth`` points before the smoothed series crossed the line to ``smooth`` points after
+    it, and never later than the crossing; ``before_value`` is the median of the points just
+    before the knee."""
     v = s.values
     sm = centered_median(v, smooth)
     ref = running_max(sm)
@@ -260,8 +316,11 @@ def collapse_from_peak(
     for a, b in segs:
         if b - a + 1 < need:
             continue
-        lo = max(0, a - 2 * w)
-        cp = lo + knee(v[lo : a + 1]) if a - lo >= 3 else a
+        # the knee of the fall: searched from 2w points before the crossing to w points after
+        # it (a centred median crosses at the first low point of a step, so the fall itself
+        # lies on both sides), and never after the crossing
+        lo, hi = max(0, a - 2 * w), min(b, a + w) + 1
+        cp = min(lo + knee(v[lo:hi]), a) if hi - lo >= 4 else a
         before = float(np.median(v[max(0, cp - w) : cp])) if cp > 0 else float(sm[a])
         r = int(np.argmax(sm[: a + 1]))
         level = float(sm[b]) if until_end else float(np.min(sm[a : b + 1]))
@@ -284,13 +343,24 @@ def collapse_from_peak(
     return out
 
 
-@detector(outputs=("growth", "start_level", "end_level", "rho"))
+@detector(outputs=("growth", "start_level", "end_level", "rho", "first_value", "last_value"))
 def magnitude_growth(
-    s: Trace, *, factor: float = 100.0, edge: float = 0.2, rho: float = 0.8, min_points: int = 8
+    s: Trace,
+    *,
+    factor: Annotated[float, Range(1, lo_open=True)] = 100.0,
+    edge: Annotated[float, Range(0, 0.5, lo_open=True)] = 0.2,
+    rho: Correlation = 0.8,
+    min_points: Count = 8,
 ) -> list[Window]:
     """|value| grows steadily by ``factor`` or more: the median of |value| over the last
-    ``edge`` share of the points is ≥ ``factor`` × that over the first share, and |value| rises
-    with the step (Spearman ρ ≥ ``rho``). Works whatever the sign (a loss diverging to −1e6)."""
+    ``edge`` share of the points (``end_level``) is ≥ ``factor`` × that over the first share
+    (``start_level``), and |value| rises with the step (Spearman ρ ≥ ``rho``). Works whatever
+    the sign (a loss diverging to −1e6). The window starts where the growth does: the last point,
+    before the largest |value|, at the lowest |value| logged up to it, within 4× the noise of
+    log |value| (from its second differences before |value| passed √``factor`` × the start
+    level; a steady growth has none): the first point when the series grows from the start.
+    ``first_value`` / ``last_value`` are the signed values at the window's start and at the
+    last point."""
     n = len(s)
     if n < min_points:
         return []
@@ -302,19 +372,26 @@ def magnitude_growth(
     r = float(sstats.spearmanr(s.steps, a).statistic)
     if not r >= rho:
         return []
-    start = int(np.argmax(a > np.sqrt(factor) * s0))
     p = int(np.argmax(a))
+    x = np.log(np.maximum(a[: p + 1], _TINY))
+    took_off = int(np.argmax(a > np.sqrt(factor) * s0))  # well into the growth by then
+    d2 = np.diff(x[: max(took_off, 3) + 1], 2)  # a steady (geometric) growth has none
+    noise = 1.4826 * float(np.median(np.abs(d2 - np.median(d2)))) / np.sqrt(6) if len(d2) else 0
+    near_low = np.flatnonzero(x <= np.fmin.accumulate(x) + 4 * noise)
+    start = int(near_low[-1])
     return [
         win(
             s,
             start,
             n - 1,
             p,
-            float(s.values[0]),
+            float(s.values[start]),
             growth=s1 / s0,
             start_level=s0,
             end_level=s1,
             rho=r,
+            first_value=float(s.values[start]),
+            last_value=float(s.values[-1]),
         )
     ]
 
@@ -323,12 +400,12 @@ def magnitude_growth(
 def bound(
     s: Trace,
     *,
-    above: float | None = None,
-    below: float | None = None,
+    above: Real | None = None,
+    below: Real | None = None,
     inclusive: bool = False,
-    smooth: int = 1,
-    min_points: int = 1,
-    gap: int = 0,
+    smooth: Count = 1,
+    min_points: Count = 1,
+    gap: Count0 = 0,
     percent: bool = False,
 ) -> list[Window]:
     """Stretches of ≥ ``min_points`` points (after a centred rolling median over ``smooth``)

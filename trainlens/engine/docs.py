@@ -20,6 +20,10 @@ HEADINGS = {
         "family": "family",
         "severity": "severity",
         "none": "none",
+        "escalate": "{severity} when {conditions}",
+        "or": "; or ",
+        "and": " and ",
+        "when": "when {field}",
     },
     "zh": {
         "what": "作用",
@@ -34,6 +38,10 @@ HEADINGS = {
         "family": "类别",
         "severity": "级别",
         "none": "无",
+        "escalate": "满足 {conditions} 时为 {severity}",
+        "or": "；或 ",
+        "and": " 且 ",
+        "when": "{field} 为真时",
     },
 }
 
@@ -115,11 +123,25 @@ def param_lines(spec: RuleSpec, lang: str) -> list[str]:
     return lines
 
 
+def severity_text(spec: RuleSpec, lang: str = "en") -> str:
+    """The rule's severity and, when its findings can be raised by their evidence, when:
+    ``warning (error when share ≥ 0.5; or level ≥ 0.9 and n_points ≥ 5)``."""
+    h = HEADINGS.get(lang, HEADINGS["en"])
+    parts = []
+    for severity, alternatives in spec.escalate:
+        conditions = h["or"].join(
+            h["and"].join(f"{name} ≥ {limit:g}" for name, limit in alt.items())
+            for alt in alternatives
+        )
+        parts.append(h["escalate"].format(severity=severity.value, conditions=conditions))
+    return spec.severity.value + (f" ({'; '.join(parts)})" if parts else "")
+
+
 def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
     """A rule's documentation as plain text: the same sections for every rule."""
     h = HEADINGS.get(lang, HEADINGS["en"])
     facts = (
-        f"{h['severity']}: {spec.severity.value} · {h['family']}: {spec.family} · "
+        f"{h['severity']}: {severity_text(spec, lang)} · {h['family']}: {spec.family} · "
         f"{h['detector']}: {spec.detector} · {h['metrics']}: "
         f"{', '.join(spec.metrics) or h['none']}"
     )
@@ -134,4 +156,6 @@ def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
         "",
     ]
     out += [h["message"], f"  {spec.text('message', lang)}"]
+    for name, texts in spec.message_when:
+        out += [f"  {h['when'].format(field=name)}: {texts.get(lang, texts['en'])}"]
     return "\n".join(out)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
-from trainlens.engine.registry import detector
+from trainlens.engine.registry import Count, Count0, Range, detector
 from trainlens.findings import EvidenceRow, Finding
 
 
@@ -25,10 +25,10 @@ class Event:
 def co_occurrence(
     events: Sequence[Event],
     *,
-    window: int = 50,
-    points: int = 10,
-    min_families: int = 2,
-    min_members: int = 2,
+    window: Count0 = 50,
+    points: Count0 = 10,
+    min_families: Count = 2,
+    min_members: Annotated[int, Range(2)] = 2,
     order: str = "",
     interval: float = 1.0,
 ) -> list[list[int]]:
@@ -66,21 +66,27 @@ def episode_findings(
     severity: Any,
     params: Mapping[str, Any],
     interval: float,
+    start_values: Sequence[float | None] | None = None,
 ) -> list[Finding]:
-    """Run the episode pass over one run's findings (``families``: rule id → family)."""
+    """Run the episode pass over one run's findings (``families``: rule id → family). The
+    evidence has one row per member: its start step, its metric and ``start_values`` (the
+    member's value at that step; NaN when not known), so the table matches the episode's step
+    range."""
     events = [Event(f.start_step, families.get(f.rule, "other")) for f in members]
     groups = co_occurrence(events, **params, interval=interval)
     out = []
     for group in groups:
         rank = {fam.strip(): i for i, fam in enumerate(str(params.get("order", "")).split(","))}
-        found = sorted(
-            (members[i] for i in group),
-            key=lambda f: (
-                f.start_step,
-                rank.get(families.get(f.rule, "other"), len(rank)),
-                f.rule,
+        order = sorted(
+            group,
+            key=lambda i: (
+                members[i].start_step,
+                rank.get(families.get(members[i].rule, "other"), len(rank)),
+                members[i].rule,
             ),
         )
+        found = [members[i] for i in order]
+        at_start = [start_values[i] if start_values else None for i in order]
         first = found[0]
         chain: list[str] = []
         for f in found:
@@ -93,12 +99,12 @@ def episode_findings(
                 fams.append(fam)
         evidence = tuple(
             EvidenceRow(
-                step=f.peak_step if f.peak_step is not None else f.start_step,
-                value=f.peak_value if f.peak_value is not None else float("nan"),
+                step=f.start_step,
+                value=float("nan") if value is None else float(value),
                 change=None,
                 metric=f.metric,
             )
-            for f in found
+            for f, value in zip(found, at_start)
         )
         out.append(
             Finding(

@@ -177,6 +177,16 @@ def logging_interval(run: Run) -> float:
     return float(max(1.0, np.median(np.diff(best))))
 
 
+def value_at(run: Run, key: str, step: int) -> float | None:
+    """The value ``key`` logged at ``step`` (None when it logged nothing there)."""
+    arrays = run.arrays(key) if key else None
+    if arrays is None:
+        return None
+    steps, values = arrays
+    i = int(np.searchsorted(steps, step))
+    return float(values[i]) if i < len(steps) and steps[i] == step else None
+
+
 def evidence(trace: Trace, w: Window) -> tuple[EvidenceRow, ...]:
     """The informative rows of a window: a little context before it, its start, peak and end."""
     n = len(trace)
@@ -231,7 +241,7 @@ def _finding(run: Run, spec: RuleSpec, w: Window, inputs: Sequence[Input | None]
         ckpt = _checkpoint_name(run, int(best_step), numbers.get("onset_step"))
     return Finding(
         rule=spec.id,
-        severity=spec.severity,
+        severity=spec.severity_for({**numbers, "peak_value": w.peak_value}),
         run=run.name,
         metric=src.metric if src else "",
         key=src.key if src else "",
@@ -301,7 +311,13 @@ def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
         try:
             out.findings.extend(
                 episode_findings(
-                    members, families, spec.id, spec.severity, spec.params, logging_interval(run)
+                    members,
+                    families,
+                    spec.id,
+                    spec.severity,
+                    spec.params,
+                    logging_interval(run),
+                    [value_at(run, f.key, f.start_step) for f in members],
                 )
             )
         except Exception as exc:  # noqa: BLE001

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import math
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -20,6 +22,98 @@ class NotApplicable(Exception):
         super().__init__(code)
         self.code = code
         self.params = params
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric detector parameter accepts, declared with the parameter itself
+    (``window: Annotated[int, Range(1)] = 50``, or one of the aliases below): bounds ``lo`` and
+    ``hi`` (None: unbounded), each closed unless ``lo_open`` / ``hi_open``. NaN and ±Inf are
+    never accepted."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        x = float(value)
+        if not math.isfinite(x):
+            return False
+        if self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo):
+            return False
+        return not (self.hi is not None and (x >= self.hi if self.hi_open else x > self.hi))
+
+    def __str__(self) -> str:
+        lo, hi = self.lo, self.hi
+        if lo is None and hi is None:
+            return "any finite number"
+        if hi is None:
+            return f"{'>' if self.lo_open else '≥'} {lo:g}"
+        if lo is None:
+            return f"{'<' if self.hi_open else '≤'} {hi:g}"
+        return f"{'(' if self.lo_open else '['}{lo:g}, {hi:g}{')' if self.hi_open else ']'}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """The values a text detector parameter accepts."""
+
+    values: tuple[str, ...]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+# Parameter kinds the detectors annotate their keyword parameters with (the range is checked
+# when a rule is loaded, with its file or the --param / config source in the message).
+#: A number of logged points (a window, a run length): at least 1.
+Count = Annotated[int, Range(1)]
+#: A number of points or steps that may be 0 (a gap, a switch-off value).
+Count0 = Annotated[int, Range(0)]
+#: A fraction of something that must be positive: (0, 1].
+Fraction = Annotated[float, Range(0, 1, lo_open=True)]
+#: A share or probability: [0, 1].
+Share = Annotated[float, Range(0, 1)]
+#: A factor, scale or threshold that must be positive: > 0.
+Positive = Annotated[float, Range(0, lo_open=True)]
+#: A threshold where 0 switches the test off: ≥ 0.
+NonNegative = Annotated[float, Range(0)]
+#: A value in the metric's own units (a bound, a limit): any finite number.
+Real = Annotated[float, Range()]
+#: A correlation coefficient: [−1, 1].
+Correlation = Annotated[float, Range(-1, 1)]
+
+
+def constraint(expected: Any) -> Range | OneOf | None:
+    """The Range / OneOf declared in a parameter annotation (inside ``X | None`` too)."""
+    if typing.get_origin(expected) is Annotated:
+        return next((m for m in expected.__metadata__ if isinstance(m, (Range, OneOf))), None)
+    for arg in typing.get_args(expected) if _is_union(expected) else ():
+        found = constraint(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_union(expected: Any) -> bool:
+    return typing.get_origin(expected) in (typing.Union, types.UnionType)
+
+
+def _base(expected: Any) -> Any:
+    """The annotation without its Annotated metadata."""
+    return typing.get_args(expected)[0] if typing.get_origin(expected) is Annotated else expected
+
+
+def _numeric(expected: Any) -> bool:
+    if _is_union(expected):
+        return any(_numeric(a) for a in typing.get_args(expected))
+    return _base(expected) in (int, float)
 
 
 @dataclass(frozen=True)
@@ -89,7 +183,7 @@ def detector(
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
         inputs, optional, defaults, types = [], set(), {}, {}
         for p in sig.parameters.values():
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
@@ -101,6 +195,7 @@ def detector(
                     raise TypeError(f"detector {fn.__name__}: parameter {p.name} needs a default")
                 defaults[p.name] = p.default
                 types[p.name] = hints.get(p.name, Any)
+                _check_declaration(fn.__name__, p.name, p.default, types[p.name])
         if fn.__name__ in DETECTORS:
             raise TypeError(f"detector {fn.__name__} registered twice")
         DETECTORS[fn.__name__] = DetectorInfo(
@@ -121,12 +216,27 @@ def detector(
     return register
 
 
+def _check_declaration(name: str, param: str, default: Any, expected: Any) -> None:
+    """Every numeric rule parameter declares its valid range; every default lies inside it."""
+    if param in CONTEXT:
+        return
+    rng = constraint(expected)
+    if rng is None and _numeric(expected):
+        raise TypeError(
+            f"detector {name}: parameter {param} needs a declared range "
+            "(annotate it with Count, Fraction, Positive, ... or Annotated[..., Range(...)])"
+        )
+    if rng is not None and default is not None and default not in rng:
+        raise TypeError(f"detector {name}: default {param}={default!r} outside {rng}")
+
+
 def check_type(value: Any, expected: Any) -> bool:
     """Whether a YAML/TOML value fits a detector parameter's annotation (int is a float)."""
+    expected = _base(expected)
     if expected is Any:
         return True
     origin = typing.get_origin(expected)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if _is_union(expected):
         return any(check_type(value, arg) for arg in typing.get_args(expected))
     if expected is type(None):
         return value is None
@@ -145,6 +255,7 @@ def check_type(value: Any, expected: Any) -> bool:
 
 def type_name(expected: Any) -> str:
     """A readable name for a parameter annotation."""
+    expected = _base(expected)
     if typing.get_origin(expected) is not None and typing.get_args(expected):
         return " | ".join(type_name(a) for a in typing.get_args(expected))
     return "none" if expected is type(None) else getattr(expected, "__name__", str(expected))

@@ -15,7 +15,15 @@ import yaml
 from trainlens.engine import compound as _compound  # noqa: F401  (registers the detectors)
 from trainlens.engine import detectors as _detectors  # noqa: F401
 from trainlens.engine import episodes as _episodes  # noqa: F401  (registers the episode pass)
-from trainlens.engine.registry import CONTEXT, DETECTORS, DetectorInfo, check_type, type_name
+from trainlens.engine import stalls as _stalls  # noqa: F401
+from trainlens.engine.registry import (
+    CONTEXT,
+    DETECTORS,
+    DetectorInfo,
+    check_type,
+    constraint,
+    type_name,
+)
 from trainlens.errors import TrainlensError
 from trainlens.findings import Finding, Severity
 from trainlens.resources import rules_dir
@@ -50,6 +58,8 @@ _KNOWN = {
     "params",
     "param_help",
     "episode",
+    "message_when",
+    "escalate",
     *_TEXT_SECTIONS,
     *_LIST_SECTIONS,
 }
@@ -79,10 +89,32 @@ class RuleSpec:
     defaults: dict[str, Any] = field(default_factory=dict)  # params before user overrides
     param_help: dict[str, dict[str, str]] = field(default_factory=dict)
     episode: bool = False  # takes part in instability episodes
+    #: Other messages, each used instead of ``message`` when its field (a detector number such
+    #: as ``from_start`` or ``recovered``) is true; the first that applies wins.
+    message_when: tuple[tuple[str, dict[str, str]], ...] = ()
+    #: Severities a finding is raised to by its own evidence: (severity, alternatives), each
+    #: alternative a set of numbers that must all be at least the given values.
+    escalate: tuple[tuple[Severity, tuple[dict[str, float], ...]], ...] = ()
 
     @property
     def info(self) -> DetectorInfo:
         return DETECTORS[self.detector]
+
+    def severity_for(self, numbers: Mapping[str, Any]) -> Severity:
+        """The severity of a finding with these detector numbers: the highest ``escalate``
+        level one of whose alternatives holds, else the rule's own."""
+        for severity, alternatives in self.escalate:
+            for alt in alternatives:
+                if all(_at_least(numbers.get(name), limit) for name, limit in alt.items()):
+                    return severity
+        return self.severity
+
+    def template(self, fields: Mapping[str, Any], lang: str) -> str:
+        """The message template for a finding with these fields, in ``lang``."""
+        for name, texts in self.message_when:
+            if fields.get(name):
+                return texts.get(lang, texts["en"])
+        return str(self.text("message", lang))
 
     def text(self, section: str, lang: str) -> Any:
         """A bilingual section in ``lang`` (English when missing)."""
@@ -127,11 +159,16 @@ class RuleSet:
 
     def select(self, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[RuleSpec]:
         """Rules whose id matches a ``select`` pattern (all when empty) and no ``ignore`` one.
-        A pattern without wildcards must name a known rule."""
+        A pattern without wildcards must name a known rule; a glob must match at least one."""
         for pattern in (*select, *ignore):
-            if not any(c in pattern for c in "*?[") and pattern not in self._specs:
+            if not any(c in pattern for c in "*?["):
+                if pattern not in self._specs:
+                    raise TrainlensError(
+                        f"unknown rule {pattern!r} in select/ignore (see `trainlens rules`)"
+                    )
+            elif not any(fnmatch.fnmatchcase(rid, pattern) for rid in self._specs):
                 raise TrainlensError(
-                    f"unknown rule {pattern!r} in select/ignore (see `trainlens rules`)"
+                    f"no rule matches {pattern!r} in select/ignore (see `trainlens rules`)"
                 )
         chosen = [
             s for s in self if not select or any(fnmatch.fnmatchcase(s.id, p) for p in select)
@@ -150,11 +187,16 @@ def _rule_files(folder: Path) -> list[Path]:
 
 
 def load_rules(
-    extra_dirs: Sequence[Path] = (), overrides: Mapping[str, Mapping[str, Any]] | None = None
+    extra_dirs: Sequence[Path] = (),
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    sources: Mapping[str, Mapping[str, str]] | None = None,
 ) -> RuleSet:
     """The built-in rules, then every ``*.yaml`` in ``extra_dirs``; ``overrides`` maps a rule id
-    to parameter values that replace the rule's own. Any invalid rule raises TrainlensError
-    naming its file."""
+    to parameter values that replace the rule's own (type- and range-checked like the rule
+    files' own). ``sources`` says where each override came from (rule id → parameter → e.g.
+    ``"trainlens.toml: [rules.kl_spike] window"`` or ``"--param kl_spike.window"``) for the
+    error messages. Any invalid rule raises TrainlensError naming its file."""
     rules = RuleSet()
     for folder in (rules_dir(), *map(Path, extra_dirs)):
         for path in _rule_files(folder):
@@ -166,27 +208,42 @@ def load_rules(
                     f"parameter override for unknown rule {rule_id!r} "
                     f"(known: {', '.join(rules.ids)})"
                 )
-        rules = RuleSet([_override(s, overrides[s.id]) if s.id in overrides else s for s in rules])
+        rules = RuleSet(
+            [
+                _override(s, overrides[s.id], (sources or {}).get(s.id, {}))
+                if s.id in overrides
+                else s
+                for s in rules
+            ]
+        )
     return rules
 
 
-def _override(spec: RuleSpec, values: Mapping[str, Any]) -> RuleSpec:
+def _override(spec: RuleSpec, values: Mapping[str, Any], sources: Mapping[str, str]) -> RuleSpec:
     if not isinstance(values, Mapping):
         raise TrainlensError(f"parameters of {spec.id}: expected a table of name = value")
     params = dict(spec.params)
     for name, value in values.items():
-        _check_param(spec.info, str(name), value, f"parameter {spec.id}.{name}")
+        where = sources.get(str(name)) or f"parameter {spec.id}.{name}"
+        _check_param(spec.info, str(name), value, where, spec.id)
         params[str(name)] = value
     return replace(spec, params=params)
 
 
-def _check_param(info: DetectorInfo, name: str, value: Any, where: str) -> None:
+def _check_param(info: DetectorInfo, name: str, value: Any, where: str, rule: str) -> None:
+    """A rule parameter's name, type and declared range (``where`` starts the message)."""
     if name not in info.defaults:
         known = ", ".join(sorted(info.defaults)) or "none"
         raise TrainlensError(f"{where}: unknown parameter of detector {info.name} (known: {known})")
     if not check_type(value, info.types[name]):
         raise TrainlensError(
             f"{where}: expected {type_name(info.types[name])}, got {type(value).__name__} {value!r}"
+        )
+    allowed = constraint(info.types[name])
+    if value is not None and allowed is not None and value not in allowed:
+        raise TrainlensError(
+            f"{where}: {value!r} is out of range for rule {rule} parameter {name} "
+            f"(allowed: {allowed})"
         )
 
 
@@ -238,7 +295,7 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
     if not isinstance(params, dict):
         raise fail("params must be a mapping")
     for name, value in params.items():
-        _check_param(info, str(name), value, f"{path}: params.{name}")
+        _check_param(info, str(name), value, f"{path}: params.{name}", rid)
     texts = {s: _bilingual(doc[s], s, fail) for s in _TEXT_SECTIONS}
     lists = {s: _bilingual_list(doc[s], s, fail) for s in _LIST_SECTIONS}
     help_doc = doc.get("param_help") or {}
@@ -250,13 +307,9 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
             raise fail(f"param_help.{name}: not a parameter of detector {det}")
         param_help[str(name)] = _bilingual(value, f"param_help.{name}", fail)
     allowed = {*FINDING_FIELDS, *EXTRA_FIELDS, *info.outputs, *info.defaults}
-    for lang, template in texts["message"].items():
-        for name in _placeholders(template, fail):
-            if name not in allowed:
-                raise fail(
-                    f"message.{lang}: unknown placeholder {{{name}}} (available: "
-                    f"{', '.join(sorted(allowed))})"
-                )
+    _check_template(texts["message"], "message", allowed, fail)
+    message_when = _message_when(doc.get("message_when") or {}, allowed, fail)
+    escalate = _escalate(doc.get("escalate") or {}, severity, info, fail)
     episode = doc.get("episode", False)
     if not isinstance(episode, bool):
         raise fail("episode must be true or false")
@@ -282,7 +335,77 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
         defaults=dict(effective),
         param_help=param_help,
         episode=episode,
+        message_when=message_when,
+        escalate=escalate,
     )
+
+
+def _check_template(texts: Mapping[str, str], section: str, allowed: set[str], fail: Any) -> None:
+    for lang, template in texts.items():
+        for name in _placeholders(template, fail):
+            if name not in allowed:
+                raise fail(
+                    f"{section}.{lang}: unknown placeholder {{{name}}} (available: "
+                    f"{', '.join(sorted(allowed))})"
+                )
+
+
+def _message_when(doc: Any, allowed: set[str], fail: Any) -> tuple[tuple[str, dict[str, str]], ...]:
+    """``message_when: {field: {en, zh}}``: messages for findings whose ``field`` is true."""
+    if not isinstance(doc, dict):
+        raise fail("message_when must map a field name to {en, zh} messages")
+    out = []
+    for name, value in doc.items():
+        if name not in allowed:
+            raise fail(
+                f"message_when.{name}: not a field of this rule's findings "
+                f"(available: {', '.join(sorted(allowed))})"
+            )
+        texts = _bilingual(value, f"message_when.{name}", fail)
+        _check_template(texts, f"message_when.{name}", allowed, fail)
+        out.append((str(name), texts))
+    return tuple(out)
+
+
+def _escalate(
+    doc: Any, base: Severity, info: DetectorInfo, fail: Any
+) -> tuple[tuple[Severity, tuple[dict[str, float], ...]], ...]:
+    """``escalate: {error: [{share: 0.5}, {level: 0.9, n_points: 5}]}``: a finding takes the
+    severity when all the numbers of one alternative are at least the given values."""
+    if not isinstance(doc, dict):
+        raise fail("escalate must map a severity to conditions on the detector's numbers")
+    numbers = {*info.outputs, "peak_value"}
+    out = []
+    for key, alternatives in doc.items():
+        try:
+            severity = Severity(key)
+        except ValueError:
+            raise fail(f"escalate.{key}: not a severity (info, warning, error)") from None
+        if severity.rank <= base.rank:
+            raise fail(f"escalate.{key}: must be above the rule's severity {base.value}")
+        alts = alternatives if isinstance(alternatives, list) else [alternatives]
+        checked = []
+        for alt in alts:
+            if not isinstance(alt, dict) or not alt:
+                raise fail(f"escalate.{key}: each condition must map numbers to minimum values")
+            for name, limit in alt.items():
+                if name not in numbers:
+                    raise fail(
+                        f"escalate.{key}.{name}: not a number of detector {info.name} "
+                        f"(available: {', '.join(sorted(numbers))})"
+                    )
+                if not check_type(limit, float):
+                    raise fail(f"escalate.{key}.{name}: expected a number, got {limit!r}")
+            checked.append({str(k): v for k, v in alt.items()})
+        out.append((severity, tuple(checked)))
+    out.sort(key=lambda item: -item[0].rank)
+    return tuple(out)
+
+
+def _at_least(value: Any, limit: float) -> bool:
+    if isinstance(value, bool):
+        value = float(value)
+    return isinstance(value, (int, float)) and float(value) >= limit
 
 
 def _check_metrics(info: DetectorInfo, metrics: list[str], fail: Any) -> None:
@@ -388,6 +511,7 @@ def message_fields(finding: Finding, lang: str = "en") -> dict[str, Any]:
 
 
 def render_message(finding: Finding, spec: RuleSpec, lang: str) -> str:
-    """The finding's message in ``lang`` (falls back to English)."""
-    template = spec.text("message", lang)
-    return _SafeFormatter().format(template, **message_fields(finding, lang))
+    """The finding's message in ``lang`` (falls back to English); a ``message_when`` variant
+    when its field is true for this finding."""
+    fields = message_fields(finding, lang)
+    return _SafeFormatter().format(spec.template(fields, lang), **fields)

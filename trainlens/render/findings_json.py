@@ -18,10 +18,16 @@ def finding_dict(analysis: Analysis, finding: Finding, lang: str = "en") -> dict
 
 
 def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
-    """The whole ``--format json`` document."""
+    """The whole ``--format json`` document. Made to scale to logdirs of many runs like the
+    terminal report: the findings (sorted by run, severity, step) and warnings come first, the
+    per-run records after them, and the skipped rules grouped by rule (then run)."""
+    order = {r.name: i for i, r in enumerate(analysis.runs)}
+    skipped = sorted(analysis.skipped, key=lambda s: (s.rule, order.get(s.run, len(order))))
     return {
         "schema_version": SCHEMA_VERSION,
         "lang": lang,
+        "findings": [finding_dict(analysis, f, lang) for f in analysis.findings],
+        "warnings": [w.to_dict() for w in analysis.warnings],
         "runs": [
             {
                 "name": r.name,
@@ -33,9 +39,7 @@ def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
             }
             for r in analysis.runs
         ],
-        "findings": [finding_dict(analysis, f, lang) for f in analysis.findings],
-        "skipped": [s.to_dict() for s in analysis.skipped],
-        "warnings": [w.to_dict() for w in analysis.warnings],
+        "skipped": [s.to_dict() for s in skipped],
         "rules": list(analysis.selected),
     }
 

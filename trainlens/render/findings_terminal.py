@@ -1,13 +1,14 @@
-"""``analyze`` on the terminal: findings per run, grouped by severity, with their evidence.
-Rich markup on a terminal, plain text when piped (rich drops the styles by itself)."""
+"""``analyze`` on the terminal: findings per run, grouped by severity, with their evidence;
+runs without findings on one line each; the rules not checked once at the end. Rich markup on a
+terminal, plain text when piped (rich drops the styles by itself)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
+from rich.cells import cell_len
 from rich.console import Console
-from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from trainlens.analysis import Analysis
@@ -23,6 +24,7 @@ UI = {
         "steps": "steps {s}",
         "one_step": "step {s}",
         "step": "step",
+        "start_step": "start step",
         "value": "value",
         "change": "change",
         "metric": "metric",
@@ -31,6 +33,9 @@ UI = {
         "members": "members",
         "summary": "{n_err} errors, {n_warn} warnings, {n_info} info in {n_runs} run(s)",
         "skipped_summary": "; {n} rule(s) not checked (see the end of the report)",
+        "in_all_runs": " (all {n} runs)",
+        "in_n_runs": " ({n} of {total} runs)",
+        "in_runs": " (in {runs})",
         "framework": "framework",
         "unknown": "unknown",
     },
@@ -41,6 +46,7 @@ UI = {
         "steps": "第 {s} 步",
         "one_step": "第 {s} 步",
         "step": "步",
+        "start_step": "起始步",
         "value": "数值",
         "change": "变化",
         "metric": "指标",
@@ -49,11 +55,15 @@ UI = {
         "members": "成员",
         "summary": "{n_runs} 个运行：{n_err} 个错误、{n_warn} 个警告、{n_info} 条提示",
         "skipped_summary": "；{n} 条规则未检查（见报告末尾）",
+        "in_all_runs": "（全部 {n} 个运行）",
+        "in_n_runs": "（{total} 个运行中的 {n} 个）",
+        "in_runs": "（{runs}）",
         "framework": "框架",
         "unknown": "未知",
     },
 }
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_INDENT = "    "
 _MARK = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
 
 
@@ -74,26 +84,54 @@ def _steps(f: Finding) -> str:
     return str(f.start_step) if f.start_step == f.end_step else f"{f.start_step}–{f.end_step}"
 
 
-def evidence_table(f: Finding, lang: str) -> Table:
-    """The finding's key-data rows: step, value, change (and metric for episodes)."""
+def evidence_lines(f: Finding, lang: str, logged: np.ndarray | None = None) -> list[Text]:
+    """The finding's key-data table as lines: step, value, change vs the metric's previous
+    logged point (metric and value for episodes, whose rows are the members' start steps).
+    ``logged``: the steps the run logged for the metric; a ``…`` row marks logged steps left
+    out between two rows, so a change is never read as one between the rows shown."""
     t = ui(lang)
-    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 2))
     with_metric = any(e.metric for e in f.evidence)
-    table.add_column(t["step"], justify="right")
-    if with_metric:
-        table.add_column(t["metric"])
-    table.add_column(t["value"], justify="right")
-    if not with_metric:
-        table.add_column(t["change"], justify="right")
+    head = [t["start_step"] if f.members else t["step"]]
+    head += [t["metric"], t["value"]] if with_metric else [t["value"], t["change"]]
+    rows: list[tuple[list[str], str | None]] = [(head, None)]
+    previous: int | None = None
     for e in f.evidence:
-        hot = e.step == f.peak_step
+        if previous is not None and logged is not None and _skips(logged, previous, e.step):
+            rows.append((["…"], "dim"))
+        previous = e.step
         cells = [str(e.step)]
         if with_metric:
             cells += [e.metric or "", fmt_number(e.value)]
         else:
             cells += [fmt_number(e.value), fmt_number(e.change, signed=True)]
-        table.add_row(*cells, style="bold" if hot else None)
-    return table
+        hot = e.step == f.peak_step and not f.members
+        rows.append((cells, "bold" if hot else None))
+    widths = [max(cell_len(r[0][c]) for r in rows if len(r[0]) > c) for c in range(len(head))]
+    left = {1} if with_metric else set()  # the metric column reads left to right
+    lines = []
+    for cells, style in rows:
+        pads = [" " * (widths[c] - cell_len(cell)) for c, cell in enumerate(cells)]
+        parts = [
+            cell + pad if c in left else pad + cell
+            for c, (cell, pad) in enumerate(zip(cells, pads))
+        ]
+        lines.append(Text(_INDENT + "  ".join(parts).rstrip(), style=style or ""))
+    return lines
+
+
+def _skips(logged: np.ndarray, a: int, b: int) -> bool:
+    """Whether the run logged a step strictly between steps ``a`` and ``b``."""
+    return int(np.searchsorted(logged, b, side="left")) > int(
+        np.searchsorted(logged, a, side="right")
+    )
+
+
+def _logged_steps(analysis: Analysis, f: Finding) -> np.ndarray | None:
+    run = next((r for r in analysis.runs if r.name == f.run), None)
+    if run is None or f.members or not f.key:
+        return None
+    arrays = run.arrays(f.key)
+    return None if arrays is None else arrays[0]
 
 
 def render_finding(console: Console, analysis: Analysis, f: Finding, lang: str) -> None:
@@ -107,8 +145,8 @@ def render_finding(console: Console, analysis: Analysis, f: Finding, lang: str) 
     head.append(f"  —  {where}, {steps}" if where else f"  —  {steps}", style="dim")
     console.print(head, soft_wrap=True)
     console.print(Text("    " + analysis.message(f, lang)), soft_wrap=True)
-    if f.evidence:
-        console.print(Padding(evidence_table(f, lang), (0, 0, 1, 4), expand=False))
+    for line in evidence_lines(f, lang, _logged_steps(analysis, f)) if f.evidence else ():
+        console.print(line, soft_wrap=True)
 
 
 def _run_header(run: Run, lang: str) -> Text:
@@ -119,17 +157,16 @@ def _run_header(run: Run, lang: str) -> Text:
 
 
 def render_terminal(analysis: Analysis, console: Console, lang: str = "en") -> None:
-    """The report: per run, findings grouped by severity (worst first), then what was not
-    checked and why."""
+    """The report, made to scale to logdirs of many runs: the runs with findings first (grouped
+    by severity, worst first, with their evidence), then one line per run without findings,
+    then once for all runs the rules that were not checked and why."""
     t = ui(lang)
-    skipped_by_run = defaultdict(list)
-    for s in analysis.skipped:
-        skipped_by_run[s.run].append(s)
-    for run in analysis.runs:
+    found_by_run: dict[str, list[Finding]] = defaultdict(list)
+    for f in analysis.findings:
+        found_by_run[f.run].append(f)
+    for run in (r for r in analysis.runs if found_by_run.get(r.name)):
         console.print(_run_header(run, lang))
-        found = analysis.for_run(run)
-        if not found:
-            console.print(Text(f"  {t['none']}", style="green"))
+        found = found_by_run[run.name]
         for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO):
             group = [f for f in found if f.severity is sev]
             if not group:
@@ -137,15 +174,45 @@ def render_terminal(analysis: Analysis, console: Console, lang: str = "en") -> N
             console.print(Text(f" {t[sev.value].upper()} ({len(group)})", style=_STYLE[sev]))
             for f in group:
                 render_finding(console, analysis, f, lang)
-        skipped = skipped_by_run.get(run.name, [])
-        if skipped:
-            by_reason: dict[str, list[str]] = defaultdict(list)
-            for s in skipped:
-                by_reason[skip_text(s, lang)].append(s.rule)
-            console.print(Text(f" {t['skipped']}:", style="dim"))
-            for reason, rules in by_reason.items():
-                console.print(Text(f"   {', '.join(rules)}: {reason}", style="dim"), soft_wrap=True)
         console.print()
+    clean = [r for r in analysis.runs if not found_by_run.get(r.name)]
+    for run in clean:
+        line = _run_header(run, lang)
+        line.append(f"  {t['none']}", style="green")
+        console.print(line, soft_wrap=True)
+    if clean:
+        console.print()
+    _render_skipped(analysis, console, lang)
+
+
+def _render_skipped(analysis: Analysis, console: Console, lang: str) -> None:
+    """The rules not checked, once for all runs: rules with the same reason in the same runs
+    on one line, with the number of runs when there are several."""
+    if not analysis.skipped:
+        return
+    t = ui(lang)
+    order = {r.name: i for i, r in enumerate(analysis.runs)}
+    runs_of: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for s in analysis.skipped:
+        runs_of[(s.rule, skip_text(s, lang))].append(s.run)
+    lines: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for (rule, reason), names in runs_of.items():
+        key = tuple(sorted(set(names), key=lambda r: order.get(r, len(order))))
+        lines[(reason, key)].append(rule)
+    total = len(analysis.runs)
+    everywhere = total > 1 and all(len(runs) == total for _, runs in lines)
+    head = t["skipped"] + (t["in_all_runs"].format(n=total) if everywhere else "")
+    console.print(Text(f"{head}:", style="dim"))
+    for (reason, runs), rules in sorted(lines.items(), key=lambda item: item[1][0]):
+        text = f"  {', '.join(rules)}: {reason}"
+        if total > 1 and not everywhere:
+            if len(runs) == total:
+                text += t["in_all_runs"].format(n=total)
+            elif len(runs) <= 3:
+                text += t["in_runs"].format(runs=", ".join(runs))
+            else:
+                text += t["in_n_runs"].format(n=len(runs), total=total)
+        console.print(Text(text, style="dim"), soft_wrap=True)
 
 
 def summary_line(analysis: Analysis, lang: str = "en") -> str:
