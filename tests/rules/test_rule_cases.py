@@ -77,3 +77,18 @@ def test_healthy_runs_raise_nothing(base: str, seed: int) -> None:
     analysis = analyze_runs([make(build(), name=f"{base}-{seed}")], rules=RULES)
     assert not [analysis.message(f) for f in analysis.findings]
     assert not analysis.warnings
+
+
+def test_grad_vanishing_from_the_first_step_quotes_no_earlier_level():
+    import numpy as np
+
+    from trainlens.analysis import analyze_runs
+    from trainlens.engine.memory import run_from_series
+
+    steps = np.arange(1, 61)
+    run = run_from_series({"grad_norm": (steps, np.zeros(60))}, name="stuck")
+    (finding,) = [f for f in analyze_runs([run]).findings if f.rule == "grad_vanishing"]
+    assert finding.params["from_start"] is True
+    analysis = analyze_runs([run])
+    message = analysis.message(finding, "en")
+    assert "from the first logged step" in message and "earlier level" not in message

@@ -70,7 +70,7 @@ def stuck_at_zero(
     return out
 
 
-@detector(outputs=("ref_value", "n_points", "level"))
+@detector(outputs=("ref_value", "n_points", "level", "from_start"))
 def vanishing(
     s: Trace,
     loss: Trace | None = None,
@@ -110,6 +110,8 @@ def vanishing(
                 ref_value=r if r is not None else float("nan"),
                 n_points=b - a + 1,
                 level=float(np.median(v[a : b + 1])),
+                # ~0 from the first logged point: there is no earlier level to quote
+                from_start=bool(a == 0 or not (r is not None and r > eps)),
             )
         )
     return out

@@ -67,10 +67,14 @@ def load_analyzer(cfg: ProjectConfig) -> tuple[Any, Callable[[list[Run]], Any]]:
     """``(rules, analyze)``: the rule set of the project config, loaded once, and a function
     running the engine on runs with the config's select/ignore. ``analyze(runs).warnings`` holds
     only what the rules said (rules that crashed), not the input warnings."""
-    from trainlens.analysis import analyze_runs
+    from trainlens.analysis import analyze_runs, param_sources
     from trainlens.engine.spec import load_rules
 
-    rules = load_rules(extra_dirs=tuple(cfg.rules_dirs), overrides=cfg.rule_params or None)
+    rules = load_rules(
+        extra_dirs=tuple(cfg.rules_dirs),
+        overrides=cfg.rule_params or None,
+        sources=param_sources(cfg, None),
+    )
     rules.select(cfg.select, cfg.ignore)  # unknown ids in select/ignore: an error now, not later
 
     def analyze(runs: list[Run]) -> Any:
