@@ -166,7 +166,7 @@ def test_every_realdata_run_loads_cleanly():
 
 
 def test_a_flood_of_bad_lines_is_condensed_per_file(tmp_path):
-    lines = ["garbage %d" % i for i in range(500)] + [swift_line(1, 1, {"loss": 1.0})]
+    lines = [f"garbage {i}" for i in range(500)] + [swift_line(1, 1, {"loss": 1.0})]
     (tmp_path / "logging.jsonl").write_text("\n".join(lines) + "\n")
     result = load_runs(tmp_path)
     messages = [m.message for m in result.warnings]
