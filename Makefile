@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench examples golden clean
+.PHONY: demo test lint bench examples golden clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: $(VENV)/.base
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.test
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m ruff check trainlens tests benchmarks examples
+	$(BIN)/python -m ruff format --check trainlens tests benchmarks examples
+	$(BIN)/python -m mypy trainlens
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_load.py

@@ -151,7 +151,7 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
 
 def rows_to_frame(
     rows: Sequence[dict[str, Any]],
-    steps: Sequence[int],
+    steps: Sequence[int] | np.ndarray,
     *,
     literal_nan_rows: Sequence[int] = (),
     transforms: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] | None = None,

@@ -117,7 +117,7 @@ class _Collector:
                     lut[i] = -1  # protobuf gets the record and reports it
             codes[idx] = lut[local]
             ok = codes >= 0
-        cols = (codes, fast["step"], fast["value"], fast["wall"])
+        cols: tuple[np.ndarray, ...] = (codes, fast["step"], fast["value"], fast["wall"])
         if ok.all():  # the usual case: every record was a plain scalar
             for column, part in zip(self.columns, cols):
                 column.append(part)
