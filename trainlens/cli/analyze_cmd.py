@@ -17,6 +17,7 @@ from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
     Lang,
+    PathArg,
     alias_table,
     handle_errors,
     load_with_progress,
@@ -101,7 +102,7 @@ def emit(analysis: Analysis, fmt: AnalyzeFormat, lang: str, output: Path | None)
 
 @app.command(epilog=EXIT_CODES_HELP + " Findings alone never fail analyze (use trainlens gate).")
 def analyze(
-    path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
+    path: PathArg,
     format: Annotated[AnalyzeFormat, typer.Option("--format", "-f")] = AnalyzeFormat.text,
     lang: LangOpt = None,
     rules: RulesOpt = None,

@@ -83,7 +83,9 @@ def compare(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Run directories, or logdirs holding several runs (any mix).", show_default=False
+            metavar="PATH...",
+            help="Run directories, or logdirs holding several runs (any mix).",
+            show_default=False,
         ),
     ],
     metric: Annotated[

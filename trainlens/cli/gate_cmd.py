@@ -15,6 +15,7 @@ from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
     Lang,
+    PathArg,
     alias_table,
     handle_errors,
     load_with_progress,
@@ -53,7 +54,7 @@ class GateFormat(str, Enum):
     + EXIT_CODES_HELP
 )
 def gate(
-    path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
+    path: PathArg,
     fail_on: Annotated[
         list[str] | None,
         typer.Option(

@@ -13,6 +13,7 @@ from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
     Lang,
+    PathArg,
     alias_table,
     handle_errors,
     print_warnings,
@@ -84,7 +85,7 @@ def _plural(n: int, noun: str) -> str:
 
 @app.command(epilog=EXIT_CODES_HELP)
 def report(
-    path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
+    path: PathArg,
     lang: Annotated[
         Lang | None,
         typer.Option(

@@ -87,7 +87,7 @@ def rules_list(
 
 @rules_app.command("show")
 def rules_show(
-    rule_id: Annotated[str, typer.Argument(help="The rule id, e.g. kl_spike.")],
+    rule_id: Annotated[str, typer.Argument(metavar="ID", help="The rule id, e.g. kl_spike.")],
     lang: LangOpt = None,
     rules: RulesOpt = None,
     config: ConfigOpt = None,

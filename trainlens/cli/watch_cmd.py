@@ -7,7 +7,6 @@ import signal
 import time
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +18,7 @@ from trainlens.cli.common import (
     AliasesOpt,
     ConfigOpt,
     Lang,
+    PathArg,
     alias_table,
     handle_errors,
     project_config,
@@ -63,7 +63,7 @@ _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Sever
     "config: interval, exit_on, fail_on_severity, fail_on_rule, lang.\n\n" + EXIT_CODES_HELP
 )
 def watch(
-    path: Annotated[Path, typer.Argument(help="A log file, a run directory or a logdir of runs.")],
+    path: PathArg,
     interval: Annotated[
         float | None,
         typer.Option(
