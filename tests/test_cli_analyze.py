@@ -407,3 +407,21 @@ def test_episode_table_lists_the_members_start_steps() -> None:
         ("135", "reward"),
     ]
     assert rows[2][2] == "1.787"  # critic/score/mean at step 135
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_output_into_a_missing_folder_or_onto_a_file(tmp_path, fmt):
+    from typer.testing import CliRunner
+
+    from trainlens.cli import app
+
+    runner = CliRunner()
+    example = Path(__file__).resolve().parents[1] / "examples" / "healthy_grpo"
+    target = tmp_path / "new" / "folder" / f"out.{fmt}"
+    result = runner.invoke(app, ["analyze", str(example), "-f", fmt, "-o", str(target)])
+    assert result.exit_code == 0 and target.is_file() and target.stat().st_size > 0
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["analyze", str(example), "-f", fmt, "-o", str(blocker / "x")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    assert "cannot write the analysis" in result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import select
+import time
 from pathlib import Path
 
 import numpy as np
@@ -226,8 +228,14 @@ def test_real_ctrl_c_and_sigterm_exit_0(job):
     try:
         for sig, proc in procs.items():
             assert proc.stderr is not None
-            while "found run job" not in proc.stderr.readline():  # it is polling now
+            deadline = time.monotonic() + 30  # never hang CI on a watcher that never starts
+            seen = ""
+            while "found run job" not in seen:  # it is polling now
                 assert proc.poll() is None, proc.stderr.read()
+                ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+                if ready:
+                    seen = proc.stderr.readline()
+                assert time.monotonic() < deadline, "watch did not start polling within 30 s"
             proc.send_signal(sig)
         for sig, proc in procs.items():
             _, err = proc.communicate(timeout=20)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from trainlens.diagnostics import ReadWarning, condense
-from trainlens.discover import RunSources, Source, SourceFormat, discover
+from trainlens.discover import RunSources, SourceFormat, discover
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
@@ -94,72 +94,65 @@ def apply_meta(meta: RunMeta, found: dict[str, Any], *, fill_only: bool = False)
 MAX_RESTARTS = 3
 
 
-def _extra_tensorboard_keys(
-    sources: RunSources,
-    parts: list[tuple[str, pd.DataFrame]],
-    meta: RunMeta,
-    warnings: list[ReadWarning],
-) -> list[tuple[str, pd.DataFrame]]:
-    """TensorBoard logs beside a ``logging.jsonl`` / ``trainer_state.json`` mostly repeat its
-    history (``train/loss`` = ``loss``); keep only the tags the history lacks (custom scalars)."""
-    known = {normalise_key(str(k)) for _, f in parts for k in f["key"].cat.categories}
-    extra: list[tuple[str, pd.DataFrame]] = []
-    for comp in sources.companions:
-        if comp.format is not SourceFormat.TENSORBOARD:
-            continue
-        for file in comp.files:
-            result = _read_file(SourceFormat.TENSORBOARD, file)
-            warnings.extend(condense(result.warnings))
-            frame = result.frame
-            new_keys = [
-                k for k in frame["key"].cat.categories if normalise_key(str(k)) not in known
-            ]
-            frame = frame[frame["key"].isin(new_keys)]
-            frame = frame.assign(key=frame["key"].cat.remove_unused_categories())
-            role = "extra" if len(frame) else "duplicate"
-            meta.sources.append(source_info(str(file), "tensorboard", frame, role=role))
-            if len(frame):
-                extra.append((str(file), frame.reset_index(drop=True)))
-    return extra
+@dataclass(frozen=True)
+class HistoryFile:
+    """A file whose scalars go into a run's table. ``extra``: a TensorBoard log beside a
+    ``logging.jsonl`` / ``trainer_state.json``, of which only the tags the history lacks count."""
+
+    format: SourceFormat
+    path: Path
+    extra: bool = False
 
 
-def load_run(
+def history_files(sources: RunSources) -> list[HistoryFile]:
+    """The files holding a run's scalars, in reading order (the primary source first)."""
+    primary = sources.primary
+    tensorboard = [c for c in sources.companions if c.format is SourceFormat.TENSORBOARD]
+    out = [HistoryFile(primary.format, f) for f in primary.files]
+    extra = primary.format is not SourceFormat.TENSORBOARD
+    out += [HistoryFile(c.format, f, extra=extra) for c in tensorboard for f in c.files]
+    return out
+
+
+def assemble_run(
     sources: RunSources,
+    reads: list[tuple[HistoryFile, pd.DataFrame, dict[str, Any]]],
     aliases: AliasTable,
     warnings: list[ReadWarning],
-    progress: ProgressFn | None = None,
+    config: dict[str, Any],
 ) -> Run:
-    """Read one discovered run: its history source(s) merged, companions for metadata only."""
+    """Build a Run from what was read of its history files (``(file, frame, reader meta)`` in
+    :func:`history_files` order): extra TensorBoard tags filtered, the newest
+    ``trainer_state.json`` read for metadata, parts merged, restarts checked. Shared by
+    :func:`load_run` and the live follower, so both see the same run."""
     meta = RunMeta(
         config_path=str(sources.config_path) if sources.config_path else None,
         checkpoints=list(sources.checkpoints),
+        config=config,
     )
-    meta.config = read_config(sources.config_path, warnings)
-    primary = sources.primary
-    history: list[Source] = [primary]
-    if primary.format is SourceFormat.TENSORBOARD:  # e.g. runs/<date>/ and a nested hparams dir
-        history += [c for c in sources.companions if c.format is SourceFormat.TENSORBOARD]
     parts: list[tuple[str, pd.DataFrame]] = []
-    files = [(s.format, f) for s in history for f in s.files]
-    for i, (fmt, file) in enumerate(files):
-        if progress:
-            progress(i, len(files), str(file))
-        result = _read_file(fmt, file)
-        warnings.extend(condense(result.warnings))
-        apply_meta(meta, result.meta)
-        parts.append((str(file), result.frame))
-        meta.sources.append(source_info(str(file), fmt.value, result.frame))
-    if primary.format is not SourceFormat.TENSORBOARD:
-        parts += _extra_tensorboard_keys(sources, parts, meta, warnings)
+    known: set[str] = set()
+    for file, frame, found in reads:
+        apply_meta(meta, found)
+        role = "history"
+        if file.extra:  # `train/loss` repeats `loss`: keep only tags the history lacks
+            new = [k for k in frame["key"].cat.categories if normalise_key(str(k)) not in known]
+            frame = frame[frame["key"].isin(new)].reset_index(drop=True)
+            frame = frame.assign(key=frame["key"].cat.remove_unused_categories())
+            role = "extra" if len(frame) else "duplicate"
+        else:
+            known |= {normalise_key(str(k)) for k in frame["key"].cat.categories}
+        meta.sources.append(source_info(str(file.path), file.format.value, frame, role=role))
+        if len(frame):
+            parts.append((str(file.path), frame))
     for comp in sources.companions:
-        if comp in history or comp.format is not SourceFormat.HF_TRAINER_STATE:
-            continue
-        result = read_trainer_state(comp.path)  # metadata only: the history is already loaded
-        warnings.extend(condense(result.warnings))
-        apply_meta(meta, result.meta, fill_only=True)
-        meta.sources.append(
-            source_info(str(comp.path), comp.format.value, result.frame, role="metadata")
-        )
+        if comp.format is SourceFormat.HF_TRAINER_STATE:
+            state = read_trainer_state(comp.path)  # metadata only: the history is in `reads`
+            warnings.extend(condense(state.warnings))
+            apply_meta(meta, state.meta, fill_only=True)
+            meta.sources.append(
+                source_info(str(comp.path), comp.format.value, state.frame, role="metadata")
+            )
     table, restarts = merge_frames(parts)
     if len(restarts) > MAX_RESTARTS:
         first = restarts[0]
@@ -173,16 +166,34 @@ def load_run(
         )
         restarts = []
     meta.restarts = restarts
+    primary = sources.primary.format.value
     meta.framework = guess_framework(
-        primary.format.value, [str(k) for k in table["key"].cat.categories], meta.config
+        primary, [str(k) for k in table["key"].cat.categories], meta.config
     )
-    if (
-        meta.max_steps is None
-        and isinstance(meta.config.get("max_steps"), int)
-        and meta.config["max_steps"] > 0
-    ):
-        meta.max_steps = meta.config["max_steps"]
-    return Run(sources.name, sources.root, primary.format.value, table, meta, aliases)
+    max_steps = meta.config.get("max_steps")
+    if meta.max_steps is None and isinstance(max_steps, int) and max_steps > 0:
+        meta.max_steps = max_steps
+    return Run(sources.name, sources.root, primary, table, meta, aliases)
+
+
+def load_run(
+    sources: RunSources,
+    aliases: AliasTable,
+    warnings: list[ReadWarning],
+    progress: ProgressFn | None = None,
+) -> Run:
+    """Read one discovered run: every history file (see :func:`history_files`), then
+    :func:`assemble_run`."""
+    config = read_config(sources.config_path, warnings)
+    files = history_files(sources)
+    reads = []
+    for i, file in enumerate(files):
+        if progress:
+            progress(i, len(files), str(file.path))
+        result = _read_file(file.format, file.path)
+        warnings.extend(condense(result.warnings))
+        reads.append((file, result.frame, result.meta))
+    return assemble_run(sources, reads, aliases, warnings, config)
 
 
 def load_runs(
@@ -196,13 +207,10 @@ def load_runs(
     table = aliases or AliasTable.load()
     result = LoadResult()
     for sources in discover(path):
+        before = len(result.warnings)
         run = load_run(sources, table, result.warnings, progress)
         only_tb = run.format == SourceFormat.TENSORBOARD.value
-        if (
-            only_tb
-            and not len(run.table)
-            and not any(w.source.startswith(str(sources.root)) for w in result.warnings)
-        ):
+        if only_tb and not len(run.table) and len(result.warnings) == before:
             continue  # a TensorBoard dir with no scalars (hparams, images): not a run to analyse
         if not len(run.table):
             result.warnings.append(

@@ -83,8 +83,10 @@ class RunMeta:
 
 
 class Run:
-    """One training run: ``table`` has columns ``source, key, step, value, wall_time``, sorted by
-    key then step, one row per (key, step) (later logs of a step replaced earlier ones)."""
+    """One training run: ``table`` has columns ``source, key, step, value, wall_time``, grouped by
+    key (in the key column's category order, which is first-appearance order, not name order)
+    and sorted by step within a key, one row per (key, step) (later logs of a step replaced
+    earlier ones). Use :attr:`keys` for the names sorted."""
 
     def __init__(
         self,

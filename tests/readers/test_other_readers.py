@@ -131,3 +131,17 @@ def test_real_verl_console_and_trainer_states():
     dpo = read_trainer_state(REALDATA / "trl_dpo_llama_silver8ce" / "trainer_state.json")
     assert (dpo.frame["key"] == "eval_loss").sum() == 29
     assert dpo.warnings == []
+
+
+def test_trainer_state_with_a_non_finite_step_skips_that_entry(tmp_path):
+    path = tmp_path / "trainer_state.json"
+    path.write_text(
+        '{"log_history": [{"loss": 1.0, "step": NaN}, {"loss": 2.0, "step": 2},'
+        ' {"loss": 3.0, "step": Infinity}]}'
+    )
+    result = read_trainer_state(path)
+    assert values(result.frame, "loss") == {2: 2.0}
+    assert [w.message for w in result.warnings] == [
+        "log_history[0]: no integer step; skipped",
+        "log_history[2]: no integer step; skipped",
+    ]

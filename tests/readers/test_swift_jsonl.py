@@ -257,3 +257,18 @@ def test_vectorised_scanner_matches_the_scalar_parsers():
     got = text_column_to_float(col)
     assert got[:4].tolist() == pytest.approx([46.67, 3720.0, 0.25, 3.0])
     assert math.isnan(got[4]) and math.isnan(got[5]) and got[6] == pytest.approx(1e-3)
+
+
+def test_non_ascii_step_text_is_a_warning_not_a_crash(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    path.write_text(
+        swift_line(1, 10, {"loss": 1.0})
+        + "\n"
+        + json.dumps({"loss": 2.0, "global_step/max_steps": "é6/10"})
+        + "\n"
+        + swift_line(3, 10, {"loss": 3.0})
+        + "\n"
+    )
+    result = read_swift_jsonl(path)
+    assert values(result.frame, "loss") == {1: 1.0, 3: 3.0}
+    assert [w.message for w in result.warnings] == ["line 2: unreadable step 'é6/10'; skipped"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from trainlens.cli.common import (
     project_config,
     stderr_console,
     stdout_console,
+    write_output,
 )
 from trainlens.engine.spec import load_rules
 from trainlens.errors import TrainlensError
@@ -90,14 +92,15 @@ def emit(analysis: Analysis, fmt: AnalyzeFormat, lang: str, output: Path | None)
         if output is None:
             render_terminal(analysis, stdout_console(), lang)
             return
-        with open(output, "w", encoding="utf-8") as fh:
-            render_terminal(analysis, Console(file=fh, width=120, highlight=False), lang)
+        buffer = io.StringIO()
+        render_terminal(analysis, Console(file=buffer, width=120, highlight=False), lang)
+        write_output(output, buffer.getvalue(), what="the analysis")
         return
     text = render_json(analysis, lang) if fmt is AnalyzeFormat.json else _markdown(analysis, lang)
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, text + "\n", what="the analysis")
 
 
 @app.command(epilog=EXIT_CODES_HELP + " Findings alone never fail analyze (use trainlens gate).")

@@ -110,6 +110,16 @@ def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:
     return AliasTable.load([*cfg.alias_files, *(extra or [])], inline=cfg.aliases or None)
 
 
+def write_output(path: Path, text: str, *, what: str = "output") -> None:
+    """Write ``text`` to ``path`` (missing parent folders are created); any OS error becomes a
+    one-line :class:`TrainlensError` (exit 2) naming the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise TrainlensError(f"{path}: cannot write {what} ({exc.strerror or exc})") from exc
+
+
 def print_warnings(warnings: list[ReadWarning]) -> None:
     console = stderr_console()
     for w in warnings:

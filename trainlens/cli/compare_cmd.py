@@ -23,6 +23,7 @@ from trainlens.cli.common import (
     project_config,
     stderr_console,
     stdout_console,
+    write_output,
 )
 from trainlens.compare import compare_runs, unique_names
 from trainlens.config import ProjectConfig
@@ -211,8 +212,4 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise TrainlensError(f"{output}: cannot write ({exc.strerror})") from exc
+    write_output(output, text, what="the comparison")

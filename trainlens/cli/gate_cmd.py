@@ -23,6 +23,7 @@ from trainlens.cli.common import (
     project_config,
     stderr_console,
     stdout_console,
+    write_output,
 )
 from trainlens.errors import TrainlensError
 from trainlens.findings import Severity
@@ -166,8 +167,4 @@ def gate(
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise TrainlensError(f"{path}: cannot write JUnit file ({exc.strerror})") from exc
+    write_output(path, text, what="the JUnit file")

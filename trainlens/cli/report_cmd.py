@@ -19,6 +19,7 @@ from trainlens.cli.common import (
     print_warnings,
     project_config,
     stderr_console,
+    write_output,
 )
 from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
@@ -187,10 +188,7 @@ def report(
         if output is None:
             typer.echo(text, nl=False)
             return
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise TrainlensError(f"{output}: cannot write ({exc.strerror})") from exc
+        write_output(output, text, what="the report")
         drawn = len(list(assets.glob("*.png"))) if assets is not None and assets.is_dir() else 0
         if assets is not None and new_assets and not any(assets.iterdir()):
             assets.rmdir()  # nothing to draw: leave no empty folder behind

@@ -21,7 +21,8 @@ class ReadResult:
 
     ``frame`` keeps the file's record order (restart detection relies on it). ``end_offset`` is the
     byte offset just after the last complete record, so a follower (``watch``) can resume there.
-    ``meta`` holds format-specific run metadata (``max_steps``, ``best_metric``, ``config`` ...).
+    ``meta`` holds format-specific run metadata (``max_steps``, ``best_metric``, ``train_summary``
+    ...); :func:`trainlens.load.apply_meta` copies what the run model keeps.
     """
 
     frame: pd.DataFrame

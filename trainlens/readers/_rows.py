@@ -107,7 +107,7 @@ def scan_numbers(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-def _ascii_cells(col: pd.Series) -> np.ndarray | None:
+def ascii_cells(col: pd.Series) -> np.ndarray | None:
     """The column as a fixed-width bytes array, or None if a cell is not short ASCII text."""
     try:
         cells = np.array(col.tolist(), dtype="S")
@@ -133,7 +133,7 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
     if pct.any():
         values[idx[pct]] = np.array(pd.to_numeric(text[pct].str[:-1], errors="coerce"), np.float64)
     rest_idx, rest = idx[~pct], text[~pct]
-    cells = _ascii_cells(rest)
+    cells = ascii_cells(rest)
     if cells is not None:
         first, second = scan_numbers(cells)
         durations = ~np.isnan(first) & np.isnan(second)

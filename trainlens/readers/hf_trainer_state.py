@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def read_trainer_state(path: Path) -> ReadResult:
     nan_rows: list[int] = []
     for i, entry in enumerate(state["log_history"]):
         step = entry.get("step") if isinstance(entry, dict) else None
-        if isinstance(step, bool) or not isinstance(step, (int, float)):
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
             warnings.append(ReadWarning(source, f"log_history[{i}]: no integer step; skipped"))
             continue
         if _END_OF_TRAINING in entry:

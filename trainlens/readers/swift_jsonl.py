@@ -11,7 +11,7 @@ import pandas as pd
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
-from trainlens.readers._rows import parse_step_fraction, rows_to_frame, scan_numbers
+from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
 
 #: Keys that carry the step rather than a metric.
 _STEP_KEYS = ("global_step/max_steps", "iteration", "global_step", "step")
@@ -37,8 +37,14 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
         else:
             num, den = np.full(len(col), np.nan), np.full(len(col), np.nan)
             is_text = col.map(type).eq(str).to_numpy()
-            cells = np.array([str(v) for v in col[is_text]], dtype="S")
-            num[is_text], den[is_text] = scan_numbers(cells)
+            text = col[is_text]
+            cells = ascii_cells(text)
+            if cells is not None:
+                num[is_text], den[is_text] = scan_numbers(cells)
+            else:  # non-ASCII or long text: the careful scalar parser, cell by cell
+                pairs = [parse_step_fraction(v) for v in text]
+                num[is_text] = [np.nan if n is None else n for n, _ in pairs]
+                den[is_text] = [np.nan if m is None else m for _, m in pairs]
             if not is_text.all():  # v2 integer steps mixed with text
                 num[~is_text] = np.array(pd.to_numeric(col[~is_text], errors="coerce"), float)
         fill = (steps < 0) & np.isfinite(num) & (num == np.floor(num))
