@@ -244,3 +244,13 @@ def test_single_files_are_named_after_their_run_and_find_its_config(tmp_path):
     assert run.meta.framework == "ms-swift"
     write_swift_run(tmp_path / "v2", [(1, {"loss": 1.0})], 1)
     assert load_runs(tmp_path / "v2" / "logging.jsonl").runs[0].name == "v2"
+
+
+def test_lines_written_twice_count_once_in_the_source_points(tmp_path):
+    lines = [swift_line(s, 3, {"loss": float(s)}) for s in (1, 2, 3)]
+    (tmp_path / "logging.jsonl").write_text("".join(f"{x}\n{x}\n" for x in lines))
+    result = load_runs(tmp_path)
+    (source,) = result.runs[0].meta.sources
+    per_line = len(result.runs[0].keys)  # loss + the progress fields of each line
+    assert (source.points, source.repeated) == (3 * per_line, 3 * per_line)
+    assert result.warnings == []

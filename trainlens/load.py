@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,7 @@ def assemble_run(
                 source_info(str(comp.path), comp.format.value, state.frame, role="metadata")
             )
     table, restarts = merge_frames(parts)
+    _count_kept_points(meta, table)
     if len(restarts) > MAX_RESTARTS:
         first = restarts[0]
         warnings.append(
@@ -174,6 +175,18 @@ def assemble_run(
     if meta.max_steps is None and isinstance(max_steps, int) and max_steps > 0:
         meta.max_steps = max_steps
     return Run(sources.name, sources.root, primary, table, meta, aliases)
+
+
+def _count_kept_points(meta: RunMeta, table: pd.DataFrame) -> None:
+    """Source ``points`` = the rows each file contributes to the merged table (a step logged
+    twice counts once); ``repeated`` = its records that re-logged a step, e.g. every line of an
+    ms-swift v2 log written twice by two nodes appending to one shared file."""
+    kept = table["source"].value_counts()
+    for i, info in enumerate(meta.sources):
+        if info.role in ("history", "extra"):
+            n = int(kept.get(info.path, 0))
+            if n < info.points:
+                meta.sources[i] = replace(info, points=n, repeated=info.points - n)
 
 
 def load_run(

@@ -44,6 +44,7 @@ class SourceInfo:
     #: "history": its scalars are the run's table; "metadata": only its meta was used; "extra":
     #: TensorBoard tags the history lacks were added; "duplicate": it repeats the history.
     role: str = "history"
+    repeated: int = 0  # records that re-logged a step (a resumed job, lines written twice)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
