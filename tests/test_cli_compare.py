@@ -182,7 +182,10 @@ def test_compared_on_eval_loss_is_said(tmp_path: Path) -> None:
     r = invoke(root)
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith("Run comparison: eval_loss (lower is better)")
-    assert "compared on eval_loss: the first the runs share of eval_score, eval_loss" in r.stdout
+    assert (
+        "compared on eval_loss: the first of eval_score, eval_loss, eval_score (accuracy), "
+        "reward that the run logs (a training loss is never chosen by default)"
+    ) in " ".join(r.stdout.split())
     assert "also checked eval_token_acc" in r.stdout
     assert re.search(r"sft\s+1 @ 40\s+65 \(1\.25\)\s+1\.6 @ 100\s+60%", r.stdout)
 

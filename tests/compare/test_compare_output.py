@@ -97,7 +97,7 @@ def test_json_document(seed_cmp: compare_mod.Comparison, seed_dir: Path) -> None
 
 def test_json_in_chinese(seed_cmp: compare_mod.Comparison) -> None:
     doc = json.loads(render.render_json(seed_cmp, "zh"))
-    assert "最近的已保存检查点" in doc["runs"][1]["recommended_checkpoint"]["reason"]
+    assert "最近的已保存 checkpoint" in doc["runs"][1]["recommended_checkpoint"]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_json_in_chinese(seed_cmp: compare_mod.Comparison) -> None:
                 "response length went 2,95",
             ],
         ),
-        ("zh", ["# 运行对比：eval_score", "## 推荐检查点", "## 配置差异", "回复长度 由 2,95"]),
+        ("zh", ["# 运行对比：eval_score", "## 推荐 checkpoint", "## 配置差异", "回复长度 由 2,95"]),
     ],
 )
 def test_markdown(seed_cmp: compare_mod.Comparison, lang: str, words: list[str]) -> None:
@@ -253,3 +253,107 @@ def test_range_drops_smoothing_and_one_sided_config_keys_render(tmp_path: Path) 
     run = doc["runs"][0]
     assert run["drop_basis"] == "range" and run["smoothed"] is True
     assert run["best_value"] >= run["worst_value"]
+
+
+def _unshared_runs(root: Path) -> list:
+    """Two runs that share no score metric: ``a`` logs eval_reward + reward, ``b`` eval_loss and
+    has a config."""
+    from trainlens.load import load_runs
+
+    for name, rows, config in (
+        (
+            "a",
+            [{"eval_reward": 0.1 * s, "reward": 0.2 * s, "grad_norm": 1.0} for s in range(5)],
+            None,
+        ),
+        (
+            "b",
+            [{"eval_loss": 1.0 / (s + 1), "grad_norm": 2.0} for s in range(5)],
+            {"model": "m", "learning_rate": 1e-5},
+        ),
+    ):
+        run = root / name
+        run.mkdir(parents=True)
+        with open(run / "logging.jsonl", "w", encoding="utf-8") as fh:
+            for s, rec in enumerate(rows, start=1):
+                fh.write(json.dumps({**rec, "global_step/max_steps": f"{s}/5"}) + "\n")
+        if config is not None:
+            (run / "args.json").write_text(json.dumps(config), encoding="utf-8")
+    return load_runs(root).runs
+
+
+@pytest.mark.parametrize(
+    "lang,title,logs",
+    [
+        ("en", "Run comparison: no shared score metric", "the runs share no score metric"),
+        ("zh", "运行对比：没有共同的评分指标", "各运行没有共同的评分指标"),
+    ],
+)
+def test_no_shared_metric_renders_no_score_table(
+    tmp_path: Path, lang: str, title: str, logs: str
+) -> None:
+    cmp = compare_runs(_unshared_runs(tmp_path))
+    assert cmp.metric is None
+    t = render.labels(lang)
+    console = Console(width=200, record=True, color_system=None)
+    render.render_terminal(cmp, console, lang)
+    term = console.export_text()
+    md = render.render_markdown(cmp, lang)
+    assert term.startswith(title + "\n") and md.startswith(f"# {title}\n")
+    for text in (term, md):
+        assert logs in text and "eval_score: a; eval_loss: b" in text
+        assert t["trends"] in text and t["config"] in text
+        # no score table, no checkpoints, no placeholder words for the missing metric
+        for gone in (t["best"], t["recommendations"], t["changes"], t["none"], t["higher"]):
+            assert gone not in text, gone
+        assert "None" not in text and "—  (" not in text
+    assert t["metric"] + t["colon"] not in md and "<!--" not in md and t["notes"] not in md
+
+
+def test_no_shared_metric_json_lists_runs_with_a_reason(tmp_path: Path) -> None:
+    cmp = compare_runs(_unshared_runs(tmp_path))
+    doc = json.loads(render.render_json(cmp))
+    assert doc["metric"] is None
+    assert [n["code"] for n in doc["notes"]][0] == "metric_unshared"
+    a, b = doc["runs"]
+    assert a["name"] == "a" and a["config"] is None and b["config"]["model"] == "m"
+    assert (
+        a["reason"]
+        == "not compared: the runs share no score metric (this run logs eval_score, reward)"
+    )
+    assert b["reason"] == "not compared: the runs share no score metric (this run logs eval_loss)"
+    assert a["best_step"] is None and a["recommended_checkpoint"] is None
+    zh = json.loads(render.render_json(cmp, "zh"))
+    assert (
+        zh["runs"][1]["reason"] == "未参与对比：各运行没有共同的评分指标（该运行记录了 eval_loss）"
+    )
+    # a scored run has no reason; a run without the metric says why
+    seed = json.loads(
+        render.render_json(compare_runs(_unshared_runs(tmp_path / "x"), metric="eval_loss"))
+    )
+    assert seed["runs"][1]["reason"] is None
+    assert seed["runs"][0]["reason"].startswith("no eval_loss in this run")
+
+
+def test_metric_default_sentence_reads_naturally() -> None:
+    order = ["eval_score", "eval_loss", "eval_score (accuracy)", "reward"]
+    params = {"metric": "eval_loss", "candidates": order}
+    every = Note("metric_default", {**params, "runs": 3, "total": 3})
+    assert render.message(every) == (
+        "compared on eval_loss: the first of eval_score, eval_loss, eval_score (accuracy), reward "
+        "that all runs log (a training loss is never chosen by default)"
+    )
+    assert render.message(every, "zh") == (
+        "对比指标：eval_loss，即 eval_score, eval_loss, eval_score (accuracy), reward "
+        "中所有运行都记录的第一个（默认从不选用训练损失）"
+    )
+    most = render.message(Note("metric_default", {**params, "runs": 2, "total": 3}))
+    assert "is logged by all runs" in most and "(2 of 3 runs;" in most
+    single = render.message(Note("metric_default", {**params, "runs": 1, "total": 1}))
+    assert "that the run logs" in single and "all runs" not in single
+
+
+def test_chinese_says_checkpoint_like_the_reports() -> None:
+    texts = [v["zh"] for v in catalog(render.strings_path()).values()]
+    assert not [x for x in texts if "检查点" in x]
+    assert render.labels("zh")["recommendations"] == "推荐 checkpoint"

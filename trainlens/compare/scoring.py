@@ -11,6 +11,7 @@ from trainlens.compare.recommend import recommend
 from trainlens.compare.selection import (
     EVAL_CANDIDATES,
     SCORE_CANDIDATES,
+    SCORE_ORDER,
     Candidate,
     candidate_key,
     resolve_score,
@@ -59,6 +60,8 @@ def score_run(
         )
 
     if metric is None:
+        logged = [c.label for c in SCORE_ORDER if candidate_key(run, c)]
+        notes.append(Note("not_compared", {"logged": logged}))
         return empty("missing")
     if candidate is not None:
         key, fallback = candidate_key(run, candidate), None

@@ -18,9 +18,18 @@ def shared_key(cmp: Comparison) -> str | None:
     return keys.pop() if len(keys) == 1 else None
 
 
+def compared(cmp: Comparison) -> bool:
+    """False when there is no score metric to compare on: no score table, no checkpoints."""
+    return cmp.metric is not None
+
+
 def heading(cmp: Comparison, lang: str) -> str:
-    """``eval_score (key eval_reward, higher is better)``."""
+    """``eval_score (key eval_reward, higher is better)``; ``no shared score metric`` when the
+    runs share none (``no score metric`` when no run logs one)."""
     t = labels(lang)
+    if not compared(cmp):
+        unshared = any(n.code == "metric_unshared" for n in cmp.notes)
+        return t["no_shared_metric"] if unshared else t["no_metric"]
     direction = t["lower"] if not cmp.higher_is_better else t["higher"]
     key = shared_key(cmp)
     if key is not None and key != cmp.metric:
@@ -132,5 +141,17 @@ def changed_after_best(row: RunComparison) -> list[Note]:
 
 
 def run_notes(row: RunComparison) -> list[Note]:
-    """A row's notes without the ones its recommendation and summary already say."""
-    return [n for n in row.notes if n.code != "changed_after_best"]
+    """A row's notes without the ones its recommendation, summary and the general notes already
+    say."""
+    return [n for n in row.notes if n.code not in ("changed_after_best", "not_compared")]
+
+
+#: The notes that say why a run has no score.
+REASON_CODES = ("not_compared", "metric_missing", "metric_empty")
+
+
+def reason_note(row: RunComparison) -> Note | None:
+    """Why ``row`` has no score (None when it has one)."""
+    if row.status == "ok":
+        return None
+    return next((n for n in row.notes if n.code in REASON_CODES), None)

@@ -8,6 +8,7 @@ from typing import Any
 
 from trainlens.compare import Comparison, Note, RunComparison, Trend
 from trainlens.findings import json_safe
+from trainlens.render.compare.cells import reason_note
 from trainlens.render.compare.messages import check_lang, message
 
 SCHEMA_VERSION = 1
@@ -47,10 +48,12 @@ def run_dict(row: RunComparison, cmp: Comparison, lang: str = "en") -> dict[str,
     """One run of the JSON document."""
     d = row.degradation
     rec = row.recommended
+    reason = reason_note(row)
     return json_safe(
         {
             "name": row.name,
             "status": row.status,
+            "reason": None if reason is None else message(reason, lang),
             "metric": row.metric,
             "key": row.key,
             "other_keys": list(row.other_keys),

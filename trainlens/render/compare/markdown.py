@@ -10,6 +10,7 @@ from trainlens.compare import Comparison
 from trainlens.render.compare.cells import (
     MAX_CONFIG_ROWS,
     changed_after_best,
+    compared,
     config_rows,
     heading,
     recommended_cell,
@@ -71,7 +72,8 @@ def markdown_context(cmp: Comparison, lang: str, chart: str | None) -> dict[str,
     return {
         "t": t,
         "lang": lang,
-        "metric": cmp.metric or t["none"],
+        "metric": cmp.metric if compared(cmp) else heading(cmp, lang),
+        "compared": compared(cmp),
         "heading": heading(cmp, lang),
         "general_notes": [message(n, lang) for n in cmp.notes],
         "summary_head": summary_head(cmp, lang),

@@ -105,7 +105,21 @@ def message(note: Note, lang: str = "en") -> str:
             if value is None
             else fragment("logged_value", lang, key=note.params["key"], value=num(value), step=at)
         )
-    template = catalog(strings_path()).get(f"message.{code}", {}).get(lang)
+    if code == "not_compared":
+        logged = note.params.get("logged") or []
+        p["logged"] = (
+            fragment("run_logs", lang, logged=", ".join(logged))
+            if logged
+            else fragment("run_logs_nothing", lang)
+        )
+    name = code
+    if code == "metric_default":
+        runs, total = note.params.get("runs"), note.params.get("total")
+        if total == 1:
+            name = "metric_default_single"
+        elif runs is not None and total is not None and runs < total:
+            name = "metric_default_most"
+    template = catalog(strings_path()).get(f"message.{name}", {}).get(lang)
     if template is None:
         return f"{code}: {json.dumps(note.params, ensure_ascii=False, sort_keys=True)}"
     return template.format(**p)

@@ -9,6 +9,7 @@ from trainlens.compare import Comparison
 from trainlens.render.compare.cells import (
     MAX_CONFIG_ROWS,
     changed_after_best,
+    compared,
     config_rows,
     heading,
     recommended_cell,
@@ -30,18 +31,8 @@ def render_terminal(cmp: Comparison, console: Console, lang: str = "en") -> None
     console.print(f"{t['title']}{t['colon']}{heading(cmp, lang)}", style=bold)
     for n in cmp.notes:
         console.print(f"  {message(n, lang)}", soft_wrap=True)
-    console.print()
-    console.print(_table(summary_head(cmp, lang), [summary_cells(r, cmp, lang) for r in cmp.rows]))
-    console.print()
-    console.print(t["recommendations"], style=bold)
-    for r in cmp.rows:
-        if r.recommended is not None:
-            console.print(
-                f"  {r.name}: {recommended_cell(r, lang)} — {message(r.recommended.reason, lang)}",
-                soft_wrap=True,
-            )
-        else:
-            console.print(f"  {r.name}: {DASH} ({status_cell(r, lang)})", soft_wrap=True)
+    if compared(cmp):
+        _score_sections(cmp, console, lang, bold)
     metrics, trends = trend_rows(cmp)
     if metrics:
         console.print()
@@ -79,6 +70,23 @@ def render_terminal(cmp: Comparison, console: Console, lang: str = "en") -> None
         for name, found in notes:
             for note in found:
                 console.print(f"  {name}: {message(note, lang)}", soft_wrap=True)
+
+
+def _score_sections(cmp: Comparison, console: Console, lang: str, bold: str | None) -> None:
+    """The score table and the recommended checkpoints."""
+    t = labels(lang)
+    console.print()
+    console.print(_table(summary_head(cmp, lang), [summary_cells(r, cmp, lang) for r in cmp.rows]))
+    console.print()
+    console.print(t["recommendations"], style=bold)
+    for r in cmp.rows:
+        if r.recommended is not None:
+            console.print(
+                f"  {r.name}: {recommended_cell(r, lang)} — {message(r.recommended.reason, lang)}",
+                soft_wrap=True,
+            )
+        else:
+            console.print(f"  {r.name}: {DASH} ({status_cell(r, lang)})", soft_wrap=True)
 
 
 def _table(head: list[str], rows: list[list[str]]) -> Table:
