@@ -33,8 +33,11 @@ GRPO_ARGS: dict[str, Any] = {
 }
 
 
-def grpo_rows(steps: int = 300, spike: int = SPIKE) -> list[tuple[int, dict[str, float]]]:
-    """A GRPO history logged every 5 steps with one KL / grad / truncation / reward event."""
+def grpo_rows(
+    steps: int = 300, spike: int = SPIKE, clipped: float = 0.02
+) -> list[tuple[int, dict[str, float]]]:
+    """A GRPO history logged every 5 steps with one KL / grad / truncation / reward event
+    (``clipped``: the normal truncation level; 5% and more is chronic truncation)."""
     rows = []
     for step in [1, *range(5, steps + 1, 5)]:
         hit = step == spike
@@ -48,7 +51,7 @@ def grpo_rows(steps: int = 300, spike: int = SPIKE) -> list[tuple[int, dict[str,
                     "learning_rate": 5e-5,
                     "kl": 19.6 if hit else (0.0 if step == 1 else 0.05 + wobble),
                     "completions/mean_length": 486.0 if hit else 300.0 + 10 * wobble,
-                    "completions/clipped_ratio": 0.875 if hit else 0.02,
+                    "completions/clipped_ratio": 0.875 if hit else clipped,
                     "rewards/Format/mean": 0.1 if hit else 0.93,
                     "reward": 0.5 if hit else 1.4 + wobble,
                     "reward_std": 0.3,
@@ -60,10 +63,17 @@ def grpo_rows(steps: int = 300, spike: int = SPIKE) -> list[tuple[int, dict[str,
 
 
 def grpo_run(
-    root: Path, args: dict[str, Any] | None = None, name: str = "run", steps: int = 300
+    root: Path,
+    args: dict[str, Any] | None = None,
+    name: str = "run",
+    steps: int = 300,
+    clipped: float = 0.02,
 ) -> Run:
     out = write_swift_run(
-        root / name, grpo_rows(steps), max_steps=steps, args=GRPO_ARGS if args is None else args
+        root / name,
+        grpo_rows(steps, clipped=clipped),
+        max_steps=steps,
+        args=GRPO_ARGS if args is None else args,
     )
     return load_runs(out).runs[0]
 

@@ -18,9 +18,11 @@ from trainlens.report.settings import ADVISED, Settings, named_settings
 from trainlens.report.targets import monitoring_targets
 from trainlens.report.text import Text, Translator, catalog
 
+CHRONIC = 0.08  # a normal truncation level of 8%: the length limit is a real cause
 
-def advice_for(tmp_path, args, rule="t_kl_spike"):
-    run = b.grpo_run(tmp_path, args)
+
+def advice_for(tmp_path, args, rule="t_kl_spike", clipped=0.02):
+    run = b.grpo_run(tmp_path, args, clipped=clipped)
     finding = next(f for f in b.findings(run) if f.rule == rule)
     fa = finding_advice(run, finding)
     t = Translator("en")
@@ -63,7 +65,7 @@ def test_without_config_the_advice_says_what_to_check(tmp_path):
 
 
 def test_truncation_advice_quotes_the_limit_and_the_ratio(tmp_path):
-    params, _, _ = advice_for(tmp_path, b.GRPO_ARGS, rule="t_clipped")
+    params, _, _ = advice_for(tmp_path, b.GRPO_ARGS, rule="t_clipped", clipped=CHRONIC)
     assert params["advice.length_limit"] == {
         "limit": "512",
         "clipped": "0.875",
@@ -71,7 +73,10 @@ def test_truncation_advice_quotes_the_limit_and_the_ratio(tmp_path):
         "key": "max_completion_length",
     }
     masked, _, _ = advice_for(
-        tmp_path / "m", {**b.GRPO_ARGS, "mask_truncated_completions": False}, rule="t_clipped"
+        tmp_path / "m",
+        {**b.GRPO_ARGS, "mask_truncated_completions": False},
+        rule="t_clipped",
+        clipped=CHRONIC,
     )
     assert masked["advice.mask_truncated"] == {"key": "mask_truncated_completions"}
     assert "advice.mask_truncated" not in params  # key absent from the config: not claimed
@@ -88,7 +93,9 @@ def test_truncation_advice_quotes_the_limit_and_the_ratio(tmp_path):
     ],
 )
 def test_both_frameworks_truncation_switches_are_read(tmp_path, switch, value, expected):
-    params, text, _ = advice_for(tmp_path, {**b.GRPO_ARGS, switch: value}, rule="t_clipped")
+    params, text, _ = advice_for(
+        tmp_path, {**b.GRPO_ARGS, switch: value}, rule="t_clipped", clipped=CHRONIC
+    )
     assert params[expected] == {"key": switch}
     assert f"`{switch}`" in " ".join(text)
     other = {"advice.mask_truncated", "advice.length_penalty_masked", "advice.mask_truncated_unset"}
@@ -327,9 +334,12 @@ def test_example_advice_agrees_with_its_config(kl_episodes):
     assert "(max_grad_norm 1.0)" not in _section(zh, "#### 🚨 3. 梯度爆炸")
     assert "grad_norm is logged before clipping at 1" in grad  # said with the run's value
     assert "→ lower it" not in en and "调低，或" not in zh  # lowering the limit truncates more
-    assert "`max_completion_length` is 512 and clipped_ratio reached 0.875" in en
-    assert "`overlong_filter` is false → set it to true" in en  # ms-swift's switch is read
-    assert "`overlong_filter` 为 false → 设为 true" in zh
+    # truncation is 2.3% normally: the 0.875 is a one-step consequence, no length-limit advice
+    assert "`max_completion_length` is 512 and clipped_ratio reached 0.875" not in en
+    assert "Completions run into the 512-token limit" not in en
+    assert "`overlong_filter` is false → set it to true" not in en
+    assert "`overlong_filter` 为 false → 设为 true" not in zh
+    assert "resume from checkpoint-2000" in en  # the checkpoint before the first spike, named
     kl = _section(en, "#### 🚨 2. KL divergence spike")
     assert "The KL penalty is weak (`beta` 0.04)" in kl
     assert "beta too small" not in kl  # the same cause, once
@@ -365,8 +375,15 @@ def test_target_quotes_the_worst_occurrence_not_an_episode(tmp_path):
     assert Translator("en")(target.observed) == "10.7 at step 250"
 
 
+def test_a_one_step_truncation_surge_gets_no_length_limit_advice(tmp_path):
+    """2% truncated normally, 87.5% at the one bad step: a consequence, not the cause."""
+    params, text, causes = advice_for(tmp_path, b.GRPO_ARGS, rule="t_clipped")
+    assert not {"advice.length_limit", "advice.mask_truncated_unset"} & set(params)
+    assert "cause.length_limit" not in causes
+
+
 def test_chronic_truncation_gets_the_length_advice_too(tmp_path):
-    run = b.grpo_run(tmp_path)
+    run = b.grpo_run(tmp_path, clipped=CHRONIC)
     chronic = Finding(
         "t_clipped",
         Severity.ERROR,

@@ -43,6 +43,12 @@ class SkipGroup:
     runs: tuple[str, ...]
 
 
+#: Sentences of a rule's "why" text that fit only some metrics: (words that mark the sentence,
+#: substrings of the finding's key or metric that the sentence fits).
+_METRIC_SENTENCES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
+    "reward_collapse": ((("format reward", "格式奖励"), ("format",)),),
+}
+
 ICONS = {"error": "🚨", "warning": "⚠️", "info": "ℹ️", "healthy": "✅"}
 _END = {"en": ".!?", "zh": "。！？.!?"}
 _LIST_SEP = {"en": ", ", "zh": "、"}
@@ -84,7 +90,31 @@ class _Helpers:
         return self.message_of(v.finding)
 
     def rule_text(self, v: FindingView, field: str) -> str | None:
-        return self._text(v.spec, field)
+        text = self._text(v.spec, field)
+        if field == "why" and isinstance(text, str):
+            return self._fit(v.finding, text)
+        return text
+
+    def _fit(self, f: Finding, text: str) -> str:
+        """Leave out the sentences of a rule's explanation about a kind of metric this finding is
+        not on ("A format reward crashing…" on critic/score/mean)."""
+        name = f"{f.key} {f.metric}".lower()
+        drop = [
+            words
+            for words, applies in _METRIC_SENTENCES.get(f.rule, ())
+            if not any(a in name for a in applies)
+        ]
+        if not drop:
+            return text
+        parts = re.split(r"(?<=[.。])\s*", text)
+        kept = [p for p in parts if p and not any(w in p for ws in drop for w in ws)]
+        return (" " if self.lang == "en" else "").join(kept) or text
+
+    def skip_counts(self, rr: RunReport) -> tuple[int, int]:
+        """(rules skipped because their metrics are not logged, rules skipped for another
+        reason)."""
+        missing = sum(1 for s in rr.skipped if self._missing_metrics(s))
+        return missing, len(rr.skipped) - missing
 
     def cause_list(self, v: FindingView) -> list[str]:
         """Causes read from the run first, then the rule's own minus those they settle."""
@@ -98,6 +128,41 @@ class _Helpers:
             self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
         )
         return [self.t(a.text) for a in v.extra.advice] + generic
+
+    def actions(self, rr: RunReport, limit: int = 5) -> list[str]:
+        """Immediate actions: led by the most severe findings' own advice (the checkpoint to
+        keep, then the first check each of them names), then the config-aware changes across
+        all findings (one per setting), at most ``limit``."""
+        views = list(rr.ranked)
+        if not views:
+            return []
+        worst = views[0].finding.severity
+        top = [v for v in views if v.finding.severity is worst][:4]
+        out: list[str] = []
+        settings: set[str] = set()
+
+        def add(text: str, setting: str = "") -> None:
+            if text in out or (setting and setting in settings):
+                return
+            if setting:
+                settings.add(setting)
+            out.append(text)
+
+        for v in top:
+            for a in v.extra.advice:
+                if a.priority < 10:
+                    add(self.t(a.text), a.setting)
+        for i, v in enumerate(top):
+            if v.finding.rule == "instability_episode":
+                continue  # its own advice is "follow the members' advice"
+            generic = generic_advice(
+                self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
+            )
+            for text in generic[: 2 if i == 0 else 1]:
+                add(text)
+        for a in sorted(rr.actions, key=lambda a: a.priority):
+            add(self.t(a.text), a.setting)
+        return out[:limit]
 
     def _texts(self, spec: Any, field: str) -> dict[str, list[str]]:
         """A rule's list field in every language (Chinese with YAML folding gaps closed)."""
@@ -212,8 +277,15 @@ class _Helpers:
 
     @staticmethod
     def earliest(rr: RunReport) -> FindingView | None:
+        """The finding that starts first, when it starts strictly before the most severe one
+        (a tie on the start step is no "earlier sign")."""
         serious = [v for v in rr.ranked if v.finding.severity is not Severity.INFO]
-        return min(serious, key=lambda v: (v.occurrences[0].start_step, v.number), default=None)
+        first = min(serious, key=lambda v: (v.occurrences[0].start_step, v.number), default=None)
+        if first is None or not rr.ranked:
+            return first
+        if first.occurrences[0].start_step >= rr.ranked[0].occurrences[0].start_step:
+            return None
+        return first
 
     @staticmethod
     def timeline(rr: RunReport) -> list[FindingView]:
@@ -248,6 +320,8 @@ class _Helpers:
             "cause_list",
             "advice_list",
             "skipped_title",
+            "actions",
+            "skip_counts",
             "skipped_reason",
             "skipped_groups",
             "sentence",

@@ -280,7 +280,7 @@ def build_run(
                 direction=direction(run, f),
                 stuck=flat,
                 table=key_table(run, f, flat=flat),
-                extra=finding_advice(run, f),
+                extra=finding_advice(run, f, group),
                 related=_related(run, f, findings),
             )
         )

@@ -3,6 +3,7 @@ as hand-written analyses group them, and the cross-run comparison rows."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,16 @@ CHART_METRICS = (
     "hard_sample_ratio",
 )
 MAX_CHART_PANELS = 6
+#: Progress and bookkeeping keys (trainer timers, percentages, eval speed): no training signal,
+#: so not listed under "Other metrics".
+BOOKKEEPING = re.compile(
+    r"(^|[/_])(elapsed_time|remaining_time|percentage|runtime|samples_per_second|"
+    r"steps_per_second|total_flos|global_step|train_speed.*)$|_per_second$",
+    re.IGNORECASE,
+)
+#: Loss keys that are policy-gradient surrogates by name (verl, TRL); any loss that goes negative
+#: is one too (the rule engine's reasoning): lower is not better, so no "best".
+SURROGATE_KEYS = re.compile(r"pg_loss|policy_loss|loss/policy", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,13 @@ class MetricStats:
     max_step: int
     max: float
     nonfinite: int
+    surrogate: bool = False  # a policy-gradient surrogate loss: lower is not better
 
     @property
     def best(self) -> tuple[int, float] | None:
         """(step, value) of the best point of a score-like metric (one with a direction that is
         not a health signal such as KL, where the minimum is just the first step)."""
-        if self.name in NO_BEST:
+        if self.name in NO_BEST or self.surrogate:
             return None
         if self.direction == "up":
             return self.max_step, self.max
@@ -121,9 +133,11 @@ def metric_stats(run: Run, name: str) -> MetricStats | None:
     s, v = steps[finite], values[finite]
     lo, hi = int(np.argmin(v)), int(np.argmax(v))
     info = run.info(name)
+    key = run.resolve(name) or name
+    surrogate = name == "loss" and (bool(SURROGATE_KEYS.search(key)) or float(v.min()) < 0)
     return MetricStats(
         name=name,
-        key=run.resolve(name) or name,
+        key=key,
         family=info.family,
         direction=info.direction,
         points=len(steps),
@@ -136,6 +150,7 @@ def metric_stats(run: Run, name: str) -> MetricStats | None:
         max_step=int(s[hi]),
         max=float(v[hi]),
         nonfinite=int((~finite).sum()),
+        surrogate=surrogate,
     )
 
 
@@ -174,6 +189,8 @@ def _custom_keys(run: Run) -> list[str]:
     for key in run.keys:
         arrays = run.arrays(key)
         if run.canonical(key) is not None or arrays is None or len(arrays[0]) < 2:
+            continue
+        if BOOKKEEPING.search(key):
             continue
         steps, values = arrays
         if np.ptp(values) == 0 or np.array_equal(steps, values):  # constant, or a step counter

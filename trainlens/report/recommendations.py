@@ -46,6 +46,13 @@ RL_LR_HIGH = 1e-5  # above this, RL fine-tuning learning rates are unusually hig
 #: Above these a learning rate is cut 10x, below them halved (RL policy, other training).
 LR_CUT_TENFOLD = {"rl": 3e-6, "other": 5e-5}
 EARLY_FRACTION = 0.1  # an anomaly in the first 10% of training points at warmup
+#: Truncation is a cause (length-limit advice) only when the run's normal level is this high:
+#: the median clipped_ratio, which one-step spikes do not move.
+CHRONIC_CLIPPED = 0.05
+#: A KL spike is "transient" when KL is back under this multiple of its median at the next
+#: logged step; the KL baseline is healthy under KL_HEALTHY.
+KL_RECOVERED = 3.0
+KL_HEALTHY = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ class FindingAdvice:
 
     causes: tuple[Cause, ...]
     advice: tuple[Advice, ...]
+    #: Settings the run shows are not the problem (the length limit when truncation is no
+    #: chronic state): the rule's generic causes and advice about them are left out.
+    dismissed: tuple[str, ...] = ()
 
 
 def _round_lr(x: float) -> str:
@@ -157,7 +167,25 @@ def _clipping(finding: Finding, cfg: Settings) -> Part:
     return [], []
 
 
-def _kl(finding: Finding, cfg: Settings) -> Part:
+def _transient_kl(run: Run) -> bool:
+    """True when the KL baseline is healthy and every spike is gone at the next logged step:
+    the penalty then held the policy back, and raising beta is no first remedy."""
+    arrays = run.arrays("kl")
+    if arrays is None or len(arrays[1]) < 10:
+        return False
+    values = arrays[1][np.isfinite(arrays[1])]
+    if not len(values):
+        return False
+    median = float(np.median(values))
+    if median > KL_HEALTHY:
+        return False
+    high = np.flatnonzero(values > KL_RECOVERED * max(median, 1e-6))
+    runs_end = [int(i) for i in high if i + 1 not in set(high.tolist())]
+    return all(i + 1 < len(values) for i in runs_end) and len(high) <= 0.02 * len(values)
+
+
+def _kl(run: Run, finding: Finding, cfg: Settings) -> Part:
+    transient = _transient_kl(run)
     if not cfg.known:
         return [], [Advice(Text("advice.beta_unknown"), "beta", 12)]
     beta = cfg.number("beta")
@@ -171,9 +199,33 @@ def _kl(finding: Finding, cfg: Settings) -> Part:
     if beta < BETA_MIN:
         return (
             [Cause(Text("cause.beta_weak", {"beta": num(beta)}), "beta")],
-            [Advice(Text("advice.beta_raise", {"beta": num(beta)}), "beta", 10)],
+            [
+                Advice(
+                    Text("advice.beta_raise", {"beta": num(beta)}), "beta", 40 if transient else 10
+                )
+            ],
         )
     return [Cause(Text("cause.beta_strong", {"beta": num(beta)}), "beta")], []
+
+
+def truncation_chronic(run: Run) -> bool:
+    """True when truncation is the run's normal state, not a one-step consequence of a bad
+    update: the median clipped_ratio (spikes do not move it) is at least CHRONIC_CLIPPED."""
+    arrays = run.arrays("clipped_ratio")
+    if arrays is None:
+        return False
+    values = arrays[1][np.isfinite(arrays[1])]
+    return bool(len(values)) and float(np.median(values)) >= CHRONIC_CLIPPED
+
+
+def _resume(run: Run, first: int) -> list[Advice]:
+    """Recurring spikes: resume from the last checkpoint saved before the first one (named)."""
+    before = [c for c in run.meta.checkpoints if c.step < first]
+    if not before:
+        return []
+    chosen = max(before, key=lambda c: c.step)
+    params = {"checkpoint": chosen.path.name, "step": str(first)}
+    return [Advice(Text("advice.resume_from", params), "checkpoint", 22)]
 
 
 def _length(run: Run, finding: Finding, cfg: Settings) -> Part:
@@ -266,7 +318,11 @@ def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
     }
     if checkpoint is not None:
         params["checkpoint"] = checkpoint
-        advice.append(Advice(Text("advice.checkpoint_use", params), "checkpoint", 1))
+        key = {
+            "overfit_onset": "advice.checkpoint_use_overfit",
+            "degradation_after_best": "advice.checkpoint_use_crossed",
+        }.get(finding.rule, "advice.checkpoint_use")
+        advice.append(Advice(Text(key, params), "checkpoint", 1))
     elif not run.meta.checkpoints:
         advice.append(Advice(Text("advice.checkpoint_unseen", params), "checkpoint", 1))
     else:
@@ -285,6 +341,8 @@ def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
     epochs = cfg.number("num_train_epochs")
     best_epoch = _value_at(run, "epoch", finding.best_step)
     if finding.metric.startswith("eval") and epochs and best_epoch and best_epoch < epochs - 0.5:
+        # round to the nearest epoch: the next whole epoch is usually already past the best
+        new = max(1, int(math.floor(best_epoch + 0.5)))
         advice.append(
             Advice(
                 Text(
@@ -292,7 +350,8 @@ def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
                     {
                         "epochs": num(epochs),
                         "best_epoch": num(round(best_epoch, 1)),
-                        "new": str(max(1, math.ceil(best_epoch))),
+                        "best_step": str(finding.best_step),
+                        "new": str(new),
                     },
                 ),
                 "num_train_epochs",
@@ -302,8 +361,11 @@ def _degradation(run: Run, finding: Finding, cfg: Settings) -> list[Advice]:
     return advice
 
 
-def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
-    """Run-specific causes and config-aware recommendations for one finding."""
+def finding_advice(
+    run: Run, finding: Finding, occurrences: Sequence[Finding] = ()
+) -> FindingAdvice:
+    """Run-specific causes and config-aware recommendations for one finding (``occurrences``:
+    every time its rule fired, for recurring spikes)."""
     cfg = Settings(run.meta.config)
     metrics = member_metrics(finding)
     way = direction(run, finding)
@@ -318,21 +380,29 @@ def finding_advice(run: Run, finding: Finding) -> FindingAdvice:
         advice.extend(_degradation(run, finding, cfg))
     episode = len(metrics) > 1
     if "kl" in metrics and (way == "up" or episode):
-        add(_kl(finding, cfg))
-    chronic = finding.metric == "clipped_ratio" and way == "flat"  # high over the whole run
-    if any(m in LENGTH_METRICS for m in metrics) and (way == "up" or episode or chronic):
-        add(_length(run, finding, cfg))
+        add(_kl(run, finding, cfg))
+    # Length-limit advice only when truncation is chronic (its normal level is high), never
+    # for a length collapse nor for a one-step surge that follows a bad update.
+    dismissed: tuple[str, ...] = ()
+    if any(m in LENGTH_METRICS for m in metrics):
+        if way != "down" and truncation_chronic(run):
+            add(_length(run, finding, cfg))
+        else:
+            dismissed = ("max_completion_length", "mask_truncated_completions")
     if UNSTABLE_WHEN.get(finding.metric) == way or (
         episode and any(m in UNSTABLE_WHEN for m in metrics)
     ):
         add(_stability(run, finding, cfg))
         if any(m in ("grad_norm", "loss", "kl") for m in metrics):
             add(_clipping(finding, cfg))
+        if finding.best_step is None and (len(occurrences) > 1 or episode):
+            first = min((o.start_step for o in occurrences), default=finding.start_step)
+            advice.extend(_resume(run, min(first, finding.start_step)))
     if finding.metric == "frac_reward_zero_std" or (
         finding.metric in SIGNAL_METRICS and way in ("down", "flat")
     ):
         advice.extend(_signal(finding.metric, cfg))
-    return FindingAdvice(tuple(dict.fromkeys(causes)), tuple(_dedupe(advice)))
+    return FindingAdvice(tuple(dict.fromkeys(causes)), tuple(_dedupe(advice)), dismissed)
 
 
 def generic_advice(
@@ -341,7 +411,7 @@ def generic_advice(
     """A rule's own advice in ``lang`` minus the items about settings only that the config-aware
     advice already covers or that the run already has at the advised value (``max_grad_norm
     1.0`` when it is 1.0, ``raise beta`` when it is 0.2)."""
-    return unsettled(texts, lang, {a.setting for a in extra.advice}, config)
+    return unsettled(texts, lang, {a.setting for a in extra.advice} | set(extra.dismissed), config)
 
 
 def generic_causes(
@@ -352,7 +422,7 @@ def generic_causes(
     (beta 0.04)"; ``learning rate too high`` after "the learning rate 5e-5 is high"). The
     advised values are no test here: "bf16 precision loss" is a cause precisely when the run
     has bf16 on."""
-    stated = {c.setting for c in extra.causes if c.setting}
+    stated = {c.setting for c in extra.causes if c.setting} | set(extra.dismissed)
     return unsettled(texts, lang, stated, terms=True)
 
 

@@ -19,6 +19,7 @@ from trainlens.run import Run
 SPIKE_FACTOR = 10.0  # a spike target: below 10x the run's median
 PERCENT_SCALE = 1.5  # a share whose values exceed this was logged in percent
 KL_LIMIT = 5.0  # "KL between 0 and 10" (old TRL docs), with margin
+ENTROPY_FLOOR = 0.2  # the generic entropy target (nats per token)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,21 @@ def _median(run: Run, name: str) -> float | None:
     return float(np.median(values)) if len(values) else None
 
 
+def _level_before(run: Run, name: str, finding: Finding) -> float | None:
+    """The run's healthy level of a metric: the finding's baseline when it is on that metric,
+    else the median before the finding starts (the whole run when nothing comes before)."""
+    if finding.metric == name and finding.baseline:
+        return abs(float(finding.baseline))
+    arrays = run.arrays(name)
+    if arrays is None:
+        return None
+    steps, values = arrays
+    ok = np.isfinite(values)
+    before = values[ok & (steps < finding.start_step)]
+    pool = before if len(before) else values[ok]
+    return float(np.median(pool)) if len(pool) else None
+
+
 def _target_text(run: Run, metric: str, finding: Finding) -> Text:
     way = direction(run, finding) if finding.metric == metric else "up"
     stats = metric_stats(run, metric)
@@ -72,6 +88,9 @@ def _target_text(run: Run, metric: str, finding: Finding) -> Text:
             "target.spike", {"median": num(median, 3), "limit": num(SPIKE_FACTOR * abs(median), 2)}
         )
     if metric == "response_length_mean":
+        level = _level_before(run, metric, finding)
+        if way == "down" and level is not None and level > 20:  # a collapse, not degenerate
+            return Text("target.length_collapse", {"level": num(level, 2)})
         if way in ("flat", "down"):
             return Text("target.length_floor")
         limit = Settings(run.meta.config).number("max_completion_length")
@@ -99,6 +118,13 @@ def _target_text(run: Run, metric: str, finding: Finding) -> Text:
         "clip_ratio": "target.clip_ratio",
         "throughput": "target.throughput",
     }
+    if metric == "entropy":
+        level = _level_before(run, metric, finding)
+        if level is not None and 0 < level < 2 * ENTROPY_FLOOR:
+            # the generic 0.2 nats is above (or about) this run's own healthy level
+            return Text(
+                "target.entropy_relative", {"level": num(level, 2), "floor": num(level / 2, 2)}
+            )
     if metric in simple:
         return Text(simple[metric])
     return Text("target.no_finding", {"rule": finding.rule})
@@ -135,10 +161,13 @@ def _observed(run: Run, metric: str, finding: Finding) -> Text:
         and finding.peak_value is not None
         and finding.peak_step is not None
     ):
-        return Text(
-            "target.observed_peak",
-            {"value": num(finding.peak_value), "step": str(finding.peak_step)},
-        )
+        way = direction(run, finding)
+        key = "target.observed_peak"
+        if way == "down":
+            key = "target.observed_low"  # a worst value that is a low: "fell to"
+        elif finding.peak_value < 0:
+            key = "target.observed_abs"  # a signed metric: the largest in size
+        return Text(key, {"value": num(finding.peak_value), "step": str(finding.peak_step)})
     stats = metric_stats(run, metric)
     if stats is None:
         return Text("target.observed_none")
