@@ -35,7 +35,7 @@ class Analysis:
 
     def title(self, finding: Finding, lang: str = "en") -> str:
         """The title of a finding's rule in ``lang``."""
-        return str(self.rules.get(finding.rule).text("title", lang))
+        return self.rules.get(finding.rule).title_for(finding.params, lang)
 
     def for_run(self, run: Run | str) -> list[Finding]:
         """The findings of one run."""

@@ -220,3 +220,28 @@ def test_spike_tells_a_chronic_level_from_a_surge() -> None:
     (w,) = spike(tr(v), limit=0.3)
     assert not w.numbers["from_start"] and w.baseline == 0.02
     assert w.numbers["share"] == pytest.approx(1 / 81)
+
+
+def test_level_shift_counts_the_points_its_running_level_is_the_median_of() -> None:
+    v = [10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 10.1, 10.0] + [1.0] * 30
+    (w,) = level_shift(tr(v), toward="down", window=20, after=3, horizon=1, min_periods=5)
+    # the points before the fall (at most 8 here), not the window's 20
+    assert 5 <= w.numbers["base_points"] <= 8
+
+
+def test_collapse_from_peak_quotes_the_logged_peak_and_the_level_before_the_fall() -> None:
+    v = [0.20, 0.21, 0.22, 0.20, 0.19, 0.21, 0.20, 0.25, 0.20, 0.20] + [0.19] * 10 + [0.08] * 20
+    (w,) = collapse_from_peak(tr(v), drop=0.3, smooth=5, min_points=5)
+    n = w.numbers
+    assert (n["top_value"], n["top_step"]) == (0.25, 8)  # the highest logged point, its step
+    assert n["before_from"] <= n["before_to"] < w.start_step
+    assert abs(n["before_value"] - 0.19) < 1e-9
+
+
+def test_no_signal_says_when_every_group_is_wasted() -> None:
+    from trainlens.engine.stalls import no_signal
+
+    (w,) = no_signal(tr([0.1] * 10 + [1.0] * 10))
+    assert w.numbers["all_groups"] is True
+    (w,) = no_signal(tr([0.1] * 10 + [0.8] * 10))
+    assert w.numbers["all_groups"] is False

@@ -101,7 +101,15 @@ def test_episode_groups_families_within_the_window_cause_first() -> None:
         "clipped_ratio_surge@clipped_ratio",
         "reward_collapse@reward/format",
     )
-    assert (ep.start_step, ep.end_step) == (300, 310)
+    # the episode's window covers its members' windows; its peak lies inside
+    assert (ep.start_step, ep.end_step) == (300, 315)
+    members = [
+        f for f in analysis.findings if f.rule != "instability_episode" and f.start_step < 400
+    ]
+    assert ep.start_step == min(f.start_step for f in members)
+    assert ep.end_step == max(f.end_step for f in members)
+    assert ep.start_step <= ep.peak_step <= ep.end_step
+    assert "within steps 300–315" in analysis.message(ep)
     assert [e.metric for e in ep.evidence] == ["kl", "clipped_ratio", "reward/format"]
     # one row per member: its start step (inside the episode's range) and its value there
     assert [(e.step, e.value) for e in ep.evidence] == [(300, 15.0), (305, 0.7), (310, 0.1)]
@@ -111,6 +119,20 @@ def test_episode_groups_families_within_the_window_cause_first() -> None:
     assert not [
         f for f in analyze_runs([make(s)], rules=narrow).findings if f.rule == "instability_episode"
     ]
+
+
+def test_episode_of_members_starting_together_says_so() -> None:
+    s = grpo(600, every=5)
+    s = at(s, "kl", [300], 15.0)
+    s = at(s, "completions/clipped_ratio", [300, 305, 310], 0.7)
+    analysis = analyze_runs([make(s)], rules=RULES)
+    (ep,) = [f for f in analysis.findings if f.rule == "instability_episode"]
+    assert ep.start_step == 300 and ep.end_step >= 310
+    assert ep.params["together"] is True
+    en = analysis.message(ep)
+    assert "at step 300 together: kl, clipped_ratio (likely cause first)" in en
+    assert "→" not in en
+    assert "第 300 步同时出现 2 个异常" in analysis.message(ep, "zh")
 
 
 def test_findings_sorted_by_run_then_severity_then_step() -> None:

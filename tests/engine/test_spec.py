@@ -215,6 +215,21 @@ def test_message_when_picks_the_variant_whose_field_is_true() -> None:
     assert "长期处于高位" in render_message(base, spec, "zh")
     surge = replace(base, baseline=0.02, params={**base.params, "from_start": False})
     assert "rolling median 2.0%" in render_message(surge, spec, "en")
+    # the title follows the variant (title_when)
+    assert spec.title_for(base.params, "en") == "Chronic truncation"
+    assert spec.title_for(base.params, "zh") == "截断比例长期过高"
+    assert spec.title_for(surge.params, "en") == "Truncated completions surge"
+    # one affected point: said as such in Chinese
+    one = replace(surge, start_step=2800, end_step=2800, peak_step=2800)
+    one = replace(one, params={**one.params, "n_points": 1})
+    assert "仅第 2800 步这 1 个记录点" in render_message(one, spec, "zh")
+    assert "受影响" not in render_message(one, spec, "zh")
+
+
+def test_title_when_names_a_field_of_the_findings(tmp_path: Path) -> None:
+    doc = good_rule(title_when={"no_such_field": {"en": "A", "zh": "甲"}})
+    with pytest.raises(TrainlensError, match="title_when.no_such_field"):
+        load_rules([write(tmp_path, doc).parent])
 
 
 def test_missing_section_and_name_mismatch(tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ def spike(
         "back_step",
         "back_value",
         "n_points",
+        "base_points",
     )
 )
 def level_shift(
@@ -248,6 +249,10 @@ def level_shift(
         change = sign * (settled - ref)
         scale = abs(ref) if abs(ref) > _TINY else 0.0
         recovered = end < last
+        # how many points the running level was the median of (fewer than ``window`` early on)
+        js = np.arange(max(0, a - horizon + 1), a + 1)
+        hits = js[before[js] == ref]
+        j = int(hits[-1]) if len(hits) else a
         out.append(
             win(
                 s,
@@ -265,6 +270,7 @@ def level_shift(
                 back_step=int(s.steps[end + 1]) if recovered else None,
                 back_value=float(v[end + 1]) if recovered else None,
                 n_points=end - start + 1,
+                base_points=min(window, j),
             )
         )
     return out
@@ -282,7 +288,18 @@ def _overall_noise(v: np.ndarray) -> float:
     return max(iqr, mad) / np.sqrt(2.0)
 
 
-@detector(outputs=("drop_pct", "before_value", "end_value", "top_value", "top_step", "n_points"))
+@detector(
+    outputs=(
+        "drop_pct",
+        "before_value",
+        "end_value",
+        "top_value",
+        "top_step",
+        "before_from",
+        "before_to",
+        "n_points",
+    )
+)
 def collapse_from_peak(
     s: Trace,
     *,
@@ -322,7 +339,7 @@ def collapse_from_peak(
         lo, hi = max(0, a - 2 * w), min(b, a + w) + 1
         cp = min(lo + knee(v[lo:hi]), a) if hi - lo >= 4 else a
         before = float(np.median(v[max(0, cp - w) : cp])) if cp > 0 else float(sm[a])
-        r = int(np.argmax(sm[: a + 1]))
+        r = int(np.argmax(v[: cp + 1]))  # the highest point before the fall, as logged
         level = float(sm[b]) if until_end else float(np.min(sm[a : b + 1]))
         p = cp + int(np.argmin(v[cp : b + 1]))
         out.append(
@@ -335,8 +352,10 @@ def collapse_from_peak(
                 drop_pct=1.0 - level / before if before else 0.0,
                 before_value=before,
                 end_value=level,
-                top_value=float(sm[r]),
+                top_value=float(v[r]),
                 top_step=int(s.steps[r]),
+                before_from=int(s.steps[max(0, cp - w)]) if cp > 0 else int(s.steps[a]),
+                before_to=int(s.steps[cp - 1]) if cp > 0 else int(s.steps[a]),
                 n_points=b - cp + 1,
             )
         )

@@ -24,6 +24,7 @@ HEADINGS = {
         "or": "; or ",
         "and": " and ",
         "when": "when {field}",
+        "title_word": "title",
     },
     "zh": {
         "what": "作用",
@@ -42,6 +43,7 @@ HEADINGS = {
         "or": "；或 ",
         "and": " 且 ",
         "when": "{field} 为真时",
+        "title_word": "标题",
     },
 }
 
@@ -158,4 +160,7 @@ def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
     out += [h["message"], f"  {spec.text('message', lang)}"]
     for name, texts in spec.message_when:
         out += [f"  {h['when'].format(field=name)}: {texts.get(lang, texts['en'])}"]
+    for name, texts in spec.title_when:
+        title = texts.get(lang, texts["en"])
+        out += [f"  {h['when'].format(field=name)} ({h['title_word']}): {title}"]
     return "\n".join(out)

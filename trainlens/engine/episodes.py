@@ -21,7 +21,7 @@ class Event:
     family: str
 
 
-@detector(outputs=("chain", "families", "n_members"), post=True)
+@detector(outputs=("chain", "families", "n_members", "together", "onset_step"), post=True)
 def co_occurrence(
     events: Sequence[Event],
     *,
@@ -88,6 +88,9 @@ def episode_findings(
         found = [members[i] for i in order]
         at_start = [start_values[i] if start_values else None for i in order]
         first = found[0]
+        start = min(f.start_step for f in found)
+        end = max(f.end_step for f in found)
+        together = all(f.start_step == start for f in found)
         chain: list[str] = []
         for f in found:
             if f.metric not in chain:
@@ -113,15 +116,19 @@ def episode_findings(
                 run=first.run,
                 metric=first.metric,
                 key=first.key,
-                start_step=min(f.start_step for f in found),
-                end_step=max(f.start_step for f in found),
-                peak_step=first.peak_step,
+                start_step=start,
+                end_step=end,
+                peak_step=min(max(first.peak_step, start), end),
                 peak_value=first.peak_value,
                 baseline=first.baseline,
                 evidence=evidence,
                 params={
                     **params,
-                    "chain": " → ".join(chain),
+                    # members that start at the same step are in the fixed family order
+                    # (likely cause first), not in time order: no arrows then
+                    "chain": (", " if together else " → ").join(chain),
+                    "together": together,
+                    "onset_step": start,
                     "families": tuple(fams),  # joined per language by render_message
                     "n_members": len(found),
                 },

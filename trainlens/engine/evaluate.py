@@ -119,15 +119,15 @@ def _jobs(run: Run, spec: RuleSpec) -> list[list[Input | None]]:
 
 def skip_record(run: Run, spec: RuleSpec) -> Skipped:
     """Why ``spec`` has nothing to look at in ``run``."""
-    names = ", ".join(spec.metrics)
+    selectors: tuple[str, ...] = spec.metrics
     if spec.info.arity > 1:
-        missing = [
+        missing = tuple(
             sel
             for name, sel in zip(spec.info.inputs, spec.metrics)
             if name not in spec.info.optional
             and not any(expand(run, a.strip()) for a in sel.split("|"))
-        ]
-        names = ", ".join(missing or spec.metrics)
+        )
+        selectors = missing or spec.metrics
     if spec.metrics and spec.metrics[0].split("|")[0] == "kl":
         if kl_coef(run.meta.config) == 0:
             return make_skipped(spec.id, run.name, "kl_beta_zero")
@@ -137,7 +137,7 @@ def skip_record(run: Run, spec: RuleSpec) -> Skipped:
         )
         if llm_rl and any(c == "reward" or c.startswith("reward/") for c in run.canonical_names):
             return make_skipped(spec.id, run.name, "kl_absent_rl")
-    return make_skipped(spec.id, run.name, "not_logged", metrics=names)
+    return make_skipped(spec.id, run.name, "not_logged", selectors=selectors)
 
 
 def _context(run: Run, spec: RuleSpec, inputs: Sequence[Input | None]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trainlens.findings import Skipped
@@ -40,13 +41,56 @@ SKIP_REASONS: dict[str, dict[str, str]] = {
 }
 
 
+_GLOB = frozenset("*?[")
+
+
+def describe_selector(selector: str, lang: str = "en") -> str:
+    """A rule's metric selector in words: ``grad_norm|critic_grad_norm|*grad*norm*`` becomes
+    "grad_norm or critic_grad_norm or a *grad*norm* key" (zh: "grad_norm、critic_grad_norm 或
+    匹配 *grad*norm* 的指标")."""
+    parts = []
+    for alt in (a.strip() for a in selector.split("|")):
+        if not alt:
+            continue
+        if _GLOB & set(alt):
+            alt = f"匹配 {alt} 的指标" if lang == "zh" else f"a {alt} key"
+        parts.append(alt)
+    if lang == "zh":
+        if len(parts) == 1:
+            return parts[0]
+        head, last = "、".join(parts[:-1]), parts[-1]
+        # a space only between Latin text and 或, none before or after Chinese
+        return (
+            f"{head}{' ' if head[-1].isascii() else ''}或{' ' if last[0].isascii() else ''}{last}"
+        )
+    return " or ".join(parts)
+
+
+def describe_selectors(selectors: Sequence[str], lang: str = "en") -> str:
+    """Several selectors in words, joined per language."""
+    sep = (
+        "；"
+        if lang == "zh" and any("|" in s for s in selectors)
+        else ("、" if lang == "zh" else ", ")
+    )
+    return sep.join(describe_selector(s, lang) for s in selectors)
+
+
+def _localized(params: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    out = dict(params)
+    selectors = params.get("selectors")
+    if isinstance(selectors, (list, tuple)) and selectors:
+        out["metrics"] = describe_selectors([str(s) for s in selectors], lang)
+    return out
+
+
 def skip_text(skipped: Skipped, lang: str) -> str:
     """A skip reason in ``lang`` (its English ``reason`` when the code is unknown)."""
     template = SKIP_REASONS.get(skipped.code, {}).get(lang)
     if template is None:
         return skipped.reason
     try:
-        return template.format(**skipped.params)
+        return template.format(**_localized(skipped.params, lang))
     except (KeyError, IndexError, ValueError):
         return skipped.reason
 
@@ -54,7 +98,7 @@ def skip_text(skipped: Skipped, lang: str) -> str:
 def make_skipped(rule: str, run: str, code: str, **params: Any) -> Skipped:
     """A Skipped record whose English ``reason`` comes from :data:`SKIP_REASONS`."""
     if code in SKIP_REASONS:
-        reason = SKIP_REASONS[code]["en"].format(**params)
+        reason = SKIP_REASONS[code]["en"].format(**_localized(params, "en"))
     else:  # a user detector's free-text reason
         reason = f"{params['key']}: {code}" if "key" in params else code
     return Skipped(rule, run, reason, code, dict(params))

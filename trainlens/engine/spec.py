@@ -46,7 +46,8 @@ FINDING_FIELDS = (
     "recommended_checkpoint",
 )
 #: Computed for messages: ``span`` is "120" or "120–135" (the finding's step window).
-EXTRA_FIELDS = ("span", "steps")
+#: ``single`` is true when the window is one logged point (for a ``message_when`` variant).
+EXTRA_FIELDS = ("span", "steps", "single")
 _TEXT_SECTIONS = ("title", "summary", "message", "why")
 _LIST_SECTIONS = ("causes", "advice")
 _KNOWN = {
@@ -59,6 +60,7 @@ _KNOWN = {
     "param_help",
     "episode",
     "message_when",
+    "title_when",
     "escalate",
     *_TEXT_SECTIONS,
     *_LIST_SECTIONS,
@@ -92,6 +94,8 @@ class RuleSpec:
     #: Other messages, each used instead of ``message`` when its field (a detector number such
     #: as ``from_start`` or ``recovered``) is true; the first that applies wins.
     message_when: tuple[tuple[str, dict[str, str]], ...] = ()
+    #: Other titles, like ``message_when``: used when its field is true for the finding.
+    title_when: tuple[tuple[str, dict[str, str]], ...] = ()
     #: Severities a finding is raised to by its own evidence: (severity, alternatives), each
     #: alternative a set of numbers that must all be at least the given values.
     escalate: tuple[tuple[Severity, tuple[dict[str, float], ...]], ...] = ()
@@ -115,6 +119,14 @@ class RuleSpec:
             if fields.get(name):
                 return texts.get(lang, texts["en"])
         return str(self.text("message", lang))
+
+    def title_for(self, fields: Mapping[str, Any], lang: str) -> str:
+        """The title for a finding with these fields (its params), in ``lang``: the first
+        ``title_when`` variant whose field is true, else the rule's title."""
+        for name, texts in self.title_when:
+            if fields.get(name):
+                return texts.get(lang, texts["en"])
+        return str(self.text("title", lang))
 
     def text(self, section: str, lang: str) -> Any:
         """A bilingual section in ``lang`` (English when missing)."""
@@ -309,6 +321,7 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
     allowed = {*FINDING_FIELDS, *EXTRA_FIELDS, *info.outputs, *info.defaults}
     _check_template(texts["message"], "message", allowed, fail)
     message_when = _message_when(doc.get("message_when") or {}, allowed, fail)
+    title_when = _message_when(doc.get("title_when") or {}, allowed, fail, "title_when")
     escalate = _escalate(doc.get("escalate") or {}, severity, info, fail)
     episode = doc.get("episode", False)
     if not isinstance(episode, bool):
@@ -336,6 +349,7 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
         param_help=param_help,
         episode=episode,
         message_when=message_when,
+        title_when=title_when,
         escalate=escalate,
     )
 
@@ -350,19 +364,22 @@ def _check_template(texts: Mapping[str, str], section: str, allowed: set[str], f
                 )
 
 
-def _message_when(doc: Any, allowed: set[str], fail: Any) -> tuple[tuple[str, dict[str, str]], ...]:
-    """``message_when: {field: {en, zh}}``: messages for findings whose ``field`` is true."""
+def _message_when(
+    doc: Any, allowed: set[str], fail: Any, section: str = "message_when"
+) -> tuple[tuple[str, dict[str, str]], ...]:
+    """``message_when: {field: {en, zh}}`` (or ``title_when``): texts for findings whose
+    ``field`` is true."""
     if not isinstance(doc, dict):
-        raise fail("message_when must map a field name to {en, zh} messages")
+        raise fail(f"{section} must map a field name to {{en, zh}} texts")
     out = []
     for name, value in doc.items():
         if name not in allowed:
             raise fail(
-                f"message_when.{name}: not a field of this rule's findings "
+                f"{section}.{name}: not a field of this rule's findings "
                 f"(available: {', '.join(sorted(allowed))})"
             )
-        texts = _bilingual(value, f"message_when.{name}", fail)
-        _check_template(texts, f"message_when.{name}", allowed, fail)
+        texts = _bilingual(value, f"{section}.{name}", fail)
+        _check_template(texts, f"{section}.{name}", allowed, fail)
         out.append((str(name), texts))
     return tuple(out)
 
@@ -497,6 +514,9 @@ def message_fields(finding: Finding, lang: str = "en") -> dict[str, Any]:
         str(finding.start_step)
         if finding.start_step == finding.end_step
         else f"{finding.start_step}–{finding.end_step}"
+    )
+    out["single"] = finding.start_step == finding.end_step and (
+        finding.params.get("n_points", 1) == 1
     )
     if lang == "zh":
         out["steps"] = f"第 {out['span']} 步"

@@ -117,7 +117,7 @@ def vanishing(
     return out
 
 
-@detector(outputs=("level", "ref_value", "n_points"))
+@detector(outputs=("level", "ref_value", "n_points", "all_groups"))
 def no_signal(
     frac_zero: Trace | None = None,
     reward_std: Trace | None = None,
@@ -139,6 +139,7 @@ def no_signal(
             prior = frac_zero.values[max(0, a - 20) : a]
             base = float(np.median(prior)) if len(prior) else None
             p = a + int(np.argmax(frac_zero.values[a : b + 1]))
+            level = float(np.median(sm[a : b + 1]))
             out.append(
                 win(
                     frac_zero,
@@ -146,9 +147,10 @@ def no_signal(
                     b,
                     p,
                     base,
-                    level=float(np.median(sm[a : b + 1])),
+                    level=level,
                     ref_value=limit,
                     n_points=b - a + 1,
+                    all_groups=level >= 1.0,
                 )
             )
         return out
@@ -166,6 +168,7 @@ def no_signal(
                 "level": w.numbers["end_value"],
                 "ref_value": w.numbers["before_value"] * (1.0 - std_drop),  # the alarm level
                 "n_points": w.numbers["n_points"],
+                "all_groups": False,
             },
             1,
             w.start,

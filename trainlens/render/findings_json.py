@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from trainlens.analysis import Analysis
+from trainlens.engine.messages import skip_text
 from trainlens.findings import SCHEMA_VERSION, Finding, json_safe
 
 
@@ -39,7 +40,8 @@ def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
             }
             for r in analysis.runs
         ],
-        "skipped": [s.to_dict() for s in skipped],
+        # ``reason`` stays English; ``message`` says it in the document's language
+        "skipped": [{**s.to_dict(), "message": skip_text(s, lang)} for s in skipped],
         "rules": list(analysis.selected),
     }
 

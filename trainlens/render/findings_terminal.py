@@ -40,7 +40,7 @@ UI = {
         "unknown": "unknown",
     },
     "zh": {
-        "error": "错误",
+        "error": "严重",
         "warning": "警告",
         "info": "提示",
         "steps": "第 {s} 步",
@@ -53,7 +53,7 @@ UI = {
         "none": "未发现问题",
         "skipped": "未检查",
         "members": "成员",
-        "summary": "{n_runs} 个运行：{n_err} 个错误、{n_warn} 个警告、{n_info} 条提示",
+        "summary": "{n_runs} 个运行：严重 {n_err} 个、警告 {n_warn} 个、提示 {n_info} 个",
         "skipped_summary": "；{n} 条规则未检查（见报告末尾）",
         "in_all_runs": "（全部 {n} 个运行）",
         "in_n_runs": "（{total} 个运行中的 {n} 个）",
@@ -151,7 +151,9 @@ def render_finding(console: Console, analysis: Analysis, f: Finding, lang: str) 
 
 def _run_header(run: Run, lang: str) -> Text:
     t = ui(lang)
-    fw = run.meta.framework or t["unknown"]
+    fw = run.meta.framework
+    if not fw or fw == "unknown":
+        fw = t["unknown"]
     steps = t["steps"].format(s=f"{run.first_step}–{run.last_step}")
     return Text(f"{run.name}  ({run.format}, {t['framework']} {fw}, {steps})", style="bold")
 
@@ -202,7 +204,7 @@ def _render_skipped(analysis: Analysis, console: Console, lang: str) -> None:
     total = len(analysis.runs)
     everywhere = total > 1 and all(len(runs) == total for _, runs in lines)
     head = t["skipped"] + (t["in_all_runs"].format(n=total) if everywhere else "")
-    console.print(Text(f"{head}:", style="dim"))
+    console.print(Text(head + ("：" if lang == "zh" else ":"), style="dim"))
     for (reason, runs), rules in sorted(lines.items(), key=lambda item: item[1][0]):
         text = f"  {', '.join(rules)}: {reason}"
         if total > 1 and not everywhere:
