@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import select
-import time
+import queue
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -226,20 +226,27 @@ def test_real_ctrl_c_and_sigterm_exit_0(job):
         for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
+        readers = {}
         for sig, proc in procs.items():
             assert proc.stderr is not None
-            deadline = time.monotonic() + 30  # never hang CI on a watcher that never starts
+            lines: queue.Queue[str] = queue.Queue()
+            reader = threading.Thread(
+                target=lambda f=proc.stderr, q=lines: [q.put(x) for x in f], daemon=True
+            )  # a reader thread: never hang CI on a watcher that never starts
+            reader.start()
+            readers[sig] = (reader, lines)
             seen = ""
             while "found run job" not in seen:  # it is polling now
-                assert proc.poll() is None, proc.stderr.read()
-                ready, _, _ = select.select([proc.stderr], [], [], 0.5)
-                if ready:
-                    seen = proc.stderr.readline()
-                assert time.monotonic() < deadline, "watch did not start polling within 30 s"
+                try:
+                    seen = lines.get(timeout=60)
+                except queue.Empty:
+                    pytest.fail("watch did not start polling within 60 s")
             proc.send_signal(sig)
         for sig, proc in procs.items():
-            _, err = proc.communicate(timeout=20)
-            assert proc.returncode == 0, (sig, err)
+            assert proc.wait(timeout=20) == 0, sig
+            reader, lines = readers[sig]
+            reader.join(timeout=10)
+            err = "".join(lines.queue)
             assert "stopped after 0 new finding(s)" in err
     finally:
         for proc in procs.values():

@@ -181,14 +181,11 @@ class _Helpers:
         return self._text(self._spec(s.rule), "title")
 
     def skipped_reason(self, s: Any) -> str:
-        """English: the engine's reason as is. Chinese: the metrics the run lacks, phrased from
-        the catalog (the engine's other reasons are quoted)."""
-        if self.lang == "en":
-            return s.reason
-        missing = self._missing_metrics(s)
-        if missing:
-            return self.t("label.needs_metrics", metrics=self.code_list(missing))
-        return self.t("label.skip_other", reason=s.reason)
+        """The engine's own reason, in the report's language (one text for terminal, JSON and
+        Markdown)."""
+        from trainlens.engine.messages import skip_text
+
+        return skip_text(s, self.lang)
 
     def skipped_groups(self) -> list[SkipGroup]:
         """Every run's skipped rules as one list (several runs): one entry per rule and reason,
