@@ -425,3 +425,102 @@ def test_output_into_a_missing_folder_or_onto_a_file(tmp_path, fmt):
     result = runner.invoke(app, ["analyze", str(example), "-f", fmt, "-o", str(blocker / "x")])
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
     assert "cannot write the analysis" in result.stderr
+
+
+def _occurrence(f: dict) -> str:
+    """An occurrence as the terminal report lists it, from its JSON form."""
+    from trainlens.render.findings_terminal import fmt_number
+
+    steps = str(f["start_step"])
+    if f["end_step"] != f["start_step"]:
+        steps += f"–{f['end_step']}"
+        return f"{steps} ({fmt_number(f['peak_value'])} @ {f['peak_step']})"
+    return f"{steps} ({fmt_number(f['peak_value'])})"
+
+
+@pytest.mark.skipif(not (EXAMPLES / "grpo_kl_episodes").is_dir(), reason="no examples/")
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_repeated_findings_print_one_block_with_every_occurrence(lang: str) -> None:
+    """A rule firing on the same metric several times prints one block: the most pronounced
+    occurrence in full, then all occurrences on one line; the JSON keeps every finding."""
+    path = str(EXAMPLES / "grpo_kl_episodes")
+    doc = json.loads(runner.invoke(app, ["analyze", path, "-f", "json"]).stdout)
+    result = runner.invoke(app, ["analyze", path, "--lang", lang])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    assert "\x1b[" not in result.stdout  # piped: plain text
+    findings = doc["findings"]
+    assert len(findings) == 27 and len(lines) < 80  # was ~200 lines, one block per finding
+
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for f in findings:
+        groups.setdefault((f["severity"], f["rule"], f["metric"]), []).append(f)
+    heads = [line for line in lines if line.startswith("  ") and line[2] in "✖▲●"]
+    assert len(heads) == len(groups)  # one block per (rule, metric)
+    times = "{n} times" if lang == "en" else "{n} 次"
+    occ_label = "occurrences: " if lang == "en" else "全部出现："
+    occ_lines = [line.strip() for line in lines if line.strip().startswith(occ_label)]
+    assert len(occ_lines) == sum(len(g) > 1 for g in groups.values())
+    for (_, rule, metric), group in groups.items():
+        at = (f"—  {metric},", f"—  {metric} [")
+        head = next(h for h in heads if f" {rule} " in h and any(a in h for a in at))
+        if len(group) == 1:
+            assert times.format(n=1) not in head
+            continue
+        assert head.endswith(times.format(n=len(group)))
+        # every occurrence, with its steps and peak value, in step order
+        expected = occ_label + ", ".join(_occurrence(f) for f in group)
+        assert expected in occ_lines, (expected, occ_lines)
+
+    # the severity headers count findings, and say how many groups they make
+    if lang == "en":
+        assert " ERRORS (20 findings in 5 groups)" in lines
+        assert " WARNINGS (7 findings in 1 group)" in lines
+    else:
+        assert " 严重 (20 个发现，共 5 组)" in lines
+        assert " 警告 (7 个发现，共 1 组)" in lines
+    # episodes first
+    errors = [line for line in heads if "✖" in line]
+    assert [("instability_episode" in h) for h in errors] == [True, True, False, False, False]
+
+    # the block shows the most pronounced occurrence: the KL spike at 2800 (144×), the gradient
+    # explosion at 5145 (24×), with its evidence table
+    if lang == "en":
+        assert "    KL reached 19.6 at step 2800, 144× its rolling median 0.137" in lines
+        grad = lines.index("    grad_norm reached 10.7 at step 5145, 24× its rolling median 0.442")
+        assert lines[grad + 1].split() == ["step", "value", "change"]
+        assert lines[grad + 4].split() == ["5145", "10.7", "+10.25"]
+        assert sum("KL reached" in line for line in lines) == 1
+
+
+def test_representative_and_occurrence_text() -> None:
+    from trainlens.findings import Finding, Severity
+    from trainlens.render.findings_terminal import (
+        group_findings,
+        occurrence_text,
+        representative,
+    )
+
+    def f(start: int, end: int, peak: float | None, base: float | None, **kw: object) -> Finding:
+        args: dict = {"rule": "r", "severity": Severity.WARNING, "run": "x", "metric": "m"}
+        args.update(kw)
+        return Finding(
+            key="m", start_step=start, end_step=end, peak_step=start,
+            peak_value=peak, baseline=base, **args,
+        )  # fmt: skip
+
+    # relative to the baseline: 3 on 1 (2×) beats 10 on 5 (1×)
+    a, b = f(10, 10, 10.0, 5.0), f(20, 22, 3.0, 1.0)
+    assert representative([a, b]) is b
+    assert [occurrence_text(a), occurrence_text(b)] == ["10 (10)", "20–22 (3 @ 20)"]
+    # no baseline: the most severe, then the earliest
+    c = f(5, 5, None, None)
+    d = f(7, 7, None, None, severity=Severity.ERROR)
+    e = f(9, 9, None, None, severity=Severity.ERROR)
+    assert representative([c, e, d]) is d
+    assert occurrence_text(c) == "5"
+    # grouped by rule and metric, episodes first, occurrences in step order
+    ep = f(30, 30, 1.0, 1.0, rule="instability_episode")
+    other = f(1, 1, 1.0, 1.0, metric="n")
+    assert group_findings([b, other, a, ep]) == [[ep], [a, b], [other]]

@@ -1,6 +1,10 @@
 """``analyze`` on the terminal: findings per run, grouped by severity, with their evidence;
 runs without findings on one line each; the rules not checked once at the end. Rich markup on a
-terminal, plain text when piped (rich drops the styles by itself)."""
+terminal, plain text when piped (rich drops the styles by itself).
+
+A rule that fires several times on the same metric of a run prints one block, not one per
+occurrence: its most pronounced occurrence in full (message and evidence table), then every
+occurrence on one line (steps and peak value), so no number is lost and the report stays short."""
 
 from __future__ import annotations
 
@@ -38,6 +42,11 @@ UI = {
         "in_runs": " (in {runs})",
         "framework": "framework",
         "unknown": "unknown",
+        "times": "{n} times",
+        "occurrences": "occurrences: ",
+        "sev_count": "{n}",
+        "sev_count_grouped": "{n} findings in {g} groups",
+        "sev_count_one_group": "{n} findings in 1 group",
     },
     "zh": {
         "error": "严重",
@@ -60,6 +69,11 @@ UI = {
         "in_runs": "（{runs}）",
         "framework": "框架",
         "unknown": "未知",
+        "times": "{n} 次",
+        "occurrences": "全部出现：",
+        "sev_count": "{n}",
+        "sev_count_grouped": "{n} 个发现，共 {g} 组",
+        "sev_count_one_group": "{n} 个发现，共 1 组",
     },
 }
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -134,19 +148,81 @@ def _logged_steps(analysis: Analysis, f: Finding) -> np.ndarray | None:
     return None if arrays is None else arrays[0]
 
 
-def render_finding(console: Console, analysis: Analysis, f: Finding, lang: str) -> None:
-    """One finding: a headline, its message, its evidence."""
+def render_finding(
+    console: Console, analysis: Analysis, f: Finding, lang: str, times: int = 1
+) -> None:
+    """One finding: a headline, its message, its evidence. ``times`` > 1: ``f`` stands for a
+    group of that many occurrences (the caller prints the occurrences line after it)."""
     t = ui(lang)
     head = Text("  ")
     head.append(f"{_MARK[f.severity]} {f.rule}", style=_STYLE[f.severity])
     head.append(f"  {analysis.title(f, lang)}")
     where = f.metric if f.key in ("", f.metric) else f"{f.metric} [{f.key}]"
-    steps = t["one_step" if f.start_step == f.end_step else "steps"].format(s=_steps(f))
-    head.append(f"  —  {where}, {steps}" if where else f"  —  {steps}", style="dim")
+    if times > 1:
+        where = f"{where}, {t['times'].format(n=times)}" if where else t["times"].format(n=times)
+        head.append(f"  —  {where}", style="dim")
+    else:
+        steps = t["one_step" if f.start_step == f.end_step else "steps"].format(s=_steps(f))
+        head.append(f"  —  {where}, {steps}" if where else f"  —  {steps}", style="dim")
     console.print(head, soft_wrap=True)
-    console.print(Text("    " + analysis.message(f, lang)), soft_wrap=True)
+    console.print(Text(_INDENT + analysis.message(f, lang)), soft_wrap=True)
     for line in evidence_lines(f, lang, _logged_steps(analysis, f)) if f.evidence else ():
         console.print(line, soft_wrap=True)
+
+
+def _group_key(f: Finding) -> tuple[str, str, str]:
+    return (f.rule, f.metric, f.key)
+
+
+def group_findings(found: list[Finding]) -> list[list[Finding]]:
+    """The findings of one run and one severity in groups of the same rule and metric, in the
+    order shown: ``instability_episode`` groups first, then the others, each group where its
+    first occurrence was; the occurrences of a group in step order."""
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in found:
+        groups.setdefault(_group_key(f), []).append(f)
+    ordered = sorted(groups.values(), key=lambda g: g[0].rule != "instability_episode")
+    return [sorted(g, key=lambda f: (f.start_step, f.end_step)) for g in ordered]
+
+
+def _prominence(f: Finding) -> float | None:
+    """How far the peak stands from the baseline, relative to the baseline; None when the
+    finding has no peak or no non-zero baseline to compare it with."""
+    if f.peak_value is None or f.baseline is None or f.baseline == 0:
+        return None
+    score = abs(f.peak_value - f.baseline) / abs(f.baseline)
+    return score if np.isfinite(score) else None
+
+
+def representative(group: list[Finding]) -> Finding:
+    """The occurrence a group shows in full: the most pronounced (largest ``|peak - baseline|``
+    relative to the baseline), else the most severe; the earliest on ties."""
+    scored = [(s, f) for f in group if (s := _prominence(f)) is not None]
+    if scored:
+        best = max(s for s, _ in scored)
+        return min((f for s, f in scored if s == best), key=lambda f: f.start_step)
+    return min(group, key=lambda f: (-f.severity.rank, f.start_step))
+
+
+def occurrence_text(f: Finding) -> str:
+    """One occurrence, compactly: its steps, then its peak value (and the peak's step when the
+    occurrence spans several steps): ``2855–2870 (14.64 @ 2860)``."""
+    text = _steps(f)
+    if f.peak_value is None:
+        return text
+    at = f" @ {f.peak_step}" if f.start_step != f.end_step and f.peak_step is not None else ""
+    return f"{text} ({fmt_number(f.peak_value)}{at})"
+
+
+def render_group(console: Console, analysis: Analysis, group: list[Finding], lang: str) -> None:
+    """A group of findings of the same rule and metric: one finding as a finding; several as
+    one block: the most pronounced in full, then every occurrence on one line."""
+    if len(group) == 1:
+        render_finding(console, analysis, group[0], lang)
+        return
+    render_finding(console, analysis, representative(group), lang, times=len(group))
+    items = ", ".join(occurrence_text(f) for f in group)
+    console.print(Text(_INDENT + ui(lang)["occurrences"] + items, style="dim"), soft_wrap=True)
 
 
 def _run_header(run: Run, lang: str) -> Text:
@@ -160,8 +236,9 @@ def _run_header(run: Run, lang: str) -> Text:
 
 def render_terminal(analysis: Analysis, console: Console, lang: str = "en") -> None:
     """The report, made to scale to logdirs of many runs: the runs with findings first (grouped
-    by severity, worst first, with their evidence), then one line per run without findings,
-    then once for all runs the rules that were not checked and why."""
+    by severity, worst first, with their evidence; a rule firing several times on a metric as
+    one block), then one line per run without findings, then once for all runs the rules that
+    were not checked and why."""
     t = ui(lang)
     found_by_run: dict[str, list[Finding]] = defaultdict(list)
     for f in analysis.findings:
@@ -170,12 +247,18 @@ def render_terminal(analysis: Analysis, console: Console, lang: str = "en") -> N
         console.print(_run_header(run, lang))
         found = found_by_run[run.name]
         for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO):
-            group = [f for f in found if f.severity is sev]
-            if not group:
+            of_sev = [f for f in found if f.severity is sev]
+            if not of_sev:
                 continue
-            console.print(Text(f" {t[sev.value].upper()} ({len(group)})", style=_STYLE[sev]))
-            for f in group:
-                render_finding(console, analysis, f, lang)
+            groups = group_findings(of_sev)
+            if len(groups) == len(of_sev):
+                count = t["sev_count"].format(n=len(of_sev))
+            else:
+                one = "sev_count_one_group" if len(groups) == 1 else "sev_count_grouped"
+                count = t[one].format(n=len(of_sev), g=len(groups))
+            console.print(Text(f" {t[sev.value].upper()} ({count})", style=_STYLE[sev]))
+            for group in groups:
+                render_group(console, analysis, group, lang)
         console.print()
     clean = [r for r in analysis.runs if not found_by_run.get(r.name)]
     for run in clean:
