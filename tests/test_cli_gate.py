@@ -7,11 +7,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from fake_engine import install_fake_rules
 from logwriters import write_swift_run
 from typer.testing import CliRunner
 
 from trainlens.cli import app
-from trainlens.findings import Finding, Severity
 
 runner = CliRunner()
 
@@ -208,46 +208,10 @@ def test_tensorboard_logs(tmp_path):
 # ---------------------------------------------------------------- rule-based policies
 
 
-class _FakeAnalysis:
-    def __init__(self, findings):
-        self.findings = findings
-        self.skipped = []
-        self.warnings = []
-
-
 @pytest.fixture()
 def fake_rules(monkeypatch):
     """The engine replaced by one rule, ``kl_limit`` (error): kl above 10."""
-    import trainlens.gate.rulebook as rulebook
-
-    class Spec:
-        id = "kl_limit"
-
-    def load_analyzer(cfg):
-        def analyze(runs):
-            out = []
-            for run in runs:
-                arrays = run.arrays("kl")
-                if arrays is not None and (arrays[1] > 10).any():
-                    steps = arrays[0][arrays[1] > 10]
-                    out.append(
-                        Finding(
-                            rule="kl_limit",
-                            severity=Severity.ERROR,
-                            run=run.name,
-                            metric="kl",
-                            key="kl",
-                            start_step=int(steps[0]),
-                            end_step=int(steps[-1]),
-                            peak_step=int(steps[0]),
-                            peak_value=15.0,
-                        )
-                    )
-            return _FakeAnalysis(out)
-
-        return [Spec()], analyze
-
-    monkeypatch.setattr(rulebook, "load_analyzer", load_analyzer)
+    install_fake_rules(monkeypatch)
 
 
 def test_fail_on_severity_and_rule(logdir, fake_rules):

@@ -7,52 +7,20 @@ import queue
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fake_engine import install_fake_rules
 from logwriters import swift_line
 from typer.testing import CliRunner
 
 from trainlens.cli import app
-from trainlens.findings import Finding, Severity
 
 runner = CliRunner()
-
-
-class _Analysis:
-    def __init__(self, findings: list[Finding]) -> None:
-        self.findings, self.skipped, self.warnings = findings, [], []
 
 
 @pytest.fixture()
 def fake_rules(monkeypatch):
     """The engine replaced by one rule, ``kl_limit`` (error): kl above 10."""
-    import trainlens.gate.rulebook as rulebook
-
-    class Spec:
-        id = "kl_limit"
-
-    def analyze(runs):
-        out = []
-        for run in runs:
-            arrays = run.arrays("kl")
-            if arrays is not None and (arrays[1] > 10).any():
-                hit = arrays[0][arrays[1] > 10]
-                out.append(
-                    Finding(
-                        rule="kl_limit",
-                        severity=Severity.ERROR,
-                        run=run.name,
-                        metric="kl",
-                        key="kl",
-                        start_step=int(hit[0]),
-                        end_step=int(hit[-1]),
-                        peak_step=int(hit[0]),
-                        peak_value=float(np.max(arrays[1])),
-                    )
-                )
-        return _Analysis(out)
-
-    monkeypatch.setattr(rulebook, "load_analyzer", lambda cfg: ([Spec()], analyze))
+    install_fake_rules(monkeypatch)
 
 
 @pytest.fixture()

@@ -49,9 +49,9 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Centered rolling median (NaN-aware); ``window`` <= 1 returns the input."""
     if window <= 1 or len(values) < window:
         return values
-    import pandas as pd
+    from trainlens.engine.stats import centered_median  # lazy: the engine imports this module
 
-    return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
+    return centered_median(values, window)
 
 
 def drop_scale(values: np.ndarray, best: float) -> tuple[float, str]:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.engine.stats import segments
 from trainlens.findings import Finding, Skipped
 from trainlens.gate.converted import RECIPROCAL_KEYS, converted_note
 from trainlens.gate.expressions import (
@@ -127,10 +128,8 @@ def _range_mask(policy: MetricPolicy, steps: np.ndarray) -> np.ndarray | None:
 
 def streaks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start indices and lengths of the runs of True in ``mask``."""
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return starts, ends - starts
+    runs = segments(mask)
+    return runs[:, 0], runs[:, 1] - runs[:, 0] + 1
 
 
 def _worst(op: Op, mask: np.ndarray, values: np.ndarray) -> int | None:
