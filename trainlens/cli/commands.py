@@ -2,6 +2,7 @@
 
 from trainlens.cli import (  # noqa: F401
     analyze_cmd,
+    audit_cmd,
     compare_cmd,
     gate_cmd,
     metrics_cmd,

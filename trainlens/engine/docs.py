@@ -17,6 +17,8 @@ HEADINGS = {
         "default": "default",
         "metrics": "metrics",
         "detector": "detector",
+        "kind": "kind",
+        "patterns": "patterns",
         "family": "family",
         "severity": "severity",
         "none": "none",
@@ -36,6 +38,8 @@ HEADINGS = {
         "default": "默认",
         "metrics": "指标",
         "detector": "检测器",
+        "kind": "类型",
+        "patterns": "匹配模式",
         "family": "类别",
         "severity": "级别",
         "none": "无",
@@ -142,12 +146,16 @@ def severity_text(spec: RuleSpec, lang: str = "en") -> str:
 def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
     """A rule's documentation as plain text: the same sections for every rule."""
     h = HEADINGS.get(lang, HEADINGS["en"])
-    facts = (
-        f"{h['severity']}: {severity_text(spec, lang)} · {h['family']}: {spec.family} · "
-        f"{h['detector']}: {spec.detector} · {h['metrics']}: "
-        f"{', '.join(spec.metrics) or h['none']}"
-    )
+    if spec.kind == "series":
+        what = f"{h['detector']}: {spec.detector} · {h['metrics']}: " + (
+            ", ".join(spec.metrics) or h["none"]
+        )
+    else:
+        what = f"{h['kind']}: {spec.kind}"
+    facts = f"{h['severity']}: {severity_text(spec, lang)} · {h['family']}: {spec.family} · {what}"
     out = [f"{spec.id} — {spec.text('title', lang)}", facts, ""]
+    if spec.patterns:
+        out += [h["patterns"], *[f"  {p.pattern}" for p in spec.patterns], ""]
     out += [h["what"], f"  {spec.text('summary', lang)}", ""]
     out += [h["why"], f"  {spec.text('why', lang)}", ""]
     out += [h["causes"], *[f"  - {c}" for c in spec.text("causes", lang)], ""]

@@ -297,8 +297,10 @@ def evaluate_rule(run: Run, spec: RuleSpec, out: RunOutcome) -> None:
 
 
 def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
-    """All ``specs`` over ``run``: series rules first, then the episode pass over their findings."""
+    """All ``specs`` over ``run``: series rules first, then the episode pass over their findings.
+    Rules of other kinds (log patterns, audits, replay) are produced elsewhere and ignored here."""
     out = RunOutcome()
+    specs = [s for s in specs if s.kind == "series"]
     for spec in specs:
         if not spec.info.post:
             evaluate_rule(run, spec, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import string
 from collections.abc import Iterator, Mapping, Sequence
@@ -50,8 +51,16 @@ FINDING_FIELDS = (
 EXTRA_FIELDS = ("span", "steps", "single")
 _TEXT_SECTIONS = ("title", "summary", "message", "why")
 _LIST_SECTIONS = ("causes", "advice")
+#: Rule kinds: ``series`` rules run a registered detector over metric series; the others are
+#: produced by their own feature (``log_pattern``: regexes over a job's console output,
+#: ``audit``: what the model wrote, ``replay``: re-scored batches) and only share the texts,
+#: severities and renderers. Their ``outputs`` name the numbers a finding carries.
+KINDS = ("series", "log_pattern", "audit", "replay")
 _KNOWN = {
     "id",
+    "kind",
+    "outputs",
+    "patterns",
     "severity",
     "family",
     "metrics",
@@ -83,10 +92,13 @@ class RuleSpec:
     causes: dict[str, list[str]]
     advice: dict[str, list[str]]
     metrics: tuple[str, ...]
-    detector: str
+    detector: str  # "" for rules that are not of kind ``series``
     params: dict[str, Any]
     family: str
     path: Path
+    kind: str = "series"
+    outputs: tuple[str, ...] = ()  # numbers a non-series finding carries (its placeholders)
+    patterns: tuple[re.Pattern[str], ...] = ()  # ``log_pattern`` rules: what a line must match
     summary: dict[str, str] = field(default_factory=dict)  # what it does, in every language
     defaults: dict[str, Any] = field(default_factory=dict)  # params before user overrides
     param_help: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -102,6 +114,8 @@ class RuleSpec:
 
     @property
     def info(self) -> DetectorInfo:
+        if self.kind != "series":
+            raise TrainlensError(f"{self.path}: rule {self.id} ({self.kind}) has no detector")
         return DETECTORS[self.detector]
 
     def severity_for(self, numbers: Mapping[str, Any]) -> Severity:
@@ -169,9 +183,16 @@ class RuleSet:
     def ids(self) -> list[str]:
         return list(self._specs)
 
-    def select(self, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[RuleSpec]:
-        """Rules whose id matches a ``select`` pattern (all when empty) and no ``ignore`` one.
-        A pattern without wildcards must name a known rule; a glob must match at least one."""
+    def of_kind(self, kind: str) -> list[RuleSpec]:
+        """The rules of one kind (``series``, ``log_pattern``, ``audit``, ``replay``)."""
+        return [s for s in self if s.kind == kind]
+
+    def select(
+        self, select: Sequence[str] = (), ignore: Sequence[str] = (), kind: str | None = None
+    ) -> list[RuleSpec]:
+        """Rules whose id matches a ``select`` pattern (all when empty) and no ``ignore`` one,
+        of ``kind`` when given. A pattern without wildcards must name a known rule; a glob must
+        match at least one."""
         for pattern in (*select, *ignore):
             if not any(c in pattern for c in "*?["):
                 if pattern not in self._specs:
@@ -185,7 +206,8 @@ class RuleSet:
         chosen = [
             s for s in self if not select or any(fnmatch.fnmatchcase(s.id, p) for p in select)
         ]
-        return [s for s in chosen if not any(fnmatch.fnmatchcase(s.id, p) for p in ignore)]
+        chosen = [s for s in chosen if not any(fnmatch.fnmatchcase(s.id, p) for p in ignore)]
+        return [s for s in chosen if kind is None or s.kind == kind]
 
 
 def _rule_files(folder: Path) -> list[Path]:
@@ -237,7 +259,10 @@ def _override(spec: RuleSpec, values: Mapping[str, Any], sources: Mapping[str, s
     params = dict(spec.params)
     for name, value in values.items():
         where = sources.get(str(name)) or f"parameter {spec.id}.{name}"
-        _check_param(spec.info, str(name), value, where, spec.id)
+        if spec.kind == "series":
+            _check_param(spec.info, str(name), value, where, spec.id)
+        else:
+            _check_plain_param(spec.defaults, str(name), value, where)
         params[str(name)] = value
     return replace(spec, params=params)
 
@@ -256,6 +281,25 @@ def _check_param(info: DetectorInfo, name: str, value: Any, where: str, rule: st
         raise TrainlensError(
             f"{where}: {value!r} is out of range for rule {rule} parameter {name} "
             f"(allowed: {allowed})"
+        )
+
+
+def _check_plain_param(defaults: Mapping[str, Any], name: str, value: Any, where: str) -> None:
+    """A parameter of a non-series rule: known name, same type as its default, finite."""
+    if name not in defaults:
+        known = ", ".join(sorted(defaults)) or "none"
+        raise TrainlensError(f"{where}: unknown parameter (known: {known})")
+    default = defaults[name]
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and math.isfinite(float(value))
+        ok = ok and (isinstance(default, float) or isinstance(value, int))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise TrainlensError(
+            f"{where}: expected {type(default).__name__}, got {type(value).__name__} {value!r}"
         )
 
 
@@ -281,6 +325,14 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
     unknown = set(doc) - _KNOWN
     if unknown:
         raise fail(f"unknown field(s) {', '.join(sorted(unknown))}")
+    kind = doc.get("kind", "series")
+    if kind not in KINDS:
+        raise fail(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind != "series":
+        return _validate_other_kind(doc, path, kind, fail)
+    for field_name in ("outputs", "patterns"):
+        if field_name in doc:
+            raise fail(f"{field_name}: only for rules that are not of kind series")
     for req in ("id", "severity", "detector", *_TEXT_SECTIONS, *_LIST_SECTIONS):
         if req not in doc:
             raise fail(f"missing field {req!r}")
@@ -351,6 +403,91 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
         message_when=message_when,
         title_when=title_when,
         escalate=escalate,
+    )
+
+
+def _validate_other_kind(doc: dict[str, Any], path: Path, kind: str, fail: Any) -> RuleSpec:
+    """A ``log_pattern``, ``audit`` or ``replay`` rule: texts, severity, ``outputs`` (the numbers
+    its findings carry), plain ``params`` and, for ``log_pattern``, the ``patterns``."""
+    for name in ("detector", "metrics", "escalate", "episode"):
+        if name in doc:
+            raise fail(f"{name}: not used by rules of kind {kind}")
+    for req in ("id", "severity", "outputs", *_TEXT_SECTIONS, *_LIST_SECTIONS):
+        if req not in doc:
+            raise fail(f"missing field {req!r}")
+    rid = doc["id"]
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise fail(f"id must be lower_snake_case, got {rid!r}")
+    if path.stem != rid:
+        raise fail(f"file name must be the rule id ({rid}.yaml)")
+    try:
+        severity = Severity(doc["severity"])
+    except ValueError:
+        raise fail(f"severity must be info, warning or error, got {doc['severity']!r}") from None
+    outputs = doc["outputs"]
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, str) and o.isidentifier() for o in outputs
+    ):
+        raise fail("outputs must be a list of names (the numbers and texts a finding carries)")
+    patterns: list[re.Pattern[str]] = []
+    if kind == "log_pattern":
+        raw = doc.get("patterns")
+        if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+            raise fail("patterns: a log_pattern rule needs a non-empty list of regexes")
+        for i, pattern in enumerate(raw):
+            try:
+                patterns.append(re.compile(pattern))
+            except re.error as exc:
+                raise fail(f"patterns[{i}]: invalid regex: {exc}") from None
+    elif "patterns" in doc:
+        raise fail(f"patterns: only for rules of kind log_pattern, not {kind}")
+    params = doc.get("params") or {}
+    if not isinstance(params, dict):
+        raise fail("params must be a mapping")
+    for name, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise fail(f"params.{name}: must be finite")
+        if not isinstance(value, (int, float, str, bool)):
+            raise fail(f"params.{name}: expected a number, a string or true/false")
+    texts = {s: _bilingual(doc[s], s, fail) for s in _TEXT_SECTIONS}
+    lists = {s: _bilingual_list(doc[s], s, fail) for s in _LIST_SECTIONS}
+    help_doc = doc.get("param_help") or {}
+    if not isinstance(help_doc, dict):
+        raise fail("param_help must map parameter names to {en, zh} texts")
+    param_help = {}
+    for name, value in help_doc.items():
+        if name not in params:
+            raise fail(f"param_help.{name}: not a parameter of this rule")
+        param_help[str(name)] = _bilingual(value, f"param_help.{name}", fail)
+    groups = {g for p in patterns for g in p.groupindex}
+    allowed = {*FINDING_FIELDS, *EXTRA_FIELDS, *outputs, *params, *groups}
+    _check_template(texts["message"], "message", allowed, fail)
+    message_when = _message_when(doc.get("message_when") or {}, allowed, fail)
+    title_when = _message_when(doc.get("title_when") or {}, allowed, fail, "title_when")
+    family = doc.get("family", "other")
+    if not isinstance(family, str):
+        raise fail("family must be a string")
+    return RuleSpec(
+        id=rid,
+        severity=severity,
+        title=texts["title"],
+        message=texts["message"],
+        summary=texts["summary"],
+        why=texts["why"],
+        causes=lists["causes"],
+        advice=lists["advice"],
+        metrics=(),
+        detector="",
+        params=dict(params),
+        family=family,
+        path=path,
+        kind=kind,
+        outputs=tuple(outputs),
+        patterns=tuple(patterns),
+        defaults=dict(params),
+        param_help=param_help,
+        message_when=message_when,
+        title_when=title_when,
     )
 
 
@@ -466,14 +603,31 @@ def _placeholders(template: str, fail: Any) -> list[str]:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise fail(f"message: bad template: {exc}") from None
-    return [re.split(r"[.\[]", name, maxsplit=1)[0] for _, name, _, _ in parsed if name]
+    names = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise fail(f"message: placeholder {{{name}}}: only plain names are allowed")
+        if spec and "{" in spec:
+            raise fail(f"message: placeholder {{{name}}}: nested fields are not allowed")
+        if conversion:
+            raise fail(f"message: placeholder {{{name}}}: conversions (!r, !s) are not allowed")
+        names.append(name)
+    return names
 
 
 class _SafeFormatter(string.Formatter):
-    """Formats None / missing numbers as ``—`` instead of raising."""
+    """Formats None / missing numbers as ``—`` instead of raising. Only plain names are looked
+    up: ``{x.attr}`` or ``{x[0]}`` (attribute traversal from a rule file) render as text."""
 
-    def get_value(self, key: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        return kwargs.get(key) if isinstance(key, str) else super().get_value(key, args, kwargs)
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        if not field_name.isidentifier():
+            return "{" + field_name + "}", field_name
+        return kwargs.get(field_name), field_name
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        return value  # no !r / !s / !a: a template formats numbers, nothing else
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is None:
