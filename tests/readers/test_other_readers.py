@@ -122,7 +122,11 @@ def test_real_verl_console_and_trainer_states():
     assert run.warnings == []
     steps = run.frame[run.frame["key"] == "actor/ppo_kl"]["step"]
     assert (steps.min(), steps.max(), len(steps)) == (101, 435, 335)
-    assert run.frame["key"].nunique() == 68
+    # 68 keys printed; the 7 printed as 0.000 on every step (lr 1e-6 at 3 decimals) are unknown
+    assert run.frame["key"].nunique() == 61
+    assert "actor/lr" in run.meta["rounded"]["unknown"]
+    assert run.meta["rounded"]["zeros"]["actor/ppo_kl"] == 140
+    assert run.meta["config"]["actor_rollout_ref"]["actor"]["optim"]["lr"] == 1e-06
     val = values(run.frame, "val-core/openai/gsm8k/reward/mean@1")
     assert len(val) == 34
     grpo = read_trainer_state(REALDATA / "trl_grpo_chaos_economy" / "trainer_state.json")
