@@ -13,6 +13,7 @@ from trainlens.engine.evaluate import evaluate_run
 from trainlens.engine.spec import RuleSet, load_rules, render_message
 from trainlens.findings import Finding, Skipped
 from trainlens.load import load_runs
+from trainlens.logscan import log_findings, scan_logs
 from trainlens.metrics import AliasTable
 from trainlens.run import Run
 
@@ -65,11 +66,25 @@ def analyze_runs(
     skipped: list[Skipped] = []
     all_warnings = list(warnings or [])
     order = {run.name: i for i, run in enumerate(runs)}
+    log_specs = [s for s in specs if s.kind == "log_pattern"]
     for run in runs:
-        outcome = evaluate_run(run, specs)
-        findings.extend(outcome.findings)
-        skipped.extend(outcome.skipped)
-        all_warnings.extend(outcome.warnings)
+        if len(run.table) or not run.meta.logs:  # a log without metrics: its messages only
+            outcome = evaluate_run(run, specs)
+            findings.extend(outcome.findings)
+            skipped.extend(outcome.skipped)
+            all_warnings.extend(outcome.warnings)
+        if log_specs and run.meta.logs:
+            scans, scan_warnings = scan_logs([Path(p) for p in run.meta.logs], log_specs)
+            all_warnings.extend(scan_warnings)
+            findings.extend(
+                log_findings(
+                    scans,
+                    log_specs,
+                    run.name,
+                    step=run.last_step or 0,
+                    has_metrics=len(run.table) > 0,
+                )
+            )
     findings.sort(
         key=lambda f: (
             order.get(f.run, len(order)),

@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
+from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
+from trainlens.readers._text import read_head_tail
+from trainlens.readers.csv_export import classify_csv, tensorboard_csv_parts
+from trainlens.readers.hf_console import looks_like_hf_console
+from trainlens.readers.kv_console import looks_like_kv_console
+from trainlens.readers.llamafactory import looks_like_llamafactory_line
 from trainlens.readers.verl_console import SNIFF_BYTES, looks_like_verl_console
 from trainlens.readers.verl_jsonl import looks_like_verl_line
 
@@ -22,27 +28,63 @@ class SourceFormat(str, Enum):
     HF_TRAINER_STATE = "hf_trainer_state"
     VERL_JSONL = "verl_jsonl"
     VERL_CONSOLE = "verl_console"
+    LLAMAFACTORY = "llamafactory_jsonl"
+    HF_CONSOLE = "hf_console"
+    KV_CONSOLE = "kv_console"
+    TENSORBOARD_CSV = "tensorboard_csv"
+    WANDB_CSV = "wandb_csv"
+    CSV = "csv"
+    TEXT_LOG = "text_log"  # a console log without metrics: read for the failures it printed
 
     def __str__(self) -> str:
         return self.value
 
 
-#: When one run has several sources, the first format present holds its history.
+#: When one run has several sources, the first format present holds its history; the others
+#: add only the metrics it lacks (or are recorded as duplicates). Structured files beat console
+#: captures (exact steps, full precision), and a console log beats a CSV export.
 PRIMARY_ORDER = (
     SourceFormat.SWIFT_JSONL,
     SourceFormat.TENSORBOARD,
+    SourceFormat.LLAMAFACTORY,
     SourceFormat.VERL_JSONL,
-    SourceFormat.VERL_CONSOLE,
     SourceFormat.HF_TRAINER_STATE,
+    SourceFormat.VERL_CONSOLE,
+    SourceFormat.HF_CONSOLE,
+    SourceFormat.KV_CONSOLE,
+    SourceFormat.TENSORBOARD_CSV,
+    SourceFormat.CSV,
+    SourceFormat.WANDB_CSV,
+    SourceFormat.TEXT_LOG,
+)
+#: Console captures: text a job printed (scanned for failure messages too).
+CONSOLE_FORMATS = (
+    SourceFormat.VERL_CONSOLE,
+    SourceFormat.HF_CONSOLE,
+    SourceFormat.KV_CONSOLE,
+    SourceFormat.TEXT_LOG,
 )
 
 EVENT_FILE_MARKER = "tfevents"
 _EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
 _CHECKPOINT_DIR = re.compile(r"^(?:checkpoint-|global_step_)(\d+)$")
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", ".git", ".hg", ".svn"}
-_TEXT_LOG_SUFFIXES = (".log", ".txt", ".out")
-_NOT_VERL_JSONL = {"logging.jsonl", "completions.jsonl"}
-_ONE_RUN_PER_FILE = (SourceFormat.VERL_JSONL, SourceFormat.VERL_CONSOLE)
+_TEXT_LOG_SUFFIXES = (".log", ".txt", ".out", ".md")
+#: Files that look like logs by name but never are (a scan passes them without a word).
+_NOT_LOGS = re.compile(
+    r"^(?:requirements.*\.txt|readme.*|license.*|changelog.*|notice.*|contributing.*|"
+    r"debug(?:-internal|-core)?\.log|completions\.jsonl|.*\.wandb|vocab\.txt|merges\.txt|"
+    r"latest_checkpointed_iteration\.txt|.*tokenizer.*|.*prompt.*\.txt|cmakelists\.txt)$",
+    re.IGNORECASE,
+)
+_ONE_RUN_PER_FILE = (
+    SourceFormat.VERL_JSONL,
+    *CONSOLE_FORMATS,
+    SourceFormat.CSV,
+)
+#: Beside a run's files: final metrics and W&B's summary (metadata, not history).
+META_FILES = ("wandb-summary.json", "all_results.json", "eval_results.json")
+_WANDB_RUN_DIR = re.compile(r"^(?:offline-)?run-\d{8}_\d{6}-\w+$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +94,7 @@ class Source:
     format: SourceFormat
     path: Path
     files: tuple[Path, ...]
+    member: str | None = None  # the run inside a file holding several (a W&B CSV export)
 
 
 @dataclass(frozen=True)
@@ -72,27 +115,64 @@ class RunSources:
     companions: list[Source] = field(default_factory=list)
     config_path: Path | None = None
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    config_kind: str | None = None  # args_json, wandb, hydra (None: the loader looks further)
+    meta_files: list[Path] = field(default_factory=list)
+
+    @property
+    def logs(self) -> list[Path]:
+        """Console output of the run (scanned for the failures a job printed)."""
+        return [
+            f
+            for s in (self.primary, *self.companions)
+            if s.format in CONSOLE_FORMATS
+            for f in s.files
+        ]
 
 
-def _sniff_verl_jsonl(path: Path) -> bool:
+@dataclass
+class Discovery:
+    """Runs found under a path, and the files that looked like logs but were skipped (why)."""
+
+    runs: list[RunSources]
+    skipped: list[ReadWarning] = field(default_factory=list)
+
+
+def _first_json_line(path: Path) -> object:
     try:
         with open(path, "rb") as fh:
             head = fh.read(64 * 1024)
     except OSError:
-        return False
+        return None
     first = head.split(b"\n", 1)[0]
+    if len(first) >= 64 * 1024 or first.count(b"[") + first.count(b"{") > 200:
+        return None  # too long or too deep to be a log record's first line
     try:
-        return looks_like_verl_line(json.loads(first))
-    except ValueError:
-        return False
+        return json.loads(first)
+    except (ValueError, RecursionError):
+        return None
 
 
-def _sniff_verl_console(path: Path) -> bool:
+def _looks_like_log(name: str) -> bool:
+    low = name.lower()
+    return low.endswith((*_TEXT_LOG_SUFFIXES, ".csv", ".jsonl")) and not _NOT_LOGS.match(name)
+
+
+def _classify_text(path: Path) -> tuple[SourceFormat | None, str]:
     try:
-        with open(path, "rb") as fh:
-            return looks_like_verl_console(fh.read(SNIFF_BYTES))
-    except OSError:
-        return False
+        head = read_head_tail(path, SNIFF_BYTES)
+    except OSError as exc:
+        return None, f"cannot read ({exc.strerror})"
+    if looks_like_verl_console(head):
+        return SourceFormat.VERL_CONSOLE, ""
+    if looks_like_hf_console(head):
+        return SourceFormat.HF_CONSOLE, ""
+    if looks_like_kv_console(head):
+        return SourceFormat.KV_CONSOLE, ""
+    from trainlens.logscan import looks_like_failure
+
+    if looks_like_failure(head):
+        return SourceFormat.TEXT_LOG, ""
+    return None, "no metric lines or failure messages found in it"
 
 
 def _checkpoint_step(path: Path) -> int | None:
@@ -100,19 +180,37 @@ def _checkpoint_step(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _classify_file(path: Path) -> Source | None:
+def _classify_file(path: Path) -> tuple[Source | None, str]:
+    """The source a file is, or None and why it was skipped ("" when it is not log-like)."""
     name = path.name
     if _EVENT_FILE.match(name):
-        return Source(SourceFormat.TENSORBOARD, path.parent, (path,))
+        return Source(SourceFormat.TENSORBOARD, path.parent, (path,)), ""
     if name == "logging.jsonl":
-        return Source(SourceFormat.SWIFT_JSONL, path, (path,))
+        return Source(SourceFormat.SWIFT_JSONL, path, (path,)), ""
     if name == "trainer_state.json":
-        return Source(SourceFormat.HF_TRAINER_STATE, path, (path,))
-    if name.endswith(".jsonl") and name not in _NOT_VERL_JSONL and _sniff_verl_jsonl(path):
-        return Source(SourceFormat.VERL_JSONL, path, (path,))
-    if name.endswith(_TEXT_LOG_SUFFIXES) and _sniff_verl_console(path):
-        return Source(SourceFormat.VERL_CONSOLE, path, (path,))
-    return None
+        return Source(SourceFormat.HF_TRAINER_STATE, path, (path,)), ""
+    if not _looks_like_log(name) or _checkpoint_step(path.parent) is not None:
+        return None, ""  # not log-like, or a file of a saved checkpoint (tokenizer, notes)
+    low = name.lower()
+    if low.endswith(".jsonl"):
+        first = _first_json_line(path)
+        if looks_like_llamafactory_line(first):
+            return Source(SourceFormat.LLAMAFACTORY, path, (path,)), ""
+        if looks_like_verl_line(first):
+            return Source(SourceFormat.VERL_JSONL, path, (path,)), ""
+        return None, "not a JSON-lines log trainlens knows (ms-swift, LLaMA-Factory, verl)"
+    if low.endswith(".csv"):
+        kind, why = classify_csv(path)
+        if kind is None:
+            return None, why
+        fmt = {
+            "tensorboard": SourceFormat.TENSORBOARD_CSV,
+            "wandb": SourceFormat.WANDB_CSV,
+            "wide": SourceFormat.CSV,
+        }[kind.kind]
+        return Source(fmt, path, (path,)), ""
+    fmt, why = _classify_text(path)
+    return (Source(fmt, path, (path,)), "") if fmt else (None, why)
 
 
 @dataclass
@@ -120,6 +218,7 @@ class _Found:
     tensorboard: dict[Path, list[Path]] = field(default_factory=dict)
     singles: list[Source] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    skipped: list[ReadWarning] = field(default_factory=list)
 
 
 def _walk(root: Path) -> _Found:
@@ -131,8 +230,10 @@ def _walk(root: Path) -> _Found:
         if step is not None:
             found.checkpoints.append(Checkpoint(step, here))
         for name in sorted(filenames):
-            src = _classify_file(here / name)
+            src, why = _classify_file(here / name)
             if src is None:
+                if why:
+                    found.skipped.append(ReadWarning(str(here / name), f"skipped: {why}"))
                 continue
             if src.format is SourceFormat.TENSORBOARD:
                 found.tensorboard.setdefault(here, []).append(here / name)
@@ -141,12 +242,36 @@ def _walk(root: Path) -> _Found:
     return found
 
 
+def _wandb_files_root(path: Path) -> Path | None:
+    """The W&B run folder of a file in ``wandb/run-*/files/`` (None elsewhere)."""
+    parent = path.parent
+    if parent.name == "files" and _WANDB_RUN_DIR.match(parent.parent.name):
+        return parent.parent
+    return None
+
+
+def _flat_wandb_files(path: Path) -> bool:
+    """An ``output.log`` kept with W&B's ``config.yaml`` / ``wandb-summary.json`` beside it."""
+    return path.name == "output.log" and (path.parent / "wandb-summary.json").is_file()
+
+
 def _owner_root(src: Source) -> Path:
     """The run directory a single-file source belongs to."""
     parent = src.path.parent
     if src.format is SourceFormat.HF_TRAINER_STATE and _checkpoint_step(parent) is not None:
         return parent.parent  # output_dir/checkpoint-N/trainer_state.json
-    if src.format in (SourceFormat.VERL_JSONL, SourceFormat.VERL_CONSOLE):
+    wandb_root = _wandb_files_root(src.path)
+    if wandb_root is not None:
+        return wandb_root
+    if src.format is SourceFormat.TENSORBOARD_CSV:
+        first = src.files[0]
+        run, _ = tensorboard_csv_parts(first)
+        return first.parent if run in ("", ".") else first.parent / run
+    if src.format is SourceFormat.WANDB_CSV:
+        return src.path.with_suffix("") / (src.member or "")
+    if src.format in CONSOLE_FORMATS and _flat_wandb_files(src.path):
+        return parent
+    if src.format in _ONE_RUN_PER_FILE:
         return src.path.with_suffix("")  # one run per file
     return parent
 
@@ -192,6 +317,81 @@ def _run_name(root: Path, base: Path) -> str:
     return base.name if rel == Path(".") else rel.as_posix()
 
 
+def _config_of(root: Path) -> tuple[Path | None, str | None]:
+    """The run config file the framework left in a run folder, and its kind."""
+    for path, kind in (
+        (root / "args.json", "args_json"),
+        (root / "files" / "config.yaml", "wandb"),
+        (root / ".hydra" / "config.yaml", "hydra"),
+    ):
+        if path.is_file():
+            return path, kind
+    if (root / "config.yaml").is_file() and (root / "wandb-summary.json").is_file():
+        return root / "config.yaml", "wandb"  # W&B's files/ kept flat
+    from trainlens.run_config import hydra_dir_for
+
+    hydra = hydra_dir_for(root)
+    if hydra is not None:
+        return hydra / "config.yaml", "hydra"
+    return None, None
+
+
+def _meta_files(root: Path) -> list[Path]:
+    return [
+        p for folder in (root, root / "files") for name in META_FILES if (p := folder / name).is_file()
+    ]
+
+
+def _expand_members(singles: list[Source]) -> list[Source]:
+    """A W&B CSV export holds several runs: one source per run in it."""
+    from trainlens.readers.csv_export import classify_csv
+
+    out: list[Source] = []
+    for src in singles:
+        if src.format is SourceFormat.WANDB_CSV and src.member is None:
+            kind, _ = classify_csv(src.path)
+            out += [replace(src, member=m) for m in (kind.runs if kind else ())]
+        else:
+            out.append(src)
+    return out
+
+
+def _group_tensorboard_csvs(singles: list[Source]) -> list[Source]:
+    """TensorBoard's per-tag CSV exports of one run (same folder and run name) as one source."""
+    groups: dict[Path, list[Path]] = {}
+    out: list[Source] = []
+    for src in singles:
+        if src.format is SourceFormat.TENSORBOARD_CSV:
+            groups.setdefault(_owner_root(src), []).append(src.path)
+        else:
+            out.append(src)
+    for root, files in groups.items():
+        out.append(Source(SourceFormat.TENSORBOARD_CSV, root, tuple(sorted(files))))
+    return out
+
+
+def _build_run(root: Path, sources: list[Source], base: Path) -> RunSources:
+    states = [s for s in sources if s.format is SourceFormat.HF_TRAINER_STATE]
+    others = [s for s in sources if s.format is not SourceFormat.HF_TRAINER_STATE]
+    if states:
+        others.append(_newest_trainer_state(states))
+    others.sort(key=lambda s: (PRIMARY_ORDER.index(s.format), str(s.path)))
+    config, kind = _config_of(root)
+    primary = others[0]
+    name = _run_name(root, base)
+    if primary.format is SourceFormat.WANDB_CSV and primary.member:
+        name = _run_name(primary.path.with_suffix(""), base) + "/" + primary.member
+    return RunSources(
+        name=name,
+        root=root,
+        primary=primary,
+        companions=others[1:],
+        config_path=config,
+        config_kind=kind,
+        meta_files=_meta_files(root),
+    )
+
+
 def _attach_checkpoints(runs: list[RunSources], checkpoints: list[Checkpoint]) -> None:
     """A checkpoint belongs to the run whose root holds it, else to a run with the same
     ``<project>/<experiment>`` tail (verl keeps ``checkpoints/`` apart from its logs)."""
@@ -208,34 +408,31 @@ def _attach_checkpoints(runs: list[RunSources], checkpoints: list[Checkpoint]) -
 
 def discover(path: Path | str) -> list[RunSources]:
     """Find every run under ``path``; raises :class:`TrainlensError` when there is none."""
+    return discover_all(path).runs
+
+
+def discover_all(path: Path | str) -> Discovery:
+    """Every run under ``path`` and the log-like files skipped (with why); raises
+    :class:`TrainlensError` when there is no run."""
     base = Path(path)
     if not base.exists():
         raise TrainlensError(f"{base}: no such file or directory")
     if base.is_file():
-        src = _classify_file(base)
-        if src is None:
-            raise TrainlensError(
-                f"{base}: not a training log trainlens reads (events.out.tfevents.*, "
-                "logging.jsonl, trainer_state.json, verl .jsonl or console log)"
-            )
-        root = _owner_root(src)
-        if src.format is SourceFormat.TENSORBOARD:  # <output_dir>/runs[/<date>]/events...
-            root = _output_dir_of(base.parent, base.parent.parent.parent) or base.parent
-        config = root / "args.json"
-        name = src.path.stem if src.format in _ONE_RUN_PER_FILE else root.resolve().name
-        return [
-            RunSources(
-                name=name, root=root, primary=src, config_path=config if config.is_file() else None
-            )
-        ]
+        return Discovery(_discover_file(base))
     try:
         found = _walk(base)
     except OSError as exc:
         raise TrainlensError(f"{base}: cannot list directory ({exc.strerror})") from exc
 
+    singles = _group_tensorboard_csvs(_expand_members(found.singles))
     by_root: dict[Path, list[Source]] = {}
-    for src in found.singles:
-        by_root.setdefault(_owner_root(src), []).append(src)
+    consoles: list[Source] = []
+    for src in singles:
+        root = _owner_root(src)
+        if src.format in _ONE_RUN_PER_FILE and root == src.path.with_suffix(""):
+            consoles.append(src)  # its own run, unless its folder is another run's
+        else:
+            by_root.setdefault(root, []).append(src)
     roots = sorted(by_root)
     for tb_dir, files in sorted(found.tensorboard.items()):
         tb = Source(SourceFormat.TENSORBOARD, tb_dir, tuple(files))
@@ -243,29 +440,47 @@ def discover(path: Path | str) -> list[RunSources]:
         if owner is None:
             owner = _output_dir_of(tb_dir, base)
         by_root.setdefault(owner if owner is not None else tb_dir, []).append(tb)
+    for src in consoles:
+        host = src.path.parent
+        if host in by_root and src.format in CONSOLE_FORMATS:
+            by_root[host].append(src)  # a console capture beside the run's own logs
+        else:
+            by_root.setdefault(src.path.with_suffix(""), []).append(src)
 
-    runs: list[RunSources] = []
-    for root in sorted(by_root):
-        sources = by_root[root]
-        states = [s for s in sources if s.format is SourceFormat.HF_TRAINER_STATE]
-        others = [s for s in sources if s.format is not SourceFormat.HF_TRAINER_STATE]
-        if states:
-            others.append(_newest_trainer_state(states))
-        others.sort(key=lambda s: (PRIMARY_ORDER.index(s.format), str(s.path)))
-        config = root / "args.json"
-        runs.append(
-            RunSources(
-                name=_run_name(root, base),
-                root=root,
-                primary=others[0],
-                companions=others[1:],
-                config_path=config if config.is_file() else None,
-            )
-        )
+    runs = [_build_run(root, by_root[root], base) for root in sorted(by_root)]
     if not runs:
-        raise TrainlensError(
-            f"{base}: no training logs found (looked for events.out.tfevents.*, logging.jsonl, "
-            "trainer_state.json, verl .jsonl / console logs)"
+        kinds = (
+            "events.out.tfevents.*, logging.jsonl, trainer_state.json, trainer_log.jsonl, "
+            "verl .jsonl, console logs, CSV exports"
         )
+        detail = f"; {len(found.skipped)} log-like file(s) skipped" if found.skipped else ""
+        raise TrainlensError(f"{base}: no training logs found (looked for {kinds}){detail}")
     _attach_checkpoints(runs, found.checkpoints)
-    return runs
+    return Discovery(runs, found.skipped)
+
+
+def _discover_file(base: Path) -> list[RunSources]:
+    src, why = _classify_file(base)
+    if src is None:
+        raise TrainlensError(
+            f"{base}: not a training log trainlens reads"
+            + (f" ({why})" if why else "")
+            + " (events.out.tfevents.*, logging.jsonl, trainer_state.json, trainer_log.jsonl, "
+            "verl .jsonl, console logs with metric lines or failure messages, CSV exports)"
+        )
+    if src.format is SourceFormat.WANDB_CSV:
+        sources = _expand_members([src])
+        return [
+            _build_run(_owner_root(s), [s], base.parent) for s in sources
+        ]
+    if src.format is SourceFormat.TENSORBOARD_CSV:
+        src = _group_tensorboard_csvs([src])[0]
+    root = _owner_root(src)
+    if src.format is SourceFormat.TENSORBOARD:  # <output_dir>/runs[/<date>]/events...
+        root = _output_dir_of(base.parent, base.parent.parent.parent) or base.parent
+    run = _build_run(root, [src], root.parent)
+    if src.format in _ONE_RUN_PER_FILE and root == src.path.with_suffix(""):
+        run.name = src.path.stem
+    else:
+        run.name = root.resolve().name
+    return [run]

@@ -69,6 +69,14 @@ class Finding:
     best_value: float | None = None
     recommended_checkpoint: str | None = None
 
+    @property
+    def source_line(self) -> str | None:
+        """``file:line`` of a finding about what a log printed (log patterns), else None."""
+        name, line = self.params.get("file_name"), self.params.get("first_line")
+        if not name:
+            return None
+        return f"{name}:{line}" if line is not None else str(name)
+
     def to_dict(self, message: str) -> dict[str, Any]:
         """The JSON form (schema_version 1) with ``message`` already rendered."""
         out: dict[str, Any] = {
@@ -92,7 +100,14 @@ class Finding:
             out["best_value"] = _num(self.best_value)
         if self.recommended_checkpoint is not None:
             out["recommended_checkpoint"] = self.recommended_checkpoint
+        if self.source_line is not None:  # what a log printed: where, how often, an excerpt
+            for name in LOG_FIELDS:
+                out[name] = json_safe(self.params.get(name))
         return out
+
+
+#: Keys a finding about a log's text carries at the top level of its JSON form.
+LOG_FIELDS = ("file", "count", "first_line", "lines", "excerpt")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ _TRL_MARKERS = (
     "frac_reward_zero_std",
     "num_tokens",
     "rewards/margins",
+    "reward_std",
+    "completion_length",
+    "sampling/",
 )
 _HF_KEYS = {"loss", "learning_rate", "epoch", "grad_norm", "eval_loss", "train_runtime"}
 #: Fields only ms-swift writes into args.json.
@@ -35,11 +38,13 @@ _SWIFT_CONFIG_KEYS = ("train_type", "rlhf_type", "model_type", "tuner_backend", 
 
 
 def guess_framework(fmt: str, keys: Iterable[str], config: dict[str, Any] | None) -> str:
-    """One of ``ms-swift, trl, verl, openrlhf, hf-trainer, unknown``."""
+    """One of ``ms-swift, trl, verl, openrlhf, llama-factory, hf-trainer, unknown``."""
     if fmt == "swift_jsonl" or (config and any(k in config for k in _SWIFT_CONFIG_KEYS)):
         return "ms-swift"
     if fmt in ("verl_jsonl", "verl_console"):
         return "verl"
+    if fmt == "llamafactory_jsonl":
+        return "llama-factory"
     raw = list(keys)
     norm = {normalise_key(k) for k in raw}
     if any(k.startswith(_VERL_PREFIXES) for k in norm):
@@ -49,6 +54,6 @@ def guess_framework(fmt: str, keys: Iterable[str], config: dict[str, Any] | None
     if any(k.startswith(_TRL_MARKERS) for k in norm):
         return "trl"
     hf_tb = sum(k.startswith("train/") for k in raw) and norm & _HF_KEYS
-    if fmt == "hf_trainer_state" or (hf_tb and norm & {"learning_rate", "epoch"}):
+    if fmt in ("hf_trainer_state", "hf_console") or (hf_tb and norm & {"learning_rate", "epoch"}):
         return "hf-trainer"
     return "unknown"

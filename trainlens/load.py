@@ -11,17 +11,21 @@ from typing import Any
 import pandas as pd
 
 from trainlens.diagnostics import ReadWarning, condense
-from trainlens.discover import RunSources, SourceFormat, discover
+from trainlens.discover import RunSources, SourceFormat, discover_all
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
 from trainlens.metrics import AliasTable, normalise_key
-from trainlens.readers._frame import ReadResult
 from trainlens.readers.hf_trainer_state import read_trainer_state
-from trainlens.readers.swift_jsonl import read_swift_jsonl
-from trainlens.readers.verl_console import read_verl_console
-from trainlens.readers.verl_jsonl import read_verl_jsonl
+from trainlens.readers.registry import read_source_file
 from trainlens.run import Run, RunMeta, SourceInfo
+from trainlens.run_config import (
+    RunConfig,
+    llamafactory_config,
+    load_json_config,
+    load_yaml_config,
+    unwrap_wandb,
+)
 
 #: Called with (files done, files total, current file) while reading.
 ProgressFn = Callable[[int, int, str], None]
@@ -35,32 +39,49 @@ class LoadResult:
     warnings: list[ReadWarning] = field(default_factory=list)
 
 
-def _read_file(fmt: SourceFormat, path: Path) -> ReadResult:
-    if fmt is SourceFormat.TENSORBOARD:
-        from trainlens.readers.tensorboard import read_event_file
-
-        return read_event_file(path)
-    if fmt is SourceFormat.SWIFT_JSONL:
-        return read_swift_jsonl(path)
-    if fmt is SourceFormat.HF_TRAINER_STATE:
-        return read_trainer_state(path)
-    if fmt is SourceFormat.VERL_JSONL:
-        return read_verl_jsonl(path)
-    return read_verl_console(path)
-
-
-def read_config(path: Path | None, warnings: list[ReadWarning]) -> dict[str, Any]:
+def read_config(path: Path | None, warnings: list[ReadWarning], kind: str | None = None) -> dict[str, Any]:
+    """A run config file by kind: ``args_json`` (default), ``wandb`` (value-wrapped YAML),
+    ``hydra`` or another YAML."""
     if path is None:
         return {}
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        warnings.append(ReadWarning(str(path), f"run config not read: {exc}"))
-        return {}
-    if not isinstance(config, dict):
-        warnings.append(ReadWarning(str(path), "run config is not a JSON object; ignored"))
-        return {}
-    return config
+    if kind in (None, "args_json") and path.suffix == ".json":
+        return load_json_config(path, warnings)
+    doc = load_yaml_config(path, warnings)
+    return unwrap_wandb(doc) if kind == "wandb" else doc
+
+
+def run_config(
+    sources: RunSources,
+    reads: list[tuple[HistoryFile, pd.DataFrame, dict[str, Any]]],
+    warnings: list[ReadWarning],
+    config: dict[str, Any],
+) -> RunConfig:
+    """The run's config: the file discovery found, else what the logs themselves hold (a verl
+    config dump), else LLaMA-Factory's train YAML / launch script that matches the log."""
+    if config:
+        return RunConfig(config, sources.config_path, sources.config_kind or "args_json")
+    for _file, _frame, found in reads:
+        if isinstance(found.get("config"), dict):
+            return RunConfig(found["config"], _file.path, "console")
+    if sources.primary.format is SourceFormat.LLAMAFACTORY and reads:
+        file, frame, found = reads[0]
+        epochs = frame.loc[frame["key"] == "epoch", "value"]
+        last_epoch = float(epochs.iloc[-1]) if len(epochs) else None
+        found_cfg = llamafactory_config(sources.root, found, last_epoch)
+        warnings.extend(found_cfg.warnings)
+        return found_cfg
+    return RunConfig()
+
+
+def read_meta_files(paths: list[Path], warnings: list[ReadWarning]) -> dict[str, float]:
+    """Final values from ``wandb-summary.json`` / ``all_results.json`` beside a run."""
+    out: dict[str, float] = {}
+    for path in paths:
+        doc = load_json_config(path, warnings)
+        for key, value in doc.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out.setdefault(str(key), float(value))
+    return out
 
 
 def source_info(path: str, fmt: str, frame: pd.DataFrame, role: str = "history") -> SourceInfo:
@@ -78,6 +99,9 @@ def source_info(path: str, fmt: str, frame: pd.DataFrame, role: str = "history")
 def apply_meta(meta: RunMeta, found: dict[str, Any], *, fill_only: bool = False) -> None:
     """Copy reader metadata onto the run (``fill_only``: never overwrite what is known)."""
     mapping = {
+        "step_basis": "step_basis",
+        "rounded": "rounded",
+        "progress": "progress",
         "max_steps": "max_steps",
         "best_metric": "best_metric",
         "best_global_step": "best_step",
@@ -102,16 +126,25 @@ class HistoryFile:
     format: SourceFormat
     path: Path
     extra: bool = False
+    member: str | None = None  # the run inside a file that holds several (W&B CSV export)
 
 
 def history_files(sources: RunSources) -> list[HistoryFile]:
     """The files holding a run's scalars, in reading order (the primary source first)."""
     primary = sources.primary
-    tensorboard = [c for c in sources.companions if c.format is SourceFormat.TENSORBOARD]
-    out = [HistoryFile(primary.format, f) for f in primary.files]
-    extra = primary.format is not SourceFormat.TENSORBOARD
-    out += [HistoryFile(c.format, f, extra=extra) for c in tensorboard for f in c.files]
+    out = [HistoryFile(primary.format, f, member=primary.member) for f in primary.files]
+    out += [
+        HistoryFile(c.format, f, extra=True, member=c.member)
+        for c in sources.companions
+        if c.format not in _NO_HISTORY
+        for f in c.files
+    ]
     return out
+
+
+#: Companions that add no scalars: trainer_state beside another history is metadata, a
+#: console log without metrics is read for the failures it printed.
+_NO_HISTORY = (SourceFormat.HF_TRAINER_STATE, SourceFormat.TEXT_LOG)
 
 
 def assemble_run(
@@ -125,17 +158,20 @@ def assemble_run(
     :func:`history_files` order): extra TensorBoard tags filtered, the newest
     ``trainer_state.json`` read for metadata, parts merged, restarts checked. Shared by
     :func:`load_run` and the live follower, so both see the same run."""
+    cfg = run_config(sources, reads, warnings, config)
     meta = RunMeta(
-        config_path=str(sources.config_path) if sources.config_path else None,
+        config_path=str(cfg.path) if cfg.path else None,
+        config_kind=cfg.kind,
         checkpoints=list(sources.checkpoints),
-        config=config,
+        config=cfg.values,
+        logs=[str(p) for p in sources.logs],
     )
     parts: list[tuple[str, pd.DataFrame]] = []
     known: set[str] = set()
     for file, frame, found in reads:
         apply_meta(meta, found)
-        role = "history"
-        if file.extra:  # `train/loss` repeats `loss`: keep only tags the history lacks
+        role = "log" if file.format is SourceFormat.TEXT_LOG else "history"
+        if file.extra and len(frame):  # `train/loss` repeats `loss`: keep only what is new
             new = [k for k in frame["key"].cat.categories if normalise_key(str(k)) not in known]
             frame = frame[frame["key"].isin(new)].reset_index(drop=True)
             frame = frame.assign(key=frame["key"].cat.remove_unused_categories())
@@ -153,6 +189,12 @@ def assemble_run(
             meta.sources.append(
                 source_info(str(comp.path), comp.format.value, state.frame, role="metadata")
             )
+    final = read_meta_files(sources.meta_files, warnings)
+    if final:
+        meta.final_values = final
+        meta.sources.extend(
+            SourceInfo(str(p), "summary", 0, None, None, role="metadata") for p in sources.meta_files
+        )
     table, restarts = merge_frames(parts)
     _count_kept_points(meta, table)
     if len(restarts) > MAX_RESTARTS:
@@ -177,6 +219,14 @@ def assemble_run(
     return Run(sources.name, sources.root, primary, table, meta, aliases)
 
 
+def _steps_per_epoch(config: dict[str, Any]) -> float | None:
+    """Steps per epoch a config states (``max_steps`` / ``num_train_epochs``), if it does."""
+    steps, epochs = config.get("max_steps"), config.get("num_train_epochs")
+    if isinstance(steps, int) and steps > 0 and isinstance(epochs, (int, float)) and epochs > 0:
+        return steps / float(epochs)
+    return None
+
+
 def _count_kept_points(meta: RunMeta, table: pd.DataFrame) -> None:
     """Source ``points`` = the rows each file contributes to the merged table (a step logged
     twice counts once); ``repeated`` = its records that re-logged a step, e.g. every line of an
@@ -197,13 +247,15 @@ def load_run(
 ) -> Run:
     """Read one discovered run: every history file (see :func:`history_files`), then
     :func:`assemble_run`."""
-    config = read_config(sources.config_path, warnings)
+    config = read_config(sources.config_path, warnings, sources.config_kind)
     files = history_files(sources)
     reads = []
     for i, file in enumerate(files):
         if progress:
             progress(i, len(files), str(file.path))
-        result = _read_file(file.format, file.path)
+        result = read_source_file(
+            file.format, file.path, member=file.member, steps_per_epoch=_steps_per_epoch(config)
+        )
         warnings.extend(condense(result.warnings))
         reads.append((file, result.frame, result.meta))
     return assemble_run(sources, reads, aliases, warnings, config)
@@ -219,13 +271,15 @@ def load_runs(
     """
     table = aliases or AliasTable.load()
     result = LoadResult()
-    for sources in discover(path):
+    found = discover_all(path)
+    result.warnings.extend(found.skipped)
+    for sources in found.runs:
         before = len(result.warnings)
         run = load_run(sources, table, result.warnings, progress)
         only_tb = run.format == SourceFormat.TENSORBOARD.value
         if only_tb and not len(run.table) and len(result.warnings) == before:
             continue  # a TensorBoard dir with no scalars (hparams, images): not a run to analyse
-        if not len(run.table):
+        if not len(run.table) and not run.meta.logs:
             result.warnings.append(
                 ReadWarning(str(run.path), "no metrics could be read from this run")
             )

@@ -66,11 +66,27 @@ class RunMeta:
     restarts: list[Restart] = field(default_factory=list)
     train_summary: dict[str, float] = field(default_factory=dict)
     sources: list[SourceInfo] = field(default_factory=list)
+    config_kind: str | None = None  # args_json, wandb, hydra, llamafactory_yaml, console, ...
+    #: How steps were found when the log has none (console dicts): ``{"method": "tqdm" |
+    #: "interval" | "epoch" | "position" | "wandb_step", ...}``; None when the log says.
+    step_basis: dict[str, Any] | None = None
+    #: Console values printed with few decimals: ``{"decimals": 3, "unknown": [keys printed
+    #: 0.000 on every step, not read], "zeros": {key: points printed as 0.000}}``.
+    rounded: dict[str, Any] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)  # {"done": last step the bar showed}
+    final_values: dict[str, float] = field(default_factory=dict)  # wandb-summary / all_results
+    logs: list[str] = field(default_factory=list)  # console output read for failure messages
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "framework": self.framework,
             "config_path": self.config_path,
+            "config_kind": self.config_kind,
+            "step_basis": self.step_basis,
+            "rounded": self.rounded,
+            "progress": self.progress,
+            "final_values": self.final_values,
+            "logs": self.logs,
             "max_steps": self.max_steps,
             "best_metric": self.best_metric,
             "best_step": self.best_step,

@@ -27,6 +27,7 @@ UI = {
         "info": "info",
         "steps": "steps {s}",
         "one_step": "step {s}",
+        "no_metrics": "no metrics: log messages only",
         "step": "step",
         "start_step": "start step",
         "value": "value",
@@ -54,6 +55,7 @@ UI = {
         "info": "提示",
         "steps": "第 {s} 步",
         "one_step": "第 {s} 步",
+        "no_metrics": "无指标：仅日志消息",
         "step": "步",
         "start_step": "起始步",
         "value": "数值",
@@ -161,6 +163,8 @@ def render_finding(
     if times > 1:
         where = f"{where}, {t['times'].format(n=times)}" if where else t["times"].format(n=times)
         head.append(f"  —  {where}", style="dim")
+    elif f.source_line is not None:
+        head.append(f"  —  {f.source_line}", style="dim")
     else:
         steps = t["one_step" if f.start_step == f.end_step else "steps"].format(s=_steps(f))
         head.append(f"  —  {where}, {steps}" if where else f"  —  {steps}", style="dim")
@@ -230,7 +234,10 @@ def _run_header(run: Run, lang: str) -> Text:
     fw = run.meta.framework
     if not fw or fw == "unknown":
         fw = t["unknown"]
-    steps = t["steps"].format(s=f"{run.first_step}–{run.last_step}")
+    if run.first_step is None:
+        steps = t["no_metrics"]
+    else:
+        steps = t["steps"].format(s=f"{run.first_step}–{run.last_step}")
     return Text(f"{run.name}  ({run.format}, {t['framework']} {fw}, {steps})", style="bold")
 
 

@@ -240,6 +240,21 @@ class _Helpers:
         first, last = v.occurrences[0].start_step, max(o.end_step for o in v.occurrences)
         return str(first) if first == last else f"{first}–{last}"
 
+    def where(self, v: FindingView) -> str:
+        """Where a finding is: ``step 120`` / ``第 120 步``, or ``output.log:31`` for what a log
+        printed."""
+        line = v.finding.source_line
+        if line is not None:
+            return f"`{line}`"
+        span = self.span(v)
+        return self.t("label.steps_span" if "–" in span else "label.step_span", span=span)
+
+    def run_steps(self, run: Any) -> str:
+        """``steps 1–238`` / ``第 1–238 步``, or that the run logged no metric."""
+        if run.first_step is None:
+            return self.t("label.no_metrics")
+        return self.t("label.steps_span", span=f"{run.first_step}–{run.last_step}")
+
     def occurrence_value(self, f: Finding) -> str:
         if f.peak_value is not None:
             return (
@@ -329,6 +344,8 @@ class _Helpers:
             "change",
             "marks",
             "span",
+            "where",
+            "run_steps",
             "occurrence_value",
             "asset",
             "earliest",

@@ -1,0 +1,328 @@
+"""The failures a job printed: ``log_pattern`` rules (regexes in ``rules/``) over console logs.
+
+One pass per file: all rules' patterns are joined into one regex searched over 8 MiB blocks
+(C speed, however long the log), and only the lines it hits are matched rule by rule. A Python
+traceback (or Ray's ``Unhandled error`` with frames and no header) is followed to its
+exception line: each distinct (exception, message, innermost frame) is one finding with a count.
+Identical lines are summarised once with a count and the first line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from trainlens.diagnostics import ReadWarning
+from trainlens.engine.spec import RuleSpec, load_rules
+from trainlens.findings import Finding, Severity
+from trainlens.readers._text import clean
+
+BLOCK = 8 << 20
+EXCERPT_CHARS = 300
+MAX_LINES_LISTED = 5
+TRACEBACK_RULE = "python_traceback"
+DIED_RULE = "job_died_before_training"
+_TB_READ = 256 << 10
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Fault))(?::\s?(?P<message>.*))?$")
+#: Frames in installed packages or the standard library: the innermost frame *outside* them is
+#: where the user's code (or the framework's own source checkout) failed.
+_LIBRARY = re.compile(r"[/\\](?:site-packages|dist-packages|lib[/\\]python\d[\d.]*)[/\\]|^<frozen ")
+#: Exceptions that are a person stopping the job, not a failure.
+BENIGN_EXCEPTIONS = ("KeyboardInterrupt",)
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+
+
+def _bytes_pattern(pattern: re.Pattern[str]) -> bytes:
+    """A rule pattern for the joined prefilter: named groups made anonymous, leading global
+    flags (``(?i)``) scoped to the pattern (``(?i:...)``)."""
+    text = re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+    m = _GLOBAL_FLAGS.match(text)
+    if m:
+        text = f"(?{m.group(1)}:{text[m.end():]})"
+    return text.encode()
+
+
+@dataclass
+class _Hits:
+    rule: str
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+    excerpt: str = ""
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Traceback:
+    exc_type: str
+    message: str
+    frame: str
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+    excerpt: str = ""
+
+
+@dataclass
+class LogScan:
+    """What one file printed: per rule its hits, and the distinct tracebacks."""
+
+    path: Path
+    hits: dict[str, _Hits] = field(default_factory=dict)
+    tracebacks: dict[tuple[str, str, str], _Traceback] = field(default_factory=dict)
+    warnings: list[ReadWarning] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> bool:
+        crashed = any(k[0] not in BENIGN_EXCEPTIONS for k in self.tracebacks)
+        return crashed or any(
+            r in self.hits for r in ("cuda_oom", "process_killed", "nccl_timeout")
+        )
+
+
+@lru_cache(maxsize=1)
+def _builtin_patterns() -> re.Pattern[bytes]:
+    specs = load_rules().of_kind("log_pattern")
+    return _joined(tuple(specs))
+
+
+def _joined(specs: Sequence[RuleSpec]) -> re.Pattern[bytes]:
+    parts = [_bytes_pattern(p) for s in specs for p in s.patterns]
+    return re.compile(b"|".join(b"(?:" + p + b")" for p in parts) or b"(?!)", re.MULTILINE)
+
+
+def looks_like_failure(head: bytes) -> bool:
+    """True when a text sample holds a failure message a ``log_pattern`` rule knows."""
+    return _builtin_patterns().search(head) is not None
+
+
+def _text(line: bytes) -> str:
+    return clean(line).decode("utf-8", "replace").strip()
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def scan_file(path: Path, specs: Sequence[RuleSpec]) -> LogScan:
+    """Scan one text file with the ``log_pattern`` rules ``specs``; never raises for bad input."""
+    out = LogScan(path)
+    rules = [s for s in specs if s.kind == "log_pattern"]
+    if not rules:
+        return out
+    joined = _joined(rules)
+    compiled = [(s, [re.compile(_bytes_pattern_named(p)) for p in s.patterns]) for s in rules]
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        out.warnings.append(ReadWarning(str(path), f"cannot read file: {exc.strerror}"))
+        return out
+    with fh, open(path, "rb") as side:
+        line_no = 1
+        offset = 0
+        carry = b""
+        while True:
+            block = fh.read(BLOCK)
+            data = carry + block
+            if not block:
+                if not data:
+                    break
+                cut = len(data)
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
+                    continue
+            chunk = data[:cut]
+            pos = 0
+            last_line_start = -1
+            for m in joined.finditer(chunk):
+                start = chunk.rfind(b"\n", 0, m.start()) + 1
+                if start == last_line_start:
+                    continue  # one line, several patterns: matched rule by rule below
+                last_line_start = start
+                line_no += chunk.count(b"\n", pos, start)
+                pos = start
+                end = chunk.find(b"\n", m.start())
+                line = chunk[start : end if end >= 0 else len(chunk)]
+                _match_line(out, compiled, line, line_no, side, offset + start)
+            line_no += chunk.count(b"\n", pos)
+            offset += cut
+            carry = data[cut:]
+            if not block:
+                break
+    return out
+
+
+def _bytes_pattern_named(pattern: re.Pattern[str]) -> bytes:
+    return pattern.pattern.encode()
+
+
+def _match_line(
+    out: LogScan,
+    compiled: list[tuple[RuleSpec, list[re.Pattern[bytes]]]],
+    line: bytes,
+    line_no: int,
+    side: Any,
+    line_offset: int,
+) -> None:
+    for spec, patterns in compiled:
+        for pattern in patterns:
+            m = pattern.search(line)
+            if not m:
+                continue
+            if spec.id == TRACEBACK_RULE:
+                _traceback(out, side, line_offset, line_no, line)
+            else:
+                hits = out.hits.setdefault(spec.id, _Hits(spec.id))
+                hits.count += 1
+                if len(hits.lines) < MAX_LINES_LISTED:
+                    hits.lines.append(line_no)
+                if not hits.excerpt:
+                    hits.excerpt = _short(_text(line))
+                    hits.groups = {
+                        k: v.decode("utf-8", "replace")
+                        for k, v in m.groupdict().items()
+                        if v is not None
+                    }
+                else:
+                    for k, v in m.groupdict().items():  # fill what the first match lacked
+                        if v is not None and k not in hits.groups:
+                            hits.groups[k] = v.decode("utf-8", "replace")
+            break
+
+
+def _traceback(out: LogScan, side: Any, offset: int, line_no: int, header: bytes) -> None:
+    """Follow a traceback from its header to the exception line."""
+    side.seek(offset)
+    data = side.read(_TB_READ)
+    lines = data.split(b"\n")[1:]
+    frame = user_frame = ""
+    exc_type, message = "", ""
+    for raw in lines:
+        text = clean(raw).decode("utf-8", "replace").rstrip()
+        if not text.strip():
+            continue
+        fm = _FRAME.match(text)
+        if fm:
+            frame = f"{fm.group('func')} ({fm.group('file').rsplit('/', 1)[-1]}:{fm.group('line')})"
+            if not _LIBRARY.search(fm.group("file")):
+                user_frame = frame
+            continue
+        if text.startswith((" ", "\t")) or text.lstrip().startswith(("^", "~")):
+            continue  # source line under a frame, or the caret marker
+        if text.startswith(_CHAINED) or text.startswith("Traceback (most recent call last)"):
+            continue
+        em = _EXCEPTION.match(text.strip())
+        if em:
+            exc_type, message = em.group("type"), (em.group("message") or "").strip()
+        break
+    if not exc_type:
+        exc_type = "unknown exception"
+    frame = user_frame or frame
+    key = (exc_type, message[:200], frame)
+    tb = out.tracebacks.get(key)
+    if tb is None:
+        tb = out.tracebacks[key] = _Traceback(exc_type, _short(message), frame)
+        tb.excerpt = _short(f"{exc_type}: {message}" if message else exc_type)
+    tb.count += 1
+    if len(tb.lines) < MAX_LINES_LISTED:
+        tb.lines.append(line_no)
+
+
+def log_findings(
+    scans: Sequence[LogScan],
+    specs: Sequence[RuleSpec],
+    run: str,
+    *,
+    step: int,
+    has_metrics: bool,
+) -> list[Finding]:
+    """Findings of a run's scanned logs. ``step``: the run's last logged step (0 when none);
+    ``has_metrics``: whether any metric was read (a fatal log without is a job that died)."""
+    by_id = {s.id: s for s in specs if s.kind == "log_pattern"}
+    out: list[Finding] = []
+    for scan in scans:
+        for rule_id, hits in scan.hits.items():
+            spec = by_id.get(rule_id)
+            if spec is None or rule_id == DIED_RULE:
+                continue
+            params = _params(spec, scan.path, hits.count, hits.lines, hits.excerpt)
+            params.update(hits.groups)
+            out.append(_finding(spec, run, step, params))
+        tb_spec = by_id.get(TRACEBACK_RULE)
+        if tb_spec is not None:
+            for tb in scan.tracebacks.values():
+                params = _params(tb_spec, scan.path, tb.count, tb.lines, tb.excerpt)
+                params.update(exc_type=tb.exc_type, exc_message=tb.message, frame=tb.frame or "—")
+                finding = _finding(tb_spec, run, step, params)
+                if tb.exc_type in BENIGN_EXCEPTIONS:  # Ctrl-C: said, but not as a failure
+                    finding = replace(finding, severity=Severity.INFO)
+                out.append(finding)
+    died = by_id.get(DIED_RULE)
+    if died is not None and not has_metrics:
+        fatal = [s for s in scans if s.fatal]
+        if fatal:
+            scan = fatal[0]
+            first_tb = next(
+                (t for t in scan.tracebacks.values() if t.exc_type not in BENIGN_EXCEPTIONS), None
+            )
+            cause = (
+                first_tb.excerpt
+                if first_tb
+                else next((h.excerpt for h in scan.hits.values()), "an error")
+            )
+            where = f" in {first_tb.frame}" if first_tb and first_tb.frame else ""
+            lines = sorted({n for h in scan.hits.values() for n in h.lines})[:MAX_LINES_LISTED]
+            if first_tb:
+                lines = first_tb.lines
+            count = sum(t.count for t in scan.tracebacks.values()) or sum(
+                h.count for h in scan.hits.values()
+            )
+            params = _params(died, scan.path, count, lines, cause)
+            params.update(cause=cause, where=where)
+            out.append(_finding(died, run, step, params))
+    return out
+
+
+def _params(
+    spec: RuleSpec, path: Path, count: int, lines: list[int], excerpt: str
+) -> dict[str, Any]:
+    params: dict[str, Any] = {name: "" for name in spec.outputs}
+    params.update(
+        file=str(path),
+        file_name=path.name,
+        count=count,
+        first_line=lines[0] if lines else None,
+        lines=list(lines),
+        excerpt=excerpt,
+    )
+    return params
+
+
+def _finding(spec: RuleSpec, run: str, step: int, params: dict[str, Any]) -> Finding:
+    return Finding(
+        rule=spec.id,
+        severity=spec.severity,
+        run=run,
+        metric="",
+        key="",
+        start_step=step,
+        end_step=step,
+        params=params,
+    )
+
+
+def scan_logs(
+    paths: Sequence[Path], specs: Sequence[RuleSpec] | None = None
+) -> tuple[list[LogScan], list[ReadWarning]]:
+    """Scan several files (``specs``: the built-in ``log_pattern`` rules by default)."""
+    rules = list(specs) if specs is not None else load_rules().of_kind("log_pattern")
+    scans = [scan_file(p, rules) for p in paths]
+    return scans, [w for s in scans for w in s.warnings]
