@@ -45,10 +45,7 @@ from trainlens.gate.expressions import MetricPolicy, Policy
 from trainlens.load import HistoryFile, assemble_run, history_files, read_config
 from trainlens.metrics import AliasTable
 from trainlens.readers._frame import ReadResult, empty_frame
-from trainlens.readers.hf_trainer_state import read_trainer_state
-from trainlens.readers.swift_jsonl import read_swift_jsonl
-from trainlens.readers.verl_console import read_verl_console
-from trainlens.readers.verl_jsonl import read_verl_jsonl
+from trainlens.readers.registry import INCREMENTAL, LINE_FORMATS, read_source_file
 from trainlens.run import Run
 
 # ------------------------------------------------------------------------------------- events
@@ -115,22 +112,13 @@ WatchEvent = PathWaiting | RunFound | NewFinding | PolicyFailed | PolicyWaiting 
 
 # --------------------------------------------------------------------------------- file tails
 
-_WHOLE_FILE = (SourceFormat.HF_TRAINER_STATE,)  # rewritten in place: re-read when it changes
-_LINE_FORMATS = (SourceFormat.SWIFT_JSONL, SourceFormat.VERL_JSONL)
-
-
-def _read_increment(fmt: SourceFormat, path: Path, offset: int, line: int) -> ReadResult:
-    if fmt is SourceFormat.TENSORBOARD:
-        from trainlens.readers.tensorboard import read_event_file
-
-        return read_event_file(path, offset, final=False)
-    if fmt is SourceFormat.SWIFT_JSONL:
-        return read_swift_jsonl(path, offset, final=False, first_line=line)
-    if fmt is SourceFormat.VERL_JSONL:
-        return read_verl_jsonl(path, offset, final=False, first_line=line)
-    if fmt is SourceFormat.VERL_CONSOLE:
-        return read_verl_console(path, offset, final=False)
-    return read_trainer_state(path)
+def _read_increment(
+    fmt: SourceFormat, path: Path, offset: int, line: int, member: str | None = None
+) -> ReadResult:
+    """What was appended since ``offset`` (formats a reader can resume), else the whole file."""
+    if fmt in INCREMENTAL:
+        return read_source_file(fmt, path, offset, final=False, first_line=line)
+    return read_source_file(fmt, path, member=member)
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -163,6 +151,7 @@ class _Tail:
     stamp: tuple[int, int] | None = None  # (size, mtime_ns) of whole-file formats
     chunks: list[pd.DataFrame] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    member: str | None = None  # the run inside a file holding several (W&B CSV export)
 
     def frame(self) -> pd.DataFrame:
         """Everything read so far, as one table (concatenated now, kept as one chunk)."""
@@ -180,7 +169,7 @@ class _Tail:
             st = os.stat(self.path)
         except OSError:
             return 0  # gone (rotated, or a checkpoint removed): keep what was read
-        if self.format in _WHOLE_FILE:
+        if self.format not in INCREMENTAL:  # rewritten or re-inferred: re-read when it changes
             return self._reread(st, warnings)
         if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
             warnings.append(
@@ -193,9 +182,9 @@ class _Tail:
         self.inode = st.st_ino
         if st.st_size <= self.offset:
             return 0
-        result = _read_increment(self.format, self.path, self.offset, self.line)
+        result = _read_increment(self.format, self.path, self.offset, self.line, self.member)
         warnings.extend(result.warnings)
-        if result.end_offset > self.offset and self.format in _LINE_FORMATS:
+        if result.end_offset > self.offset and self.format in LINE_FORMATS:
             self.line += _count_newlines(self.path, self.offset, result.end_offset)
         self.offset = max(self.offset, result.end_offset)
         self.meta.update(result.meta)
@@ -207,7 +196,7 @@ class _Tail:
         stamp = (st.st_size, st.st_mtime_ns)
         if stamp == self.stamp:
             return 0
-        result = _read_increment(self.format, self.path, 0, 1)
+        result = _read_increment(self.format, self.path, 0, 1, self.member)
         if result.warnings and not len(result.frame):
             return 0  # most likely caught mid-save: try again next poll
         warnings.extend(result.warnings)
@@ -251,7 +240,10 @@ class _RunState:
         """Adopt a fresh discovery: new files are added, files no longer in the history dropped."""
         wanted = history_files(sources)
         self.files = {f.path: f for f in wanted}
-        tails = {f.path: self.tails.get(f.path) or _Tail(f.path, f.format) for f in wanted}
+        tails = {
+            f.path: self.tails.get(f.path) or _Tail(f.path, f.format, member=f.member)
+            for f in wanted
+        }
         if list(tails) != list(self.tails):
             self.changed = True
         self.tails = tails

@@ -38,8 +38,8 @@ def reads(monkeypatch):
     calls: list[tuple[str, int, int]] = []
     real = watch_mod._read_increment
 
-    def spy(fmt, path, offset, line):
-        result = real(fmt, path, offset, line)
+    def spy(fmt, path, offset, line, member=None):
+        result = real(fmt, path, offset, line, member)
         calls.append((path.name, offset, result.end_offset))
         return result
 

@@ -25,6 +25,9 @@ from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import rows_to_frame
 
+#: LogCallback's own names for HF keys: ``accuracy`` is ``rewards/accuracies`` (callbacks.py
+#: ``accuracy=logs.get("rewards/accuracies")``), ``lr`` the learning rate (mapped by alias).
+RENAMES = {"accuracy": "rewards/accuracies"}
 #: Fields that describe progress, not the model.
 PROGRESS_FIELDS = ("current_steps", "total_steps", "percentage", "elapsed_time", "remaining_time")
 _TIMEDELTA = re.compile(r"^\s*(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)\s*$")
@@ -71,6 +74,8 @@ def read_llamafactory(
             total = t
         if i in literal_nan:
             nan_rows.append(len(rows))
+        if any(k in obj for k in RENAMES):
+            obj = {RENAMES.get(k, k): v for k, v in obj.items()}
         rows.append(obj)
         steps.append(int(step))
         elapsed = parse_timedelta(obj.get("elapsed_time"))
