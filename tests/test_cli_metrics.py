@@ -38,6 +38,7 @@ def test_json_shape(swift_run):
         "first_step": 1,
         "last_step": 3,
         "last_value": 0.5,
+        "source": "logging.jsonl",
     }
     assert by_key["percentage"]["canonical"] is None
     for m in run["metrics"]:

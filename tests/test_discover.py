@@ -118,15 +118,36 @@ def test_errors(tmp_path, make, fragment):
 @pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata not present")
 def test_realdata_layout():
     runs = {r.name: r for r in discover(REALDATA)}
-    assert set(runs) == {
-        "hf_trainer_gpt2ja_sft_overfit_emon2358",
-        "swift_sft_qwen3_8b_lora_deepclima",
-        "swift_v2_sft_internvl2_npu",
-        "td3_carla_actor_loss_explosion_day18",
-        "trl_dpo_llama_silver8ce",
-        "trl_grpo_chaos_economy",
-        "verl_ppo_gae_gsm8k_console_resumed/verl_demo",
+    csv_runs = {n for n in runs if n.startswith("wandb_csv_export_nanogpt_loss/wandb_export/")}
+    assert len(csv_runs) == 8  # one run per <run> of the W&B panel export
+    formats = {n: r.primary.format.value for n, r in runs.items() if n not in csv_runs}
+    assert formats == {
+        "accelerate_ds_estep_nohup_sigterm/nohup": "text_log",
+        "hf_trainer_gpt2ja_sft_overfit_emon2358": "tensorboard",
+        "llamafactory_dpo_grpo_360_stopped": "llamafactory_jsonl",
+        "llamafactory_sft_qwen25_7b_medical": "llamafactory_jsonl",
+        "swift_sft_qwen3_8b_lora_deepclima": "swift_jsonl",
+        "swift_v2_sft_internvl2_npu": "swift_jsonl",
+        "td3_carla_actor_loss_explosion_day18": "tensorboard",
+        "tensorboard_csv_export_keras_wrn": "tensorboard_csv",
+        "trl_dpo_llama_silver8ce": "hf_trainer_state",
+        "trl_grpo_chaos_economy": "hf_trainer_state",
+        "trl_grpo_qwen25_7b_numeric_dicts_tqdm/rho1.00_seed44": "hf_console",
+        "trl_grpo_qwen35_9b_string_dicts/gate1_adq_seed42": "hf_console",
+        "verl_grpo_console_config_dump_qwen2vl/output": "verl_console",
+        "verl_grpo_opd_qwen25_3b_oom_then_relaunch/wandb/run-20251203_213214-dsx6uos2": "text_log",
+        "verl_grpo_opd_qwen25_3b_oom_then_relaunch/wandb/run-20251203_214315-cr3q4lay": (
+            "verl_console"
+        ),
+        "verl_ppo_gae_gsm8k_console_resumed/verl_demo": "verl_console",
+        "verl_sft_wandb_run_dir": "verl_console",
+        "wandb_csv_export_nanogpt_loss": "kv_console",
     }
+    keras = runs["tensorboard_csv_export_keras_wrn"]
+    assert len(keras.primary.files) == 5  # one CSV export per tag, one run
+    oom = runs["verl_grpo_opd_qwen25_3b_oom_then_relaunch/wandb/run-20251203_213214-dsx6uos2"]
+    # the Hydra dir of the job that started this W&B run (21:29:39, the run started 21:32:14)
+    assert oom.config_kind == "hydra" and "21-29-39" in str(oom.config_path)
     hf = runs["hf_trainer_gpt2ja_sft_overfit_emon2358"]
     # the TensorBoard dir (.0 and .2 files) holds the history; the nested hparams dir and the
     # trainer_state.json come along as companions of the same run

@@ -31,7 +31,8 @@ FIRING = {
         "4.78 GiB",
     ),
     "nonfinite_loss_message": (
-        "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768",
+        "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing "
+        "to 32768",
         "OVERFLOW",
     ),
     "ignored_generation_flags": (
@@ -117,7 +118,9 @@ def test_distinct_tracebacks_are_separate_findings_and_ray_blocks_count(tmp_path
         "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.78 GiB.\n"
     )
     findings = _scan(tmp_path, ray * 3 + FIRING["python_traceback"][0] + "\n")
-    tbs = sorted((f for f in findings if f.rule == "python_traceback"), key=lambda f: f.params["count"])
+    tbs = sorted(
+        (f for f in findings if f.rule == "python_traceback"), key=lambda f: f.params["count"]
+    )
     assert [(f.params["exc_type"], f.params["count"]) for f in tbs] == [
         ("NotImplementedError", 1),
         ("torch.OutOfMemoryError", 3),
@@ -131,7 +134,8 @@ def test_a_log_with_a_crash_and_no_metrics_is_a_job_that_died(tmp_path: Path) ->
     path.write_text("loading...\n" + FIRING["python_traceback"][0] + "\n", encoding="utf-8")
     scans, _ = scan_logs([path], LOG_RULES)
     died = [
-        f for f in log_findings(scans, list(RULES), "r", step=0, has_metrics=False)
+        f
+        for f in log_findings(scans, list(RULES), "r", step=0, has_metrics=False)
         if f.rule == "job_died_before_training"
     ]
     (finding,) = died

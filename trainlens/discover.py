@@ -175,6 +175,12 @@ def _classify_text(path: Path) -> tuple[SourceFormat | None, str]:
     return None, "no metric lines or failure messages found in it"
 
 
+def has_metric_lines(path: Path) -> bool:
+    """Whether a text log holds metric lines (verl steps, HF dicts, ``iter N: ...``)."""
+    fmt, _ = _classify_text(path)
+    return fmt is not None and fmt is not SourceFormat.TEXT_LOG
+
+
 def _checkpoint_step(path: Path) -> int | None:
     m = _CHECKPOINT_DIR.match(path.name)
     return int(m.group(1)) if m else None
@@ -203,12 +209,12 @@ def _classify_file(path: Path) -> tuple[Source | None, str]:
         kind, why = classify_csv(path)
         if kind is None:
             return None, why
-        fmt = {
+        csv_format = {
             "tensorboard": SourceFormat.TENSORBOARD_CSV,
             "wandb": SourceFormat.WANDB_CSV,
             "wide": SourceFormat.CSV,
         }[kind.kind]
-        return Source(fmt, path, (path,)), ""
+        return Source(csv_format, path, (path,)), ""
     fmt, why = _classify_text(path)
     return (Source(fmt, path, (path,)), "") if fmt else (None, why)
 
@@ -338,7 +344,10 @@ def _config_of(root: Path) -> tuple[Path | None, str | None]:
 
 def _meta_files(root: Path) -> list[Path]:
     return [
-        p for folder in (root, root / "files") for name in META_FILES if (p := folder / name).is_file()
+        p
+        for folder in (root, root / "files")
+        for name in META_FILES
+        if (p := folder / name).is_file()
     ]
 
 
@@ -470,9 +479,7 @@ def _discover_file(base: Path) -> list[RunSources]:
         )
     if src.format is SourceFormat.WANDB_CSV:
         sources = _expand_members([src])
-        return [
-            _build_run(_owner_root(s), [s], base.parent) for s in sources
-        ]
+        return [_build_run(_owner_root(s), [s], base.parent) for s in sources]
     if src.format is SourceFormat.TENSORBOARD_CSV:
         src = _group_tensorboard_csvs([src])[0]
     root = _owner_root(src)

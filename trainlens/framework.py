@@ -43,8 +43,12 @@ def guess_framework(fmt: str, keys: Iterable[str], config: dict[str, Any] | None
         return "ms-swift"
     if fmt in ("verl_jsonl", "verl_console"):
         return "verl"
-    if fmt == "llamafactory_jsonl":
+    if fmt == "llamafactory_jsonl" or (
+        config and "stage" in config and "finetuning_type" in config
+    ):
         return "llama-factory"
+    if config and "actor_rollout_ref" in config:  # a verl (Hydra) config
+        return "verl"
     raw = list(keys)
     norm = {normalise_key(k) for k in raw}
     if any(k.startswith(_VERL_PREFIXES) for k in norm):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,7 +38,9 @@ class LoadResult:
     warnings: list[ReadWarning] = field(default_factory=list)
 
 
-def read_config(path: Path | None, warnings: list[ReadWarning], kind: str | None = None) -> dict[str, Any]:
+def read_config(
+    path: Path | None, warnings: list[ReadWarning], kind: str | None = None
+) -> dict[str, Any]:
     """A run config file by kind: ``args_json`` (default), ``wandb`` (value-wrapped YAML),
     ``hydra`` or another YAML."""
     if path is None:
@@ -193,7 +194,8 @@ def assemble_run(
     if final:
         meta.final_values = final
         meta.sources.extend(
-            SourceInfo(str(p), "summary", 0, None, None, role="metadata") for p in sources.meta_files
+            SourceInfo(str(p), "summary", 0, None, None, role="metadata")
+            for p in sources.meta_files
         )
     table, restarts = merge_frames(parts)
     _count_kept_points(meta, table)

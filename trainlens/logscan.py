@@ -28,7 +28,9 @@ TRACEBACK_RULE = "python_traceback"
 DIED_RULE = "job_died_before_training"
 _TB_READ = 256 << 10
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
-_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Fault))(?::\s?(?P<message>.*))?$")
+_EXCEPTION = re.compile(
+    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Fault))(?::\s?(?P<message>.*))?$"
+)
 #: Frames in installed packages or the standard library: the innermost frame *outside* them is
 #: where the user's code (or the framework's own source checkout) failed.
 _LIBRARY = re.compile(r"[/\\](?:site-packages|dist-packages|lib[/\\]python\d[\d.]*)[/\\]|^<frozen ")
@@ -46,7 +48,7 @@ def _bytes_pattern(pattern: re.Pattern[str]) -> bytes:
     text = re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
     m = _GLOBAL_FLAGS.match(text)
     if m:
-        text = f"(?{m.group(1)}:{text[m.end():]})"
+        text = f"(?{m.group(1)}:{text[m.end() :]})"
     return text.encode()
 
 

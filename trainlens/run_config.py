@@ -52,7 +52,9 @@ def _read_text(path: Path, warnings: list[ReadWarning]) -> str | None:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        warnings.append(ReadWarning(str(path), f"run config not read: not UTF-8 (byte {exc.start})"))
+        warnings.append(
+            ReadWarning(str(path), f"run config not read: not UTF-8 (byte {exc.start})")
+        )
         return None
 
 
@@ -101,11 +103,18 @@ def unwrap_wandb(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scalar(text: str) -> Any:
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return value if isinstance(value, (int, float, bool, str)) or value is None else text
+    """A command-line value as the program would parse it: int, float, bool, None or text."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    return text
 
 
 def parse_launch_script(text: str) -> dict[str, Any]:

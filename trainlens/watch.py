@@ -112,6 +112,7 @@ WatchEvent = PathWaiting | RunFound | NewFinding | PolicyFailed | PolicyWaiting 
 
 # --------------------------------------------------------------------------------- file tails
 
+
 def _read_increment(
     fmt: SourceFormat, path: Path, offset: int, line: int, member: str | None = None
 ) -> ReadResult:

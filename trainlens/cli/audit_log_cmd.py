@@ -20,6 +20,7 @@ from trainlens.cli.common import (
     project_config,
     stdout_console,
 )
+from trainlens.discover import has_metric_lines
 from trainlens.errors import TrainlensError
 from trainlens.findings import SCHEMA_VERSION, json_safe
 from trainlens.logscan import log_findings, scan_logs
@@ -62,7 +63,8 @@ def audit_log(
         for path in files:
             scans, scan_warnings = scan_logs([path], specs)
             warnings.extend(scan_warnings)
-            findings += log_findings(scans, specs, path.name, step=0, has_metrics=True)
+            has_metrics = has_metric_lines(path)
+            findings += log_findings(scans, specs, path.name, step=0, has_metrics=has_metrics)
         analysis = Analysis(
             runs=[], findings=findings, skipped=[], warnings=warnings, rules=ruleset
         )
@@ -84,10 +86,17 @@ def audit_log(
         from trainlens.render.findings_terminal import render_finding
 
         console = stdout_console()
-        for path in files:
-            mine = [f for f in findings if f.params.get("file") == str(path)]
-            console.print(Text(str(path), style="bold"))
+        for file in files:
+            mine = [f for f in findings if f.params.get("file") == str(file)]
+            console.print(Text(str(file), style="bold"))
             if not mine:
-                console.print(Text("  no failure messages found" if language == "en" else "  未发现错误消息", style="green"))
-            for f in sorted(mine, key=lambda f: (-f.severity.rank, f.params.get("first_line") or 0)):
-                render_finding(console, analysis, f, language)
+                console.print(
+                    Text(
+                        "  no failure messages found" if language == "en" else "  未发现错误消息",
+                        style="green",
+                    )
+                )
+            for finding in sorted(
+                mine, key=lambda f: (-f.severity.rank, f.params.get("first_line") or 0)
+            ):
+                render_finding(console, analysis, finding, language)

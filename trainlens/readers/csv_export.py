@@ -147,7 +147,9 @@ def read_csv_export(path: Path, *, member: str | None = None) -> ReadResult:
         step_at, wall_at = 0, None
     else:
         step_at = header.index(kind.step_column or "")
-        wall_at = next((i for i, h in enumerate(header) if h.lower() in ("wall_time", "_timestamp")), None)
+        wall_at = next(
+            (i for i, h in enumerate(header) if h.lower() in ("wall_time", "_timestamp")), None
+        )
         columns = {i: h for i, h in enumerate(header) if i not in (step_at, wall_at) and h}
     keys: list[str] = []
     steps: list[int] = []
@@ -161,7 +163,9 @@ def read_csv_export(path: Path, *, member: str | None = None) -> ReadResult:
         if step is None:
             bad += 1
             if bad <= 3:
-                warnings.append(ReadWarning(str(path), f"line {line_no}: no readable step; skipped"))
+                warnings.append(
+                    ReadWarning(str(path), f"line {line_no}: no readable step; skipped")
+                )
             continue
         wall = _float(row[wall_at]) if wall_at is not None and wall_at < len(row) else None
         for i, name in columns.items():
@@ -185,4 +189,3 @@ def read_csv_export(path: Path, *, member: str | None = None) -> ReadResult:
     if kind.kind == "wandb":
         meta["step_basis"] = {"method": "wandb_step"}
     return ReadResult(frame=frame, warnings=warnings, meta=meta)
-

@@ -184,9 +184,7 @@ def _assign_counters(scan: _Scan, events: list[tuple[str, Any]]) -> None:
         if not is_eval and len(values) >= 3 and values == previous:
             scan.duplicates += 1  # the same dict twice: two processes writing one file
             continue
-        scan.dicts.append(
-            _Dict("eval" if is_eval else "train", values, line_no, counter, adjacent)
-        )
+        scan.dicts.append(_Dict("eval" if is_eval else "train", values, line_no, counter, adjacent))
         if not is_eval:
             previous = values
             adjacent = False
