@@ -9,8 +9,7 @@ bar. The counter (40 of 200) is the training step when the bar is the Trainer's,
 from __future__ import annotations
 
 import re
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TQDM = re.compile(
     rb"(\d+)/(\d+) \[(?:[\d:]+|\?)(?:<(?:[\d:]+|\?))?(?:,\s*([\d.]+|\?)\s*(s/it|it/s))?"
@@ -48,26 +47,35 @@ def tqdm_counter(segment: bytes) -> Progress | None:
     return Progress(done, total, rate)
 
 
-def training_total(counters: list[Progress], max_steps: int | None = None) -> int | None:
-    """The total of the training bar among all bars drawn (evaluation bars restart often;
-    the training bar only goes up). ``max_steps`` from a config wins when a bar has it."""
-    if not counters:
-        return None
-    totals = Counter(c.total for c in counters)
-    if max_steps and max_steps in totals:
-        return max_steps
-    best: tuple[int, int, int] | None = None
-    last: dict[int, int] = {}
-    restarts: Counter[int] = Counter()
-    for c in counters:
-        if c.done < last.get(c.total, -1):
-            restarts[c.total] += 1
-        last[c.total] = c.done
-    for total, n in totals.items():
-        # a bar that restarted more than a few times (rank interleaving aside) is an eval bar
-        if restarts[total] > max(3, n // 20):
-            continue
-        key = (n, total, -restarts[total])
-        if best is None or key > best:
-            best = key
-    return best[1] if best else None
+@dataclass
+class BarStats:
+    """Running statistics of every tqdm bar drawn in a log, by total: how often it was redrawn,
+    how often it went back (an evaluation bar restarts at each evaluation; the training bar only
+    goes up), its last and highest counter. Constant memory, however long the log."""
+
+    redraws: dict[int, int] = field(default_factory=dict)
+    restarts: dict[int, int] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)
+    highest: dict[int, int] = field(default_factory=dict)
+
+    def add(self, p: Progress) -> None:
+        t = p.total
+        if p.done < self.last.get(t, -1):
+            self.restarts[t] = self.restarts.get(t, 0) + 1
+        self.last[t] = p.done
+        self.redraws[t] = self.redraws.get(t, 0) + 1
+        self.highest[t] = max(self.highest.get(t, 0), p.done)
+
+    def training_total(self, max_steps: int | None = None) -> int | None:
+        """The total of the training bar (``max_steps`` from a config wins when a bar has it)."""
+        if not self.redraws:
+            return None
+        if max_steps and max_steps in self.redraws:
+            return max_steps
+        best: tuple[int, int] | None = None
+        for total, n in self.redraws.items():
+            if self.restarts.get(total, 0) > max(3, n // 20):
+                continue  # restarted again and again (rank interleaving aside): an eval bar
+            if best is None or (n, total) > best:
+                best = (n, total)
+        return best[1] if best else None

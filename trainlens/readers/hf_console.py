@@ -8,13 +8,17 @@ is the train summary (``train_runtime`` ...), eval dicts carry ``eval_*`` keys. 
 goes to stdout, which is block-buffered when redirected, so dicts often arrive in bursts long
 after the progress bar (stderr) passed their step.
 
-Parsed with :func:`ast.literal_eval` (never ``eval``), line length bounded. The step of each dict:
+Parsed with :func:`ast.literal_eval` (never ``eval``), dict length bounded, streamed: values go
+into flat arrays as they are read, so memory grows with the metrics, not with the log. The step
+of each dict, in order of preference:
+
 1. ``tqdm``: every dict printed right after its own training-bar redraw (unbuffered output);
 2. ``interval``: evenly spaced logging inferred from the bar: dict *i* (1-based) of a run logging
    every *k* steps is step *i·k*, and was printed after the bar reached it, so *k* is the largest
-   step size every dict's preceding counter allows (or total/dicts for a finished run);
+   step size every dict's preceding counter allows (total/dicts for a finished run);
 3. ``epoch``: ``epoch`` × steps per epoch, when a config gives steps per epoch;
 4. ``position``: 1, 2, 3, ...
+
 Which one was used is in the result's ``meta["step_basis"]``.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
-from trainlens.readers._frame import ReadResult, empty_frame, make_frame
+from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import iter_lines, segments
-from trainlens.readers.console import DICT_START, Progress, tqdm_counter, training_total
+from trainlens.readers.console import DICT_START, BarStats, tqdm_counter
 
 #: A dict is a training log when it holds one of these keys (others: tokenizer ids, samples).
 TRAIN_KEYS = frozenset(
@@ -53,21 +58,22 @@ TRAIN_KEYS = frozenset(
 )
 #: Dict literals longer than this are not parsed (a guard for literal_eval's cost).
 MAX_DICT_CHARS = 1 << 20
-
-
-@dataclass
-class _Dict:
-    kind: str  # "train" | "eval"
-    values: dict[str, float]
-    line: int
-    counter: int | None  # training-bar counter drawn last before it
-    adjacent: bool  # no other training dict between that counter and this dict
+_TRAIN, _EVAL = 0, 1
 
 
 @dataclass
 class _Scan:
-    dicts: list[_Dict] = field(default_factory=list)
-    counters: list[Progress] = field(default_factory=list)
+    """What a pass over the log collected: per point its key code, value and dict; per dict its
+    kind, line and the training-bar counters drawn before it."""
+
+    names: dict[str, int] = field(default_factory=dict)
+    codes: array = field(default_factory=lambda: array("i"))
+    values: array = field(default_factory=lambda: array("d"))
+    owner: array = field(default_factory=lambda: array("i"))  # point -> dict index
+    kinds: array = field(default_factory=lambda: array("b"))
+    #: per dict: {bar total: (last counter, redrawn since the previous training dict)}
+    bars: list[dict[int, tuple[int, bool]]] = field(default_factory=list)
+    stats: BarStats = field(default_factory=BarStats)
     summary: dict[str, float] = field(default_factory=dict)
     warnings: list[ReadWarning] = field(default_factory=list)
     duplicates: int = 0
@@ -123,10 +129,15 @@ def _metric_values(obj: Any) -> dict[str, float] | None:
     return out or None
 
 
+def _looks_like_metrics(text: bytes) -> bool:
+    return any(f"'{k}':".encode() in text[:400] for k in ("loss", "grad_norm", "learning_rate"))
+
+
 def _scan(path: Path, offset: int, final: bool) -> _Scan:
     scan = _Scan(end_offset=offset)
     source = str(path)
-    events: list[tuple[str, Any]] = []
+    fresh: dict[int, tuple[int, bool]] = {}  # bar total -> (last counter, redrawn since dict)
+    previous: dict[str, float] | None = None
     with open(path, "rb") as fh:
         for line in iter_lines(fh, offset, final=final):
             scan.end_offset = line.end
@@ -138,11 +149,12 @@ def _scan(path: Path, offset: int, final: bool) -> _Scan:
                 continue
             for seg in segments(line.data):
                 m = DICT_START.search(seg)
-                head = seg if m is None else seg[: m.start()]
-                progress = tqdm_counter(head)
+                progress = tqdm_counter(seg if m is None else seg[: m.start()])
                 if progress is not None:
-                    scan.counters.append(progress)
-                    events.append(("c", progress))
+                    scan.stats.add(progress)
+                    seen = fresh.get(progress.total)
+                    if seen is None or seen[0] != progress.done:  # a bar moved, not a refresh
+                        fresh[progress.total] = (progress.done, True)
                 if m is None:
                     continue
                 end = seg.rfind(b"}")
@@ -161,41 +173,38 @@ def _scan(path: Path, offset: int, final: bool) -> _Scan:
                     scan.summary = values
                     continue
                 is_eval = any(k.startswith(("eval_", "eval/")) for k in values)
-                events.append(("d", (values, line.number, is_eval)))
-    _assign_counters(scan, events)
+                if not is_eval and len(values) >= 3 and values == previous:
+                    scan.duplicates += 1  # the same dict twice: two processes writing one file
+                    continue
+                _add(scan, values, _EVAL if is_eval else _TRAIN, dict(fresh))
+                if not is_eval:
+                    previous = values
+                    fresh = {t: (done, False) for t, (done, _) in fresh.items()}
     return scan
 
 
-def _looks_like_metrics(text: bytes) -> bool:
-    return any(f"'{k}':".encode() in text[:400] for k in ("loss", "grad_norm", "learning_rate"))
-
-
-def _assign_counters(scan: _Scan, events: list[tuple[str, Any]]) -> None:
-    total = training_total(scan.counters)
-    counter: int | None = None
-    adjacent = False
-    previous: dict[str, float] | None = None
-    for kind, item in events:
-        if kind == "c":
-            if item.total == total and (counter is None or item.done != counter):
-                counter, adjacent = item.done, True
-            continue
-        values, line_no, is_eval = item
-        if not is_eval and len(values) >= 3 and values == previous:
-            scan.duplicates += 1  # the same dict twice: two processes writing one file
-            continue
-        scan.dicts.append(_Dict("eval" if is_eval else "train", values, line_no, counter, adjacent))
-        if not is_eval:
-            previous = values
-            adjacent = False
+def _add(
+    scan: _Scan, values: dict[str, float], kind: int, bars: dict[int, tuple[int, bool]]
+) -> None:
+    index = len(scan.kinds)
+    scan.kinds.append(kind)
+    scan.bars.append(bars)
+    for key, value in values.items():
+        scan.codes.append(scan.names.setdefault(key, len(scan.names)))
+        scan.values.append(value)
+        scan.owner.append(index)
 
 
 def _train_steps(
-    train: list[_Dict], total: int | None, finished: bool, steps_per_epoch: float | None
+    counters: list[int | None],
+    adjacent: list[bool],
+    epochs: list[float | None],
+    total: int | None,
+    finished: bool,
+    steps_per_epoch: float | None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    n = len(train)
-    counters = [d.counter for d in train]
-    if n and all(d.adjacent and d.counter is not None for d in train):
+    n = len(counters)
+    if n and all(a and c is not None for a, c in zip(adjacent, counters)):
         steps = np.asarray(counters, dtype=np.int64)
         if np.all(np.diff(steps) > 0) and steps[0] > 0:
             return steps, {"method": "tqdm"}
@@ -206,10 +215,9 @@ def _train_steps(
             k = total // n
         if k >= 1:
             return np.arange(1, n + 1, dtype=np.int64) * k, {"method": "interval", "interval": k}
-    epochs = [d.values.get("epoch") for d in train]
-    if steps_per_epoch and all(e is not None and math.isfinite(e) for e in epochs):
+    if steps_per_epoch and n and all(e is not None and math.isfinite(e) for e in epochs):
         steps = np.rint(np.asarray(epochs, dtype=np.float64) * steps_per_epoch).astype(np.int64)
-        if n and steps[0] > 0 and np.all(np.diff(steps) > 0):
+        if steps[0] > 0 and np.all(np.diff(steps) > 0):
             return steps, {"method": "epoch", "steps_per_epoch": steps_per_epoch}
     return np.arange(1, n + 1, dtype=np.int64), {"method": "position"}
 
@@ -230,33 +238,38 @@ def read_hf_console(
     meta: dict[str, Any] = {}
     if scan.summary:
         meta["train_summary"] = scan.summary
-    total = training_total(scan.counters)
+    total = scan.stats.training_total()
+    done = scan.stats.highest.get(total) if total else None
     if total:
         meta["max_steps"] = total
-        meta["progress"] = {"done": max(c.done for c in scan.counters if c.total == total)}
-    train = [d for d in scan.dicts if d.kind == "train"]
-    finished = bool(scan.summary) or (
-        total is not None and meta.get("progress", {}).get("done") == total
+        meta["progress"] = {"done": done}
+    kinds = np.frombuffer(scan.kinds, dtype=np.int8) if scan.kinds else np.empty(0, np.int8)
+    train_idx = np.flatnonzero(kinds == _TRAIN)
+    bar = [
+        scan.bars[i].get(total, (None, False)) if total else (None, False)
+        for i in range(len(kinds))
+    ]
+    epoch_code = scan.names.get("epoch")
+    epochs = _per_dict(scan, epoch_code, len(kinds))
+    steps_of_train, basis = _train_steps(
+        [bar[i][0] for i in train_idx],
+        [bar[i][1] for i in train_idx],
+        [epochs[i] for i in train_idx],
+        total,
+        bool(scan.summary) or (total is not None and done == total),
+        steps_per_epoch,
     )
-    steps, basis = _train_steps(train, total, finished, steps_per_epoch)
     meta["step_basis"] = basis
-    step_of: dict[int, int] = {id(d): int(s) for d, s in zip(train, steps)}
-    keys: list[str] = []
-    step_col: list[int] = []
-    vals: list[float] = []
-    last_train_step = 0
-    for d in scan.dicts:
-        if d.kind == "train":
-            last_train_step = step_of[id(d)]
-            step = last_train_step
-        elif basis["method"] == "tqdm" and d.adjacent and d.counter is not None:
-            step = d.counter
+    dict_steps = np.zeros(len(kinds), dtype=np.int64)
+    dict_steps[train_idx] = steps_of_train
+    last = 0
+    for i in range(len(kinds)):  # evaluation logs at the step just logged (or its own redraw)
+        if kinds[i] == _TRAIN:
+            last = int(dict_steps[i])
+        elif basis["method"] == "tqdm" and bar[i][1] and (counter := bar[i][0]) is not None:
+            dict_steps[i] = counter
         else:
-            step = last_train_step  # evaluation runs at the step that was just logged
-        for k, v in d.values.items():
-            keys.append(k)
-            step_col.append(step)
-            vals.append(v)
+            dict_steps[i] = last
     warnings = scan.warnings
     if scan.duplicates:
         meta["duplicate_records"] = scan.duplicates
@@ -267,5 +280,29 @@ def read_hf_console(
                 "writing one file); counted once",
             )
         )
-    frame = make_frame(keys, np.asarray(step_col, np.int64), np.asarray(vals, np.float64))
+    if not len(scan.values):
+        return ReadResult(
+            frame=empty_frame(), warnings=warnings, meta=meta, end_offset=scan.end_offset
+        )
+    owner = np.frombuffer(scan.owner, dtype=np.int32)
+    frame = frame_from_codes(
+        list(scan.names),
+        np.frombuffer(scan.codes, dtype=np.int32).copy(),
+        dict_steps[owner],
+        np.frombuffer(scan.values, dtype=np.float64).copy(),
+    )
     return ReadResult(frame=frame, warnings=warnings, meta=meta, end_offset=scan.end_offset)
+
+
+def _per_dict(scan: _Scan, code: int | None, n: int) -> list[float | None]:
+    """The value of one key in each dict (None where a dict lacks it)."""
+    out: list[float | None] = [None] * n
+    if code is None:
+        return out
+    codes = np.frombuffer(scan.codes, dtype=np.int32)
+    rows = np.flatnonzero(codes == code)
+    owner = np.frombuffer(scan.owner, dtype=np.int32)
+    values = np.frombuffer(scan.values, dtype=np.float64)
+    for r in rows:
+        out[int(owner[r])] = float(values[r])
+    return out
