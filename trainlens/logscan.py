@@ -135,7 +135,23 @@ def _plan(rules: Sequence[RuleSpec]) -> _Plan:
         plan.rules.append((spec, compiled))
     if loose:
         plan.fallback = re.compile(b"|".join(b"(?:" + p + b")" for p in loose), re.MULTILINE)
+    _fold_implied(plan)
     return plan
+
+
+def _fold_implied(plan: _Plan) -> None:
+    """Drop each literal that holds another one (every line with it has the shorter one too):
+    fewer passes over each block. An exact literal whose lower case holds a folded one goes to
+    that one."""
+    for table in (plan.exact, plan.folded):
+        for literal in sorted(table, key=len, reverse=True):
+            shorter = next((o for o in table if o != literal and o in literal), None)
+            if shorter is not None:
+                table[shorter] |= table.pop(literal)
+    for literal in list(plan.exact):
+        folded = next((o for o in plan.folded if o in literal.lower()), None)
+        if folded is not None:
+            plan.folded[folded] |= plan.exact.pop(literal)
 
 
 def _candidates(chunk: bytes, plan: _Plan) -> dict[int, set[int]]:

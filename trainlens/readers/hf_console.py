@@ -157,8 +157,13 @@ def _fast_values(text: bytes) -> dict[str, float] | None:
     decoded = text.decode("utf-8", "replace")
     if _FLAT_DICT.fullmatch(decoded) is None:
         return None
+    pairs = _PAIR.findall(decoded)
+    try:
+        return {key: float(raw) for key, raw in pairs}  # the common case: numbers only
+    except ValueError:
+        pass
     out: dict[str, float] = {}
-    for key, raw in _PAIR.findall(decoded):
+    for key, raw in pairs:
         first = raw[0]
         if first == "'":
             raw = raw[1:-1].strip()
@@ -231,10 +236,14 @@ def _line_starts(data: bytes, pattern: re.Pattern[bytes]) -> set[int]:
 
 def _counters(scan: _Scan, line: bytes, start: int, end: int) -> None:
     """Count the tqdm redraws in ``line[start:end]``."""
+    redraws = TQDM.findall(line, start, end)
+    if not redraws:
+        return
     fresh = scan.fresh
-    for m in TQDM.finditer(line, start, end):
-        done, total = int(m.group(1)), int(m.group(2))
-        if scan.stats.add(done, total):
+    add = scan.stats.add
+    for d, t in redraws:
+        done, total = int(d), int(t)
+        if add(done, total):
             seen = fresh.get(total)
             if seen is None or seen[0] != done:  # a bar moved, not a refresh
                 fresh[total] = (done, True)
@@ -268,7 +277,9 @@ def _dict(scan: _Scan, path: Path, text: bytes, line_no: int) -> None:
     if "train_runtime" in values:
         scan.summary = values
         return
-    is_eval = any(k.startswith(("eval_", "eval/")) for k in values)
+    is_eval = (b"'eval_" in text or b"'eval/" in text) and any(
+        k.startswith(("eval_", "eval/")) for k in values
+    )
     if not is_eval and len(values) >= 3 and values == scan.previous:
         scan.duplicates += 1  # the same dict twice: two processes writing one file
         return

@@ -27,13 +27,11 @@ from trainlens.readers._text import ANSI, RAY_PREFIX, Block, clean, iter_blocks
 
 _STEP_LINE = re.compile(rb"(?:^|[\s)\]])step:(\d+) - (.*)$")
 _STEP_HINT = re.compile(rb"step:\d+ - ")
-_NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)"
-#: One ``key:value`` field; newer verl prints ``np.float64(0.5)``. The key ends at the colon
-#: before a number that the next `` - `` or the line's end follows.
-_FIELD = re.compile(
-    r"(?:^|(?<= - ))\s*(\S+?):\s*(?:np\.\w+\()?(" + _NUMBER + r")\)?\s*(?= - |$)", re.IGNORECASE
+_FLOAT = re.compile(
+    r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
 )
-_THREE_FIELD = re.compile(r":\s*(?:np\.\w+\()?-?\d+\.\d{3}\)?\s*(?= - |$)")
+_NP_WRAPPER = re.compile(r"np\.\w+\(")  # newer verl prints np.float64(0.5)
+_THREE_FIELD = re.compile(r":\s*-?\d+\.\d{3}\)?\s*(?= - |$)")
 _THREE_DECIMALS = re.compile(r"^-?\d+\.\d{3}$")
 #: How much of a file to sniff when deciding whether it is a verl console log.
 SNIFF_BYTES = 1 << 20
@@ -243,11 +241,30 @@ def _config_line(raw: bytes, dump: _Dump | None, meta: dict[str, Any]) -> _Dump 
 
 def _step_fields(out: _Collector, step: int, body: bytes) -> int:
     """Read the ``key:value`` fields of one step line; returns how many were not numbers."""
-    text = clean(body).decode("utf-8", "replace")
-    pairs = _FIELD.findall(text)
+    text = clean(body).decode("utf-8", "replace").rstrip()
+    wrapped = "np." in text
+    if wrapped:
+        text = _NP_WRAPPER.sub("", text)  # np.float64(0.5) -> 0.5) (the ")" goes below)
+    items = text.split(" - ")
+    parts = [item.rpartition(":") for item in items]
+    if wrapped:
+        pairs = [(k.strip(), v.strip().removesuffix(")")) for k, _, v in parts]
+    else:
+        pairs = [(k.strip(), v.strip()) for k, _, v in parts]
+    bad = 0
+    try:  # the common case: every field is key:number
+        for k, v in pairs:
+            if not k:
+                raise ValueError
+            float(v)
+    except ValueError:
+        good = [
+            (k, v) for (k, v), (_, sep, _) in zip(pairs, parts) if sep and k and _FLOAT.match(v)
+        ]
+        bad = sum(1 for item in items if item.strip()) - len(good)
+        pairs = good
     out.add_line(step, pairs, len(_THREE_FIELD.findall(text)))
-    items = sum(1 for item in text.split(" - ") if item.strip())
-    return max(0, items - len(pairs))
+    return bad
 
 
 def _frame(out: _Collector, meta: dict[str, Any]) -> Any:
