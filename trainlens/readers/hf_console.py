@@ -393,9 +393,9 @@ def read_hf_console(
     owner = np.frombuffer(scan.owner, dtype=np.int32)
     frame = frame_from_codes(
         list(scan.names),
-        np.frombuffer(scan.codes, dtype=np.int32).copy(),
+        np.frombuffer(scan.codes, dtype=np.int32),  # views: the arrays are not touched again
         dict_steps[owner],
-        np.frombuffer(scan.values, dtype=np.float64).copy(),
+        np.frombuffer(scan.values, dtype=np.float64),
     )
     return ReadResult(frame=frame, warnings=warnings, meta=meta, end_offset=scan.end_offset)
 

@@ -294,4 +294,4 @@ def _frame(out: _Collector, meta: dict[str, Any]) -> Any:
         remap[used] = np.arange(len(used), dtype=np.int32)
         names = [names[i] for i in used]
         codes = remap[codes]
-    return frame_from_codes(names, codes, steps.copy(), values.copy())
+    return frame_from_codes(names, codes, steps, values)  # views of buffers not used again
