@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from scipy import stats as sstats
 
 from trainlens.checkpoints import best_then_degrade
 from trainlens.engine.detectors import _TINY
@@ -27,7 +26,7 @@ from trainlens.engine.registry import (
     detector,
 )
 from trainlens.engine.registry import window as win
-from trainlens.engine.stats import align_last, as_percent, centered_median, segments
+from trainlens.engine.stats import align_last, as_percent, centered_median, segments, spearman
 
 
 @detector(outputs=("from_pct", "to_pct", "jump_pts"))
@@ -105,7 +104,7 @@ def diverging_scores(
     drop = s0 - s1
     diffs = np.diff(v)
     noise = float(np.subtract(*np.percentile(diffs, [75, 25]))) / 1.349 / np.sqrt(2.0)
-    r = float(sstats.spearmanr(student.steps, v).statistic)
+    r = spearman(student.steps, v)
     t = align_last(student.steps, teacher.steps, teacher.values)
     t0, t1 = float(np.median(t[:e])), float(np.median(t[-e:]))
     if not (
