@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from trainlens.findings import Finding, Severity
+from trainlens.render.templating import render_template, sandboxed_environment
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import DASH, num, relative, signed
 from trainlens.report.model import FindingView, Report, RunReport, build_report, rule_spec
@@ -362,8 +363,8 @@ class _Helpers:
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
-    """A fresh Jinja environment over the user's template folders, then the built-in ones; the
-    built-in ones also answer as ``builtin/<name>``, so a user's ``report.en.md.j2`` can
+    """A fresh sandboxed Jinja environment over the user's template folders, then the built-in
+    ones; the built-in ones also answer as ``builtin/<name>``, so a user's ``report.en.md.j2`` can
     ``{% extends "builtin/report.en.md.j2" %}`` and override a single block."""
     builtin = jinja2.FileSystemLoader(str(templates_dir()))
     loader = jinja2.ChoiceLoader(
@@ -373,14 +374,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
             jinja2.PrefixLoader({"builtin": builtin}),
         ]
     )
-    env = jinja2.Environment(
-        loader=loader,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = sandboxed_environment(loader)
     env.filters["cell"] = lambda text: str(text).replace("|", "\\|")  # inside a table cell
     return env
 
@@ -406,8 +400,9 @@ def render_model(
     t = Translator(lang)
     env = environment(template_dirs)
     env.globals.update(_Helpers(report, rules, t, assets_href).as_globals())
-    template = env.get_template(f"report.{lang}.md.j2")
-    return _tidy(template.render(report=report, lang=lang, t=t))
+    context = {"report": report, "lang": lang, "t": t}
+    text = render_template(env, f"report.{lang}.md.j2", context, user=bool(template_dirs))
+    return _tidy(text)
 
 
 def render_markdown(

@@ -29,20 +29,14 @@ def render_markdown(
     why: ``chart_missing="stdout"`` (written only with -o) or ``"no_data"`` (nothing to plot)."""
     import jinja2
 
+    from trainlens.render.templating import render_template, sandboxed_environment
     from trainlens.resources import templates_dir
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = sandboxed_environment(jinja2.FileSystemLoader(str(templates_dir())))
     context = markdown_context(cmp, lang, chart)
     if chart_missing == "no_data":
         context["t"] = {**context["t"], "chart_omitted": context["t"]["chart_no_data"]}
-    text = env.get_template("compare.md.j2").render(**context)
+    text = render_template(env, "compare.md.j2", context, user=False)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
