@@ -18,12 +18,14 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from trainlens.errors import TrainlensError
+from trainlens.render.md_escape import register_filters
 
 
 def sandboxed_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
     """A fresh sandboxed environment with the Markdown settings every trainlens template uses
-    (strict undefined names, no HTML autoescape: Markdown is not HTML)."""
-    return ImmutableSandboxedEnvironment(
+    (strict undefined names; no HTML autoescape, Markdown is not HTML: values from data go
+    through the escaping filters of :mod:`trainlens.render.md_escape`)."""
+    env = ImmutableSandboxedEnvironment(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -31,6 +33,8 @@ def sandboxed_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    register_filters(env.filters)
+    return env
 
 
 def _template_frame(tb: TracebackType | None) -> tuple[str, int] | None:
