@@ -14,6 +14,7 @@ import numpy as np
 from trainlens.checkpoints import best_then_degrade
 from trainlens.engine.detectors import _TINY
 from trainlens.engine.registry import (
+    MAX_COUNT,
     Correlation,
     Count,
     NonNegative,
@@ -90,7 +91,7 @@ def diverging_scores(
     rho: Correlation = -0.6,
     k: NonNegative = 3.0,
     teacher_ratio: NonNegative = 0.3,
-    min_points: Annotated[int, Range(2)] = 8,
+    min_points: Annotated[int, Range(2, MAX_COUNT)] = 8,
 ) -> list[Window]:
     """The first series falls steadily (Spearman ρ with step ≤ ``rho``; start-to-end drop of the
     medians of the first/last ``edge`` share ≥ ``k`` × its point-to-point noise) while the
@@ -143,7 +144,7 @@ def length_correlation(
     score: Trace | None = None,
     *,
     limit: Share = 0.15,
-    min_points: Annotated[int, Range(2)] = 5,
+    min_points: Annotated[int, Range(2, MAX_COUNT)] = 5,
 ) -> list[Window]:
     """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``;
     without one, Pearson r between per-sample length and score series (aligned on their common

@@ -58,6 +58,7 @@ def trailing_noise_at(
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) * 8 > n or not len(idx):
         return trailing_noise(values, window, min_periods)[idx]
+    window = max(1, min(int(window), n))  # a longer window holds no more points than this
     d = np.concatenate(
         (np.full(window + 1, np.nan), np.diff(values))
     )  # d[window + i] = v[i]-v[i-1]
@@ -82,6 +83,7 @@ def trailing_quantile_at(
     if len(idx) * 8 > len(values):  # many points: one rolling pass is cheaper
         roll = pd.Series(values).rolling(window, min_periods=min_periods).quantile(q)
         return roll.shift(1).to_numpy()[idx]
+    window = max(1, min(int(window), len(values)))  # no more points before any index than this
     padded = np.concatenate((np.full(window, np.nan), np.asarray(values, dtype=np.float64)))
     view = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]  # v[i-window : i]
     enough = np.isfinite(view).sum(axis=1) >= min_periods
