@@ -191,8 +191,14 @@ def rows_to_frame(
         key = str(name)
         if transforms and key in transforms:
             key, fn = transforms[key]
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 values = fn(values)
+        if key in names:  # two raw keys, one name (s/it and iter/s in one log): one column
+            j = names.index(key)
+            fill = mask & ~present[j]
+            columns[j] = np.where(fill, values, columns[j])
+            present[j] = present[j] | fill
+            continue
         names.append(key)
         columns.append(values)
         present.append(mask)
