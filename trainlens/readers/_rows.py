@@ -194,10 +194,10 @@ def rows_to_frame(
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 values = fn(values)
         if key in names:  # two raw keys, one name (s/it and iter/s in one log): one column
-            j = names.index(key)
-            fill = mask & ~present[j]
-            columns[j] = np.where(fill, values, columns[j])
-            present[j] = present[j] | fill
+            at = names.index(key)
+            fill = mask & ~present[at]
+            columns[at] = np.where(fill, values, columns[at])
+            present[at] = present[at] | fill
             continue
         names.append(key)
         columns.append(values)
