@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import as_step, brief
 from trainlens.readers._frame import ReadResult, empty_frame
 from trainlens.readers._rows import rows_to_frame
 
@@ -55,9 +55,11 @@ def read_trainer_state(path: Path) -> ReadResult:
     steps: list[int] = []
     nan_rows: list[int] = []
     for i, entry in enumerate(state["log_history"]):
-        step = entry.get("step") if isinstance(entry, dict) else None
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
-            warnings.append(ReadWarning(source, f"log_history[{i}]: no integer step; skipped"))
+        raw_step = entry.get("step") if isinstance(entry, dict) else None
+        step = as_step(raw_step)
+        if step is None:
+            what = "no step" if raw_step is None else f"unreadable step {brief(raw_step)}"
+            warnings.append(ReadWarning(source, f"log_history[{i}]: {what}; skipped"))
             continue
         if _END_OF_TRAINING in entry:
             meta["train_summary"] = {
@@ -74,7 +76,7 @@ def read_trainer_state(path: Path) -> ReadResult:
         ):
             nan_rows.append(len(rows))
         rows.append(record)
-        steps.append(int(step))
+        steps.append(step)
     frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows)
     return ReadResult(frame=frame, warnings=warnings, meta=meta, end_offset=len(raw))
 
