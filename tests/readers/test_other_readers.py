@@ -45,7 +45,7 @@ def test_trainer_state_log_history(tmp_path):
     "content, fragment",
     [
         ("", "empty file"),
-        ('{"log_history": [{"loss": 1.0, "step": 1}', "not valid JSON"),
+        ('{"log_history": [{"loss": 1.0, "st', "not valid JSON"),  # cut in entry 1
         ('{"global_step": 3}', "no log_history"),
         ("[1, 2, 3]", "no log_history"),
     ],
