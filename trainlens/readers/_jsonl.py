@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._files import open_regular
-from trainlens.readers._json import EOL, JsonError, loads
+from trainlens.readers._json import JsonError, loads
 
 
 @dataclass
@@ -69,20 +71,20 @@ def _physical_lines(data: bytes, codec: str) -> Iterator[tuple[int, int, bytes, 
     byte offsets are into ``data``, content is UTF-8 (transcoded from UTF-16/32)."""
     if codec == "utf-8":
         pos = 0
-        for m in EOL.finditer(data):
-            yield pos, m.end(), data[pos : m.start()], True
-            pos = m.end()
-        if pos < len(data):
-            yield pos, len(data), data[pos:], False
+        for piece in data.splitlines(keepends=True):  # bytes split at \n, \r\n and \r only
+            stop = pos + len(piece)
+            content = piece.rstrip(b"\r\n")
+            yield pos, stop, content, len(content) < len(piece)
+            pos = stop
         return
     width = 4 if codec.startswith("utf-32") else 2
     usable = len(data) - len(data) % width
     text = data[:usable].decode(codec, "replace")
     pos = char = 0
     for mt in re.finditer(r"\r\n|\r|\n", text):
-        piece = text[char : mt.start()]
+        segment = text[char : mt.start()]
         size = len(text[char : mt.end()].encode(codec, "replace"))
-        yield pos, pos + size, piece.encode("utf-8", "replace"), True
+        yield pos, pos + size, segment.encode("utf-8", "replace"), True
         pos, char = pos + size, mt.end()
     if char < len(text) or usable < len(data):
         yield pos, len(data), text[char:].encode("utf-8", "replace"), False
@@ -142,19 +144,26 @@ def read_json_lines(
                 )
                 continue
             try:
-                decoded = loads(stripped)
-            except JsonError as exc:
-                if not complete and part is parts[-1]:
-                    out.partial = ReadWarning(
-                        source,
-                        f"{where}: partial last line "
-                        f"({len(line)} bytes, job still writing?) skipped",
-                    )
-                    out.end_offset = offset + len(data)
-                    return out
-                out.warnings.append(ReadWarning(source, f"{where}: not valid JSON ({exc})"))
-                continue
-            obj = decoded.value
+                obj = orjson.loads(stripped)  # the usual record, fast
+                slow = False
+            except orjson.JSONDecodeError:
+                obj = None
+            if obj is None:
+                try:
+                    decoded = loads(stripped)
+                except JsonError as exc:
+                    if not complete and part is parts[-1]:
+                        out.partial = ReadWarning(
+                            source,
+                            f"{where}: partial last line "
+                            f"({len(line)} bytes, job still writing?) skipped",
+                        )
+                        out.end_offset = offset + len(data)
+                        return out
+                    out.warnings.append(ReadWarning(source, f"{where}: not valid JSON ({exc})"))
+                    continue
+                obj, slow = decoded.value, decoded.slow
+                out.warnings += [ReadWarning(source, f"{where}: {n}") for n in decoded.notes]
             if not isinstance(obj, dict):
                 out.warnings.append(
                     ReadWarning(
@@ -162,8 +171,7 @@ def read_json_lines(
                     )
                 )
                 continue
-            out.warnings.extend(ReadWarning(source, f"{where}: {n}") for n in decoded.notes)
-            if decoded.slow:
+            if slow:
                 out.nan_rows.append(len(out.objects))
             out.objects.append(obj)
             out.line_numbers.append(line_no)
