@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import MAX_STEP, as_step, step_mask
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, iter_blocks
 from trainlens.readers.console import DICT_START, TQDM, BarStats
@@ -242,8 +243,8 @@ def _counters(scan: _Scan, line: bytes, start: int, end: int) -> None:
     fresh = scan.fresh
     add = scan.stats.add
     for d, t in redraws:
-        done, total = int(d), int(t)
-        if add(done, total):
+        done, total = as_step(d), as_step(t)
+        if done is not None and total is not None and add(done, total):
             seen = fresh.get(total)
             if seen is None or seen[0] != done:  # a bar moved, not a refresh
                 fresh[total] = (done, True)
@@ -319,12 +320,15 @@ def _train_steps(
         k = min(bounds)
         if finished and total and total % n == 0 and (total // n) <= k:
             k = total // n
-        if k >= 1:
+        if 1 <= k and k * n < MAX_STEP:
             return np.arange(1, n + 1, dtype=np.int64) * k, {"method": "interval", "interval": k}
     if steps_per_epoch and n and all(e is not None and math.isfinite(e) for e in epochs):
-        steps = np.rint(np.asarray(epochs, dtype=np.float64) * steps_per_epoch).astype(np.int64)
-        if steps[0] > 0 and np.all(np.diff(steps) > 0):
-            return steps, {"method": "epoch", "steps_per_epoch": steps_per_epoch}
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = np.rint(np.asarray(epochs, dtype=np.float64) * steps_per_epoch)
+        if step_mask(scaled).all():
+            steps = scaled.astype(np.int64)
+            if steps[0] > 0 and np.all(np.diff(steps) > 0):
+                return steps, {"method": "epoch", "steps_per_epoch": steps_per_epoch}
     return np.arange(1, n + 1, dtype=np.int64), {"method": "position"}
 
 

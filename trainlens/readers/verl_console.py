@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import as_step, brief
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, RAY_PREFIX, Block, clean, iter_blocks
 
@@ -147,7 +148,12 @@ def read_verl_console(path: Path, offset: int = 0, *, final: bool = True) -> Rea
                     m = _STEP_LINE.search(ANSI.sub(b"", raw).rstrip())
                     if not m:
                         continue
-                    bad = _step_fields(out, int(m.group(1)), m.group(2))
+                    step = as_step(m.group(1))
+                    if step is None:
+                        what = f"step {brief(m.group(1).decode())} out of range; skipped"
+                        warnings.append(ReadWarning(source, f"line {number}: {what}"))
+                        continue
+                    bad = _step_fields(out, step, m.group(2))
                     if bad and _wandb_cut(raw):
                         cut_lines.append(number)
                     elif bad:
