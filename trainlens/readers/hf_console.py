@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
-from trainlens.readers._fields import MAX_STEP, as_step, step_mask
+from trainlens.readers._fields import MAX_STEP, step_mask
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, iter_blocks
 from trainlens.readers.console import DICT_START, TQDM, BarStats
@@ -243,8 +243,10 @@ def _counters(scan: _Scan, line: bytes, start: int, end: int) -> None:
     fresh = scan.fresh
     add = scan.stats.add
     for d, t in redraws:
-        done, total = as_step(d), as_step(t)
-        if done is not None and total is not None and add(done, total):
+        if len(t) > 15:  # digits only (the regex): a longer number is no step (see as_step)
+            continue
+        done, total = int(d), int(t)
+        if add(done, total):
             seen = fresh.get(total)
             if seen is None or seen[0] != done:  # a bar moved, not a refresh
                 fresh[total] = (done, True)
