@@ -3,6 +3,7 @@
 from trainlens.cli import (  # noqa: F401
     analyze_cmd,
     audit_cmd,
+    audit_completions_cmd,
     audit_log_cmd,
     compare_cmd,
     gate_cmd,
