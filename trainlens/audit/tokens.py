@@ -16,9 +16,14 @@ class TokenCounter:
 
     name: str
     _count: Callable[[str], int]
+    _decode: Callable[[list[int]], str]
 
     def count(self, text: str) -> int:
         return self._count(text)
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of token ids, special tokens left out."""
+        return self._decode(list(ids))
 
 
 def load_tokenizer(folder: Path | str) -> TokenCounter:
@@ -35,7 +40,9 @@ def load_tokenizer(folder: Path | str) -> TokenCounter:
         except Exception as exc:  # the library raises plain Exceptions on bad files
             raise TrainlensError(f"{path / 'tokenizer.json'}: cannot load: {exc}") from exc
         return TokenCounter(
-            path.name, lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+            path.name,
+            lambda text: len(tok.encode(text, add_special_tokens=False).ids),
+            lambda ids: str(tok.decode(ids, skip_special_tokens=True)),
         )
     try:
         from transformers import AutoTokenizer
@@ -51,5 +58,7 @@ def load_tokenizer(folder: Path | str) -> TokenCounter:
     except Exception as exc:  # transformers raises many types for a bad folder
         raise TrainlensError(f"{path}: cannot load the tokenizer: {exc}") from exc
     return TokenCounter(
-        path.name, lambda text: len(hf(text, add_special_tokens=False)["input_ids"])
+        path.name,
+        lambda text: len(hf(text, add_special_tokens=False)["input_ids"]),
+        lambda ids: str(hf.decode(ids, skip_special_tokens=True)),
     )
