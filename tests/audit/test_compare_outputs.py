@@ -96,7 +96,7 @@ def test_training_size_from_configs(config: dict, size: tuple) -> None:
 
 def test_run_dirs_with_logs_and_predictions_found_by_name(tmp_path: Path) -> None:
     paths = []
-    for (size, strict), lose in zip(STUDY[::2], (False, False, False)):
+    for size, strict in STUDY[::2]:
         run = tmp_path / f"sft_{size}"
         rows = [(s, {"loss": 1.0 / s, "learning_rate": 1e-5}) for s in range(1, 11)]
         write_swift_run(run, rows, 10, args={"dataset": [f"gsm8k#{size}"], "max_steps": 10})
