@@ -14,7 +14,7 @@ from trainlens.config import ProjectConfig
 from trainlens.engine.spec import load_rules
 
 #: Audit rules judged by other audits (label masks, compared runs), tested there.
-OTHER_AUDITS = {"label_mask_suspect"}
+OTHER_AUDITS = {"label_mask_suspect", "scale_regression"}
 LOOP = "then we add the two numbers again and check the result once more " * 6
 HEALTHY = swift_infer_records(40, correct=36, unclosed=0)  # 4 closed wrong answers
 
