@@ -24,6 +24,7 @@ _KNOWN = {
     "watch",
     "compare",
     "report",
+    "audit",
 }
 
 

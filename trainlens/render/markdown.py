@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from trainlens.findings import Finding, Severity
+from trainlens.report.audits import md_escape
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import DASH, num, relative, signed
 from trainlens.report.model import FindingView, Report, RunReport, build_report, rule_spec
@@ -382,6 +383,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["cell"] = lambda text: str(text).replace("|", "\\|")  # inside a table cell
+    env.filters["md"] = md_escape  # text the model wrote: inert Markdown
     return env
 
 
