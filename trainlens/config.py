@@ -25,6 +25,7 @@ _KNOWN = {
     "watch",
     "compare",
     "report",
+    "audit",
 }
 
 #: Settings that make trainlens run code from a file (Jinja templates): honoured only from a

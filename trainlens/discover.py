@@ -76,6 +76,7 @@ _TEXT_LOG_SUFFIXES = (".log", ".txt", ".out", ".md")
 _NOT_LOGS = re.compile(
     r"^(?:requirements.*\.txt|readme.*|license.*|changelog.*|notice.*|contributing.*|"
     r"debug(?:-internal|-core)?\.log|completions\.jsonl|.*\.wandb|vocab\.txt|merges\.txt|"
+    r".*predictions.*\.jsonl|infer_result.*\.jsonl|"  # what a model wrote: `trainlens audit`
     r"latest_checkpointed_iteration\.txt|.*tokenizer.*|.*prompt.*\.txt|cmakelists\.txt)$",
     re.IGNORECASE,
 )

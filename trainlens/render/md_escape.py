@@ -1,6 +1,6 @@
 """Escaping values from data (run names, metric keys, config values, paths, log excerpts) for the
 Markdown context they land in. One place, used by the report and compare templates (as the
-filters ``text``, ``link_text``, ``code``, ``code_cell`` and ``cell``) and by the helpers that
+filters ``text``, ``link_text``, ``code``, ``code_cell``, ``cell`` and ``md``) and by the helpers that
 phrase sentences with data in them (:func:`md_format`).
 
 - text (a paragraph, a list item, a heading, a table cell): ``&``, ``<``, ``>`` become HTML
@@ -10,6 +10,7 @@ phrase sentences with data in them (:func:`md_format`).
   table row or a heading). Emphasis characters (``*``, ``_``) are left alone: at worst they
   italicise, and ``reward/*`` or ``qwen3_8b`` stay readable in the source;
 - link text (``![alt](...)``): text, with every bracket escaped;
+- text a model or a job wrote (``md``): every Markdown character escaped, nothing left to act;
 - a code span: the value verbatim on one line, fenced by more backticks than it contains; in a
   table cell its ``|`` is escaped as well (GitHub splits cells on ``|`` even inside code).
 
@@ -37,6 +38,17 @@ def one_line(value: object) -> str:
 def md_text(value: object) -> str:
     """``value`` escaped for Markdown text: a paragraph, list item, heading or table cell."""
     return _TEXT.sub(lambda m: _ENTITIES.get(m[0]) or "\\" + m[0], one_line(value))
+
+
+#: Every character Markdown or HTML may act on anywhere in a line.
+_INERT = re.compile(r"[\\`*_\[\]<>#|~&]")
+
+
+def md_inert(value: object) -> str:
+    """Text a model or a job wrote (completions, log excerpts) as inert Markdown on one line:
+    every character Markdown or HTML could act on is escaped (``&``, ``<``, ``>`` as entities),
+    so no emphasis, heading, link, table cell or tag can come out of it."""
+    return _INERT.sub(lambda m: _ENTITIES.get(m[0]) or "\\" + m[0], one_line(value))
 
 
 def md_link_text(value: object) -> str:
@@ -99,4 +111,5 @@ def register_filters(filters: dict[str, Any]) -> None:
         code=md_code,
         code_cell=lambda value: md_code(value, cell=True),
         cell=md_cell,
+        md=md_inert,
     )

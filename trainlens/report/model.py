@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlens.findings import Finding, Severity, Skipped
+from trainlens.report.audits import AuditView, audit_views
 from trainlens.report.evidence import KeyTable, key_table, member_metrics
 from trainlens.report.fmt import asset_name, display_path, num, slug
 from trainlens.report.overview import (
@@ -138,6 +139,7 @@ class RunReport:
     checkpoint: tuple[str, Finding] | None
     skipped: list[Skipped]
     overview_chart: str | None = None
+    audits: list[AuditView] = field(default_factory=list)  # what the model wrote
 
     @property
     def name(self) -> str:
@@ -380,6 +382,7 @@ def build_report(
         report, run_jobs = build_run(
             run, findings, skipped, analysis.rules, base, charts=charts, prefix=prefix
         )
+        report.audits = audit_views(analysis, run.name, base)
         reports.append(report)
         jobs += run_jobs
     comparison = None
