@@ -10,7 +10,8 @@ CHECK = r"""
 import importlib, pkgutil, sys
 import trainlens
 from trainlens.cli import app
-HELPS = (["--help"], ["replay", "--help"], ["replay", "score", "--help"])
+HELPS = (["--help"], ["replay", "--help"], ["replay", "score", "--help"],
+         ["replay", "kl", "--help"])
 for args in HELPS:
     try:
         app(args, standalone_mode=False)

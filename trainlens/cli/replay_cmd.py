@@ -28,7 +28,8 @@ from trainlens.errors import TrainlensError
 
 replay_app = typer.Typer(
     help="Re-score a batch with the actual checkpoint (needs the replay extra: "
-    "pip install 'trainlens[replay]'): value/reward scores with and without EOS.",
+    "pip install 'trainlens[replay]'): value/reward scores with and without EOS, KL "
+    "estimators between policy and reference.",
     no_args_is_help=True,
 )
 app.add_typer(replay_app, name="replay")
@@ -165,6 +166,53 @@ def score(
         with _progress() as progress:
             result = score_batch(model, batch, options, rules=specs, progress=progress)
         _emit(result, ruleset, format, language, output, "score")
+
+
+@replay_app.command("kl", epilog=_EPILOG)
+def kl(
+    policy: Annotated[
+        Path, typer.Option("--policy", metavar="DIR", help="Local HF causal-LM folder.")
+    ],
+    ref: Annotated[
+        Path, typer.Option("--ref", metavar="DIR", help="The reference model's folder.")
+    ],
+    batch: BatchOpt,
+    eos_id: EosOpt = None,
+    tokenizer: TokenizerOpt = None,
+    device: DeviceOpt = DeviceChoice.auto,
+    dtype: DtypeOpt = DtypeChoice.auto,
+    batch_size: BatchSizeOpt = 8,
+    steps: StepsOpt = None,
+    format: FormatOpt = ReplayFormat.text,
+    lang: LangOpt = None,
+    trust_remote_code: RemoteOpt = False,
+    output: OutputOpt = None,
+    rules: RulesOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Per-token log-ratio Δ = log p_ref − log p_policy on the response tokens, the k1/k2/k3
+    estimators side by side, and the training–inference mismatch when the batch carries
+    sampler_logprobs."""
+    with handle_errors():
+        language, ruleset, specs = _rules(config, rules, lang)
+        from trainlens.replay.batch import parse_steps
+
+        window = parse_steps(steps)
+        with _needs_torch():
+            from trainlens.replay.kl import KLOptions, kl_batch
+
+        options = KLOptions(
+            eos_id=eos_id,
+            tokenizer=tokenizer,
+            device=device.value,
+            dtype=dtype.value,
+            batch_size=batch_size,
+            steps=window,
+            trust_remote_code=trust_remote_code,
+        )
+        with _progress() as progress:
+            result = kl_batch(policy, ref, batch, options, rules=specs, progress=progress)
+        _emit(result, ruleset, format, language, output, "kl")
 
 
 def _rules(config: Path | None, rules: list[Path] | None, lang: Any) -> tuple[str, Any, list[Any]]:

@@ -67,6 +67,15 @@ class Batch:
     completions: bool = False  # read as an ms-swift completions log
     steps: tuple[int, int] | None = None
 
+    def nothing_read(self) -> str:
+        """Why the batch has no sample, in one sentence."""
+        if self.steps is not None and self.lines_read > self.lines_skipped:
+            return f"{self.path}: no sample in steps {self.steps[0]}-{self.steps[1]}"
+        return (
+            f"{self.path}: no sample could be read ({self.lines_skipped} of {self.lines_read} "
+            "lines skipped)"
+        )
+
     @property
     def step_span(self) -> tuple[int, int]:
         """The first and last step of the samples (0, 0 when they carry none)."""

@@ -105,7 +105,7 @@ def score_batch(
     batch = read_batch(batch_path, options.steps)
     warnings = list(batch.warnings)
     if not batch.samples:
-        raise TrainlensError(_nothing(batch))
+        raise TrainlensError(batch.nothing_read())
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
     head = Head(options.head)
@@ -158,16 +158,6 @@ def score_batch(
     texts = {id(enc.sample): _text(enc, tokenizer) for enc in kept}
     result.findings = score_findings(result, specs, [texts[id(e.sample)] for e in kept])
     return result
-
-
-def _nothing(batch: Batch) -> str:
-    if batch.steps is not None and batch.lines_read > batch.lines_skipped:
-        lo, hi = batch.steps
-        return f"{batch.path}: no sample in steps {lo}-{hi}"
-    return (
-        f"{batch.path}: no sample could be read ({batch.lines_skipped} of {batch.lines_read} "
-        "lines skipped)"
-    )
 
 
 def _sample_score(values: np.ndarray, enc: Encoded, options: ScoreOptions) -> SampleScore:
