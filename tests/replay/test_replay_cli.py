@@ -96,3 +96,38 @@ def test_exit_2_only_when_nothing_can_be_scored(model_dir, tokenizer_dir, tmp_pa
     assert result.exit_code == 2 and "--steps" in result.stderr
     result = _score(model_dir("value"), tokenizer_dir, good, "--steps", "1-3")
     assert result.exit_code == 2 and "no sample in steps 1-3" in result.stderr
+
+
+def test_completions_log_window(model_dir, tokenizer_dir, tmp_path) -> None:
+    """An ms-swift completions.jsonl re-scored for the window `analyze` reported; identical
+    completions with and without EOS in the window make the finding carry its steps."""
+
+    def line(step: int, completions: list[str]) -> dict[str, object]:
+        n = len(completions)
+        return {
+            "step": [str(step)] * n,
+            "prompt": ["是 这 回答"] * n,
+            "completion": completions,
+            "Accuracy": [1.0] * n,
+            "advantages": [0.0] * n,
+        }
+
+    log = write_jsonl(
+        tmp_path / "completions.jsonl",
+        [
+            line(5, ["the cat"]),
+            line(10, ["无性别偏向", "good answer"]),
+            line(15, ["无性别偏向 <eos>"]),
+            line(20, ["the dog"]),
+        ],
+    )
+    result = _score(model_dir("value"), tokenizer_dir, log, "--steps", "10-15", "-f", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [s["id"] for s in doc["samples"]] == ["10/0", "10/1", "15/0"]
+    assert [s["step"] for s in doc["samples"]] == [10, 10, 15]
+    assert doc["settings"]["steps"] == [10, 15]
+    [finding] = doc["findings"]
+    assert finding["rule"] == "eos_mask_bias"
+    assert (finding["start_step"], finding["end_step"]) == (10, 15)
+    assert finding["run"] == "completions.jsonl" and finding["lines"] == [2, 3]

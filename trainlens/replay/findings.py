@@ -30,12 +30,17 @@ def replay_finding(
     metric: str,
     key: str,
     lines: Sequence[int] = (),
+    steps: Sequence[int | None] = (),
     peak: float | None = None,
     baseline: float | None = None,
     **numbers: Any,
 ) -> Finding:
-    """A finding of ``spec`` with the rule's params and ``numbers`` as its message fields."""
+    """A finding of ``spec`` with the rule's params and ``numbers`` as its message fields; its
+    step window is that of ``steps`` (the samples it is about) when they have steps, else the
+    batch's."""
     unique = sorted(set(lines))
+    known = [s for s in steps if s is not None]
+    span = (min(known), max(known)) if known else where.steps
     params: dict[str, Any] = {
         **spec.params,
         "file": where.file,
@@ -52,8 +57,8 @@ def replay_finding(
         run=where.name,
         metric=metric,
         key=key,
-        start_step=where.steps[0],
-        end_step=where.steps[1],
+        start_step=span[0],
+        end_step=span[1],
         peak_value=peak,
         baseline=baseline,
         params=params,
