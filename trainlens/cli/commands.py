@@ -9,6 +9,7 @@ from trainlens.cli import (  # noqa: F401
     compare_cmd,
     gate_cmd,
     metrics_cmd,
+    replay_cmd,
     report_cmd,
     rules_cmd,
     watch_cmd,

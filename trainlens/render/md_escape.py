@@ -1,7 +1,7 @@
 """Escaping values from data (run names, metric keys, config values, paths, log excerpts) for the
 Markdown context they land in. One place, used by the report and compare templates (as the
-filters ``text``, ``link_text``, ``code``, ``code_cell``, ``cell`` and ``md``) and by the helpers that
-phrase sentences with data in them (:func:`md_format`).
+filters ``text``, ``link_text``, ``code``, ``code_cell``, ``cell`` and ``md``) and by the
+helpers that phrase sentences with data in them (:func:`md_format`).
 
 - text (a paragraph, a list item, a heading, a table cell): ``&``, ``<``, ``>`` become HTML
   entities (no raw HTML such as ``<img onerror=...>`` ever reaches the page), ``\\``, `````,
