@@ -95,7 +95,8 @@ def find_config(
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             try:
-                if "trainlens" in tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}):
+                tool = tomllib.loads(pyproject.read_text("utf-8")).get("tool")
+                if isinstance(tool, dict) and "trainlens" in tool:
                     return pyproject
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 if warnings is not None:
@@ -134,7 +135,11 @@ def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConf
         doc = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TrainlensError(f"{path}: {_why(exc)}") from exc
-    data = doc.get("tool", {}).get("trainlens", {}) if path.name == "pyproject.toml" else doc
+    if path.name == "pyproject.toml":
+        tool = doc.get("tool", {})
+        data = tool.get("trainlens", {}) if isinstance(tool, dict) else None
+    else:
+        data = doc
     if not isinstance(data, dict):
         raise TrainlensError(f"{path}: [tool.trainlens] must be a table")
     unknown = set(data) - _KNOWN
