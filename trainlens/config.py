@@ -98,7 +98,7 @@ def find_config(
                 tool = tomllib.loads(pyproject.read_text("utf-8")).get("tool")
                 if isinstance(tool, dict) and "trainlens" in tool:
                     return pyproject
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError) as exc:
                 if warnings is not None:
                     why = f"skipped while looking for a config: {_why(exc)}"
                     warnings.append(ReadWarning(str(pyproject), why))
@@ -112,6 +112,8 @@ def _why(exc: Exception) -> str:
         return f"not UTF-8 text (byte {exc.start})"
     if isinstance(exc, OSError):
         return f"cannot read it ({exc.strerror or exc})"
+    if isinstance(exc, RecursionError):
+        return "invalid TOML: nested too deeply"
     return f"invalid TOML: {exc}"
 
 
@@ -133,7 +135,7 @@ def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConf
         return ProjectConfig(warnings=warnings)
     try:
         doc = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError) as exc:
         raise TrainlensError(f"{path}: {_why(exc)}") from exc
     if path.name == "pyproject.toml":
         tool = doc.get("tool", {})

@@ -66,3 +66,24 @@ def test_d6_config_errors_binary_rule_file(tmp_path):
     result = cli("analyze", EXAMPLE, "--rules", tmp_path / "rules")
     assert result.exit_code == 2, result.output
     assert "mine.yaml: rule file is not UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, text, option",
+    [
+        ("deep.yaml", "a: " + "[" * 100_000 + "]" * 100_000 + "\n", "--aliases"),
+        ("deep.toml", "x = " + "[" * 100_000 + "]" * 100_000 + "\n", "--config"),
+    ],
+)
+def test_d6_config_errors_deep_nesting(tmp_path, name, text, option):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = cli("metrics", EXAMPLE, option, path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}: invalid" in result.stderr and "nested too deeply" in result.stderr
+
+
+def test_d6_config_errors_deep_param_value():
+    result = cli("analyze", EXAMPLE, "--param", "kl_spike.window=" + "[" * 50_000)
+    assert result.exit_code == 2, result.output
+    assert "--param kl_spike.window" in result.stderr

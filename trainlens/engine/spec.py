@@ -311,6 +311,8 @@ def parse_rule(path: Path) -> RuleSpec:
         raise TrainlensError(f"{path}: cannot read rule ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise TrainlensError(f"{path}: rule file is not UTF-8 text (byte {exc.start})") from exc
+    except RecursionError:
+        raise TrainlensError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         raise TrainlensError(f"{path}: invalid YAML: {exc}") from exc
     return validate_rule(doc, path)
