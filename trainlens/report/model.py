@@ -376,9 +376,15 @@ def build_report(
     reports, jobs = [], []
     prefixes: set[str] = set()
     uncharted = 0
+    findings_of: dict[str, list[Finding]] = {}
+    for f in analysis.findings:
+        findings_of.setdefault(f.run, []).append(f)
+    skipped_of: dict[str, list[Skipped]] = {}
+    for s in analysis.skipped:
+        skipped_of.setdefault(s.run, []).append(s)
     for run in runs:
-        findings = [f for f in analysis.findings if f.run == run.name]
-        skipped = [s for s in analysis.skipped if s.run == run.name]
+        findings = findings_of.get(run.name, [])
+        skipped = skipped_of.get(run.name, [])
         prefix = _chart_prefix(run.name, prefixes) if multi else ""
         # several runs: charts only for the runs with something to show (a logdir of hundreds
         # of healthy runs would otherwise spend minutes drawing overviews nobody reads)
