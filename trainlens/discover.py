@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
-from trainlens.readers._files import open_regular
+from trainlens.readers._files import file_kind, open_regular
 from trainlens.readers._json import EOL, JsonError, loads
 from trainlens.readers._jsonl import sniff_encoding
 from trainlens.readers._text import read_head_tail
@@ -193,9 +194,31 @@ def _checkpoint_step(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _log_like_name(name: str) -> bool:
+    """Whether a file name is one trainlens reads (before looking inside)."""
+    return bool(
+        _EVENT_FILE.match(name) or name in ("logging.jsonl", "trainer_state.json")
+    ) or _looks_like_log(name)
+
+
+def _not_regular(path: Path) -> str:
+    """Why a path cannot be read as a log file ("" for a regular file); never blocks."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return "" if stat.S_ISREG(mode) else f"not a regular file: {file_kind(mode)}"
+
+
 def _classify_file(path: Path) -> tuple[Source | None, str]:
-    """The source a file is, or None and why it was skipped ("" when it is not log-like)."""
+    """The source a file is, or None and why it was skipped ("" when it is not log-like).
+    FIFOs, sockets and devices are never opened (reading them could block forever)."""
     name = path.name
+    if not _log_like_name(name):
+        return None, ""
+    why = _not_regular(path)
+    if why:
+        return None, why
     if _EVENT_FILE.match(name):
         return Source(SourceFormat.TENSORBOARD, path.parent, (path,)), ""
     if name == "logging.jsonl":
@@ -433,7 +456,10 @@ def discover_all(path: Path | str) -> Discovery:
     base = Path(path)
     if not base.exists():
         raise TrainlensError(f"{base}: no such file or directory")
-    if base.is_file():
+    if not base.is_dir():
+        why = _not_regular(base)
+        if why:
+            raise TrainlensError(f"{base}: {why}")
         return Discovery(_discover_file(base))
     try:
         found = _walk(base)

@@ -44,6 +44,7 @@ from trainlens.gate.evaluate import (
 from trainlens.gate.expressions import MetricPolicy, Policy
 from trainlens.load import HistoryFile, assemble_run, history_files, read_config
 from trainlens.metrics import AliasTable
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame
 from trainlens.readers.registry import INCREMENTAL, LINE_FORMATS, read_source_file
 from trainlens.run import Run
@@ -210,7 +211,7 @@ def _count_newlines(path: Path, start: int, end: int) -> int:
     """Newlines in ``[start, end)``: only the bytes just consumed are read again, in blocks."""
     count = 0
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             fh.seek(start)
             left = end - start
             while left > 0:
