@@ -258,24 +258,55 @@ class _Found:
 
 
 def _walk(root: Path) -> _Found:
+    """Every log-like file under ``root``. Symlinked folders are followed after the real tree
+    (so a ``latest -> run-3`` link does not rename ``run-3``), each folder is read once (a link
+    back to an ancestor is no loop), and folders that cannot be listed (permissions, a path
+    longer than the system's limit) are warnings."""
     found = _Found()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-        here = Path(dirpath)
-        step = _checkpoint_step(here)
-        if step is not None:
-            found.checkpoints.append(Checkpoint(step, here))
-        for name in sorted(filenames):
-            src, why = _classify_file(here / name)
-            if src is None:
-                if why:
-                    found.skipped.append(ReadWarning(str(here / name), f"skipped: {why}"))
+    visited: set[tuple[int, int]] = set()
+    pending = [root]
+
+    def unlisted(exc: OSError) -> None:
+        where = exc.filename or str(root)
+        found.skipped.append(
+            ReadWarning(str(where), f"skipped: folder not listed ({exc.strerror or exc})")
+        )
+
+    while pending:
+        top = pending.pop(0)
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=unlisted):
+            try:
+                st = os.stat(dirpath)
+            except OSError as exc:
+                unlisted(exc)
+                dirnames[:] = []
                 continue
-            if src.format is SourceFormat.TENSORBOARD:
-                found.tensorboard.setdefault(here, []).append(here / name)
-            else:
-                found.singles.append(src)
+            if (st.st_dev, st.st_ino) in visited:
+                dirnames[:] = []  # reached again through a link: already read
+                continue
+            visited.add((st.st_dev, st.st_ino))
+            names = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+            links = [d for d in names if os.path.islink(os.path.join(dirpath, d))]
+            pending += [Path(dirpath) / d for d in links]
+            dirnames[:] = [d for d in names if d not in links]
+            _classify_folder(found, Path(dirpath), filenames)
     return found
+
+
+def _classify_folder(found: _Found, here: Path, filenames: list[str]) -> None:
+    step = _checkpoint_step(here)
+    if step is not None:
+        found.checkpoints.append(Checkpoint(step, here))
+    for name in sorted(filenames):
+        src, why = _classify_file(here / name)
+        if src is None:
+            if why:
+                found.skipped.append(ReadWarning(str(here / name), f"skipped: {why}"))
+            continue
+        if src.format is SourceFormat.TENSORBOARD:
+            found.tensorboard.setdefault(here, []).append(here / name)
+        else:
+            found.singles.append(src)
 
 
 def _wandb_files_root(path: Path) -> Path | None:
