@@ -270,7 +270,8 @@ class _Tail:
 
 
 def _count_newlines(path: Path, start: int, end: int) -> int:
-    """Newlines in ``[start, end)``: only the bytes just consumed are read again, in blocks."""
+    """Line endings (``\\n``, ``\\r\\n``, a lone ``\\r``) in ``[start, end)``: only the bytes just
+    consumed are read again, in blocks."""
     count = 0
     try:
         with open_regular(path) as fh:
@@ -280,7 +281,7 @@ def _count_newlines(path: Path, start: int, end: int) -> int:
                 block = fh.read(min(left, 1 << 22))
                 if not block:
                     break
-                count += block.count(b"\n")
+                count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
                 left -= len(block)
     except OSError:
         pass
