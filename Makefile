@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench examples golden clean
+.PHONY: demo test lint bench examples golden fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(VENV)/.test
 
 examples: $(VENV)/.test
 	$(BIN)/python examples/generate.py
+
+# The fuzz suite runs in `make test` with a fast profile (under a minute); this is the long one.
+fuzz: $(VENV)/.test
+	TRAINLENS_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
 
 golden: $(VENV)/.test
 	TRAINLENS_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_reports.py
