@@ -17,7 +17,7 @@ from typing import Any
 
 from trainlens.audit.extract import AnswerFormat, choose_format, extract, read_gold, tag_ok
 from trainlens.audit.numbers import format_value, last_number, same_value
-from trainlens.audit.repetition import count_words, is_repetitive
+from trainlens.audit.repetition import BATCH_CHARS, TAIL_CHARS, count_words, repetitive_flags
 from trainlens.audit.sources import Sample, SampleReader
 from trainlens.audit.stats import Counts, Histogram
 from trainlens.audit.tokens import TokenCounter
@@ -43,7 +43,7 @@ class AuditOptions:
     answer_pattern: str | None = None
     tokenizer: TokenCounter | None = None
     max_new_tokens: int | None = None
-    ngram: int = 12  # a loop: one n-token sequence ...
+    passage_chars: int = 60  # a loop: one passage this long ...
     min_repeats: int = 4  # ... repeated this often
     short_ratio: float = 0.1  # "far shorter": below this share of the median length
     examples: int = 3
@@ -158,14 +158,32 @@ def audit_completions(
             raise TrainlensError(str(exc)) from None
         info.format = fmt.describe()
         state.closure_measured |= fmt.style.value != "none"
-        for sample in itertools.chain(probe, stream):
-            state.add(sample, fmt, info)
-            info.samples += 1
+        for batch in _batches(itertools.chain(probe, stream)):
+            loops = repetitive_flags(
+                [s.response for s in batch], opts.passage_chars, opts.min_repeats
+            )
+            for sample, loop in zip(batch, loops):
+                state.add(sample, fmt, info, loop)
+            info.samples += len(batch)
         info.keys = reader.keys.describe() if reader.keys else "no usable record"
         info.skipped = reader.skipped
         warnings.extend(reader.warnings)
         state.files.append(info)
     return state.result(warnings)
+
+
+def _batches(samples: Iterator[Sample], most: int = 1024) -> Iterator[list[Sample]]:
+    """Samples in groups whose tails fill one loop-search batch (memory stays bounded)."""
+    batch: list[Sample] = []
+    size = 0
+    for sample in samples:
+        batch.append(sample)
+        size += min(len(sample.response), TAIL_CHARS)
+        if len(batch) >= most or size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _limit_from_args(path: Path) -> int | None:
@@ -211,7 +229,7 @@ class _State:
     shortest: list[tuple[int, int, Example]] = field(default_factory=list)
     seq: Iterator[int] = field(default_factory=itertools.count)
 
-    def add(self, sample: Sample, fmt: AnswerFormat, info: FileInfo) -> None:
+    def add(self, sample: Sample, fmt: AnswerFormat, info: FileInfo, loop: bool) -> None:
         opts = self.opts
         text = sample.response
         flags: dict[str, bool] = {}
@@ -222,9 +240,11 @@ class _State:
         stripped = text.strip()
         flags["empty"] = not stripped
         ntokens = opts.tokenizer.count(text) if opts.tokenizer else None
-        size = ntokens if ntokens is not None else count_words(stripped[:400])
-        flags["tiny"] = size <= 1
-        flags["repetitive"] = is_repetitive(text, opts.ngram, opts.min_repeats)
+        if ntokens is not None:
+            flags["tiny"] = ntokens <= 1
+        else:  # a word is rarely 64 characters long: longer texts are not one token
+            flags["tiny"] = len(stripped) < 64 and count_words(stripped) <= 1
+        flags["repetitive"] = loop
         gold = read_gold(sample.gold)
         flags["with_gold"] = gold is not None
         diag = last_number(text) if isinstance(gold, Fraction) else None
@@ -235,15 +255,20 @@ class _State:
         nchars = len(text)
         targets = [self.counts]
         if sample.step is not None:
-            targets.append(self.steps.setdefault(sample.step, Counts()))
+            per_step = self.steps.get(sample.step)
+            if per_step is None:
+                per_step = self.steps[sample.step] = Counts()
+            targets.append(per_step)
+        on = [name for name, value in flags.items() if value]
+        tags = [(tag, tag_ok(text, tag)) for tag in opts.require_tags]
         for counts in targets:
-            counts.add("n")
-            counts.add("chars", nchars)
-            for name, on in flags.items():
-                if on:
-                    counts.add(name)
-            for tag in opts.require_tags:
-                counts.tags[tag] = counts.tags.get(tag, 0) + tag_ok(text, tag)
+            values = counts.values
+            values["n"] += 1
+            values["chars"] += nchars
+            for name in on:
+                values[name] += 1
+            for tag, ok in tags:
+                counts.tags[tag] = counts.tags.get(tag, 0) + ok
         self.chars.add(nchars)
         if flags["tiny"]:
             self.tiny_chars.add(nchars)

@@ -31,7 +31,6 @@ SETTINGS: dict[str, type | tuple[type, ...]] = {
     "gold_key": str,
     "response_key": str,
     "answer_pattern": str,
-    "lang": str,
 }
 #: Series an audit adds to its run (``audit/<name>``).
 SERIES = (

@@ -150,7 +150,7 @@ class SampleReader:
         if isinstance(response, list):  # several samples per prompt: the first
             response = response[0] if response else None
         if not isinstance(response, str):
-            if response is None and keys.response not in record and "." not in str(keys.response):
+            if response is None and keys.response not in record:  # absent, not null
                 self._skip(line_no, f"no {keys.response!r} field")
                 return None
             response = "" if response is None else str(response)
