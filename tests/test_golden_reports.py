@@ -17,6 +17,7 @@ import pytest
 
 from trainlens.analysis import Analysis, analyze
 from trainlens.render.markdown import render_markdown, render_model
+from trainlens.report.figures import MANIFEST, own_charts
 from trainlens.report.model import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,8 +121,9 @@ def test_every_linked_chart_exists_and_is_a_png(example, tmp_path):
         assert not link.startswith(("/", "http")), link
         width, height = _png_size(out.parent / link)
         assert 300 <= width <= 1200 and 200 <= height <= 1200
-    drawn = {p.name for p in (tmp_path / ASSETS).iterdir()}
+    drawn = {p.name for p in (tmp_path / ASSETS).iterdir() if p.name != MANIFEST}
     assert drawn == {Path(link).name for link in links}  # nothing unlinked left behind
+    assert set(own_charts(tmp_path / ASSETS)) == drawn  # the manifest lists exactly those
     if not REGEN:  # the same Markdown as the golden file: drawing changes no byte of it
         assert text == (GOLDEN / f"{example}.en.md").read_text(encoding="utf-8")
 

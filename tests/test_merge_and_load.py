@@ -192,10 +192,7 @@ def test_a_flood_of_bad_lines_is_condensed_per_file(tmp_path):
         "line 3 (byte 20)",
     ]
     # 10 lines of 10 bytes, 90 of 11, 399 of 12 before line 500
-    assert messages[3] == (
-        "497 more problem(s) in this file, the last at line 500 (byte 5878); "
-        "every readable record was kept"
-    )
+    assert messages[3] == "497 more problem(s) in this file, the last at line 500 (byte 5878)"
     assert len(messages) == 4
     assert result.runs[0].series("loss").tolist() == [1.0]
 

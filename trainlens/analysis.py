@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
+from trainlens.audit.runs import RunAudit, audit_runs
 from trainlens.config import ProjectConfig
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.evaluate import evaluate_run
@@ -29,6 +31,8 @@ class Analysis:
     warnings: list[ReadWarning]
     rules: RuleSet
     selected: list[str] = field(default_factory=list)  # ids of the rules that were run
+    #: What the model wrote, per audited file of a run (completions, predictions).
+    audits: list[RunAudit] = field(default_factory=list)
 
     def message(self, finding: Finding, lang: str = "en") -> str:
         """A finding's message in ``lang``."""
@@ -58,13 +62,21 @@ def analyze_runs(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     warnings: list[ReadWarning] | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> Analysis:
-    """Run the (selected) rules over already loaded runs."""
+    """Run the (selected) rules over already loaded runs. Runs whose directory holds
+    ``completions.jsonl`` or prediction files are audited first (``audit``: the ``[audit]``
+    settings; ``{"enabled": False}`` skips it): their rates join the run's series and their
+    ``kind: audit`` findings the run's findings."""
     ruleset = rules if rules is not None else load_rules()
     specs = ruleset.select(select, ignore)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     all_warnings = list(warnings or [])
+    runs, audits, audit_warnings = audit_runs(runs, specs, audit)
+    all_warnings.extend(audit_warnings)
+    for run_audit in audits:
+        findings.extend(run_audit.findings)
     order = {run.name: i for i, run in enumerate(runs)}
     log_specs = [s for s in specs if s.kind == "log_pattern"]
     for run in runs:
@@ -102,6 +114,7 @@ def analyze_runs(
         warnings=all_warnings,
         rules=ruleset,
         selected=[s.id for s in specs],
+        audits=audits,
     )
 
 
@@ -159,4 +172,5 @@ def analyze(
         select=list(select) or cfg.select,
         ignore=[*cfg.ignore, *ignore],
         warnings=loaded.warnings,
+        audit=cfg.checked_section("audit", AUDIT_SETTINGS),
     )

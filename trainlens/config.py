@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
 
 #: Report / message languages.
@@ -24,7 +25,13 @@ _KNOWN = {
     "watch",
     "compare",
     "report",
+    "audit",
 }
+
+#: Settings that make trainlens run code from a file (Jinja templates): honoured only from a
+#: config file the user named (``--config``), never from one found by walking up the folders,
+#: so that running trainlens inside an untrusted checkout never runs that checkout's code.
+CODE_SETTINGS: dict[str, tuple[str, ...]] = {"report": ("templates",)}
 
 
 @dataclass
@@ -32,6 +39,9 @@ class ProjectConfig:
     """Validated settings; paths inside are resolved relative to the config file."""
 
     path: Path | None = None
+    explicit: bool = False  # named by the user (--config), not found by walking up
+    #: config files passed by on the way up, settings ignored
+    warnings: list[ReadWarning] = field(default_factory=list)
     lang: str | None = None
     aliases: dict[str, Any] = field(default_factory=dict)
     alias_files: list[Path] = field(default_factory=list)
@@ -71,9 +81,13 @@ class ProjectConfig:
         return data
 
 
-def find_config(start: Path | None = None) -> Path | None:
+def find_config(
+    start: Path | None = None, warnings: list[ReadWarning] | None = None
+) -> Path | None:
     """The nearest ``trainlens.toml``, or ``pyproject.toml`` with ``[tool.trainlens]``, walking up
-    from ``start`` (default: the working directory)."""
+    from ``start`` (default: the working directory). A ``pyproject.toml`` that cannot be read
+    or parsed is passed by with one warning added to ``warnings``: it belongs to some other
+    project on the way up, not to trainlens."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "trainlens.toml"
@@ -84,9 +98,21 @@ def find_config(start: Path | None = None) -> Path | None:
             try:
                 if "trainlens" in tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}):
                     return pyproject
-            except (OSError, tomllib.TOMLDecodeError):
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                if warnings is not None:
+                    why = f"skipped while looking for a config: {_why(exc)}"
+                    warnings.append(ReadWarning(str(pyproject), why))
                 continue
     return None
+
+
+def _why(exc: Exception) -> str:
+    """A config file's read error in a few words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, OSError):
+        return f"cannot read it ({exc.strerror or exc})"
+    return f"invalid TOML: {exc}"
 
 
 def _list_of_str(value: Any, where: str) -> list[str]:
@@ -98,16 +124,17 @@ def _list_of_str(value: Any, where: str) -> list[str]:
 
 
 def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConfig:
-    """Read and validate a project config (``path``, else the nearest one when ``search``)."""
-    path = path or (find_config() if search else None)
+    """Read and validate a project config (``path``, else the nearest one when ``search``).
+    Any problem with the chosen file is a :class:`TrainlensError` naming it (exit 2)."""
+    explicit = path is not None
+    warnings: list[ReadWarning] = []
+    path = path or (find_config(warnings=warnings) if search else None)
     if path is None:
-        return ProjectConfig()
+        return ProjectConfig(warnings=warnings)
     try:
         doc = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise TrainlensError(f"{path}: cannot read config ({exc.strerror})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TrainlensError(f"{path}: invalid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TrainlensError(f"{path}: {_why(exc)}") from exc
     data = doc.get("tool", {}).get("trainlens", {}) if path.name == "pyproject.toml" else doc
     if not isinstance(data, dict):
         raise TrainlensError(f"{path}: [tool.trainlens] must be a table")
@@ -118,7 +145,7 @@ def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConf
             f"(known: {', '.join(sorted(_KNOWN))})"
         )
     base = path.parent
-    cfg = ProjectConfig(path=path)
+    cfg = ProjectConfig(path=path, explicit=explicit, warnings=warnings)
     if "lang" in data:
         if data["lang"] not in LANGS:
             raise TrainlensError(f"{path}: lang must be 'en' or 'zh'")
@@ -144,4 +171,25 @@ def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConf
             if not isinstance(data[name], dict):
                 raise TrainlensError(f"{path}: [{name}] must be a table")
             cfg.sections[name] = dict(data[name])
+    if not explicit:
+        _drop_code_settings(cfg)
     return cfg
+
+
+def _drop_code_settings(cfg: ProjectConfig) -> None:
+    """Leave out (with a warning) the :data:`CODE_SETTINGS` of a config found by walking up."""
+    pyproject = cfg.path is not None and cfg.path.name == "pyproject.toml"
+    for section, keys in CODE_SETTINGS.items():
+        table = cfg.sections.get(section, {})
+        shown = f"tool.trainlens.{section}" if pyproject else section
+        for key in keys:
+            if key in table:
+                del table[key]
+                cfg.warnings.append(
+                    ReadWarning(
+                        str(cfg.path),
+                        f"[{shown}] {key} ignored: it runs code, so it is taken only from "
+                        f"--{key} or a config named with --config, never from a config found "
+                        "by walking up the folders",
+                    )
+                )

@@ -38,8 +38,7 @@ def condense(warnings: list[ReadWarning], limit: int = MAX_WARNINGS_PER_FILE) ->
             out.append(
                 ReadWarning(
                     source,
-                    f"{len(rest)} more problem(s) in this file, the last "
-                    f"at {last}; every readable record was kept",
+                    f"{len(rest)} more problem(s) in this file, the last at {last}",
                 )
             )
     return out

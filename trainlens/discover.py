@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -11,6 +10,9 @@ from pathlib import Path
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
+from trainlens.readers._files import open_regular
+from trainlens.readers._json import EOL, JsonError, loads
+from trainlens.readers._jsonl import sniff_encoding
 from trainlens.readers._text import read_head_tail
 from trainlens.readers.csv_export import classify_csv, tensorboard_csv_parts
 from trainlens.readers.hf_console import looks_like_hf_console
@@ -74,6 +76,7 @@ _TEXT_LOG_SUFFIXES = (".log", ".txt", ".out", ".md")
 _NOT_LOGS = re.compile(
     r"^(?:requirements.*\.txt|readme.*|license.*|changelog.*|notice.*|contributing.*|"
     r"debug(?:-internal|-core)?\.log|completions\.jsonl|.*\.wandb|vocab\.txt|merges\.txt|"
+    r".*predictions.*\.jsonl|infer_result.*\.jsonl|"  # what a model wrote: `trainlens audit`
     r"latest_checkpointed_iteration\.txt|.*tokenizer.*|.*prompt.*\.txt|cmakelists\.txt)$",
     re.IGNORECASE,
 )
@@ -138,17 +141,22 @@ class Discovery:
 
 
 def _first_json_line(path: Path) -> object:
+    """The first record of a JSON-lines file (any encoding or line ending), or None."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(64 * 1024)
     except OSError:
         return None
-    first = head.split(b"\n", 1)[0]
-    if len(first) >= 64 * 1024 or first.count(b"[") + first.count(b"{") > 200:
-        return None  # too long or too deep to be a log record's first line
+    codec, bom = sniff_encoding(head)
+    if codec != "utf-8":
+        head = head[bom:].decode(codec, "replace").encode("utf-8", "replace")
+        bom = 0
+    first = EOL.split(head[bom:].lstrip(b"\x00"), maxsplit=1)[0]
+    if len(first) >= 64 * 1024:
+        return None  # too long to be a log record's first line
     try:
-        return json.loads(first)
-    except (ValueError, RecursionError):
+        return loads(first).value
+    except JsonError:
         return None
 
 

@@ -1,7 +1,9 @@
 """The failures a job printed: ``log_pattern`` rules (regexes in ``rules/``) over console logs.
 
-One pass per file: all rules' patterns are joined into one regex searched over 8 MiB blocks
-(C speed, however long the log), and only the lines it hits are matched rule by rule. A Python
+One pass per file over 8 MiB blocks: the literals every match of a rule's pattern must hold
+(:mod:`trainlens.regex_literals`) are looked for with ``bytes.find`` at memory speed, and only
+the lines that hold one are matched with the rules' regexes (patterns without such a literal are
+joined into one regex searched over the block). A Python
 traceback (or Ray's ``Unhandled error`` with frames and no header) is followed to its
 exception line: each distinct (exception, message, innermost frame) is one finding with a count.
 Identical lines are summarised once with a count and the first line numbers.
@@ -20,6 +22,7 @@ from trainlens.diagnostics import ReadWarning
 from trainlens.engine.spec import RuleSpec, load_rules
 from trainlens.findings import Finding, Severity
 from trainlens.readers._text import clean
+from trainlens.regex_literals import Literals, required_literals
 
 BLOCK = 8 << 20
 EXCERPT_CHARS = 300
@@ -99,6 +102,82 @@ def _joined(specs: Sequence[RuleSpec]) -> re.Pattern[bytes]:
     return re.compile(b"|".join(b"(?:" + p + b")" for p in parts) or b"(?!)", re.MULTILINE)
 
 
+@dataclass
+class _Plan:
+    """How one set of rules is searched: per rule its patterns (each with the literals one of
+    which any match holds, when it has some), the literals to look for with ``bytes.find``
+    (exactly or lower-cased) and which rules each one points to, and one joined regex for the
+    patterns without a usable literal."""
+
+    rules: list[tuple[RuleSpec, list[tuple[re.Pattern[bytes], Literals | None]]]]
+    exact: dict[bytes, set[int]]
+    folded: dict[bytes, set[int]]
+    fallback: re.Pattern[bytes] | None
+    fallback_rules: list[int]
+
+
+def _plan(rules: Sequence[RuleSpec]) -> _Plan:
+    plan = _Plan([], {}, {}, None, [])
+    loose: list[bytes] = []
+    for i, spec in enumerate(rules):
+        compiled = []
+        for p in spec.patterns:
+            lits = required_literals(p.pattern)
+            compiled.append((re.compile(_bytes_pattern_named(p)), lits))
+            if lits is None:
+                loose.append(_bytes_pattern(p))
+                if i not in plan.fallback_rules:
+                    plan.fallback_rules.append(i)
+                continue
+            table = plan.folded if lits.folded else plan.exact
+            for option in lits.options:
+                table.setdefault(option, set()).add(i)
+        plan.rules.append((spec, compiled))
+    if loose:
+        plan.fallback = re.compile(b"|".join(b"(?:" + p + b")" for p in loose), re.MULTILINE)
+    _fold_implied(plan)
+    return plan
+
+
+def _fold_implied(plan: _Plan) -> None:
+    """Drop each literal that holds another one (every line with it has the shorter one too):
+    fewer passes over each block. An exact literal whose lower case holds a folded one goes to
+    that one."""
+    for table in (plan.exact, plan.folded):
+        for literal in sorted(table, key=len, reverse=True):
+            shorter = next((o for o in table if o != literal and o in literal), None)
+            if shorter is not None:
+                table[shorter] |= table.pop(literal)
+    for literal in list(plan.exact):
+        folded = next((o for o in plan.folded if o in literal.lower()), None)
+        if folded is not None:
+            plan.folded[folded] |= plan.exact.pop(literal)
+
+
+def _candidates(chunk: bytes, plan: _Plan) -> dict[int, set[int]]:
+    """Start offsets of the lines of ``chunk`` that may match, with the rules to try there."""
+    found: dict[int, set[int]] = {}
+    for haystack, table in ((chunk, plan.exact), (None, plan.folded)):
+        if not table:
+            continue
+        if haystack is None:
+            haystack = chunk.lower()  # ASCII case folding keeps every offset
+        for literal, rule_ids in table.items():
+            pos = haystack.find(literal)
+            while pos >= 0:
+                start = haystack.rfind(b"\n", 0, pos) + 1
+                found.setdefault(start, set()).update(rule_ids)
+                end = haystack.find(b"\n", pos)
+                if end < 0:
+                    break
+                pos = haystack.find(literal, end + 1)
+    if plan.fallback is not None:
+        for m in plan.fallback.finditer(chunk):
+            start = chunk.rfind(b"\n", 0, m.start()) + 1
+            found.setdefault(start, set()).update(plan.fallback_rules)
+    return found
+
+
 def looks_like_failure(head: bytes) -> bool:
     """True when a text sample holds a failure message a ``log_pattern`` rule knows."""
     return _builtin_patterns().search(head) is not None
@@ -118,8 +197,7 @@ def scan_file(path: Path, specs: Sequence[RuleSpec]) -> LogScan:
     rules = [s for s in specs if s.kind == "log_pattern"]
     if not rules:
         return out
-    joined = _joined(rules)
-    compiled = [(s, [re.compile(_bytes_pattern_named(p)) for p in s.patterns]) for s in rules]
+    plan = _plan(rules)
     try:
         fh = open(path, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -139,21 +217,18 @@ def scan_file(path: Path, specs: Sequence[RuleSpec]) -> LogScan:
             else:
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
-                    carry = data
-                    continue
+                    if len(data) <= 2 * BLOCK:
+                        carry = data
+                        continue
+                    cut = len(data)  # one enormous line: scanned in pieces, memory bounded
             chunk = data[:cut]
             pos = 0
-            last_line_start = -1
-            for m in joined.finditer(chunk):
-                start = chunk.rfind(b"\n", 0, m.start()) + 1
-                if start == last_line_start:
-                    continue  # one line, several patterns: matched rule by rule below
-                last_line_start = start
+            for start, rule_ids in sorted(_candidates(chunk, plan).items()):
                 line_no += chunk.count(b"\n", pos, start)
                 pos = start
-                end = chunk.find(b"\n", m.start())
+                end = chunk.find(b"\n", start)
                 line = chunk[start : end if end >= 0 else len(chunk)]
-                _match_line(out, compiled, line, line_no, side, offset + start)
+                _match_line(out, plan, rule_ids, line, line_no, side, offset + start)
             line_no += chunk.count(b"\n", pos)
             offset += cut
             carry = data[cut:]
@@ -168,14 +243,23 @@ def _bytes_pattern_named(pattern: re.Pattern[str]) -> bytes:
 
 def _match_line(
     out: LogScan,
-    compiled: list[tuple[RuleSpec, list[re.Pattern[bytes]]]],
+    plan: _Plan,
+    rule_ids: set[int],
     line: bytes,
     line_no: int,
     side: Any,
     line_offset: int,
 ) -> None:
-    for spec, patterns in compiled:
-        for pattern in patterns:
+    lower: bytes | None = None
+    for index in sorted(rule_ids):
+        spec, patterns = plan.rules[index]
+        for pattern, lits in patterns:
+            if lits is not None:
+                if lits.folded and lower is None:
+                    lower = line.lower()
+                text = lower if lits.folded else line
+                if not any(o in text for o in lits.options):  # type: ignore[operator]
+                    continue
             m = pattern.search(line)
             if not m:
                 continue

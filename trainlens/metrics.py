@@ -90,6 +90,7 @@ class AliasTable:
                 raise TrainlensError(
                     f"{origin}: metric {name!r}: unknown field(s) {', '.join(sorted(unknown))}"
                 )
+            _check_alias_fields(name, spec, origin)
             old = self.infos.get(name)
             self.infos[name] = MetricInfo(
                 name=name,
@@ -153,11 +154,34 @@ class AliasTable:
         return MetricInfo(canonical)
 
 
+def _check_alias_fields(name: Any, spec: dict[str, Any], origin: str) -> None:
+    """Each field of one alias entry has its type, else a :class:`TrainlensError` naming the
+    file (``keys: 5`` in a user's file is a usage error, not a crash)."""
+    where = f"{origin}: metric {name!r}"
+    if not isinstance(name, str) or not name:
+        raise TrainlensError(f"{where}: a canonical name must be a non-empty string")
+    for listed, kinds in (("keys", (str, int, float)), ("patterns", (str,))):
+        value = spec.get(listed)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, kinds) for v in value)
+        ):
+            raise TrainlensError(f"{where}: {listed} must be a list of strings")
+    for text in ("family", "description"):
+        if spec.get(text) is not None and not isinstance(spec[text], str):
+            raise TrainlensError(f"{where}: {text} must be a string")
+    if spec.get("direction") not in (None, "up", "down"):
+        raise TrainlensError(f"{where}: direction must be up or down")
+    if not isinstance(spec.get("any_prefix", False), bool):
+        raise TrainlensError(f"{where}: any_prefix must be true or false")
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
             return yaml.safe_load(fh)
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise TrainlensError(f"{path}: alias file is not UTF-8 text (byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         raise TrainlensError(f"{path}: invalid YAML: {exc}") from exc

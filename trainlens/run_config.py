@@ -7,7 +7,6 @@ cannot be read is a warning, never an error.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any
 import yaml
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._files import open_regular
+from trainlens.readers._json import JsonError, loads
 
 #: Config files larger than this are not parsed.
 MAX_CONFIG_BYTES = 16 << 20
@@ -42,10 +43,11 @@ class RunConfig:
 
 def _read_text(path: Path, warnings: list[ReadWarning]) -> str | None:
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
+        with open_regular(path) as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
             warnings.append(ReadWarning(str(path), "config larger than 16 MiB; not read"))
             return None
-        data = path.read_bytes()
     except OSError as exc:
         warnings.append(ReadWarning(str(path), f"run config not read: {exc.strerror or exc}"))
         return None
@@ -64,9 +66,9 @@ def load_json_config(path: Path, warnings: list[ReadWarning]) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        config = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        warnings.append(ReadWarning(str(path), f"run config not read: {str(exc)[:120]}"))
+        config = loads(text.encode("utf-8")).value  # depth-bounded; NaN accepted
+    except JsonError as exc:
+        warnings.append(ReadWarning(str(path), f"run config not read: {exc} (byte {exc.pos})"))
         return {}
     if not isinstance(config, dict):
         warnings.append(ReadWarning(str(path), "run config is not a JSON object; ignored"))

@@ -404,3 +404,40 @@ def test_a_console_capture_beside_structured_logs_is_a_duplicate_source(tmp_path
     assert Path(sources["loss"]).name == "logging.jsonl"
     assert Path(sources["learning_rate"]).name == "nohup.out"
     _ = ray  # the Ray prefix writer is exercised by the verl tests
+
+
+def test_a_nan_loss_is_kept_as_nan_not_dropped(tmp_path: Path) -> None:
+    """``str({'loss': float('nan')})`` prints ``nan``, which ``literal_eval`` refuses: the dict
+    that shows the divergence must still be read."""
+    rows = [
+        {"loss": 0.5, "grad_norm": 1.0, "learning_rate": 1e-5, "epoch": 0.1},
+        {"loss": float("nan"), "grad_norm": float("inf"), "learning_rate": 1e-5, "epoch": 0.2},
+    ]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(hf_dict(r) for r in rows) + "\n", encoding="utf-8")
+    result = read_hf_console(path)
+    loss = _series(result, "loss")
+    assert loss[1] == 0.5 and loss[2] != loss[2]  # NaN
+    assert _series(result, "grad_norm")[2] == float("inf")
+    assert not result.warnings
+
+
+def test_nested_or_numpy_valued_dicts_and_block_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dicts the fast parser does not take go to ``literal_eval``; ``np.float64(...)`` values are
+    numbers; lines that straddle a read block are read whole."""
+    import trainlens.readers._text as text
+
+    monkeypatch.setattr(text, "CHUNK_BYTES", 64)
+    lines = [
+        "{'loss': np.float64(0.5), 'grad_norm': 1.0, 'epoch': 0.1}",
+        "{'loss': 0.4, 'grad_norm': 0.9, 'rewards': {'acc': 1.0}, 'epoch': 0.2}",
+        "x" * 200,
+        "{'loss': '0.3', 'grad_norm': '8e-01', 'epoch': 0.3}",
+    ]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = read_hf_console(path)
+    assert _series(result, "loss") == {1: 0.5, 2: 0.4, 3: 0.3}
+    assert _series(result, "grad_norm")[3] == 0.8

@@ -45,7 +45,7 @@ def test_trainer_state_log_history(tmp_path):
     "content, fragment",
     [
         ("", "empty file"),
-        ('{"log_history": [{"loss": 1.0, "step": 1}', "not valid JSON"),
+        ('{"log_history": [{"loss": 1.0, "st', "not valid JSON"),  # cut in entry 1
         ('{"global_step": 3}', "no log_history"),
         ("[1, 2, 3]", "no log_history"),
     ],
@@ -146,6 +146,6 @@ def test_trainer_state_with_a_non_finite_step_skips_that_entry(tmp_path):
     result = read_trainer_state(path)
     assert values(result.frame, "loss") == {2: 2.0}
     assert [w.message for w in result.warnings] == [
-        "log_history[0]: no integer step; skipped",
-        "log_history[2]: no integer step; skipped",
+        "log_history[0]: unreadable step nan; skipped",
+        "log_history[2]: unreadable step inf; skipped",
     ]

@@ -150,8 +150,15 @@ def analyze(
         ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
         result = load_with_progress(path, alias_table(cfg, aliases))
         print_warnings(result.warnings)
+        from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
+
         analysis = analyze_runs(
-            result.runs, rules=ruleset, select=chosen, ignore=dropped, warnings=result.warnings
+            result.runs,
+            rules=ruleset,
+            select=chosen,
+            ignore=dropped,
+            warnings=result.warnings,
+            audit=cfg.checked_section("audit", AUDIT_SETTINGS),
         )
         print_warnings(analysis.warnings[len(result.warnings) :])
         emit(analysis, format, language, output)

@@ -3,6 +3,8 @@
 from trainlens.cli import (  # noqa: F401
     analyze_cmd,
     audit_cmd,
+    audit_completions_cmd,
+    audit_labels_cmd,
     audit_log_cmd,
     compare_cmd,
     gate_cmd,

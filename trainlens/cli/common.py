@@ -101,9 +101,13 @@ def run_safely(fn: Callable[[], T]) -> T:
 
 
 def project_config(config: Path | None) -> ProjectConfig:
+    """The config named with ``--config``, else the nearest one; its warnings (a broken
+    ``pyproject.toml`` passed by, a setting ignored) go to stderr."""
     if config is not None and not config.is_file():
         raise TrainlensError(f"{config}: config file not found")
-    return load_config(config)
+    cfg = load_config(config)
+    print_warnings(cfg.warnings)
+    return cfg
 
 
 def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:

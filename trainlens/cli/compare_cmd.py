@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,8 +53,11 @@ def _settings(cfg: ProjectConfig) -> dict[str, Any]:
     return cfg.checked_section("compare", _SETTINGS)
 
 
-def load_all(paths: list[Path], aliases: AliasTable) -> list[Run]:
-    """Read every PATH (run dir or logdir); names made unique, the same run read once."""
+def load_all(
+    paths: list[Path], aliases: AliasTable, by_path: dict[Path, list[Run]] | None = None
+) -> list[Run]:
+    """Read every PATH (run dir or logdir); names made unique, the same run read once.
+    ``by_path`` (when given) receives the runs each PATH held."""
     runs: list[Run] = []
     items: list[tuple[str, str]] = []
     seen: set[Path] = set()
@@ -70,6 +74,8 @@ def load_all(paths: list[Path], aliases: AliasTable) -> list[Run]:
                 )
                 continue
             seen.add(where)
+            if by_path is not None:
+                by_path.setdefault(path, []).append(run)
             name = run.name if run.name not in ("", ".") else label
             prefix = parent if name == label else label
             items.append((name, f"{prefix}/{name}" if prefix else name))
@@ -82,13 +88,14 @@ def load_all(paths: list[Path], aliases: AliasTable) -> list[Run]:
 @app.command(epilog=EXIT_CODES_HELP)
 def compare(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             metavar="PATH...",
-            help="Run directories, or logdirs holding several runs (any mix).",
+            help="Run directories, or logdirs holding several runs (any mix); may be left "
+            "out when --predictions names every run.",
             show_default=False,
         ),
-    ],
+    ] = None,
     metric: Annotated[
         str | None,
         typer.Option(
@@ -140,6 +147,23 @@ def compare(
             "FILE_STEM_assets/score.png) instead of stdout.",
         ),
     ] = None,
+    predictions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--predictions",
+            metavar="RUN=FILE",
+            help="A run's evaluation predictions (JSONL), audited and compared by output; "
+            "default: prediction files found by name in each run directory. Repeatable.",
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="RUN=N",
+            help="A run's training-set size, when its config does not say. Repeatable.",
+        ),
+    ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -153,9 +177,18 @@ def compare(
         cfg = project_config(config)
         settings = _settings(cfg)
         language = lang.value if lang else settings.get("lang") or cfg.lang or "en"
-        runs = load_all(paths, alias_table(cfg, aliases))
-        if not runs:
+        paths = paths or []
+        if not paths and not predictions:
+            raise TrainlensError("give at least one PATH (or --predictions RUN=FILE)")
+        by_path: dict[Path, list[Run]] = {}
+        runs = load_all(paths, alias_table(cfg, aliases), by_path)
+        sets = _prediction_sets(paths, by_path, _pairs(predictions, "--predictions"), label)
+        if not runs and not sets:
             raise TrainlensError("no runs found under " + ", ".join(str(p) for p in paths))
+        outputs = _outputs(cfg, sets, language) if sets else None
+        if not runs and outputs is not None:
+            _emit_outputs_only(outputs, format, output)
+            return
         cmp = compare_runs(
             runs,
             metric=metric or settings.get("metric"),
@@ -163,7 +196,10 @@ def compare(
             window=window if window is not None else settings.get("window"),
         )
         if format is CompareFormat.json:
-            _emit(render.render_json(cmp, language) + "\n", output)
+            doc = render.comparison_document(cmp, language)
+            if outputs is not None:
+                doc["outputs"] = outputs.json()
+            _emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
         elif format is CompareFormat.markdown:
             chart, missing = None, "stdout"
             if output is not None:
@@ -175,21 +211,152 @@ def compare(
                 if drawn:
                     chart = quote(f"{assets.name}/score.png")
                 missing = "no_data"
-            _emit(render.render_markdown(cmp, language, chart, chart_missing=missing), output)
+            text = render.render_markdown(cmp, language, chart, chart_missing=missing)
+            if outputs is not None:
+                text = text.rstrip("\n") + "\n\n" + outputs.markdown()
+            _emit(text, output)
         elif output is not None:
             buffer = _unwrapped(record=True, file=io.StringIO())
             render.render_terminal(cmp, buffer, language)
+            if outputs is not None:
+                outputs.terminal(buffer)
             _emit(_strip_line_ends(buffer.export_text()), output)
         else:
             console = stdout_console()
             if not console.is_terminal:  # piped: never wrap a table (a cell is never folded)
                 buffer = _unwrapped(record=True, file=io.StringIO())
                 render.render_terminal(cmp, buffer, language)
+                if outputs is not None:
+                    outputs.terminal(buffer)
                 _emit(_strip_line_ends(buffer.export_text()), None)
             else:
                 render.render_terminal(cmp, console, language)
+                if outputs is not None:
+                    outputs.terminal(console)
         if output is not None:
             stderr_console().print(f"wrote {output}", highlight=False)
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise TrainlensError(f"{option} {item!r}: expected RUN=VALUE")
+        out[name] = value
+    return out
+
+
+def _prediction_sets(
+    paths: list[Path],
+    by_path: dict[Path, list[Run]],
+    given: dict[str, str],
+    labels: list[str] | None,
+) -> list[Any]:
+    """Each run's predictions: ``--predictions`` first (RUN is a run's name or a PATH as
+    given), else a prediction file found by name in a run directory."""
+    from trainlens.audit.scale import PredictionSet, find_predictions
+
+    sizes = {}
+    for name, value in _pairs(labels, "--label").items():
+        try:
+            sizes[name] = int(value.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise TrainlensError(f"--label {name}={value}: expected a whole number") from None
+    sets: dict[str, PredictionSet] = {}
+    for path in paths:
+        held = by_path.get(path, [])
+        run = held[0] if len(held) == 1 else None
+        name = run.name if run is not None else path.name
+        config = run.meta.config if run is not None else _args_json(path)
+        file = find_predictions(path)
+        if file is not None:
+            sets[name] = PredictionSet(name, file, config)
+        for alias in (str(path), path.name, name):
+            if alias in given:
+                sets[name] = PredictionSet(name, Path(given.pop(alias)), config)
+    for name, text in given.items():  # predictions of runs that logged nothing here
+        sets[name] = PredictionSet(name, Path(text), {})
+    for item in sets.values():
+        if not item.file.is_file():
+            raise TrainlensError(f"--predictions {item.run}={item.file}: not a file")
+    out = []
+    for name, item in sets.items():
+        size = next((v for k, v in sizes.items() if k in {name, Path(name).name}), None)
+        out.append(PredictionSet(item.run, item.file, item.config, size))
+    unknown = set(sizes) - {s.run for s in out} - {Path(s.run).name for s in out}
+    if unknown:
+        raise TrainlensError(f"--label: no run with predictions named {', '.join(sorted(unknown))}")
+    return out
+
+
+def _args_json(folder: Path) -> dict[str, Any]:
+    """The ``args.json`` of a directory that holds predictions but no training log."""
+    from trainlens.load import read_config
+
+    args = folder / "args.json"
+    return read_config(args, []) if args.is_file() else {}
+
+
+class _Outputs:
+    """The outputs section, rendered in any of the three forms."""
+
+    def __init__(self, rows: list[Any], findings: list[Any], rules: Any, lang: str) -> None:
+        self.rows, self.findings, self.rules, self.lang = rows, findings, rules, lang
+
+    def _message(self, f: Any) -> str:
+        from trainlens.engine.spec import render_message
+
+        return render_message(f, self.rules.get(f.rule), self.lang)
+
+    def _title(self, f: Any) -> str:
+        return str(self.rules.get(f.rule).title_for(f.params, self.lang))
+
+    def _advice(self, f: Any) -> list[str]:
+        return list(self.rules.get(f.rule).text("advice", self.lang))
+
+    def json(self) -> dict[str, Any]:
+        from trainlens.render.compare_outputs import outputs_json
+
+        return outputs_json(self.rows, self.findings, self._message)
+
+    def terminal(self, console: Console) -> None:
+        from trainlens.render.compare_outputs import outputs_terminal
+
+        outputs_terminal(
+            console, self.rows, self.findings, self.lang, self._message, self._title, self._advice
+        )
+
+    def markdown(self) -> str:
+        from trainlens.render.compare_outputs import outputs_markdown
+
+        return outputs_markdown(
+            self.rows, self.findings, self.lang, self._message, self._title, self._advice
+        )
+
+
+def _outputs(cfg: ProjectConfig, sets: list[Any], lang: str) -> _Outputs:
+    from trainlens.audit.api import project_rules
+    from trainlens.audit.scale import output_rows, scale_findings
+
+    rules = project_rules(cfg)
+    rows = output_rows(sets)
+    spec = rules.get("scale_regression") if "scale_regression" in rules else None
+    if spec is not None and spec.id not in {s.id for s in rules.select(cfg.select, cfg.ignore)}:
+        spec = None
+    return _Outputs(rows, scale_findings(rows, spec), rules, lang)
+
+
+def _emit_outputs_only(outputs: _Outputs, format: CompareFormat, output: Path | None) -> None:
+    if format is CompareFormat.json:
+        doc = {"schema_version": 1, "runs": [], "outputs": outputs.json()}
+        _emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+    elif format is CompareFormat.markdown:
+        _emit(outputs.markdown(), output)
+    else:
+        buffer = _unwrapped(record=True, file=io.StringIO())
+        outputs.terminal(buffer)
+        _emit(_strip_line_ends(buffer.export_text()), output)
 
 
 #: Width of the console for piped and file output: wide enough that no table wraps.

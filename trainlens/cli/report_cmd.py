@@ -152,6 +152,7 @@ def report(
     with handle_errors():
         from trainlens.analysis import analyze
         from trainlens.render.markdown import render_markdown
+        from trainlens.report.figures import own_charts
 
         cfg = project_config(config)
         settings = _settings(cfg)
@@ -189,7 +190,7 @@ def report(
             typer.echo(text, nl=False)
             return
         write_output(output, text, what="the report")
-        drawn = len(list(assets.glob("*.png"))) if assets is not None and assets.is_dir() else 0
+        drawn = len(own_charts(assets)) if assets is not None else 0
         if assets is not None and new_assets and not any(assets.iterdir()):
             assets.rmdir()  # nothing to draw: leave no empty folder behind
         note = f" ({_plural(drawn, 'chart')} in {assets})" if drawn else ""

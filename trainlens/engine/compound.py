@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from scipy import stats as sstats
 
 from trainlens.checkpoints import best_then_degrade
 from trainlens.engine.detectors import _TINY
 from trainlens.engine.registry import (
+    MAX_COUNT,
     Correlation,
     Count,
     NonNegative,
@@ -27,7 +27,7 @@ from trainlens.engine.registry import (
     detector,
 )
 from trainlens.engine.registry import window as win
-from trainlens.engine.stats import align_last, as_percent, centered_median, segments
+from trainlens.engine.stats import align_last, as_percent, centered_median, segments, spearman
 
 
 @detector(outputs=("from_pct", "to_pct", "jump_pts"))
@@ -91,7 +91,7 @@ def diverging_scores(
     rho: Correlation = -0.6,
     k: NonNegative = 3.0,
     teacher_ratio: NonNegative = 0.3,
-    min_points: Annotated[int, Range(2)] = 8,
+    min_points: Annotated[int, Range(2, MAX_COUNT)] = 8,
 ) -> list[Window]:
     """The first series falls steadily (Spearman ρ with step ≤ ``rho``; start-to-end drop of the
     medians of the first/last ``edge`` share ≥ ``k`` × its point-to-point noise) while the
@@ -105,7 +105,7 @@ def diverging_scores(
     drop = s0 - s1
     diffs = np.diff(v)
     noise = float(np.subtract(*np.percentile(diffs, [75, 25]))) / 1.349 / np.sqrt(2.0)
-    r = float(sstats.spearmanr(student.steps, v).statistic)
+    r = spearman(student.steps, v)
     t = align_last(student.steps, teacher.steps, teacher.values)
     t0, t1 = float(np.median(t[:e])), float(np.median(t[-e:]))
     if not (
@@ -144,7 +144,7 @@ def length_correlation(
     score: Trace | None = None,
     *,
     limit: Share = 0.15,
-    min_points: Annotated[int, Range(2)] = 5,
+    min_points: Annotated[int, Range(2, MAX_COUNT)] = 5,
 ) -> list[Window]:
     """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``;
     without one, Pearson r between per-sample length and score series (aligned on their common

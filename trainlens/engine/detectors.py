@@ -10,7 +10,6 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sstats
 
 from trainlens.engine.registry import (
     Correlation,
@@ -40,6 +39,7 @@ from trainlens.engine.stats import (
     runs_to_end,
     segments,
     shifted,
+    spearman,
     trailing_median,
     trailing_noise_at,
     trailing_quantile_at,
@@ -388,7 +388,7 @@ def magnitude_growth(
     s0, s1 = float(np.median(a[:e])), float(np.median(a[-e:]))
     if s0 <= 0 or s1 < factor * s0:
         return []
-    r = float(sstats.spearmanr(s.steps, a).statistic)
+    r = spearman(s.steps, a)
     if not r >= rho:
         return []
     p = int(np.argmax(a))

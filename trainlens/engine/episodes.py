@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from trainlens.engine.registry import Count, Count0, Range, detector
+from trainlens.engine.registry import MAX_COUNT, Count, Count0, Range, detector
 from trainlens.findings import EvidenceRow, Finding
 
 
@@ -28,7 +28,7 @@ def co_occurrence(
     window: Count0 = 50,
     points: Count0 = 10,
     min_families: Count = 2,
-    min_members: Annotated[int, Range(2)] = 2,
+    min_members: Annotated[int, Range(2, MAX_COUNT)] = 2,
     order: str = "",
     interval: float = 1.0,
 ) -> list[list[int]]:

@@ -39,7 +39,10 @@ class Range:
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # an int beyond any float (10**400 from a --param)
+            return False
         if not math.isfinite(x):
             return False
         if self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo):
@@ -51,10 +54,17 @@ class Range:
         if lo is None and hi is None:
             return "any finite number"
         if hi is None:
-            return f"{'>' if self.lo_open else '≥'} {lo:g}"
+            return f"{'>' if self.lo_open else '≥'} {_bound(lo)}"
         if lo is None:
-            return f"{'<' if self.hi_open else '≤'} {hi:g}"
-        return f"{'(' if self.lo_open else '['}{lo:g}, {hi:g}{')' if self.hi_open else ']'}"
+            return f"{'<' if self.hi_open else '≤'} {_bound(hi)}"
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"{left}{_bound(lo)}, {_bound(hi)}{right}"
+
+
+def _bound(x: float | None) -> str:
+    """A range bound as written: whole numbers in full (``1000000``, not ``1e+06``)."""
+    assert x is not None
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,13 @@ class OneOf:
 
 # Parameter kinds the detectors annotate their keyword parameters with (the range is checked
 # when a rule is loaded, with its file or the --param / config source in the message).
+#: The most logged points an integer parameter may count: more than any run holds (DESIGN: up to
+#: ~100k steps), small enough that a window of this size cannot exhaust memory.
+MAX_COUNT = 1_000_000
 #: A number of logged points (a window, a run length): at least 1.
-Count = Annotated[int, Range(1)]
+Count = Annotated[int, Range(1, MAX_COUNT)]
 #: A number of points or steps that may be 0 (a gap, a switch-off value).
-Count0 = Annotated[int, Range(0)]
+Count0 = Annotated[int, Range(0, MAX_COUNT)]
 #: A fraction of something that must be positive: (0, 1].
 Fraction = Annotated[float, Range(0, 1, lo_open=True)]
 #: A share or probability: [0, 1].
@@ -108,6 +121,12 @@ def _is_union(expected: Any) -> bool:
 def _base(expected: Any) -> Any:
     """The annotation without its Annotated metadata."""
     return typing.get_args(expected)[0] if typing.get_origin(expected) is Annotated else expected
+
+
+def _integral(expected: Any) -> bool:
+    if _is_union(expected):
+        return any(_integral(a) for a in typing.get_args(expected))
+    return _base(expected) is int
 
 
 def _numeric(expected: Any) -> bool:
@@ -225,6 +244,11 @@ def _check_declaration(name: str, param: str, default: Any, expected: Any) -> No
         raise TypeError(
             f"detector {name}: parameter {param} needs a declared range "
             "(annotate it with Count, Fraction, Positive, ... or Annotated[..., Range(...)])"
+        )
+    if isinstance(rng, Range) and rng.hi is None and _integral(expected):
+        raise TypeError(
+            f"detector {name}: integer parameter {param} needs an upper bound "
+            "(Count, Count0 or Range(lo, hi)): a window of 10**20 points exhausts memory"
         )
     if rng is not None and default is not None and default not in rng:
         raise TypeError(f"detector {name}: default {param}={default!r} outside {rng}")

@@ -6,7 +6,7 @@ import fnmatch
 import math
 import re
 import string
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -684,8 +684,14 @@ def message_fields(finding: Finding, lang: str = "en") -> dict[str, Any]:
     return out
 
 
-def render_message(finding: Finding, spec: RuleSpec, lang: str) -> str:
+def render_message(
+    finding: Finding, spec: RuleSpec, lang: str, *, escape: Callable[[str], str] | None = None
+) -> str:
     """The finding's message in ``lang`` (falls back to English); a ``message_when`` variant
-    when its field is true for this finding."""
+    when its field is true for this finding. ``escape`` is applied to every text field (a
+    metric key, a log excerpt) before it is spliced in: the Markdown report escapes them."""
     fields = message_fields(finding, lang)
-    return _SafeFormatter().format(spec.template(fields, lang), **fields)
+    template = spec.template(fields, lang)
+    if escape is not None:
+        fields = {k: escape(v) if isinstance(v, str) else v for k, v in fields.items()}
+    return _SafeFormatter().format(template, **fields)

@@ -58,6 +58,7 @@ def trailing_noise_at(
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) * 8 > n or not len(idx):
         return trailing_noise(values, window, min_periods)[idx]
+    window = max(1, min(int(window), n))  # a longer window holds no more points than this
     d = np.concatenate(
         (np.full(window + 1, np.nan), np.diff(values))
     )  # d[window + i] = v[i]-v[i-1]
@@ -82,6 +83,7 @@ def trailing_quantile_at(
     if len(idx) * 8 > len(values):  # many points: one rolling pass is cheaper
         roll = pd.Series(values).rolling(window, min_periods=min_periods).quantile(q)
         return roll.shift(1).to_numpy()[idx]
+    window = max(1, min(int(window), len(values)))  # no more points before any index than this
     padded = np.concatenate((np.full(window, np.nan), np.asarray(values, dtype=np.float64)))
     view = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]  # v[i-window : i]
     enough = np.isfinite(view).sum(axis=1) >= min_periods
@@ -182,3 +184,33 @@ def knee(values: np.ndarray) -> int:
     with np.errstate(invalid="ignore", divide="ignore"):
         right = np.where(sxx > 0, syy - sxy**2 / sxx, syy)
     return int(tau[int(np.argmin(left + right))])
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given the mean of the ranks they span (as ``scipy.stats.rankdata``)."""
+    a = np.asarray(values, dtype=np.float64)
+    n = len(a)
+    order = np.argsort(a, kind="mergesort")
+    ordered = a[order]
+    new_group = np.empty(n, dtype=bool)
+    new_group[:1] = True
+    new_group[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(new_group)
+    sizes = np.diff(np.append(starts, n))
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = np.repeat(starts + (sizes + 1) / 2.0, sizes)
+    return ranks
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of two equal-length series; NaN when either is constant,
+    shorter than 2 or holds NaN (what ``scipy.stats.spearmanr`` gives, without importing scipy,
+    which costs every command half a second)."""
+    a = np.asarray(x, dtype=np.float64)
+    b = np.asarray(y, dtype=np.float64)
+    if len(a) < 2 or len(a) != len(b) or np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    ra = average_ranks(a) - (len(a) + 1) / 2.0
+    rb = average_ranks(b) - (len(b) + 1) / 2.0
+    denom = float(np.sqrt(np.dot(ra, ra) * np.dot(rb, rb)))
+    return float(np.dot(ra, rb) / denom) if denom > 0 else float("nan")

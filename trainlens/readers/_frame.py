@@ -65,6 +65,16 @@ def frame_from_codes(
     values: np.ndarray,
     wall_times: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Build a reader table from integer key codes into ``names`` (fast path for big files)."""
-    cat = pd.Categorical.from_codes(np.asarray(codes, dtype=np.int32), categories=list(names))
+    """Build a reader table from integer key codes into ``names`` (fast path for big files).
+    Names that repeat (two raw keys given one name) share one category."""
+    codes = np.asarray(codes, dtype=np.int32)
+    if len(set(names)) != len(names):
+        unique, lut = np.unique(np.asarray(names, dtype=object), return_inverse=True)
+        first = [names.index(n) for n in unique.tolist()]
+        order = np.argsort(first)  # categories in order of first appearance
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        codes = rank[lut][codes].astype(np.int32)
+        names = [str(unique[i]) for i in order]
+    cat = pd.Categorical.from_codes(codes, categories=list(names))
     return make_frame(cat, steps, values, wall_times)

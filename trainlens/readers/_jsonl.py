@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import orjson
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._files import open_regular
+from trainlens.readers._json import JsonError, loads
 
 
 @dataclass
@@ -33,13 +36,58 @@ class JsonLines:
         return sorted([*self.warnings, *middle], key=_line_number) + tail
 
 
-def _loads(line: bytes) -> tuple[Any, bool]:
-    """Decode one line; the second item is True when the slow NaN-aware decoder was needed."""
-    try:
-        return orjson.loads(line), False
-    except orjson.JSONDecodeError:
-        # Python's json accepts the NaN / Infinity / -Infinity literals that orjson rejects.
-        return json.loads(line), True
+#: Byte-order marks and the encodings they announce (UTF-32 before UTF-16: same first bytes).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+#: Longer lines are not log records (they are skipped unparsed).
+MAX_LINE_BYTES = 16 << 20
+_NULS = re.compile(rb"\x00+")
+
+
+def sniff_encoding(head: bytes) -> tuple[str, int]:
+    """The encoding of a text file from its first bytes, and the length of its byte-order mark.
+    Without a BOM, a first character followed (or preceded) by NUL bytes is UTF-16/32."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec, len(bom)
+    if len(head) >= 4 and head[0] and not any(head[1:4]):
+        return "utf-32-le", 0
+    if len(head) >= 4 and not any(head[:3]) and head[3]:
+        return "utf-32-be", 0
+    if len(head) >= 4 and head[0] and head[2] and not head[1] and not head[3]:
+        return "utf-16-le", 0
+    if len(head) >= 4 and head[1] and head[3] and not head[0] and not head[2]:
+        return "utf-16-be", 0
+    return "utf-8", 0
+
+
+def _physical_lines(data: bytes, codec: str) -> Iterator[tuple[int, int, bytes, bool]]:
+    """``(start, end, content, complete)`` per line of ``data``, split at any line ending;
+    byte offsets are into ``data``, content is UTF-8 (transcoded from UTF-16/32)."""
+    if codec == "utf-8":
+        pos = 0
+        for piece in data.splitlines(keepends=True):  # bytes split at \n, \r\n and \r only
+            stop = pos + len(piece)
+            content = piece.rstrip(b"\r\n")
+            yield pos, stop, content, len(content) < len(piece)
+            pos = stop
+        return
+    width = 4 if codec.startswith("utf-32") else 2
+    usable = len(data) - len(data) % width
+    text = data[:usable].decode(codec, "replace")
+    pos = char = 0
+    for mt in re.finditer(r"\r\n|\r|\n", text):
+        segment = text[char : mt.start()]
+        size = len(text[char : mt.end()].encode(codec, "replace"))
+        yield pos, pos + size, segment.encode("utf-8", "replace"), True
+        pos, char = pos + size, mt.end()
+    if char < len(text) or usable < len(data):
+        yield pos, len(data), text[char:].encode("utf-8", "replace"), False
 
 
 def read_json_lines(
@@ -47,81 +95,91 @@ def read_json_lines(
 ) -> JsonLines:
     """Read JSON objects from ``path`` starting at byte ``offset``; never raises for bad input.
 
-    A last line without a newline that does not parse is a write in progress: with ``final`` it is
-    reported once; without it (live following) it is left for the next call (``end_offset`` stops
-    before it). ``first_line`` is the line number at ``offset`` (for messages when following).
+    Lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r``; UTF-16/32 files (with or without a BOM)
+    are transcoded; a run of NUL bytes (a crashed writer's preallocated tail) is skipped and the
+    records after it are read. A last line without a line ending that does not parse is a write
+    in progress: with ``final`` it is reported once; without it (live following) it is left for
+    the next call (``end_offset`` stops before it). ``first_line`` is the line number at
+    ``offset`` (for messages when following).
     """
     out = JsonLines(end_offset=offset)
     source = str(path)
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
+            codec, bom = sniff_encoding(fh.read(4))
+            offset = max(offset, bom)
             fh.seek(offset)
             data = fh.read()
     except OSError as exc:
         out.warnings.append(ReadWarning(source, f"cannot read file: {exc.strerror or exc}"))
         return out
-    if offset == 0 and not data:
+    if offset <= bom and not data:
         out.warnings.append(ReadWarning(source, "empty file"))
         return out
-    pos = 0
+    if codec != "utf-8" and offset <= bom:
+        out.warnings.append(ReadWarning(source, f"{codec.upper()} text (not UTF-8); transcoded"))
     line_no = first_line - 1
-    size = len(data)
-    while pos < size:
-        nl = data.find(b"\n", pos)
-        complete = nl != -1
-        end = nl if complete else size
-        line = data[pos:end]
+    end = 0
+    for start, stop, line, complete in _physical_lines(data, codec):
         line_no += 1
-        line_start = offset + pos
-        stripped = line.strip()
+        line_start = offset + start
         if not complete and not final:
-            out.end_offset = line_start  # a follower waits for the newline: writer mid-line
+            out.end_offset = line_start  # a follower waits for the line ending: writer mid-line
             return out
-        if stripped:
+        where = f"line {line_no} (byte {line_start})"
+        parts = [line]
+        if b"\x00" in line:
+            parts = _NULS.split(line)
+            nuls = len(line) - sum(map(len, parts))
+            out.warnings.append(
+                ReadWarning(source, f"{where}: {nuls} NUL byte(s) (a crashed write?) skipped")
+            )
+        for part in parts:
+            stripped = part.strip()
+            if not stripped:
+                continue
+            if len(stripped) > MAX_LINE_BYTES:
+                out.warnings.append(
+                    ReadWarning(source, f"{where}: {len(stripped):,} bytes, too long for a record")
+                )
+                continue
             try:
-                obj, slow = _loads(stripped)
-            except (ValueError, UnicodeDecodeError) as exc:
-                if not complete:
-                    out.partial = ReadWarning(
-                        source,
-                        f"line {line_no} (byte {line_start}): partial last line "
-                        f"({len(line)} bytes, job still writing?) skipped",
-                    )
-                    out.end_offset = offset + size
-                    return out
+                obj = orjson.loads(stripped)  # the usual record, fast
+                slow = False
+            except orjson.JSONDecodeError:
+                obj = None
+            if obj is None:
+                try:
+                    decoded = loads(stripped)
+                except JsonError as exc:
+                    if not complete and part is parts[-1]:
+                        out.partial = ReadWarning(
+                            source,
+                            f"{where}: partial last line "
+                            f"({len(line)} bytes, job still writing?) skipped",
+                        )
+                        out.end_offset = offset + len(data)
+                        return out
+                    out.warnings.append(ReadWarning(source, f"{where}: not valid JSON ({exc})"))
+                    continue
+                obj, slow = decoded.value, decoded.slow
+                out.warnings += [ReadWarning(source, f"{where}: {n}") for n in decoded.notes]
+            if not isinstance(obj, dict):
                 out.warnings.append(
                     ReadWarning(
-                        source,
-                        f"line {line_no} (byte {line_start}): not valid JSON ({_brief(exc)})",
+                        source, f"{where}: expected a JSON object, got {type(obj).__name__}"
                     )
                 )
-            else:
-                if isinstance(obj, dict):
-                    if slow:
-                        out.nan_rows.append(len(out.objects))
-                    out.objects.append(obj)
-                    out.line_numbers.append(line_no)
-                else:
-                    out.warnings.append(
-                        ReadWarning(
-                            source,
-                            f"line {line_no} (byte {line_start}): expected a JSON object, "
-                            f"got {type(obj).__name__}",
-                        )
-                    )
-        if not complete:
-            pos = size  # a complete last object without its newline (only when ``final``)
-            break
-        pos = nl + 1
-    out.end_offset = offset + pos
+                continue
+            if slow:
+                out.nan_rows.append(len(out.objects))
+            out.objects.append(obj)
+            out.line_numbers.append(line_no)
+        end = stop
+    out.end_offset = offset + end
     return out
 
 
 def _line_number(w: ReadWarning) -> int:
     head = w.message.split(":", 1)[0].split()
     return int(head[1]) if len(head) >= 2 and head[0] == "line" and head[1].isdigit() else 0
-
-
-def _brief(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]

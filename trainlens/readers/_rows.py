@@ -191,8 +191,14 @@ def rows_to_frame(
         key = str(name)
         if transforms and key in transforms:
             key, fn = transforms[key]
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 values = fn(values)
+        if key in names:  # two raw keys, one name (s/it and iter/s in one log): one column
+            at = names.index(key)
+            fill = mask & ~present[at]
+            columns[at] = np.where(fill, values, columns[at])
+            present[at] = present[at] | fill
+            continue
         names.append(key)
         columns.append(values)
         present.append(mask)

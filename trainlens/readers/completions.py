@@ -114,6 +114,18 @@ def looks_like_completions(obj: Any) -> bool:
     return _rows(obj) is not None
 
 
+def rows_of(obj: Any) -> list[dict[str, Any]] | None:
+    """The samples of one decoded line as plain dicts (every column, text ones included), or
+    None when it is not a completions record. For audits that need columns such as
+    ``solution`` that :class:`CompletionSample` does not keep."""
+    return _rows(obj)
+
+
+def iter_lines(fh: Any) -> Iterator[bytes]:
+    """The lines of a binary file object (see :func:`_lines`): bounded by the longest line."""
+    return _lines(fh)
+
+
 def _lines(fh: Any, chunk: int = 1 << 20) -> Iterator[bytes]:
     """Lines split on ``\\n`` (a ``\\r`` before it is stripped), the last one even without a
     newline; memory bounded by the longest line."""

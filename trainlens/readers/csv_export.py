@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import as_step
 from trainlens.readers._frame import ReadResult, empty_frame, make_frame
 
 TB_HEADER = ("Wall time", "Step", "Value")
@@ -119,10 +120,7 @@ def _rows(path: Path, warnings: list[ReadWarning]) -> list[list[str]] | None:
 
 
 def _step(text: str) -> int | None:
-    x = _float(text)
-    if x is None or not math.isfinite(x) or not x.is_integer() or not 0 <= x < 2**62:
-        return None
-    return int(x)
+    return as_step(_float(text))
 
 
 def read_csv_export(path: Path, *, member: str | None = None) -> ReadResult:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import MAX_STEP, step_mask
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
-from trainlens.readers._text import iter_lines, segments
-from trainlens.readers.console import DICT_START, BarStats, tqdm_counter
+from trainlens.readers._text import ANSI, iter_blocks
+from trainlens.readers.console import DICT_START, TQDM, BarStats
 
 #: A dict is a training log when it holds one of these keys (others: tokenizer ids, samples).
 TRAIN_KEYS = frozenset(
@@ -78,13 +80,16 @@ class _Scan:
     warnings: list[ReadWarning] = field(default_factory=list)
     duplicates: int = 0
     end_offset: int = 0
+    #: bar total -> (last counter, redrawn since the last training dict)
+    fresh: dict[int, tuple[int, bool]] = field(default_factory=dict)
+    previous: dict[str, float] | None = None  # the last training dict (duplicates)
 
 
 def looks_like_hf_console(head: bytes) -> bool:
     """True when a text sample holds at least one HF training dict."""
     for m in DICT_START.finditer(head):
         end = head.find(b"}", m.start())
-        if end > 0 and _metric_values(_literal(head[m.start() : end + 1])) is not None:
+        if end > 0 and _values(head[m.start() : end + 1]) is not None:
             return True
     return False
 
@@ -118,11 +123,12 @@ def _metric_values(obj: Any) -> dict[str, float] | None:
     """The numeric fields of a training/eval dict, or None for any other dict."""
     if not isinstance(obj, dict) or not obj:
         return None
-    keys = [k for k in obj if isinstance(k, str)]
-    if not any(k in TRAIN_KEYS or k.startswith(("eval_", "train/", "eval/")) for k in keys):
+    if not _is_training_dict(obj):
         return None
     out = {}
-    for k in keys:
+    for k in obj:
+        if not isinstance(k, str):
+            continue
         x = _number(obj[k])
         if x is not None:
             out[k] = x
@@ -133,54 +139,157 @@ def _looks_like_metrics(text: bytes) -> bool:
     return any(f"'{k}':".encode() in text[:400] for k in ("loss", "grad_norm", "learning_rate"))
 
 
+#: Where a tqdm counter may be (``/200 [``): a literal first byte, so the block search is fast.
+_BAR_HINT = re.compile(rb"/\d+ \[")
+#: A flat dict of simple values, as the Trainer prints it: parsed without ``literal_eval``.
+_VALUE = (
+    r"(?:'[^'\\\n]*'|[-+]?(?:\d[\w.+-]*|\.\d[\w.+-]*|inf|nan)|True|False|None"
+    r"|np\.(?:float|int)\d*\([-+]?[\w.+-]+\)|tensor\([-+]?[\w.+-]+\))"
+)
+_KEY = r"'[^'\\\n]*': "
+_PAIR = re.compile(r"'([^'\\\n]*)': (" + _VALUE + ")")
+_FLAT_DICT = re.compile(r"\{(?:" + _KEY + _VALUE + r"(?:, " + _KEY + _VALUE + r")*)?\}")
+
+
+def _fast_values(text: bytes) -> dict[str, float] | None:
+    """The numeric fields of a flat dict of numbers and strings (``nan``/``inf`` included,
+    which ``literal_eval`` refuses), or None when the text is anything else (then
+    ``literal_eval`` decides). Non-numeric strings and ``True``/``None`` are left out."""
+    decoded = text.decode("utf-8", "replace")
+    if _FLAT_DICT.fullmatch(decoded) is None:
+        return None
+    pairs = _PAIR.findall(decoded)
+    try:
+        return {key: float(raw) for key, raw in pairs}  # the common case: numbers only
+    except ValueError:
+        pass
+    out: dict[str, float] = {}
+    for key, raw in pairs:
+        first = raw[0]
+        if first == "'":
+            raw = raw[1:-1].strip()
+        elif first in "TFN":
+            continue
+        elif raw[-1] == ")":
+            raw = raw[raw.index("(") + 1 : -1]
+        try:
+            out[key] = float(raw)
+        except ValueError:
+            if first != "'":
+                return None  # not a number after all (1.2.3): let literal_eval judge
+    return out
+
+
+def _values(text: bytes) -> dict[str, float] | None:
+    """The numeric fields of a training/eval dict printed as ``text``, or None."""
+    fast = _fast_values(text)
+    if fast is None:
+        return _metric_values(_literal(text))
+    return fast if fast and _is_training_dict(fast) else None
+
+
+def _is_training_dict(keys: Any) -> bool:
+    return any(
+        isinstance(k, str) and (k in TRAIN_KEYS or k.startswith(("eval_", "train/", "eval/")))
+        for k in keys
+    )
+
+
 def _scan(path: Path, offset: int, final: bool) -> _Scan:
+    """One pass over the log in blocks: the lines that may hold a counter or a dict are found by
+    regex over the whole block; every other line costs no Python work."""
     scan = _Scan(end_offset=offset)
-    source = str(path)
-    fresh: dict[int, tuple[int, bool]] = {}  # bar total -> (last counter, redrawn since dict)
-    previous: dict[str, float] | None = None
     with open(path, "rb") as fh:
-        for line in iter_lines(fh, offset, final=final):
-            scan.end_offset = line.end
-            if line.cut:
+        for block in iter_blocks(fh, offset, final=final):
+            scan.end_offset = block.end
+            data = block.data
+            if block.cut_line:
                 scan.warnings.append(
-                    ReadWarning(source, f"line {line.number}: longer than 8 MiB, the rest skipped")
+                    ReadWarning(
+                        str(path), f"line {block.first_line}: longer than 8 MiB, the rest skipped"
+                    )
                 )
-            if b"{'" not in line.data and b"/" not in line.data:
-                continue
-            for seg in segments(line.data):
-                m = DICT_START.search(seg)
-                progress = tqdm_counter(seg if m is None else seg[: m.start()])
-                if progress is not None:
-                    scan.stats.add(progress)
-                    seen = fresh.get(progress.total)
-                    if seen is None or seen[0] != progress.done:  # a bar moved, not a refresh
-                        fresh[progress.total] = (progress.done, True)
-                if m is None:
-                    continue
-                end = seg.rfind(b"}")
-                obj = _literal(seg[m.start() : end + 1]) if end > m.start() else None
-                values = _metric_values(obj)
-                if values is None:
-                    if obj is None and _looks_like_metrics(seg[m.start() :]):
-                        scan.warnings.append(
-                            ReadWarning(
-                                source,
-                                f"line {line.number}: metric dict cut off or malformed; skipped",
-                            )
-                        )
-                    continue
-                if "train_runtime" in values:
-                    scan.summary = values
-                    continue
-                is_eval = any(k.startswith(("eval_", "eval/")) for k in values)
-                if not is_eval and len(values) >= 3 and values == previous:
-                    scan.duplicates += 1  # the same dict twice: two processes writing one file
-                    continue
-                _add(scan, values, _EVAL if is_eval else _TRAIN, dict(fresh))
-                if not is_eval:
-                    previous = values
-                    fresh = {t: (done, False) for t, (done, _) in fresh.items()}
+            starts = _line_starts(data, _BAR_HINT) | _line_starts(data, DICT_START)
+            line_no, pos = block.first_line, 0
+            for start in sorted(starts):
+                line_no += data.count(b"\n", pos, start)
+                pos = start
+                end = data.find(b"\n", start)
+                line = data[start : len(data) if end < 0 else end].rstrip(b"\r")
+                if b"{'" in line:
+                    _dict_line(scan, path, line, line_no)
+                else:
+                    _counters(scan, line, 0, len(line))
     return scan
+
+
+def _line_starts(data: bytes, pattern: re.Pattern[bytes]) -> set[int]:
+    out: set[int] = set()
+    pos = 0
+    while (m := pattern.search(data, pos)) is not None:
+        out.add(data.rfind(b"\n", 0, m.start()) + 1)
+        end = data.find(b"\n", m.end())
+        if end < 0:
+            break
+        pos = end + 1
+    return out
+
+
+def _counters(scan: _Scan, line: bytes, start: int, end: int) -> None:
+    """Count the tqdm redraws in ``line[start:end]``."""
+    redraws = TQDM.findall(line, start, end)
+    if not redraws:
+        return
+    fresh = scan.fresh
+    add = scan.stats.add
+    for d, t in redraws:
+        if len(t) > 15:  # digits only (the regex): a longer number is no step (see as_step)
+            continue
+        done, total = int(d), int(t)
+        if add(done, total):
+            seen = fresh.get(total)
+            if seen is None or seen[0] != done:  # a bar moved, not a refresh
+                fresh[total] = (done, True)
+
+
+def _dict_line(scan: _Scan, path: Path, line: bytes, line_no: int) -> None:
+    """A line holding dicts and maybe tqdm redraws around them (``\\r``-separated), in order."""
+    pos = 0
+    for m in DICT_START.finditer(line):
+        if m.start() < pos:
+            continue  # inside the dict just read
+        _counters(scan, line, pos, m.start())
+        seg_end = line.find(b"\r", m.start())
+        pos = len(line) if seg_end < 0 else seg_end
+        text = line[m.start() : pos]
+        if b"\x1b" in text:
+            text = ANSI.sub(b"", text)
+        _dict(scan, path, text, line_no)
+    _counters(scan, line, pos, len(line))
+
+
+def _dict(scan: _Scan, path: Path, text: bytes, line_no: int) -> None:
+    end = text.rfind(b"}")
+    values = _values(text[: end + 1]) if end > 0 else None
+    if values is None:
+        if _looks_like_metrics(text):
+            scan.warnings.append(
+                ReadWarning(str(path), f"line {line_no}: metric dict cut off or malformed; skipped")
+            )
+        return
+    if "train_runtime" in values:
+        scan.summary = values
+        return
+    is_eval = (b"'eval_" in text or b"'eval/" in text) and any(
+        k.startswith(("eval_", "eval/")) for k in values
+    )
+    if not is_eval and len(values) >= 3 and values == scan.previous:
+        scan.duplicates += 1  # the same dict twice: two processes writing one file
+        return
+    _add(scan, values, _EVAL if is_eval else _TRAIN, dict(scan.fresh))
+    if not is_eval:
+        scan.previous = values
+        scan.fresh = {t: (done, False) for t, (done, _) in scan.fresh.items()}
 
 
 def _add(
@@ -189,10 +298,10 @@ def _add(
     index = len(scan.kinds)
     scan.kinds.append(kind)
     scan.bars.append(bars)
-    for key, value in values.items():
-        scan.codes.append(scan.names.setdefault(key, len(scan.names)))
-        scan.values.append(value)
-        scan.owner.append(index)
+    names = scan.names
+    scan.codes.extend([names.setdefault(key, len(names)) for key in values])
+    scan.values.extend(values.values())
+    scan.owner.extend(array("i", [index]) * len(values))
 
 
 def _train_steps(
@@ -213,12 +322,15 @@ def _train_steps(
         k = min(bounds)
         if finished and total and total % n == 0 and (total // n) <= k:
             k = total // n
-        if k >= 1:
+        if 1 <= k and k * n < MAX_STEP:
             return np.arange(1, n + 1, dtype=np.int64) * k, {"method": "interval", "interval": k}
     if steps_per_epoch and n and all(e is not None and math.isfinite(e) for e in epochs):
-        steps = np.rint(np.asarray(epochs, dtype=np.float64) * steps_per_epoch).astype(np.int64)
-        if steps[0] > 0 and np.all(np.diff(steps) > 0):
-            return steps, {"method": "epoch", "steps_per_epoch": steps_per_epoch}
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = np.rint(np.asarray(epochs, dtype=np.float64) * steps_per_epoch)
+        if step_mask(scaled).all():
+            steps = scaled.astype(np.int64)
+            if steps[0] > 0 and np.all(np.diff(steps) > 0):
+                return steps, {"method": "epoch", "steps_per_epoch": steps_per_epoch}
     return np.arange(1, n + 1, dtype=np.int64), {"method": "position"}
 
 
@@ -287,9 +399,9 @@ def read_hf_console(
     owner = np.frombuffer(scan.owner, dtype=np.int32)
     frame = frame_from_codes(
         list(scan.names),
-        np.frombuffer(scan.codes, dtype=np.int32).copy(),
+        np.frombuffer(scan.codes, dtype=np.int32),  # views: the arrays are not touched again
         dict_steps[owner],
-        np.frombuffer(scan.values, dtype=np.float64).copy(),
+        np.frombuffer(scan.values, dtype=np.float64),
     )
     return ReadResult(frame=frame, warnings=warnings, meta=meta, end_offset=scan.end_offset)
 

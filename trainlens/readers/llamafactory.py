@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import as_step
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import rows_to_frame
@@ -63,21 +64,21 @@ def read_llamafactory(
     meta: dict[str, Any] = {}
     total: int | None = None
     for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
-        step = obj.get("current_steps")
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or not _int_like(step):
+        step = as_step(obj.get("current_steps"))
+        if step is None:
             warnings.append(
                 ReadWarning(str(path), f"line {line_no}: no readable current_steps; skipped")
             )
             continue
         t = obj.get("total_steps")
-        if isinstance(t, int) and not isinstance(t, bool) and 0 < t < 2**62:
-            total = t
+        if as_step(t):
+            total = as_step(t)
         if i in literal_nan:
             nan_rows.append(len(rows))
         if any(k in obj for k in RENAMES):
             obj = {RENAMES.get(k, k): v for k, v in obj.items()}
         rows.append(obj)
-        steps.append(int(step))
+        steps.append(step)
         elapsed = parse_timedelta(obj.get("elapsed_time"))
         walls.append(math.nan if elapsed is None else elapsed)
     if total is not None:
@@ -95,10 +96,6 @@ def read_llamafactory(
         meta=meta,
         end_offset=lines.end_offset,
     )
-
-
-def _int_like(x: float) -> bool:
-    return math.isfinite(x) and float(x).is_integer() and 0 <= x < 2**62
 
 
 def _with_wall_times(frame: Any, steps: list[int], walls: list[float]) -> Any:

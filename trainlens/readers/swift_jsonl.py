@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import brief, step_mask
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
@@ -19,6 +20,18 @@ _STEP_KEYS = ("global_step/max_steps", "iteration", "global_step", "step")
 _TRANSFORMS = {"train_speed(s/it)": ("train_speed(iter/s)", lambda v: 1.0 / v)}
 #: Keys of the final summary record (it repeats the whole log_history: not data points).
 _SUMMARY_KEYS = ("best_metric", "best_model_checkpoint", "last_model_checkpoint", "global_step")
+
+
+def _number(value: Any) -> float:
+    """A JSON number as a float (NaN for anything else: lists, objects, booleans, null)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return np.nan
+    return float(value) if abs(value) < 1e300 else np.nan
+
+
+def _given(value: Any) -> bool:
+    """Whether a cell holds something (pandas fills a record's missing keys with NaN)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
@@ -45,14 +58,15 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
                 pairs = [parse_step_fraction(v) for v in text]
                 num[is_text] = [np.nan if n is None else n for n, _ in pairs]
                 den[is_text] = [np.nan if m is None else m for _, m in pairs]
-            if not is_text.all():  # v2 integer steps mixed with text
-                num[~is_text] = np.array(pd.to_numeric(col[~is_text], errors="coerce"), float)
-        fill = (steps < 0) & np.isfinite(num) & (num == np.floor(num))
+            if not is_text.all():  # v2 integer steps mixed with text; lists, dicts: none
+                num[~is_text] = [_number(v) for v in col[~is_text]]
+        fill = (steps < 0) & step_mask(num)
         if fill.any():
             used.add(key)
             steps[fill] = num[fill].astype(np.int64)
-        if np.isfinite(den).any():
-            max_steps = int(np.nanmax(den))
+        den_ok = step_mask(den) & (den > 0)
+        if den_ok.any():
+            max_steps = int(den[den_ok].max())
     return steps, max_steps, used
 
 
@@ -105,9 +119,9 @@ def read_swift_jsonl(
     missing = np.flatnonzero(steps < 0)
     step_cols = [k for k in _STEP_KEYS if k in table.columns]
     for r in missing:
-        given = next((table.at[r, k] for k in step_cols if pd.notna(table.at[r, k])), None)
+        given = next((v for k in step_cols if _given(v := table.at[r, k])), None)
         what = (
-            f"unreadable step {given!r}"
+            f"unreadable step {brief(given)}"
             if given is not None
             else f"no step field ({' / '.join(_STEP_KEYS[:3])})"
         )

@@ -6,7 +6,7 @@ and ``{k}:{v}`` with ``" - "``; older verl formats every value ``f"{v:.3f}"`` (s
 prints ``0.000`` for 1e-6), newer verl ``pprint.pformat(v)`` (``np.float64(0.77)``).
 ``trainer/main_ppo.py`` prints ``pprint(OmegaConf.to_container(config, resolve=True))`` at
 start: a Python dict literal wrapped over many lines, each behind the Ray prefix of the
-``TaskRunner``. Streamed line by line: memory does not grow with the file.
+``TaskRunner``. Streamed in blocks: memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,17 @@ from typing import Any
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import as_step, brief
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
-from trainlens.readers._text import ANSI, RAY_PREFIX, clean, iter_lines
+from trainlens.readers._text import ANSI, RAY_PREFIX, Block, clean, iter_blocks
 
 _STEP_LINE = re.compile(rb"(?:^|[\s)\]])step:(\d+) - (.*)$")
+_STEP_HINT = re.compile(rb"step:\d+ - ")
 _FLOAT = re.compile(
     r"^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
 )
-_NP_WRAPPED = re.compile(r"^np\.\w+\((.*)\)$")  # newer verl prints np.float64(0.5)
+_NP_WRAPPER = re.compile(r"np\.\w+\(")  # newer verl prints np.float64(0.5)
+_THREE_FIELD = re.compile(r":\s*-?\d+\.\d{3}\)?\s*(?= - |$)")
 _THREE_DECIMALS = re.compile(r"^-?\d+\.\d{3}$")
 #: How much of a file to sniff when deciding whether it is a verl console log.
 SNIFF_BYTES = 1 << 20
@@ -106,51 +110,62 @@ class _Collector:
     texts_three: int = 0
     zero_at: dict[int, list[int]] = field(default_factory=dict)  # code -> row indices
 
-    def add(self, key: str, step: int, value: float, text: str) -> None:
-        code = self.names.setdefault(key, len(self.names))
-        self.texts_total += 1
-        if _THREE_DECIMALS.match(text):
-            self.texts_three += 1
-            if value == 0.0:
-                self.zero_at.setdefault(code, []).append(len(self.values))
-        self.codes.append(code)
-        self.steps.append(step)
-        self.values.append(value)
+    def add_line(self, step: int, pairs: list[tuple[str, str]], three: int) -> None:
+        """The fields of one step line (``three``: how many were printed with 3 decimals)."""
+        names = self.names
+        codes = [names.setdefault(k, len(names)) for k, _ in pairs]
+        values = [float(v) for _, v in pairs]
+        self.texts_total += len(pairs)
+        self.texts_three += three
+        if three and 0.0 in values:
+            base = len(self.values)
+            for i, (value, (_, text)) in enumerate(zip(values, pairs)):
+                if value == 0.0 and _THREE_DECIMALS.match(text):
+                    self.zero_at.setdefault(codes[i], []).append(base + i)
+        self.codes.extend(codes)
+        self.values.extend(values)
+        self.steps.extend(array("q", [step]) * len(pairs))
 
 
 def read_verl_console(path: Path, offset: int = 0, *, final: bool = True) -> ReadResult:
-    """Read every ``step:N - key:value`` line and the config dump; other lines are skipped."""
+    """Read every ``step:N - key:value`` line and the config dump; other lines are skipped.
+    Blocks of lines are searched for ``step:`` (and, until the config is found, ``{'``) at C
+    speed; only those lines, and the lines of an open config dump, are handled in Python."""
     source = str(path)
     out = _Collector()
     warnings: list[ReadWarning] = []
     meta: dict[str, Any] = {}
-    dump: _Dump | None = None
+    state = _State()
     end_offset = offset
     cut_lines: list[int] = []
     try:
         with open(path, "rb") as fh:
-            for line in iter_lines(fh, offset, final=final):
-                end_offset = line.end
-                raw = line.data
-                if dump is not None or (b"{'" in raw and "config" not in meta):
-                    dump = _config_line(raw, dump, meta)
-                if b"step:" not in raw:
-                    continue
-                m = _STEP_LINE.search(ANSI.sub(b"", raw).rstrip())
-                if not m:
-                    continue
-                bad = _step_fields(out, int(m.group(1)), m.group(2))
-                if bad and _wandb_cut(raw):
-                    cut_lines.append(line.number)
-                elif bad:
-                    where = "cut off (the rest of the line is missing)" if line.cut else "skipped"
-                    warnings.append(
-                        ReadWarning(
-                            source,
-                            f"line {line.number} (step {m.group(1).decode()}): {bad} field(s) "
-                            f"not key:number, {where}",
+            for block in iter_blocks(fh, offset, final=final):
+                end_offset = block.end
+                for number, raw in _candidate_lines(block, state, meta):
+                    if b"step:" not in raw:
+                        continue
+                    m = _STEP_LINE.search(ANSI.sub(b"", raw).rstrip())
+                    if not m:
+                        continue
+                    step = as_step(m.group(1))
+                    if step is None:
+                        what = f"step {brief(m.group(1).decode())} out of range; skipped"
+                        warnings.append(ReadWarning(source, f"line {number}: {what}"))
+                        continue
+                    bad = _step_fields(out, step, m.group(2))
+                    if bad and _wandb_cut(raw):
+                        cut_lines.append(number)
+                    elif bad:
+                        cut = block.cut_line
+                        where = "cut off (the rest of the line is missing)" if cut else "skipped"
+                        warnings.append(
+                            ReadWarning(
+                                source,
+                                f"line {number} (step {m.group(1).decode()}): {bad} field(s) "
+                                f"not key:number, {where}",
+                            )
                         )
-                    )
     except OSError as exc:
         return ReadResult(empty_frame(), [ReadWarning(source, f"cannot read file: {exc.strerror}")])
     if cut_lines:
@@ -165,6 +180,43 @@ def read_verl_console(path: Path, offset: int = 0, *, final: bool = True) -> Rea
         )
     frame = _frame(out, meta)
     return ReadResult(frame=frame, warnings=warnings, meta=meta, end_offset=end_offset)
+
+
+@dataclass
+class _State:
+    dump: _Dump | None = None  # a config dump being collected
+
+
+def _candidate_lines(
+    block: Block, state: _State, meta: dict[str, Any]
+) -> Iterator[tuple[int, bytes]]:
+    """The lines of a block that may be step lines, with their numbers; lines that open or
+    continue the config dump are fed to it on the way."""
+    data = block.data
+    number, counted = block.first_line, 0
+    cursor = 0
+    while cursor < len(data):
+        if state.dump is None:
+            hit = _STEP_HINT.search(data, cursor)
+            first = hit.start() if hit else -1
+            if "config" not in meta:
+                brace = data.find(b"{'", cursor, first if first >= 0 else len(data))
+                if brace >= 0:
+                    first = brace
+            if first < 0:
+                return
+            start = data.rfind(b"\n", 0, first) + 1
+        else:
+            start = cursor  # inside the dump: every line
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        number += data.count(b"\n", counted, start)
+        counted = start
+        raw = data[start:end].rstrip(b"\r")
+        if state.dump is not None or (b"{'" in raw and "config" not in meta):
+            state.dump = _config_line(raw, state.dump, meta)
+        yield number, raw
+        cursor = end + 1
 
 
 def _config_line(raw: bytes, dump: _Dump | None, meta: dict[str, Any]) -> _Dump | None:
@@ -194,17 +246,30 @@ def _config_line(raw: bytes, dump: _Dump | None, meta: dict[str, Any]) -> _Dump 
 
 
 def _step_fields(out: _Collector, step: int, body: bytes) -> int:
+    """Read the ``key:value`` fields of one step line; returns how many were not numbers."""
+    text = clean(body).decode("utf-8", "replace").rstrip()
+    wrapped = "np." in text
+    if wrapped:
+        text = _NP_WRAPPER.sub("", text)  # np.float64(0.5) -> 0.5) (the ")" goes below)
+    items = text.split(" - ")
+    parts = [item.rpartition(":") for item in items]
+    if wrapped:
+        pairs = [(k.strip(), v.strip().removesuffix(")")) for k, _, v in parts]
+    else:
+        pairs = [(k.strip(), v.strip()) for k, _, v in parts]
     bad = 0
-    for item in clean(body).decode("utf-8", "replace").split(" - "):
-        key, sep, text = item.strip().rpartition(":")
-        text = text.strip()
-        inner = _NP_WRAPPED.match(text)
-        if inner:
-            text = inner.group(1)
-        if not sep or not key or not _FLOAT.match(text):
-            bad += bool(item.strip())
-            continue
-        out.add(key, step, float(text), text)
+    try:  # the common case: every field is key:number
+        for k, v in pairs:
+            if not k:
+                raise ValueError
+            float(v)
+    except ValueError:
+        good = [
+            (k, v) for (k, v), (_, sep, _) in zip(pairs, parts) if sep and k and _FLOAT.match(v)
+        ]
+        bad = sum(1 for item in items if item.strip()) - len(good)
+        pairs = good
+    out.add_line(step, pairs, len(_THREE_FIELD.findall(text)))
     return bad
 
 
@@ -235,4 +300,4 @@ def _frame(out: _Collector, meta: dict[str, Any]) -> Any:
         remap[used] = np.arange(len(used), dtype=np.int32)
         names = [names[i] for i in used]
         codes = remap[codes]
-    return frame_from_codes(names, codes, steps.copy(), values.copy())
+    return frame_from_codes(names, codes, steps, values)  # views of buffers not used again

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._fields import as_step, brief
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import rows_to_frame
@@ -30,23 +30,25 @@ def read_verl_jsonl(
     steps: list[int] = []
     nan_rows: list[int] = []
     for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
-        step = obj.get("step")
-        if (
-            not looks_like_verl_line(obj)
-            or isinstance(step, bool)
-            or not isinstance(step, (int, float))
-            or not math.isfinite(step)
-        ):
+        if not looks_like_verl_line(obj):
             warnings.append(
                 ReadWarning(
                     str(path), f'line {line_no}: not a verl record ({{"step": N, "data": {{...}}}})'
                 )
             )
             continue
+        step = as_step(obj["step"])
+        if step is None:
+            warnings.append(
+                ReadWarning(
+                    str(path), f"line {line_no}: unreadable step {brief(obj['step'])}; skipped"
+                )
+            )
+            continue
         if i in literal_nan:
             nan_rows.append(len(rows))
         rows.append(obj["data"])
-        steps.append(int(step))
+        steps.append(step)
     frame = rows_to_frame(rows, np.asarray(steps, np.int64), literal_nan_rows=nan_rows)
     return ReadResult(
         frame=frame, warnings=lines.all_warnings(*warnings), end_offset=lines.end_offset

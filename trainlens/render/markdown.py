@@ -17,6 +17,8 @@ from typing import Any
 import jinja2
 
 from trainlens.findings import Finding, Severity
+from trainlens.render.md_escape import md_code, md_format, md_text
+from trainlens.render.templating import render_template, sandboxed_environment
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import DASH, num, relative, signed
 from trainlens.report.model import FindingView, Report, RunReport, build_report, rule_spec
@@ -81,7 +83,7 @@ class _Helpers:
             return f.rule
         from trainlens.engine.spec import render_message
 
-        return self.sentence(render_message(f, spec, self.lang))
+        return self.sentence(render_message(f, spec, self.lang, escape=md_text))
 
     def rule_title(self, v: FindingView) -> str:
         return self.title_of(v.finding)
@@ -228,8 +230,9 @@ class _Helpers:
     def icon(self, what: Severity | str) -> str:
         return ICONS[what.value if isinstance(what, Severity) else what]
 
-    def code_list(self, items: Sequence[str]) -> str:
-        return _LIST_SEP[self.lang].join(f"`{i}`" for i in items)
+    def code_list(self, items: Sequence[str], cell: bool = False) -> str:
+        """``items`` as code spans (escaped for a table cell with ``cell``)."""
+        return _LIST_SEP[self.lang].join(md_code(i, cell=cell) for i in items)
 
     @staticmethod
     def steps(f: Finding) -> str:
@@ -245,7 +248,7 @@ class _Helpers:
         printed."""
         line = v.finding.source_line
         if line is not None:
-            return f"`{line}`"
+            return md_code(line)
         span = self.span(v)
         return self.t("label.steps_span" if "–" in span else "label.step_span", span=span)
 
@@ -313,7 +316,7 @@ class _Helpers:
         if rec is None:
             return DASH
         return (
-            f"`{rec.path}`"
+            md_code(rec.path, cell=True)
             if rec.path
             else self.t("label.at_step", value=self.t("label.best"), step=str(rec.step))
         )
@@ -362,8 +365,8 @@ class _Helpers:
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
-    """A fresh Jinja environment over the user's template folders, then the built-in ones; the
-    built-in ones also answer as ``builtin/<name>``, so a user's ``report.en.md.j2`` can
+    """A fresh sandboxed Jinja environment over the user's template folders, then the built-in
+    ones; the built-in ones also answer as ``builtin/<name>``, so a user's ``report.en.md.j2`` can
     ``{% extends "builtin/report.en.md.j2" %}`` and override a single block."""
     builtin = jinja2.FileSystemLoader(str(templates_dir()))
     loader = jinja2.ChoiceLoader(
@@ -373,16 +376,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> jinja2.Environment:
             jinja2.PrefixLoader({"builtin": builtin}),
         ]
     )
-    env = jinja2.Environment(
-        loader=loader,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["cell"] = lambda text: str(text).replace("|", "\\|")  # inside a table cell
-    return env
+    return sandboxed_environment(loader)
 
 
 def _tidy(text: str) -> str:
@@ -403,11 +397,12 @@ def render_model(
     template_dirs: Sequence[Path] = (),
 ) -> str:
     """Render an already built report model."""
-    t = Translator(lang)
+    t = Translator(lang, format=md_format)
     env = environment(template_dirs)
     env.globals.update(_Helpers(report, rules, t, assets_href).as_globals())
-    template = env.get_template(f"report.{lang}.md.j2")
-    return _tidy(template.render(report=report, lang=lang, t=t))
+    context = {"report": report, "lang": lang, "t": t}
+    text = render_template(env, f"report.{lang}.md.j2", context, user=bool(template_dirs))
+    return _tidy(text)
 
 
 def render_markdown(

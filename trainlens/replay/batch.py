@@ -21,7 +21,7 @@ import orjson
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
-from trainlens.readers._jsonl import _loads as loads_json
+from trainlens.readers._json import loads as loads_json
 from trainlens.readers._text import MAX_LINE_BYTES, Line, iter_lines
 from trainlens.readers.completions import CompletionsReader, looks_like_completions
 
@@ -162,11 +162,9 @@ def _read_replay(batch: Batch, steps: tuple[int, int] | None) -> None:
             if line.cut:
                 raise _Bad(f"longer than {MAX_LINE_BYTES >> 20} MiB")
             try:
-                obj, _ = loads_json(line.data)  # NaN / Infinity accepted, as Python writes them
-            except (ValueError, UnicodeDecodeError) as exc:
+                obj = loads_json(line.data).value  # NaN / Infinity accepted, depth bounded
+            except ValueError as exc:
                 raise _Bad(f"not valid JSON ({str(exc).split(':')[0][:80]})") from None
-            except RecursionError:
-                raise _Bad("nested too deeply") from None
             samples, notes = parse_line(obj, line_no)
         except _Bad as bad:
             batch.lines_skipped += 1

@@ -55,14 +55,38 @@ def _panel(job: ChartJob, metric: str, findings: tuple[Finding, ...]) -> Panel |
     )
 
 
+#: The list of charts a report wrote into its assets folder, one file name a line: the next
+#: report removes only those it no longer links, never a file it did not write.
+MANIFEST = ".trainlens-charts"
+
+
+def own_charts(assets_dir: Path) -> list[str]:
+    """The chart file names the last report wrote into ``assets_dir`` (its manifest); plain
+    file names only, so a manifest can never point outside the folder."""
+    try:
+        lines = (assets_dir / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [n for n in lines if n and n == Path(n).name and n not in (".", "..")]
+
+
+def _write_manifest(assets_dir: Path, names: list[str]) -> None:
+    manifest = assets_dir / MANIFEST
+    if names:
+        manifest.write_text("".join(f"{n}\n" for n in sorted(names)), encoding="utf-8")
+    elif manifest.is_file():
+        manifest.unlink()
+
+
 def draw_charts(report: Report, assets_dir: Path, *, lang: str) -> list[Path]:
-    """Draw every chart job of ``report`` into ``assets_dir`` (the report's own folder: PNGs of
-    an earlier version of the report that this one no longer links are removed); returns the
-    written files."""
+    """Draw every chart job of ``report`` into ``assets_dir`` and return the written files.
+    Charts an earlier report wrote there (listed in its :data:`MANIFEST`) that this one no
+    longer links are removed; any other file in the folder is left alone."""
     chart_lang = chart_language(lang)
     t = Translator(chart_lang)
     labels = {name: t(f"chart.{name}") for name in LABELS}
     cjk = chart_lang == "zh"
+    earlier = own_charts(assets_dir)
     written = []
     for job in report.charts:
         panels = [p for m in job.metrics if (p := _panel(job, m, job.findings)) is not None]
@@ -73,6 +97,10 @@ def draw_charts(report: Report, assets_dir: Path, *, lang: str) -> list[Path]:
             written.append(overview_chart(panels, path, labels, cjk=cjk))
         else:
             written.append(metric_chart(panels[0], path, labels, cjk=cjk))
-    for stale in set(assets_dir.glob("*.png")) - set(written):  # charts of an earlier report
-        stale.unlink()
+    names = {p.name for p in written}
+    for stale in earlier:  # charts of an earlier report that this one does not link
+        path = assets_dir / stale
+        if stale not in names and path.is_file() and not path.is_symlink():
+            path.unlink()
+    _write_manifest(assets_dir, sorted(names))
     return written

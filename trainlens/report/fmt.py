@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -76,3 +77,21 @@ def slug(text: str) -> str:
     while "--" in out:
         out = out.replace("--", "-")
     return out.strip("-.") or "metric"
+
+
+#: A chart's file name stem is at most this many UTF-8 bytes: far below the 255-byte limit of
+#: common file systems, leaving room for a suffix and for CJK (3 bytes a character).
+MAX_ASSET_STEM = 96
+
+
+def asset_name(stem: str, suffix: str = ".png") -> str:
+    """``stem + suffix`` with the stem bounded to :data:`MAX_ASSET_STEM` bytes: a longer stem
+    keeps its start and ends with a short hash of the whole, so distinct long names stay
+    distinct and the same name always gives the same file."""
+    if len(stem.encode("utf-8")) <= MAX_ASSET_STEM:
+        return stem + suffix
+    digest = hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+    head = stem
+    while len(head.encode("utf-8")) > MAX_ASSET_STEM - len(digest) - 1:
+        head = head[:-1]
+    return f"{head.rstrip('-.')}-{digest}{suffix}"

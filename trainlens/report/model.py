@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from trainlens.findings import Finding, Severity, Skipped
+from trainlens.report.audits import AuditView, audit_views
 from trainlens.report.evidence import KeyTable, key_table, member_metrics
-from trainlens.report.fmt import display_path, num, slug
+from trainlens.report.fmt import asset_name, display_path, num, slug
 from trainlens.report.overview import (
     FAMILY_ORDER,
     OverviewGroup,
@@ -137,6 +139,7 @@ class RunReport:
     checkpoint: tuple[str, Finding] | None
     skipped: list[Skipped]
     overview_chart: str | None = None
+    audits: list[AuditView] = field(default_factory=list)  # what the model wrote
 
     @property
     def name(self) -> str:
@@ -349,12 +352,12 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
                 v.chart_shown_in = shown[metric]
                 continue
             shown[metric] = v.number
-            v.chart = f"{prefix}{slug(metric)}.png"
+            v.chart = asset_name(f"{prefix}{slug(metric)}")
             jobs.append(ChartJob(v.chart, run, (metric,), tuple(by_metric[metric])))
     panels = chart_metrics(run, tuple(shown))
     if panels:
         findings = tuple(f for fs in by_metric.values() for f in fs)
-        jobs.append(ChartJob(f"{prefix}overview.png", run, tuple(panels), findings, True))
+        jobs.append(ChartJob(asset_name(f"{prefix}overview"), run, tuple(panels), findings, True))
     return jobs
 
 
@@ -371,13 +374,15 @@ def build_report(
     base = _base(paths)
     multi = len(runs) > 1
     reports, jobs = [], []
+    prefixes: set[str] = set()
     for run in runs:
         findings = [f for f in analysis.findings if f.run == run.name]
         skipped = [s for s in analysis.skipped if s.run == run.name]
-        prefix = f"{slug(run.name)}-" if multi else ""
+        prefix = _chart_prefix(run.name, prefixes) if multi else ""
         report, run_jobs = build_run(
             run, findings, skipped, analysis.rules, base, charts=charts, prefix=prefix
         )
+        report.audits = audit_views(analysis, run.name, base)
         reports.append(report)
         jobs += run_jobs
     comparison = None
@@ -398,6 +403,18 @@ def build_report(
         warnings=warnings,
         charts=jobs,
     )
+
+
+def _chart_prefix(name: str, used: set[str]) -> str:
+    """The chart file prefix of one run of several: its name as a slug, bounded (a long run
+    path gives a long name), with a hash of the name when another run's prefix is the same
+    (``a/b`` and ``a-b``), so that no run's chart overwrites another's."""
+    prefix = asset_name(slug(name), "-")
+    if prefix in used:
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+        prefix = asset_name(f"{slug(name)[:40]}-{digest}", "-")
+    used.add(prefix)
+    return prefix
 
 
 def _derive_paths(runs: list[Run]) -> list[str]:

@@ -4,9 +4,11 @@ key and its parameters, the catalog holds the wording."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -57,14 +59,27 @@ def missing_translations(path: Path | None = None) -> list[str]:
     ]
 
 
-class Translator:
-    """Renders catalog entries in one language; a missing key is an internal error."""
+def _plain_format(template: str, params: Mapping[str, Any]) -> str:
+    return template.format(**params)
 
-    def __init__(self, lang: str, path: Path | None = None) -> None:
+
+class Translator:
+    """Renders catalog entries in one language; a missing key is an internal error. ``format``
+    fills a template with its parameters (the Markdown report passes one that escapes values
+    from data: :func:`trainlens.render.md_escape.md_format`)."""
+
+    def __init__(
+        self,
+        lang: str,
+        path: Path | None = None,
+        *,
+        format: Callable[[str, Mapping[str, Any]], str] = _plain_format,
+    ) -> None:
         if lang not in LANGS:
             raise TrainlensError(f"unknown language {lang!r} (choose from {', '.join(LANGS)})")
         self.lang = lang
         self._catalog = catalog(path)
+        self._format = format
 
     def __call__(self, item: Text | str, **params: str) -> str:
         if isinstance(item, Text):
@@ -77,4 +92,4 @@ class Translator:
             raise KeyError(
                 f"report string {key!r} ({self.lang}) missing from strings.yaml"
             ) from None
-        return template.format(**params) if params else template
+        return self._format(template, params) if params else template

@@ -1,0 +1,8 @@
+"""Makes ``auditfiles`` (prediction files in the tools' formats) importable by the audit tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
