@@ -35,6 +35,7 @@ lint: $(VENV)/.test
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_replay.py
 
 examples: $(VENV)/.test
 	$(BIN)/python examples/generate.py

@@ -215,3 +215,16 @@ def test_nothing_to_score_and_wrong_inputs_raise(model_dir, tokenizer_dir, tmp_p
     long = write_jsonl(tmp_path / "long.jsonl", [{"prompt": "the " * 80, "response": "cat"}])
     with pytest.raises(TrainlensError, match="nothing could be scored"):
         score(model_dir("value"), long, tokenizer_dir)
+
+
+def test_bf16_stays_within_its_tolerance(model_dir, tokenizer_dir, tmp_path) -> None:
+    batch = write_jsonl(tmp_path / "b.jsonl", SAMPLES)
+    fp32 = score(model_dir("value"), batch, tokenizer_dir, dtype="fp32")
+    bf16 = score(model_dir("value"), batch, tokenizer_dir, dtype="bf16", batch_size=2)
+    assert bf16.dtype == "bf16" and bf16.padding is not None
+    assert bf16.padding.tolerance == 5e-2 and not bf16.padding.differing
+    assert not [f for f in bf16.findings if f.rule == "padding_sensitivity"]
+    for a, b in zip(fp32.samples, bf16.samples):
+        assert b.score_with_eos == pytest.approx(
+            a.score_with_eos, abs=5e-2 * max(1, abs(a.score_with_eos))
+        )
