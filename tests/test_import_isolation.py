@@ -37,3 +37,17 @@ def test_cli_and_non_replay_modules_do_not_import_torch() -> None:
     assert out.returncode == 0, out.stderr
     assert "HEAVY:\n" in out.stdout, out.stdout[-2000:]
     assert "replay" in out.stdout  # the group is registered and its help printed
+
+
+def test_version_answers_before_any_heavy_import() -> None:
+    """``trainlens --version`` (a CI step's first call) imports neither typer nor pandas."""
+    code = (
+        "import sys; sys.argv = ['trainlens', '--version']\n"
+        "from trainlens.cli import main; main()\n"
+        "print(sorted(m for m in ('typer', 'pandas', 'numpy', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    version, loaded = out.stdout.splitlines()
+    assert version.startswith("trainlens ") and loaded == "[]"
