@@ -92,3 +92,6 @@ def test_report_shows_the_audit_table_and_escaped_excerpts(tmp_path: Path) -> No
     analysis = runner.invoke(app, ["analyze", str(run), "--format", "json"])
     doc = json.loads(analysis.stdout)
     assert "unclosed_answers" in {f["rule"] for f in doc["findings"]}
+    (audit,) = doc["audits"]
+    assert audit["file"].endswith("generated_predictions.jsonl") and audit["steps"] == 0
+    assert audit["summary"]["unclosed_rate"] == 0.4 and audit["summary"]["n"] == 30
