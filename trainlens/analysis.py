@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
-from trainlens.audit.runs import RunAudit, audit_runs
+from trainlens.audit.runs import RunAudit, audit_runs, scale_from_audits
 from trainlens.config import ProjectConfig
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.evaluate import evaluate_run
@@ -77,6 +77,7 @@ def analyze_runs(
     all_warnings.extend(audit_warnings)
     for run_audit in audits:
         findings.extend(run_audit.findings)
+    findings.extend(scale_from_audits(runs, audits, specs))
     order = {run.name: i for i, run in enumerate(runs)}
     log_specs = [s for s in specs if s.kind == "log_pattern"]
     for run in runs:

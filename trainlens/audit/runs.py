@@ -15,7 +15,7 @@ import pandas as pd
 
 from trainlens.audit.completions import AuditOptions, CompletionAudit, audit_completions
 from trainlens.audit.findings import audit_findings, options_from_rules
-from trainlens.audit.scale import find_predictions
+from trainlens.audit.scale import OutputRow, find_predictions, scale_findings, training_size
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.spec import RuleSpec
 from trainlens.errors import TrainlensError
@@ -173,3 +173,32 @@ def with_series(run: Run, audits: Sequence[tuple[str, CompletionAudit]]) -> Run:
             )
         )
     return Run(run.name, run.path, run.format, table, meta, run.aliases)
+
+
+def scale_from_audits(
+    runs: Sequence[Run], audits: Sequence[RunAudit], specs: Sequence[RuleSpec]
+) -> list[Finding]:
+    """``scale_regression`` over the runs of one analysis whose directories hold evaluation
+    predictions (files without steps), sized from each run's config."""
+    spec = next((s for s in specs if s.id == "scale_regression"), None)
+    if spec is None:
+        return []
+    configs = {r.name: r.meta.config for r in runs}
+    rows: dict[str, OutputRow] = {}
+    for item in audits:
+        if item.audit.steps or item.run in rows:
+            continue
+        s = item.audit.summary()
+        size, source = training_size(configs.get(item.run, {}))
+        rows[item.run] = OutputRow(
+            run=item.run,
+            file=item.file,
+            size=size,
+            size_from=source,
+            n=s["n"],
+            strict=s["strict_accuracy"],
+            diagnostic=s["diagnostic_accuracy"],
+            unclosed=s["unclosed_rate"],
+            unparseable=s["unparseable_rate"],
+        )
+    return scale_findings(list(rows.values()), spec)
