@@ -54,6 +54,31 @@ class RunAudit:
     findings: list[Finding] = field(default_factory=list)
 
 
+@dataclass
+class AuditCache:
+    """Audits kept between analyses of the same files (``watch``, ``gate`` on a live run): a
+    file whose size and modification time did not change is not read again."""
+
+    entries: dict[str, tuple[int, int, CompletionAudit]] = field(default_factory=dict)
+
+    def get(self, path: Path) -> CompletionAudit | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        hit = self.entries.get(str(path))
+        if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
+            return hit[2]
+        return None
+
+    def put(self, path: Path, audit: CompletionAudit) -> None:
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        self.entries[str(path)] = (st.st_size, st.st_mtime_ns, audit)
+
+
 def audit_files(run: Run, patterns: Sequence[str] = ()) -> list[Path]:
     """The files of ``run`` to audit: ``completions.jsonl``, a prediction file found by name,
     and what ``patterns`` (globs relative to the run directory) match."""
@@ -87,10 +112,14 @@ def options(settings: Mapping[str, Any]) -> AuditOptions:
 
 
 def audit_runs(
-    runs: list[Run], specs: Sequence[RuleSpec], settings: Mapping[str, Any] | None = None
+    runs: list[Run],
+    specs: Sequence[RuleSpec],
+    settings: Mapping[str, Any] | None = None,
+    cache: AuditCache | None = None,
 ) -> tuple[list[Run], list[RunAudit], list[ReadWarning]]:
     """Every run with its audits' series added (a new Run when it had files to audit), the
-    audits with their findings, and the warnings of reading them."""
+    audits with their findings, and the warnings of reading them. ``cache`` keeps audits of
+    unchanged files between calls."""
     cfg = dict(settings or {})
     if cfg.get("enabled", True) is False:
         return runs, [], []
@@ -103,12 +132,16 @@ def audit_runs(
         files = audit_files(run, [str(p) for p in cfg.get("files", [])])
         series: list[tuple[str, CompletionAudit]] = []
         for file in files:
-            try:
-                audit = audit_completions([file], opts)
-            except TrainlensError as exc:
-                warnings.append(ReadWarning(str(file), str(exc)))
-                continue
-            warnings.extend(audit.warnings)
+            audit = cache.get(file) if cache is not None else None
+            if audit is None:
+                try:
+                    audit = audit_completions([file], opts)
+                except TrainlensError as exc:
+                    warnings.append(ReadWarning(str(file), str(exc)))
+                    continue
+                warnings.extend(audit.warnings)
+                if cache is not None:
+                    cache.put(file, audit)
             if not audit.n:
                 continue
             findings = audit_findings(audit, audit_specs, run.name)
