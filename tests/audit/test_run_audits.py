@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from auditfiles import swift_completion_lines, swift_infer_records, write_jsonl
 from logwriters import write_swift_run
@@ -92,3 +94,34 @@ def test_report_shows_the_audit_table_and_escaped_excerpts(tmp_path: Path) -> No
     analysis = runner.invoke(app, ["analyze", str(run), "--format", "json"])
     doc = json.loads(analysis.stdout)
     assert "unclosed_answers" in {f["rule"] for f in doc["findings"]}
+    (audit,) = doc["audits"]
+    assert audit["file"].endswith("generated_predictions.jsonl") and audit["steps"] == 0
+    assert audit["summary"]["unclosed_rate"] == 0.4 and audit["summary"]["n"] == 30
+
+
+def test_an_unchanged_file_is_not_audited_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trainlens.analysis import analyze_runs
+    from trainlens.audit import runs as audit_runs_module
+    from trainlens.audit.runs import AuditCache
+    from trainlens.load import load_runs
+
+    run_dir = _grpo_run(tmp_path)
+    calls: list[object] = []
+    real = audit_runs_module.audit_completions
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_runs_module, "audit_completions", counting)
+    cache = AuditCache()
+    first = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    again = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    assert len(calls) == 1
+    assert {f.rule for f in first.findings} == {f.rule for f in again.findings}
+    with open(run_dir / "completions.jsonl", "a", encoding="utf-8") as fh:  # the run goes on
+        fh.write(json.dumps(swift_completion_lines([45], 8, bad_from=25)[0]) + "\n")
+    grown = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    assert len(calls) == 2 and grown.audits[0].audit.n == 72

@@ -15,7 +15,7 @@ import pandas as pd
 
 from trainlens.audit.completions import AuditOptions, CompletionAudit, audit_completions
 from trainlens.audit.findings import audit_findings, options_from_rules
-from trainlens.audit.scale import find_predictions
+from trainlens.audit.scale import OutputRow, find_predictions, scale_findings, training_size
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.spec import RuleSpec
 from trainlens.errors import TrainlensError
@@ -54,6 +54,31 @@ class RunAudit:
     findings: list[Finding] = field(default_factory=list)
 
 
+@dataclass
+class AuditCache:
+    """Audits kept between analyses of the same files (``watch``, ``gate`` on a live run): a
+    file whose size and modification time did not change is not read again."""
+
+    entries: dict[str, tuple[int, int, CompletionAudit]] = field(default_factory=dict)
+
+    def get(self, path: Path) -> CompletionAudit | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        hit = self.entries.get(str(path))
+        if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
+            return hit[2]
+        return None
+
+    def put(self, path: Path, audit: CompletionAudit) -> None:
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        self.entries[str(path)] = (st.st_size, st.st_mtime_ns, audit)
+
+
 def audit_files(run: Run, patterns: Sequence[str] = ()) -> list[Path]:
     """The files of ``run`` to audit: ``completions.jsonl``, a prediction file found by name,
     and what ``patterns`` (globs relative to the run directory) match."""
@@ -87,10 +112,14 @@ def options(settings: Mapping[str, Any]) -> AuditOptions:
 
 
 def audit_runs(
-    runs: list[Run], specs: Sequence[RuleSpec], settings: Mapping[str, Any] | None = None
+    runs: list[Run],
+    specs: Sequence[RuleSpec],
+    settings: Mapping[str, Any] | None = None,
+    cache: AuditCache | None = None,
 ) -> tuple[list[Run], list[RunAudit], list[ReadWarning]]:
     """Every run with its audits' series added (a new Run when it had files to audit), the
-    audits with their findings, and the warnings of reading them."""
+    audits with their findings, and the warnings of reading them. ``cache`` keeps audits of
+    unchanged files between calls."""
     cfg = dict(settings or {})
     if cfg.get("enabled", True) is False:
         return runs, [], []
@@ -103,12 +132,16 @@ def audit_runs(
         files = audit_files(run, [str(p) for p in cfg.get("files", [])])
         series: list[tuple[str, CompletionAudit]] = []
         for file in files:
-            try:
-                audit = audit_completions([file], opts)
-            except TrainlensError as exc:
-                warnings.append(ReadWarning(str(file), str(exc)))
-                continue
-            warnings.extend(audit.warnings)
+            audit = cache.get(file) if cache is not None else None
+            if audit is None:
+                try:
+                    audit = audit_completions([file], opts)
+                except TrainlensError as exc:
+                    warnings.append(ReadWarning(str(file), str(exc)))
+                    continue
+                warnings.extend(audit.warnings)
+                if cache is not None:
+                    cache.put(file, audit)
             if not audit.n:
                 continue
             findings = audit_findings(audit, audit_specs, run.name)
@@ -173,3 +206,32 @@ def with_series(run: Run, audits: Sequence[tuple[str, CompletionAudit]]) -> Run:
             )
         )
     return Run(run.name, run.path, run.format, table, meta, run.aliases)
+
+
+def scale_from_audits(
+    runs: Sequence[Run], audits: Sequence[RunAudit], specs: Sequence[RuleSpec]
+) -> list[Finding]:
+    """``scale_regression`` over the runs of one analysis whose directories hold evaluation
+    predictions (files without steps), sized from each run's config."""
+    spec = next((s for s in specs if s.id == "scale_regression"), None)
+    if spec is None:
+        return []
+    configs = {r.name: r.meta.config for r in runs}
+    rows: dict[str, OutputRow] = {}
+    for item in audits:
+        if item.audit.steps or item.run in rows:
+            continue
+        s = item.audit.summary()
+        size, source = training_size(configs.get(item.run, {}))
+        rows[item.run] = OutputRow(
+            run=item.run,
+            file=item.file,
+            size=size,
+            size_from=source,
+            n=s["n"],
+            strict=s["strict_accuracy"],
+            diagnostic=s["diagnostic_accuracy"],
+            unclosed=s["unclosed_rate"],
+            unparseable=s["unparseable_rate"],
+        )
+    return scale_findings(list(rows.values()), spec)
