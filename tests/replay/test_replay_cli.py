@@ -131,3 +131,15 @@ def test_completions_log_window(model_dir, tokenizer_dir, tmp_path) -> None:
     assert finding["rule"] == "eos_mask_bias"
     assert (finding["start_step"], finding["end_step"]) == (10, 15)
     assert finding["run"] == "completions.jsonl" and finding["lines"] == [2, 3]
+
+
+def test_markdown_escapes_what_the_batch_wrote(model_dir, tokenizer_dir, tmp_path) -> None:
+    rows = [
+        {"id": "<img src=x onerror=alert(1)>|a", "prompt": "the", "response": "good"},
+        {"id": "`b`", "prompt": "the", "response": "good <eos>"},
+    ]
+    batch = write_jsonl(tmp_path / "b.jsonl", rows)
+    md = _score(model_dir("value"), tokenizer_dir, batch, "-f", "markdown")
+    assert md.exit_code == 0, md.output
+    assert "<img" not in md.stdout and "&lt;img src=x onerror=alert(1)&gt;\\|a" in md.stdout
+    assert "\\`b\\`" in md.stdout and "eos_mask_bias" in md.stdout

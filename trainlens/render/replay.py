@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.text import Text
 
 from trainlens.analysis import Analysis
+from trainlens.engine.spec import render_message
 from trainlens.findings import SCHEMA_VERSION, json_safe
 from trainlens.render.findings_json import finding_dict
 from trainlens.render.findings_terminal import fmt_number, render_finding
+from trainlens.render.md_escape import md_text
 
 if TYPE_CHECKING:
     from trainlens.replay.kl import KLResult
@@ -59,8 +61,8 @@ UI = {
         "title_kl": "Replay: KL between policy and reference",
         "metric": "metric",
         "value": "value",
-        "why": "Why it matters",
-        "advice": "What to do",
+        "why": "**Why it matters.**",
+        "advice": "**What to do:**",
     },
     "zh": {
         "score_head": "replay score：{batch} 中的 {n} 个样本",
@@ -98,8 +100,8 @@ UI = {
         "title_kl": "回放：策略与参考模型的 KL",
         "metric": "指标",
         "value": "数值",
-        "why": "为什么重要",
-        "advice": "建议",
+        "why": "**为什么重要：**",
+        "advice": "**建议：**",
     },
 }
 
@@ -359,7 +361,7 @@ def render_markdown(result: Any, analysis: Analysis, lang: str = "en", kind: str
     per-sample table."""
     t = ui(lang)
     out = [f"# {t['title_' + kind]}", ""]
-    out += [f"- {line}" for line in _header(result, lang, kind)]
+    out += [f"- {md_text(line)}" for line in _header(result, lang, kind)]
     out += ["", f"## {t['summary']}", "", f"| {t['metric']} | {t['value']} |", "|---|---:|"]
     pairs = score_summary(result, lang) if kind == "score" else kl_summary(result, lang)
     out += [f"| {_cell(label)} | {_cell(value)} |" for label, value in pairs]
@@ -369,13 +371,13 @@ def render_markdown(result: Any, analysis: Analysis, lang: str = "en", kind: str
     for f in analysis.findings:
         spec = analysis.rules.get(f.rule)
         out += [
-            f"### {f.severity.value}: {analysis.title(f, lang)} (`{f.rule}`)",
+            f"### {f.severity.value}: {md_text(analysis.title(f, lang))} (`{f.rule}`)",
             "",
-            analysis.message(f, lang),
+            render_message(f, spec, lang, escape=md_text),
             "",
-            f"**{t['why']}.** " + " ".join(str(spec.text("why", lang)).split()),
+            f"{t['why']} " + " ".join(str(spec.text("why", lang)).split()),
             "",
-            f"**{t['advice']}:**",
+            t["advice"],
             "",
             *(f"- {a}" for a in spec.text("advice", lang)),
             "",
@@ -392,4 +394,4 @@ def render_markdown(result: Any, analysis: Analysis, lang: str = "en", kind: str
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text)

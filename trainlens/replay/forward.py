@@ -17,8 +17,9 @@ import torch
 
 from trainlens.replay.model import Head, LoadedModel
 
-#: Elements of float32 log-softmax computed at once for a causal LM (bounds the extra memory).
-LOGPROB_CHUNK = 1 << 27
+#: Elements of float32 log-softmax computed at once for a causal LM (64 MiB: bounds the extra
+#: memory over the logits themselves, whatever the vocabulary and batch).
+LOGPROB_CHUNK = 1 << 24
 
 Progress = Callable[[int, int], None]
 

@@ -16,6 +16,7 @@ import numpy as np
 from trainlens.findings import Finding
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import num
+from trainlens.report.replay_advice import replay_command
 from trainlens.report.settings import (
     ADVISED,
     BETA_MIN,
@@ -402,6 +403,9 @@ def finding_advice(
         finding.metric in SIGNAL_METRICS and way in ("down", "flat")
     ):
         advice.extend(_signal(finding.metric, cfg))
+    replay = replay_command(run, finding, metrics, way)
+    if replay is not None:
+        advice.append(Advice(replay, "replay", 60))
     return FindingAdvice(tuple(dict.fromkeys(causes)), tuple(_dedupe(advice)), dismissed)
 
 
