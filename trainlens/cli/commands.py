@@ -6,6 +6,7 @@ from trainlens.cli import (  # noqa: F401
     audit_log_cmd,
     compare_cmd,
     gate_cmd,
+    mcp_cmd,
     metrics_cmd,
     report_cmd,
     rules_cmd,
