@@ -367,10 +367,10 @@ class Monitor:
         return finding_text(self.rules, lang or self.lang)(finding)
 
     def describe(self, finding: Finding, lang: str | None = None) -> str:
-        """One line for a console: ``trainlens [error] step 12: kl_spike: ...``."""
-        return f"trainlens [{finding.severity.value}] step {finding.end_step}: " + self.message(
-            finding, lang
-        )
+        """One line for a console: ``trainlens [error] steps 10–12: kl_spike: ...``."""
+        a, b = finding.start_step, finding.end_step
+        where = f"step {b}" if a == b else f"steps {a}–{b}"
+        return f"trainlens [{finding.severity.value}] {where}: {self.message(finding, lang)}"
 
     def pop_notes(self) -> list[str]:
         """Warnings not handed out before (a policy whose metric is not logged, a rule that
