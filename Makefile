@@ -17,7 +17,7 @@ $(VENV)/.base: $(BIN)/python pyproject.toml
 # torch==2.13.0 first: it resolves to a local CPU build; any other spec would pull CUDA wheels.
 $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,replay,audit]'
+	$(BIN)/pip install -q -e '.[test,replay,audit,live,mcp]'
 	touch $@
 
 demo: $(VENV)/.base
@@ -36,6 +36,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_analyze.py
 	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_live.py
 
 examples: $(VENV)/.test
 	$(BIN)/python examples/generate.py
