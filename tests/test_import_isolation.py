@@ -1,5 +1,6 @@
-"""torch and transformers stay out of everything but the replay harness: ``trainlens --help``,
-``trainlens replay --help`` and every other module import without them."""
+"""torch and transformers stay out of everything but the replay harness and the Trainer
+callback: ``trainlens --help``, ``trainlens replay --help`` and every other module import
+without them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ for mod in pkgutil.walk_packages(trainlens.__path__, "trainlens."):
     if parts[1] == "replay" and len(parts) > 2 and parts[2] not in TORCH_FREE_REPLAY:
         continue
     if parts[1] in ("__main__",):
+        continue
+    if mod.name == "trainlens.live.callback":  # a TrainerCallback: runs where transformers is
         continue
     importlib.import_module(mod.name)
 heavy = sorted(m for m in ("torch", "transformers", "tokenizers") if m in sys.modules)

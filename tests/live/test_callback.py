@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
+pytest.importorskip("accelerate")  # transformers 5's Trainer refuses to run without it
 
 import torch  # noqa: E402
 
