@@ -19,13 +19,14 @@ from trainlens.audit.extract import AnswerFormat, choose_format, extract, read_g
 from trainlens.audit.numbers import format_value, last_number, same_value
 from trainlens.audit.repetition import BATCH_CHARS, TAIL_CHARS, count_words, repetitive_flags
 from trainlens.audit.sources import Sample, SampleReader
-from trainlens.audit.stats import Counts, Histogram
+from trainlens.audit.stats import INDEX, Counts, Histogram
 from trainlens.audit.tokens import TokenCounter
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
 
 #: Samples read before a file's answer convention is chosen.
 PROBE = 200
+_N, _CHARS = INDEX["n"], INDEX["chars"]
 #: Example categories (one per audit rule).
 CATEGORIES = ("unclosed", "unparseable", "format_gap", "degenerate", "repetitive")
 #: Config keys of a run's ``args.json`` that give the generation limit in tokens.
@@ -294,16 +295,18 @@ class _State:
             if per_step is None:
                 per_step = self.steps[sample.step] = Counts()
             targets.append(per_step)
-        on = [name for name, value in flags.items() if value]
+        on = [INDEX[name] for name, value in flags.items() if value]
         tags = [(tag, tag_ok(text, tag)) for tag in opts.require_tags]
         for counts in targets:
-            values = counts.values
-            values["n"] += 1
-            values["chars"] += nchars
-            for name in on:
-                values[name] += 1
-            for tag, ok in tags:
-                counts.tags[tag] = counts.tags.get(tag, 0) + ok
+            cells = counts.cells
+            cells[_N] += 1
+            cells[_CHARS] += nchars
+            for i in on:
+                cells[i] += 1
+            if tags:
+                table = counts.tags
+                for tag, ok in tags:
+                    table[tag] = table.get(tag, 0) + ok
         self.chars.add(nchars)
         if flags["tiny"]:
             self.tiny_chars.add(nchars)
