@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import pytest
 import yaml
 from auditfiles import swift_completion_lines, swift_infer_records, write_jsonl
 from logwriters import write_swift_run
@@ -99,29 +97,30 @@ def test_report_shows_the_audit_table_and_escaped_excerpts(tmp_path: Path) -> No
     assert audit["summary"]["unclosed_rate"] == 0.4 and audit["summary"]["n"] == 30
 
 
-def test_an_unchanged_file_is_not_audited_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_followed_file_is_read_only_where_it_grew(tmp_path: Path) -> None:
     from trainlens.analysis import analyze_runs
-    from trainlens.audit import runs as audit_runs_module
     from trainlens.audit.runs import AuditCache
     from trainlens.load import load_runs
 
     run_dir = _grpo_run(tmp_path)
-    calls: list[object] = []
-    real = audit_runs_module.audit_completions
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(audit_runs_module, "audit_completions", counting)
+    path = run_dir / "completions.jsonl"
     cache = AuditCache()
     first = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    (entry,) = cache.entries.values()
+    assert entry.auditor.reader.line == 8 and first.audits[0].audit.n == 64
     again = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
-    assert len(calls) == 1
     assert {f.rule for f in first.findings} == {f.rule for f in again.findings}
-    with open(run_dir / "completions.jsonl", "a", encoding="utf-8") as fh:  # the run goes on
-        fh.write(json.dumps(swift_completion_lines([45], 8, bad_from=25)[0]) + "\n")
+    assert entry.auditor.reader.line == 8  # nothing read again
+    line = json.dumps(swift_completion_lines([45], 8, bad_from=25)[0])
+    with open(path, "a", encoding="utf-8") as fh:  # the run goes on, mid-write
+        fh.write(line[:50])
     grown = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
-    assert len(calls) == 2 and grown.audits[0].audit.n == 72
+    assert grown.audits[0].audit.n == 64 and entry.auditor.reader.skipped == 0
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line[50:] + "\n")
+    grown = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    assert grown.audits[0].audit.n == 72 and entry.auditor.reader.line == 9
+    unclosed = grown.runs[0].series("unclosed_rate")
+    assert unclosed is not None and unclosed.index[-1] == 45
+    path.write_text(line + "\n", encoding="utf-8")  # rewritten: read from the start
+    assert analyze_runs(load_runs(run_dir).runs, audit_cache=cache).audits[0].audit.n == 8

@@ -19,13 +19,14 @@ from trainlens.audit.extract import AnswerFormat, choose_format, extract, read_g
 from trainlens.audit.numbers import format_value, last_number, same_value
 from trainlens.audit.repetition import BATCH_CHARS, TAIL_CHARS, count_words, repetitive_flags
 from trainlens.audit.sources import Sample, SampleReader
-from trainlens.audit.stats import Counts, Histogram
+from trainlens.audit.stats import INDEX, Counts, Histogram
 from trainlens.audit.tokens import TokenCounter
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
 
 #: Samples read before a file's answer convention is chosen.
 PROBE = 200
+_N, _CHARS = INDEX["n"], INDEX["chars"]
 #: Example categories (one per audit rule).
 CATEGORIES = ("unclosed", "unparseable", "format_gap", "degenerate", "repetitive")
 #: Config keys of a run's ``args.json`` that give the generation limit in tokens.
@@ -143,33 +144,68 @@ def audit_completions(
     """Audit every sample of ``paths`` (one set: shards of one evaluation, or one run's log)."""
     opts = options or AuditOptions()
     state = _State(opts)
-    warnings: list[ReadWarning] = []
-    for raw in paths:
-        path = Path(raw)
-        reader = SampleReader(path, response_key=opts.response_key, gold_key=opts.gold_key)
-        info = FileInfo(str(path), limit=opts.max_new_tokens or _limit_from_args(path))
-        stream = reader.samples()
-        probe = list(itertools.islice(stream, PROBE))
-        try:
-            fmt = choose_format(
-                (s.response for s in probe), stop=opts.stop, pattern=opts.answer_pattern
-            )
-        except ValueError as exc:
-            raise TrainlensError(str(exc)) from None
-        info.format = fmt.describe()
-        state.closure_measured |= fmt.style.value != "none"
-        for batch in _batches(itertools.chain(probe, stream)):
+    auditors = [FileAuditor(Path(raw), opts, state=state) for raw in paths]
+    for auditor in auditors:
+        auditor.read()
+    return state.result([w for a in auditors for w in a.reader.all_warnings()])
+
+
+class FileAuditor:
+    """One file audited as it grows (a live GRPO run's ``completions.jsonl``): each
+    :meth:`advance` reads only what was written since the last one (complete lines while
+    ``follow``) and returns the audit of everything read so far. ``state`` is shared when
+    several files make one set."""
+
+    def __init__(
+        self,
+        path: Path,
+        opts: AuditOptions,
+        *,
+        follow: bool = False,
+        state: _State | None = None,
+    ) -> None:
+        self.opts = opts
+        self.state = state if state is not None else _State(opts)
+        self.reader = SampleReader(
+            path, response_key=opts.response_key, gold_key=opts.gold_key, follow=follow
+        )
+        self.info = FileInfo(str(path), limit=opts.max_new_tokens or _limit_from_args(path))
+        self.fmt: AnswerFormat | None = None
+        self.state.files.append(self.info)
+
+    def advance(self) -> CompletionAudit:
+        """Read what is new and return the audit so far."""
+        self.read()
+        return self.state.result(self.reader.all_warnings())
+
+    def read(self) -> None:
+        """Read what is new (the answer convention is chosen from the first samples seen)."""
+        opts = self.opts
+        stream: Iterator[Sample] = self.reader.samples()
+        if self.fmt is None:
+            probe = list(itertools.islice(stream, PROBE))
+            if not probe:
+                return
+            try:
+                self.fmt = choose_format(
+                    (s.response for s in probe), stop=opts.stop, pattern=opts.answer_pattern
+                )
+            except ValueError as exc:
+                raise TrainlensError(str(exc)) from None
+            self.info.format = self.fmt.describe()
+            self.state.closure_measured |= self.fmt.style.value != "none"
+            stream = itertools.chain(probe, stream)
+        fmt = self.fmt
+        for batch in _batches(stream):
             loops = repetitive_flags(
                 [s.response for s in batch], opts.passage_chars, opts.min_repeats
             )
             for sample, loop in zip(batch, loops):
-                state.add(sample, fmt, info, loop)
-            info.samples += len(batch)
-        info.keys = reader.keys.describe() if reader.keys else "no usable record"
-        info.skipped = reader.skipped
-        warnings.extend(reader.warnings)
-        state.files.append(info)
-    return state.result(warnings)
+                self.state.add(sample, fmt, self.info, loop)
+            self.info.samples += len(batch)
+        keys = self.reader.keys
+        self.info.keys = keys.describe() if keys else "no usable record"
+        self.info.skipped = self.reader.skipped
 
 
 def _batches(samples: Iterator[Sample], most: int = 1024) -> Iterator[list[Sample]]:
@@ -259,16 +295,18 @@ class _State:
             if per_step is None:
                 per_step = self.steps[sample.step] = Counts()
             targets.append(per_step)
-        on = [name for name, value in flags.items() if value]
+        on = [INDEX[name] for name, value in flags.items() if value]
         tags = [(tag, tag_ok(text, tag)) for tag in opts.require_tags]
         for counts in targets:
-            values = counts.values
-            values["n"] += 1
-            values["chars"] += nchars
-            for name in on:
-                values[name] += 1
-            for tag, ok in tags:
-                counts.tags[tag] = counts.tags.get(tag, 0) + ok
+            cells = counts.cells
+            cells[_N] += 1
+            cells[_CHARS] += nchars
+            for i in on:
+                cells[i] += 1
+            if tags:
+                table = counts.tags
+                for tag, ok in tags:
+                    table[tag] = table.get(tag, 0) + ok
         self.chars.add(nchars)
         if flags["tiny"]:
             self.tiny_chars.add(nchars)
@@ -337,10 +375,11 @@ class _State:
     def result(self, warnings: list[ReadWarning]) -> CompletionAudit:
         median = self.chars.quantile(0.5)
         far_short = 0
+        examples = {k: list(v) for k, v in self.examples.items()}
         if median:
             limit = self.opts.short_ratio * median
             far_short = self.chars.below(limit) - self.tiny_chars.below(limit)
-            bucket = self.examples["degenerate"]
+            bucket = examples["degenerate"]  # a copy: result() may be called again
             for neg_len, _, example in sorted(self.shortest, reverse=True):
                 if -neg_len < limit and len(bucket) < self.opts.examples:
                     bucket.append(example)
@@ -357,7 +396,7 @@ class _State:
             lengths=lengths,
             far_short=far_short,
             steps=self.steps,
-            examples=self.examples,
+            examples=examples,
             warnings=warnings,
             options=self.opts,
         )

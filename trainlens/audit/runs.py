@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainlens.audit.completions import AuditOptions, CompletionAudit, audit_completions
+from trainlens.audit.completions import (
+    AuditOptions,
+    CompletionAudit,
+    FileAuditor,
+    audit_completions,
+)
 from trainlens.audit.findings import audit_findings, options_from_rules
 from trainlens.audit.scale import OutputRow, find_predictions, scale_findings, training_size
 from trainlens.diagnostics import ReadWarning
@@ -55,28 +60,37 @@ class RunAudit:
 
 
 @dataclass
+class _Followed:
+    size: int
+    mtime_ns: int
+    opts: AuditOptions
+    auditor: FileAuditor
+    audit: CompletionAudit
+
+
+@dataclass
 class AuditCache:
-    """Audits kept between analyses of the same files (``watch``, ``gate`` on a live run): a
-    file whose size and modification time did not change is not read again."""
+    """Audits kept between analyses of the same files (``watch``, ``gate`` on a live run): an
+    unchanged file is not read again, a grown one is read from where the last audit stopped
+    (complete lines only), a shrunk one from the start (files are taken as append-only)."""
 
-    entries: dict[str, tuple[int, int, CompletionAudit]] = field(default_factory=dict)
+    entries: dict[str, _Followed] = field(default_factory=dict)
 
-    def get(self, path: Path) -> CompletionAudit | None:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        hit = self.entries.get(str(path))
-        if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
-            return hit[2]
-        return None
-
-    def put(self, path: Path, audit: CompletionAudit) -> None:
-        try:
-            st = path.stat()
-        except OSError:
-            return
-        self.entries[str(path)] = (st.st_size, st.st_mtime_ns, audit)
+    def audit(self, path: Path, opts: AuditOptions) -> tuple[CompletionAudit, bool]:
+        """The audit of ``path`` and whether anything was read for it."""
+        st = path.stat()
+        entry = self.entries.get(str(path))
+        if entry is not None and entry.opts == opts:
+            if (entry.size, entry.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                return entry.audit, False
+            if st.st_size >= entry.size:
+                audit = entry.auditor.advance()
+                entry.size, entry.mtime_ns, entry.audit = st.st_size, st.st_mtime_ns, audit
+                return audit, True
+        auditor = FileAuditor(path, opts, follow=True)
+        audit = auditor.advance()
+        self.entries[str(path)] = _Followed(st.st_size, st.st_mtime_ns, opts, auditor, audit)
+        return audit, True
 
 
 def audit_files(run: Run, patterns: Sequence[str] = ()) -> list[Path]:
@@ -132,16 +146,16 @@ def audit_runs(
         files = audit_files(run, [str(p) for p in cfg.get("files", [])])
         series: list[tuple[str, CompletionAudit]] = []
         for file in files:
-            audit = cache.get(file) if cache is not None else None
-            if audit is None:
-                try:
-                    audit = audit_completions([file], opts)
-                except TrainlensError as exc:
-                    warnings.append(ReadWarning(str(file), str(exc)))
-                    continue
-                warnings.extend(audit.warnings)
+            try:
                 if cache is not None:
-                    cache.put(file, audit)
+                    audit, fresh = cache.audit(file, opts)
+                else:
+                    audit, fresh = audit_completions([file], opts), True
+            except (TrainlensError, OSError) as exc:
+                warnings.append(ReadWarning(str(file), str(exc)))
+                continue
+            if fresh:
+                warnings.extend(audit.warnings)
             if not audit.n:
                 continue
             findings = audit_findings(audit, audit_specs, run.name)
