@@ -158,6 +158,11 @@ def test_the_rules_cadence_follows_the_budget() -> None:
     assert mon._gap > 60
 
 
+def test_one_string_is_one_policy() -> None:
+    mon = Monitor(fail_on="kl>10 for 2", fail_on_rule="kl_spike")
+    assert [p.text for p in mon.policies] == ["kl>10 for 2", "rule kl_spike"]
+
+
 def test_bad_policies_raise_at_construction() -> None:
     with pytest.raises(TrainlensError):
         Monitor(fail_on=["kl>>10"])

@@ -91,8 +91,10 @@ class Monitor:
             if isinstance(config, ProjectConfig)
             else load_config(Path(config) if config is not None else None)
         )
-        self.policies: list[Policy] = build_policies(
-            fail_on=fail_on, fail_on_severity=fail_on_severity, fail_on_rule=fail_on_rule
+        self.policies: list[Policy] = build_policies(  # one string is one policy
+            fail_on=[fail_on] if isinstance(fail_on, str) else fail_on,
+            fail_on_severity=fail_on_severity,
+            fail_on_rule=[fail_on_rule] if isinstance(fail_on_rule, str) else fail_on_rule,
         ).policies
         self.name = name
         self.path = Path(path)
