@@ -69,6 +69,17 @@ def sniff_encoding(head: bytes) -> tuple[str, int]:
 def _physical_lines(data: bytes, codec: str) -> Iterator[tuple[int, int, bytes, bool]]:
     """``(start, end, content, complete)`` per line of ``data``, split at any line ending;
     byte offsets are into ``data``, content is UTF-8 (transcoded from UTF-16/32)."""
+    if codec == "utf-8" and b"\r" not in data:  # the usual file: one copy per line, no strip
+        pos = 0
+        pieces = data.split(b"\n")
+        last = pieces.pop()
+        for piece in pieces:
+            stop = pos + len(piece) + 1
+            yield pos, stop, piece, True
+            pos = stop
+        if last:
+            yield pos, len(data), last, False
+        return
     if codec == "utf-8":
         pos = 0
         for piece in data.splitlines(keepends=True):  # bytes split at \n, \r\n and \r only
@@ -120,6 +131,7 @@ def read_json_lines(
         out.warnings.append(ReadWarning(source, f"{codec.upper()} text (not UTF-8); transcoded"))
     line_no = first_line - 1
     end = 0
+    has_nul = b"\x00" in data
     for start, stop, line, complete in _physical_lines(data, codec):
         line_no += 1
         line_start = offset + start
@@ -128,7 +140,7 @@ def read_json_lines(
             return out
         where = f"line {line_no} (byte {line_start})"
         parts = [line]
-        if b"\x00" in line:
+        if has_nul and b"\x00" in line:
             parts = _NULS.split(line)
             nuls = len(line) - sum(map(len, parts))
             out.warnings.append(
