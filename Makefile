@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench examples golden clean
+.PHONY: demo test lint bench examples golden fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(VENV)/.base: $(BIN)/python pyproject.toml
 # torch==2.13.0 first: it resolves to a local CPU build; any other spec would pull CUDA wheels.
 $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,replay,audit]'
+	$(BIN)/pip install -q -e '.[test,replay,audit,live,mcp]'
 	touch $@
 
 demo: $(VENV)/.base
@@ -36,9 +36,14 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_analyze.py
 	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_live.py
 
 examples: $(VENV)/.test
 	$(BIN)/python examples/generate.py
+
+# The fuzz suite runs in `make test` with a fast profile (under a minute); this is the long one.
+fuzz: $(VENV)/.test
+	TRAINLENS_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
 
 golden: $(VENV)/.test
 	TRAINLENS_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_reports.py

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
-from trainlens.audit.runs import RunAudit, audit_runs
+from trainlens.audit.runs import AuditCache, RunAudit, audit_runs, scale_from_audits
 from trainlens.config import ProjectConfig
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.evaluate import evaluate_run
@@ -63,20 +63,23 @@ def analyze_runs(
     ignore: Sequence[str] = (),
     warnings: list[ReadWarning] | None = None,
     audit: Mapping[str, Any] | None = None,
+    audit_cache: AuditCache | None = None,
 ) -> Analysis:
     """Run the (selected) rules over already loaded runs. Runs whose directory holds
     ``completions.jsonl`` or prediction files are audited first (``audit``: the ``[audit]``
-    settings; ``{"enabled": False}`` skips it): their rates join the run's series and their
-    ``kind: audit`` findings the run's findings."""
+    settings; ``{"enabled": False}`` skips it; ``audit_cache`` keeps unchanged files' audits
+    between calls): their rates join the run's series and their ``kind: audit`` findings the
+    run's findings."""
     ruleset = rules if rules is not None else load_rules()
     specs = ruleset.select(select, ignore)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     all_warnings = list(warnings or [])
-    runs, audits, audit_warnings = audit_runs(runs, specs, audit)
+    runs, audits, audit_warnings = audit_runs(runs, specs, audit, audit_cache)
     all_warnings.extend(audit_warnings)
     for run_audit in audits:
         findings.extend(run_audit.findings)
+    findings.extend(scale_from_audits(runs, audits, specs))
     order = {run.name: i for i, run in enumerate(runs)}
     log_specs = [s for s in specs if s.kind == "log_pattern"]
     for run in runs:

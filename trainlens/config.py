@@ -96,9 +96,10 @@ def find_config(
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             try:
-                if "trainlens" in tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}):
+                tool = tomllib.loads(pyproject.read_text("utf-8")).get("tool")
+                if isinstance(tool, dict) and "trainlens" in tool:
                     return pyproject
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError) as exc:
                 if warnings is not None:
                     why = f"skipped while looking for a config: {_why(exc)}"
                     warnings.append(ReadWarning(str(pyproject), why))
@@ -112,6 +113,8 @@ def _why(exc: Exception) -> str:
         return f"not UTF-8 text (byte {exc.start})"
     if isinstance(exc, OSError):
         return f"cannot read it ({exc.strerror or exc})"
+    if isinstance(exc, RecursionError):
+        return "invalid TOML: nested too deeply"
     return f"invalid TOML: {exc}"
 
 
@@ -133,9 +136,13 @@ def load_config(path: Path | None = None, *, search: bool = True) -> ProjectConf
         return ProjectConfig(warnings=warnings)
     try:
         doc = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError, tomllib.TOMLDecodeError) as exc:
         raise TrainlensError(f"{path}: {_why(exc)}") from exc
-    data = doc.get("tool", {}).get("trainlens", {}) if path.name == "pyproject.toml" else doc
+    if path.name == "pyproject.toml":
+        tool = doc.get("tool", {})
+        data = tool.get("trainlens", {}) if isinstance(tool, dict) else None
+    else:
+        data = doc
     if not isinstance(data, dict):
         raise TrainlensError(f"{path}: [tool.trainlens] must be a table")
     unknown = set(data) - _KNOWN

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
-from trainlens.readers._files import open_regular
+from trainlens.readers._files import file_kind, open_regular
 from trainlens.readers._json import EOL, JsonError, loads
 from trainlens.readers._jsonl import sniff_encoding
 from trainlens.readers._text import read_head_tail
@@ -194,9 +195,31 @@ def _checkpoint_step(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _log_like_name(name: str) -> bool:
+    """Whether a file name is one trainlens reads (before looking inside)."""
+    return bool(
+        _EVENT_FILE.match(name) or name in ("logging.jsonl", "trainer_state.json")
+    ) or _looks_like_log(name)
+
+
+def _not_regular(path: Path) -> str:
+    """Why a path cannot be read as a log file ("" for a regular file); never blocks."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return "" if stat.S_ISREG(mode) else f"not a regular file: {file_kind(mode)}"
+
+
 def _classify_file(path: Path) -> tuple[Source | None, str]:
-    """The source a file is, or None and why it was skipped ("" when it is not log-like)."""
+    """The source a file is, or None and why it was skipped ("" when it is not log-like).
+    FIFOs, sockets and devices are never opened (reading them could block forever)."""
     name = path.name
+    if not _log_like_name(name):
+        return None, ""
+    why = _not_regular(path)
+    if why:
+        return None, why
     if _EVENT_FILE.match(name):
         return Source(SourceFormat.TENSORBOARD, path.parent, (path,)), ""
     if name == "logging.jsonl":
@@ -236,24 +259,55 @@ class _Found:
 
 
 def _walk(root: Path) -> _Found:
+    """Every log-like file under ``root``. Symlinked folders are followed after the real tree
+    (so a ``latest -> run-3`` link does not rename ``run-3``), each folder is read once (a link
+    back to an ancestor is no loop), and folders that cannot be listed (permissions, a path
+    longer than the system's limit) are warnings."""
     found = _Found()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-        here = Path(dirpath)
-        step = _checkpoint_step(here)
-        if step is not None:
-            found.checkpoints.append(Checkpoint(step, here))
-        for name in sorted(filenames):
-            src, why = _classify_file(here / name)
-            if src is None:
-                if why:
-                    found.skipped.append(ReadWarning(str(here / name), f"skipped: {why}"))
+    visited: set[tuple[int, int]] = set()
+    pending = [root]
+
+    def unlisted(exc: OSError) -> None:
+        where = exc.filename or str(root)
+        found.skipped.append(
+            ReadWarning(str(where), f"skipped: folder not listed ({exc.strerror or exc})")
+        )
+
+    while pending:
+        top = pending.pop(0)
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=unlisted):
+            try:
+                st = os.stat(dirpath)
+            except OSError as exc:
+                unlisted(exc)
+                dirnames[:] = []
                 continue
-            if src.format is SourceFormat.TENSORBOARD:
-                found.tensorboard.setdefault(here, []).append(here / name)
-            else:
-                found.singles.append(src)
+            if (st.st_dev, st.st_ino) in visited:
+                dirnames[:] = []  # reached again through a link: already read
+                continue
+            visited.add((st.st_dev, st.st_ino))
+            names = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+            links = [d for d in names if os.path.islink(os.path.join(dirpath, d))]
+            pending += [Path(dirpath) / d for d in links]
+            dirnames[:] = [d for d in names if d not in links]
+            _classify_folder(found, Path(dirpath), filenames)
     return found
+
+
+def _classify_folder(found: _Found, here: Path, filenames: list[str]) -> None:
+    step = _checkpoint_step(here)
+    if step is not None:
+        found.checkpoints.append(Checkpoint(step, here))
+    for name in sorted(filenames):
+        src, why = _classify_file(here / name)
+        if src is None:
+            if why:
+                found.skipped.append(ReadWarning(str(here / name), f"skipped: {why}"))
+            continue
+        if src.format is SourceFormat.TENSORBOARD:
+            found.tensorboard.setdefault(here, []).append(here / name)
+        else:
+            found.singles.append(src)
 
 
 def _wandb_files_root(path: Path) -> Path | None:
@@ -434,7 +488,10 @@ def discover_all(path: Path | str) -> Discovery:
     base = Path(path)
     if not base.exists():
         raise TrainlensError(f"{base}: no such file or directory")
-    if base.is_file():
+    if not base.is_dir():
+        why = _not_regular(base)
+        if why:
+            raise TrainlensError(f"{base}: {why}")
         return Discovery(_discover_file(base))
     try:
         found = _walk(base)

@@ -21,6 +21,7 @@ from typing import Any
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.spec import RuleSpec, load_rules
 from trainlens.findings import Finding, Severity
+from trainlens.readers._files import open_regular
 from trainlens.readers._text import clean
 from trainlens.regex_literals import Literals, required_literals
 
@@ -199,11 +200,11 @@ def scan_file(path: Path, specs: Sequence[RuleSpec]) -> LogScan:
         return out
     plan = _plan(rules)
     try:
-        fh = open(path, "rb")  # noqa: SIM115
+        fh = open_regular(path)  # noqa: SIM115
     except OSError as exc:
         out.warnings.append(ReadWarning(str(path), f"cannot read file: {exc.strerror}"))
         return out
-    with fh, open(path, "rb") as side:
+    with fh, open_regular(path) as side:
         line_no = 1
         offset = 0
         carry = b""

@@ -183,5 +183,7 @@ def _read_yaml(path: Path) -> Any:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise TrainlensError(f"{path}: alias file is not UTF-8 text (byte {exc.start})") from exc
+    except RecursionError:
+        raise TrainlensError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         raise TrainlensError(f"{path}: invalid YAML: {exc}") from exc

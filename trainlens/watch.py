@@ -20,6 +20,7 @@ The library never prints; the CLI renders the events.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from trainlens.gate.evaluate import (
 from trainlens.gate.expressions import MetricPolicy, Policy
 from trainlens.load import HistoryFile, assemble_run, history_files, read_config
 from trainlens.metrics import AliasTable
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame
 from trainlens.readers.registry import INCREMENTAL, LINE_FORMATS, read_source_file
 from trainlens.run import Run
@@ -140,15 +142,47 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     )
 
 
+#: Bytes of a followed file compared at each poll to notice a rewrite in place (copy-truncate).
+FINGERPRINT_BYTES = 4096
+
+
+def _fingerprint(path: Path, offset: int) -> bytes | None:
+    """The first and the last :data:`FINGERPRINT_BYTES` before ``offset`` (None: unreadable)."""
+    try:
+        with open_regular(path) as fh:
+            head = fh.read(min(offset, FINGERPRINT_BYTES))
+            start = max(len(head), offset - FINGERPRINT_BYTES)
+            fh.seek(start)
+            return head + fh.read(offset - start)
+    except OSError:
+        return None
+
+
+def _rotated_copy(path: Path, inode: int) -> Path | None:
+    """The file with inode ``inode`` beside ``path`` (a log renamed by rotation), if any."""
+    try:
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                if entry.inode() == inode and entry.is_file() and entry.path != str(path):
+                    return Path(entry.path)
+    except OSError:
+        pass
+    return None
+
+
 @dataclass
 class _Tail:
-    """One file being followed."""
+    """One file being followed. ``chunks`` holds every row read from it, including what was read
+    before a rotation or a rewrite: history already read stays part of the run."""
 
     path: Path
     format: SourceFormat
     offset: int = 0
     line: int = 1  # line number at ``offset`` (JSON lines)
     inode: int | None = None
+    fingerprint: bytes | None = None  # bytes before ``offset`` when it was reached
+    seen: tuple[int, int] | None = None  # (size, mtime_ns) at the last poll: unchanged, no
+    # rewrite to look for
     stamp: tuple[int, int] | None = None  # (size, mtime_ns) of whole-file formats
     chunks: list[pd.DataFrame] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
@@ -160,38 +194,67 @@ class _Tail:
             self.chunks = [concat_frames(self.chunks)]
         return self.chunks[0]
 
-    def _reset(self) -> None:
-        self.offset, self.line, self.stamp = 0, 1, None
-        self.chunks, self.meta = [], {}
-
-    def poll(self, warnings: list[ReadWarning]) -> int:
-        """Read what was appended since the last poll; returns the number of new points."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return 0  # gone (rotated, or a checkpoint removed): keep what was read
-        if self.format not in INCREMENTAL:  # rewritten or re-inferred: re-read when it changes
-            return self._reread(st, warnings)
-        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
-            warnings.append(
-                ReadWarning(
-                    str(self.path),
-                    "file was replaced or truncated; reading it again from the start",
-                )
+    def _restart(self, warnings: list[ReadWarning], why: str) -> None:
+        """Read the file again from its start; what was read before is kept."""
+        warnings.append(
+            ReadWarning(
+                str(self.path),
+                f"{why}; reading the new content from the start (the rows already read are kept)",
             )
-            self._reset()
-        self.inode = st.st_ino
-        if st.st_size <= self.offset:
-            return 0
-        result = _read_increment(self.format, self.path, self.offset, self.line, self.member)
+        )
+        self.offset, self.line, self.stamp, self.fingerprint = 0, 1, None, None
+
+    def _read(self, path: Path, warnings: list[ReadWarning], *, final: bool = False) -> int:
+        """Read ``path`` from the offset on; returns the number of new points."""
+        if final:
+            result = read_source_file(self.format, path, self.offset, first_line=self.line)
+        else:
+            result = _read_increment(self.format, path, self.offset, self.line, self.member)
         warnings.extend(result.warnings)
         if result.end_offset > self.offset and self.format in LINE_FORMATS:
-            self.line += _count_newlines(self.path, self.offset, result.end_offset)
+            self.line += _count_newlines(path, self.offset, result.end_offset)
         self.offset = max(self.offset, result.end_offset)
         self.meta.update(result.meta)
         if len(result.frame):
             self.chunks.append(result.frame)
         return len(result.frame)
+
+    def poll(self, warnings: list[ReadWarning]) -> int:
+        """Read what was appended since the last poll; returns the number of new points.
+
+        A file renamed away (rotation) is read to its end first when it is still beside its old
+        name; a file replaced, truncated, or rewritten in place (copy-truncate: same inode, the
+        bytes before the offset changed) is read again from its start. Either way the rows
+        already read stay."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return 0  # gone (rotated, or a checkpoint removed): keep what was read
+        if not stat.S_ISREG(st.st_mode):
+            return 0  # replaced by a FIFO or a device: never opened
+        if self.format not in INCREMENTAL:  # rewritten or re-inferred: re-read when it changes
+            return self._reread(st, warnings)
+        added = 0
+        if self.inode is not None and st.st_ino != self.inode:
+            rotated = _rotated_copy(self.path, self.inode)
+            if rotated is not None and self.offset:
+                added += self._read(rotated, warnings, final=True)  # its last lines
+            where = f" (now {rotated.name})" if rotated is not None else ""
+            self._restart(warnings, f"file was replaced (rotated{where} or recreated)")
+        elif self.offset and st.st_size < self.offset:
+            self._restart(warnings, "file was truncated")
+        elif (
+            self.offset
+            and (st.st_size, st.st_mtime_ns) != self.seen
+            and _fingerprint(self.path, self.offset) != self.fingerprint
+        ):
+            self._restart(warnings, "file was rewritten in place (copy-truncate?)")
+        self.inode, self.seen = st.st_ino, (st.st_size, st.st_mtime_ns)
+        if st.st_size <= self.offset:
+            return added
+        added += self._read(self.path, warnings)
+        self.fingerprint = _fingerprint(self.path, self.offset) if self.offset else None
+        return added
 
     def _reread(self, st: os.stat_result, warnings: list[ReadWarning]) -> int:
         stamp = (st.st_size, st.st_mtime_ns)
@@ -207,17 +270,18 @@ class _Tail:
 
 
 def _count_newlines(path: Path, start: int, end: int) -> int:
-    """Newlines in ``[start, end)``: only the bytes just consumed are read again, in blocks."""
+    """Line endings (``\\n``, ``\\r\\n``, a lone ``\\r``) in ``[start, end)``: only the bytes just
+    consumed are read again, in blocks."""
     count = 0
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             fh.seek(start)
             left = end - start
             while left > 0:
                 block = fh.read(min(left, 1 << 22))
                 if not block:
                     break
-                count += block.count(b"\n")
+                count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
                 left -= len(block)
     except OSError:
         pass
@@ -238,12 +302,17 @@ class _RunState:
     run: Run | None = None
 
     def update_sources(self, sources: RunSources) -> None:
-        """Adopt a fresh discovery: new files are added, files no longer in the history dropped."""
+        """Adopt a fresh discovery: new files are added, files no longer in the history dropped
+        (a file that vanished keeps what was read from it: deleted, or rotated and recreated)."""
         wanted = history_files(sources)
-        self.files = {f.path: f for f in wanted}
+        files = {f.path: f for f in wanted}
+        for path, tail in self.tails.items():
+            if path not in files and tail.chunks and not path.exists():
+                files[path] = self.files[path]
+        self.files = files
         tails = {
-            f.path: self.tails.get(f.path) or _Tail(f.path, f.format, member=f.member)
-            for f in wanted
+            path: self.tails.get(path) or _Tail(path, f.format, member=f.member)
+            for path, f in files.items()
         }
         if list(tails) != list(self.tails):
             self.changed = True
@@ -295,9 +364,14 @@ class Follower:
         if not self.states or (self.polls - 1) % self.rediscover_every == 0:
             discovered = self._discover()
             if discovered:  # a run now grouped under another root (its TensorBoard dir, before
-                # ms-swift's logging.jsonl appeared beside it) is followed there only
+                # ms-swift's logging.jsonl appeared beside it) is followed there only; a run
+                # whose files vanished (deleted, about to be recreated) keeps what was read
                 roots = {s.root for s in discovered}
-                self.states = {r: st for r, st in self.states.items() if r in roots}
+                self.states = {
+                    r: st
+                    for r, st in self.states.items()
+                    if r in roots or not any(r == o or o in r.parents for o in roots)
+                }
             for sources in discovered:
                 state = self.states.get(sources.root)
                 if state is None:

@@ -122,3 +122,25 @@ def test_bad_options_exit_2(tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "p.jsonl", [{"response": "1"}])
     result = runner.invoke(app, ["compare", "--predictions", f"x={f}", "--label", "y=5"])
     assert result.exit_code == 2 and "no run with predictions named y" in result.stderr
+
+
+def test_analyze_and_report_of_a_logdir_say_which(tmp_path: Path) -> None:
+    logdir = tmp_path / "study"
+    for size, strict in zip((128, 256, 512, 1024, 7473), (111, 98, 101, 66, 8)):
+        run = logdir / f"sft_{size}"
+        rows = [(s, {"loss": 1.0 / s}) for s in range(1, 11)]
+        write_swift_run(run, rows, 10, args={"dataset": [f"gsm8k#{size}"]})
+        records = swift_infer_records(200, correct=strict, unclosed=120 - strict)
+        write_jsonl(run / "generated_predictions.jsonl", records)
+    from trainlens.analysis import analyze
+
+    analysis = analyze(logdir)
+    (finding,) = [f for f in analysis.findings if f.rule == "scale_regression"]
+    assert finding.run.endswith("sft_7473") and finding.params["verdict"] == "format_failure"
+    assert finding.params["best_size"] == 128 and finding.params["strict_last_pct"] == 4.0
+    out = tmp_path / "postmortem.md"
+    result = runner.invoke(app, ["report", str(logdir), "-o", str(out), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "Format failure, not lost capability" in text
+    assert "Supervise only the answer span" in text or "supervise only the answer span" in text

@@ -92,3 +92,35 @@ def test_report_shows_the_audit_table_and_escaped_excerpts(tmp_path: Path) -> No
     analysis = runner.invoke(app, ["analyze", str(run), "--format", "json"])
     doc = json.loads(analysis.stdout)
     assert "unclosed_answers" in {f["rule"] for f in doc["findings"]}
+    (audit,) = doc["audits"]
+    assert audit["file"].endswith("generated_predictions.jsonl") and audit["steps"] == 0
+    assert audit["summary"]["unclosed_rate"] == 0.4 and audit["summary"]["n"] == 30
+
+
+def test_a_followed_file_is_read_only_where_it_grew(tmp_path: Path) -> None:
+    from trainlens.analysis import analyze_runs
+    from trainlens.audit.runs import AuditCache
+    from trainlens.load import load_runs
+
+    run_dir = _grpo_run(tmp_path)
+    path = run_dir / "completions.jsonl"
+    cache = AuditCache()
+    first = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    (entry,) = cache.entries.values()
+    assert entry.auditor.reader.line == 8 and first.audits[0].audit.n == 64
+    again = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    assert {f.rule for f in first.findings} == {f.rule for f in again.findings}
+    assert entry.auditor.reader.line == 8  # nothing read again
+    line = json.dumps(swift_completion_lines([45], 8, bad_from=25)[0])
+    with open(path, "a", encoding="utf-8") as fh:  # the run goes on, mid-write
+        fh.write(line[:50])
+    grown = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    assert grown.audits[0].audit.n == 64 and entry.auditor.reader.skipped == 0
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line[50:] + "\n")
+    grown = analyze_runs(load_runs(run_dir).runs, audit_cache=cache)
+    assert grown.audits[0].audit.n == 72 and entry.auditor.reader.line == 9
+    unclosed = grown.runs[0].series("unclosed_rate")
+    assert unclosed is not None and unclosed.index[-1] == 45
+    path.write_text(line + "\n", encoding="utf-8")  # rewritten: read from the start
+    assert analyze_runs(load_runs(run_dir).runs, audit_cache=cache).audits[0].audit.n == 8

@@ -186,3 +186,41 @@ def test_all_nan_metric_is_skipped_with_its_reason():
     assert gate_output.evidence(r).startswith("all 3 logged values of loss are NaN")
     nan_test = evaluate([parse_policy("loss==nan")], [make_run("nan", loss=[float("nan")] * 3)])
     assert "ignored" not in gate_output.evidence(nan_test.results[0])
+
+
+# ------------------------------------------------------------------------- --summary Markdown
+
+
+def test_gate_summary_markdown(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from trainlens.cli import commands  # noqa: F401
+    from trainlens.cli.app import app
+
+    out = tmp_path / "s.md"
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result = CliRunner().invoke(
+        app,
+        [
+            "gate",
+            str(examples / "grpo_kl_episodes"),
+            "--fail-on",
+            "kl>10",
+            "--fail-on",
+            "reward>100",
+            "--fail-on",
+            '"nope|x">1',
+            "--summary",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    text = out.read_text()
+    assert text.startswith("## trainlens gate: ❌ failed\n")
+    assert "**gate failed: 1 of 3 checks failed on 1 run; 1 could not be checked" in text
+    assert "| `grpo_kl_episodes` | 1–6000 | failed | 1 |" in text
+    failed = text.split("### Failed policies")[1].split("###")[0]
+    assert "`kl>10`" in failed and "reward>100" not in failed
+    assert "- `grpo_kl_episodes`: `\"nope|x\">1`: metric 'nope|x' not found" in text
+    top = text.split("### Top findings (5 of ")[1].splitlines()[2:7]
+    assert all(line.startswith("- 🚨 `grpo_kl_episodes`, step") for line in top)

@@ -48,3 +48,42 @@ def test_d6_config_errors_broken_discovered_trainlens_toml(tmp_path, monkeypatch
     result = cli("metrics", EXAMPLE)
     assert result.exit_code == 2, result.output
     assert "trainlens.toml" in result.stderr and "invalid TOML" in result.stderr
+
+
+def test_d6_config_errors_odd_pyproject_shapes(tmp_path, monkeypatch):
+    """``tool = 5`` is not a trainlens config on the way up; named with --config it is an error
+    naming the file."""
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli("metrics", EXAMPLE).exit_code == 0
+    named = cli("metrics", EXAMPLE, "--config", tmp_path / "pyproject.toml")
+    assert named.exit_code == 2 and "must be a table" in named.stderr
+
+
+def test_d6_config_errors_binary_rule_file(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "mine.yaml").write_bytes(b"id: x\n\xff\xfe\x00")
+    result = cli("analyze", EXAMPLE, "--rules", tmp_path / "rules")
+    assert result.exit_code == 2, result.output
+    assert "mine.yaml: rule file is not UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, text, option",
+    [
+        ("deep.yaml", "a: " + "[" * 100_000 + "]" * 100_000 + "\n", "--aliases"),
+        ("deep.toml", "x = " + "[" * 100_000 + "]" * 100_000 + "\n", "--config"),
+    ],
+)
+def test_d6_config_errors_deep_nesting(tmp_path, name, text, option):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = cli("metrics", EXAMPLE, option, path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}: invalid" in result.stderr and "nested too deeply" in result.stderr
+
+
+def test_d6_config_errors_deep_param_value():
+    result = cli("analyze", EXAMPLE, "--param", "kl_spike.window=" + "[" * 50_000)
+    assert result.exit_code == 2, result.output
+    assert "--param kl_spike.window" in result.stderr

@@ -8,6 +8,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reliability_support import cli, spiky_run
 
 from trainlens.render.md_escape import md_cell, md_code, md_format, md_link_text, md_text
@@ -109,3 +111,51 @@ def test_s2_markdown_escaping_helpers():
     assert md_format("`{key}` is {v:.2f} for {run}", {"key": "a`b", "v": 1.0, "run": "<r>"}) == (
         "``a`b`` is 1.00 for &lt;r&gt;"
     )
+
+
+def _unescaped(text: str, char: str) -> int:
+    """How many ``char`` in ``text`` are preceded by an even number of backslashes."""
+    count = 0
+    for i, c in enumerate(text):
+        if c == char:
+            j = i
+            while j > 0 and text[j - 1] == "\\":
+                j -= 1
+            count += (i - j) % 2 == 0
+    return count
+
+
+_ANY = st.text(alphabet=st.characters(codec="utf-8"), max_size=60) | st.text(
+    alphabet="`|\\<>&[]()\n\r *_#!", max_size=30
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ANY)
+def test_s2_markdown_escaping_text_property(value):
+    out = md_text(value)
+    assert "<" not in out and ">" not in out
+    assert not re.search(r"[\x00-\x1f\x7f\u2028\u2029]", out)
+    assert _unescaped(out, "|") == 0 and _unescaped(out, "`") == 0
+    assert not re.search(r"(?<!\\)(?:\\\\)*\]\(", out)
+    link = md_link_text(value)
+    assert _unescaped(link, "[") == 0 and _unescaped(link, "]") == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ANY)
+def test_s2_markdown_escaping_code_property(value):
+    out = md_code(value, cell=True)
+    fence = re.match(r"`+", out)[0]
+    inner = out[len(fence) : -len(fence)]
+    assert out.endswith(fence) and len(out) >= 2 * len(fence) + 1
+    assert len(fence) not in {len(run) for run in re.findall(r"`+", inner)}
+    assert not inner.startswith("`") and not inner.endswith("`")
+    assert "\n" not in out and _unescaped(inner, "|") == 0
+
+
+@given(st.text(alphabet=st.characters(categories=("L", "N")) | st.sampled_from("-_./ @%:+=")))
+def test_s2_markdown_escaping_benign_unchanged(value):
+    assert md_text(value) == value
+    if value.strip() and value == value.strip():
+        assert md_code(value) == f"`{value}`"

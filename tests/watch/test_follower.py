@@ -107,10 +107,13 @@ def test_truncated_file_is_read_again(tmp_path):
     append(log, "".join(swift_lines([1, 2, 3])))
     follower = Follower(tmp_path)
     follower.poll()
-    log.write_text("".join(swift_lines([1])))  # a new job reusing the directory
+    log.write_text("".join(swift_lines([1], kl=lambda s: 7.0)))  # a job resumed from step 1
     _, changed, _, warnings = follower.poll()
-    assert "replaced or truncated" in warnings[0].message
-    assert changed[0].last_step == 1
+    assert "file was truncated" in warnings[0].message
+    kl = changed[0].table[changed[0].table["key"] == "kl"]
+    by_step = dict(zip(kl["step"].tolist(), kl["value"].tolist()))
+    assert by_step[1] == 7.0  # the new record re-logs step 1
+    assert set(by_step) == {1, 2, 3}  # and the history read before stays (D10)
 
 
 def test_memory_stays_at_the_size_of_the_data(tmp_path):

@@ -17,15 +17,16 @@ from typing import Any
 
 from trainlens.audit.extract import AnswerFormat, choose_format, extract, read_gold, tag_ok
 from trainlens.audit.numbers import format_value, last_number, same_value
-from trainlens.audit.repetition import count_words, is_repetitive
+from trainlens.audit.repetition import BATCH_CHARS, TAIL_CHARS, count_words, repetitive_flags
 from trainlens.audit.sources import Sample, SampleReader
-from trainlens.audit.stats import Counts, Histogram
+from trainlens.audit.stats import INDEX, Counts, Histogram
 from trainlens.audit.tokens import TokenCounter
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
 
 #: Samples read before a file's answer convention is chosen.
 PROBE = 200
+_N, _CHARS = INDEX["n"], INDEX["chars"]
 #: Example categories (one per audit rule).
 CATEGORIES = ("unclosed", "unparseable", "format_gap", "degenerate", "repetitive")
 #: Config keys of a run's ``args.json`` that give the generation limit in tokens.
@@ -43,7 +44,7 @@ class AuditOptions:
     answer_pattern: str | None = None
     tokenizer: TokenCounter | None = None
     max_new_tokens: int | None = None
-    ngram: int = 12  # a loop: one n-token sequence ...
+    passage_chars: int = 60  # a loop: one passage this long ...
     min_repeats: int = 4  # ... repeated this often
     short_ratio: float = 0.1  # "far shorter": below this share of the median length
     examples: int = 3
@@ -143,29 +144,82 @@ def audit_completions(
     """Audit every sample of ``paths`` (one set: shards of one evaluation, or one run's log)."""
     opts = options or AuditOptions()
     state = _State(opts)
-    warnings: list[ReadWarning] = []
-    for raw in paths:
-        path = Path(raw)
-        reader = SampleReader(path, response_key=opts.response_key, gold_key=opts.gold_key)
-        info = FileInfo(str(path), limit=opts.max_new_tokens or _limit_from_args(path))
-        stream = reader.samples()
-        probe = list(itertools.islice(stream, PROBE))
-        try:
-            fmt = choose_format(
-                (s.response for s in probe), stop=opts.stop, pattern=opts.answer_pattern
+    auditors = [FileAuditor(Path(raw), opts, state=state) for raw in paths]
+    for auditor in auditors:
+        auditor.read()
+    return state.result([w for a in auditors for w in a.reader.all_warnings()])
+
+
+class FileAuditor:
+    """One file audited as it grows (a live GRPO run's ``completions.jsonl``): each
+    :meth:`advance` reads only what was written since the last one (complete lines while
+    ``follow``) and returns the audit of everything read so far. ``state`` is shared when
+    several files make one set."""
+
+    def __init__(
+        self,
+        path: Path,
+        opts: AuditOptions,
+        *,
+        follow: bool = False,
+        state: _State | None = None,
+    ) -> None:
+        self.opts = opts
+        self.state = state if state is not None else _State(opts)
+        self.reader = SampleReader(
+            path, response_key=opts.response_key, gold_key=opts.gold_key, follow=follow
+        )
+        self.info = FileInfo(str(path), limit=opts.max_new_tokens or _limit_from_args(path))
+        self.fmt: AnswerFormat | None = None
+        self.state.files.append(self.info)
+
+    def advance(self) -> CompletionAudit:
+        """Read what is new and return the audit so far."""
+        self.read()
+        return self.state.result(self.reader.all_warnings())
+
+    def read(self) -> None:
+        """Read what is new (the answer convention is chosen from the first samples seen)."""
+        opts = self.opts
+        stream: Iterator[Sample] = self.reader.samples()
+        if self.fmt is None:
+            probe = list(itertools.islice(stream, PROBE))
+            if not probe:
+                return
+            try:
+                self.fmt = choose_format(
+                    (s.response for s in probe), stop=opts.stop, pattern=opts.answer_pattern
+                )
+            except ValueError as exc:
+                raise TrainlensError(str(exc)) from None
+            self.info.format = self.fmt.describe()
+            self.state.closure_measured |= self.fmt.style.value != "none"
+            stream = itertools.chain(probe, stream)
+        fmt = self.fmt
+        for batch in _batches(stream):
+            loops = repetitive_flags(
+                [s.response for s in batch], opts.passage_chars, opts.min_repeats
             )
-        except ValueError as exc:
-            raise TrainlensError(str(exc)) from None
-        info.format = fmt.describe()
-        state.closure_measured |= fmt.style.value != "none"
-        for sample in itertools.chain(probe, stream):
-            state.add(sample, fmt, info)
-            info.samples += 1
-        info.keys = reader.keys.describe() if reader.keys else "no usable record"
-        info.skipped = reader.skipped
-        warnings.extend(reader.warnings)
-        state.files.append(info)
-    return state.result(warnings)
+            for sample, loop in zip(batch, loops):
+                self.state.add(sample, fmt, self.info, loop)
+            self.info.samples += len(batch)
+        keys = self.reader.keys
+        self.info.keys = keys.describe() if keys else "no usable record"
+        self.info.skipped = self.reader.skipped
+
+
+def _batches(samples: Iterator[Sample], most: int = 1024) -> Iterator[list[Sample]]:
+    """Samples in groups whose tails fill one loop-search batch (memory stays bounded)."""
+    batch: list[Sample] = []
+    size = 0
+    for sample in samples:
+        batch.append(sample)
+        size += min(len(sample.response), TAIL_CHARS)
+        if len(batch) >= most or size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _limit_from_args(path: Path) -> int | None:
@@ -211,7 +265,7 @@ class _State:
     shortest: list[tuple[int, int, Example]] = field(default_factory=list)
     seq: Iterator[int] = field(default_factory=itertools.count)
 
-    def add(self, sample: Sample, fmt: AnswerFormat, info: FileInfo) -> None:
+    def add(self, sample: Sample, fmt: AnswerFormat, info: FileInfo, loop: bool) -> None:
         opts = self.opts
         text = sample.response
         flags: dict[str, bool] = {}
@@ -222,9 +276,11 @@ class _State:
         stripped = text.strip()
         flags["empty"] = not stripped
         ntokens = opts.tokenizer.count(text) if opts.tokenizer else None
-        size = ntokens if ntokens is not None else count_words(stripped[:400])
-        flags["tiny"] = size <= 1
-        flags["repetitive"] = is_repetitive(text, opts.ngram, opts.min_repeats)
+        if ntokens is not None:
+            flags["tiny"] = ntokens <= 1
+        else:  # a word is rarely 64 characters long: longer texts are not one token
+            flags["tiny"] = len(stripped) < 64 and count_words(stripped) <= 1
+        flags["repetitive"] = loop
         gold = read_gold(sample.gold)
         flags["with_gold"] = gold is not None
         diag = last_number(text) if isinstance(gold, Fraction) else None
@@ -235,15 +291,22 @@ class _State:
         nchars = len(text)
         targets = [self.counts]
         if sample.step is not None:
-            targets.append(self.steps.setdefault(sample.step, Counts()))
+            per_step = self.steps.get(sample.step)
+            if per_step is None:
+                per_step = self.steps[sample.step] = Counts()
+            targets.append(per_step)
+        on = [INDEX[name] for name, value in flags.items() if value]
+        tags = [(tag, tag_ok(text, tag)) for tag in opts.require_tags]
         for counts in targets:
-            counts.add("n")
-            counts.add("chars", nchars)
-            for name, on in flags.items():
-                if on:
-                    counts.add(name)
-            for tag in opts.require_tags:
-                counts.tags[tag] = counts.tags.get(tag, 0) + tag_ok(text, tag)
+            cells = counts.cells
+            cells[_N] += 1
+            cells[_CHARS] += nchars
+            for i in on:
+                cells[i] += 1
+            if tags:
+                table = counts.tags
+                for tag, ok in tags:
+                    table[tag] = table.get(tag, 0) + ok
         self.chars.add(nchars)
         if flags["tiny"]:
             self.tiny_chars.add(nchars)
@@ -312,10 +375,11 @@ class _State:
     def result(self, warnings: list[ReadWarning]) -> CompletionAudit:
         median = self.chars.quantile(0.5)
         far_short = 0
+        examples = {k: list(v) for k, v in self.examples.items()}
         if median:
             limit = self.opts.short_ratio * median
             far_short = self.chars.below(limit) - self.tiny_chars.below(limit)
-            bucket = self.examples["degenerate"]
+            bucket = examples["degenerate"]  # a copy: result() may be called again
             for neg_len, _, example in sorted(self.shortest, reverse=True):
                 if -neg_len < limit and len(bucket) < self.opts.examples:
                     bucket.append(example)
@@ -332,7 +396,7 @@ class _State:
             lengths=lengths,
             far_short=far_short,
             steps=self.steps,
-            examples=self.examples,
+            examples=examples,
             warnings=warnings,
             options=self.opts,
         )

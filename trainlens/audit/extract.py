@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from trainlens.audit.numbers import boxed, normalise_text, numbers_in, parse_number
@@ -164,6 +165,11 @@ def read_gold(raw: Any) -> Value | None:
         return read_gold(raw[0]) if raw else None
     if not isinstance(raw, str):
         return None
+    return _read_gold_text(raw)
+
+
+@lru_cache(maxsize=4096)
+def _read_gold_text(raw: str) -> Value | None:
     text = raw
     hashed = _last(_HASH.finditer(text))
     if hashed is not None:

@@ -28,7 +28,7 @@ def options_from_rules(specs: Sequence[RuleSpec], base: AuditOptions) -> AuditOp
     deg = params.get("degenerate_completions", {})
     return replace(
         base,
-        ngram=int(rep.get("ngram", base.ngram)),
+        passage_chars=int(rep.get("passage_chars", base.passage_chars)),
         min_repeats=int(rep.get("min_repeats", base.min_repeats)),
         short_ratio=float(deg.get("short_ratio", base.short_ratio)),
     )

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 #: A number as a response writes it: sign, digits with optional thousands commas, decimals,
 #: an optional ``/denominator``; LaTeX ``\frac{a}{b}`` and ``\dfrac`` too.
 _NUMBER = re.compile(
     r"""
-    (?P<frac>-?\s*\\[dt]?frac\s*\{\s*(?P<fn>-?[\d.,]+)\s*\}\s*\{\s*(?P<fd>-?[\d.,]+)\s*\})
+    (?=[-\d.\\])  # every number starts with one of these: a cheap test at each position
+    (?:(?P<frac>-?\s*\\[dt]?frac\s*\{\s*(?P<fn>-?[\d.,]+)\s*\}\s*\{\s*(?P<fd>-?[\d.,]+)\s*\})
     | (?P<num>
         (?<![\w.])-?                                   # sign, not the tail of a word/number
         (?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?           # 1,000 / 1000 / 3.25
         (?:\s*/\s*(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)?  # /4
         |(?<![\w.])-?\.\d+                             # .5
-      )
+      ))
     """,
     re.VERBOSE,
 )
+#: Characters before the last digit searched for the last number (longer than any number).
+_WINDOW = 160
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _SPACES = re.compile(r"\s+")
 #: Wrappers and units stripped before a whole answer is read as one number.
@@ -54,12 +58,19 @@ def numbers_in(text: str) -> list[Fraction]:
 
 def last_number(text: str) -> Fraction | None:
     """The last number anywhere in ``text`` (the diagnostic reading of a response)."""
-    last = None
-    for m in _NUMBER.finditer(text):
-        value = _value(m)
-        if value is not None:
-            last = value
-    return last
+    end = max(text.rfind(d) for d in "0123456789")
+    if end < 0:
+        return None
+    # Only the end of the text is searched (regex search is slow per character): from a
+    # space well before the last digit, so no number is cut; the whole text when that fails.
+    lo = max(0, end - _WINDOW)
+    start = max(text.rfind(c, 0, lo) for c in " \n\t") if lo else 0
+    for chunk in (text[max(start, 0) :], text) if start > 0 else (text,):
+        for m in reversed(list(_NUMBER.finditer(chunk))):
+            value = _value(m)
+            if value is not None:
+                return value
+    return None
 
 
 def boxed(text: str) -> str | None:
@@ -131,10 +142,19 @@ def _value(m: re.Match[str]) -> Fraction | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def _plain(raw: str) -> Fraction | None:
+    """``1,234.50`` as an exact Fraction (cached: answers and gold values repeat)."""
     raw = raw.replace(",", "")
     if not raw or raw in {"-", "."} or len(raw) > 64:
         return None
+    sign = -1 if raw.startswith("-") else 1
+    digits = raw.lstrip("-")
+    whole, dot, frac = digits.partition(".")
+    if (whole.isdigit() or (not whole and frac)) and (not dot or frac.isdigit() or not frac):
+        if not frac:
+            return Fraction(sign * int(whole or "0"))
+        return Fraction(sign * int((whole or "0") + frac), 10 ** len(frac))
     try:
         return Fraction(raw)
     except ValueError:

@@ -13,9 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainlens.audit.completions import AuditOptions, CompletionAudit, audit_completions
+from trainlens.audit.completions import (
+    AuditOptions,
+    CompletionAudit,
+    FileAuditor,
+    audit_completions,
+)
 from trainlens.audit.findings import audit_findings, options_from_rules
-from trainlens.audit.scale import find_predictions
+from trainlens.audit.scale import OutputRow, find_predictions, scale_findings, training_size
 from trainlens.diagnostics import ReadWarning
 from trainlens.engine.spec import RuleSpec
 from trainlens.errors import TrainlensError
@@ -31,7 +36,6 @@ SETTINGS: dict[str, type | tuple[type, ...]] = {
     "gold_key": str,
     "response_key": str,
     "answer_pattern": str,
-    "lang": str,
 }
 #: Series an audit adds to its run (``audit/<name>``).
 SERIES = (
@@ -53,6 +57,40 @@ class RunAudit:
     file: str
     audit: CompletionAudit
     findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class _Followed:
+    size: int
+    mtime_ns: int
+    opts: AuditOptions
+    auditor: FileAuditor
+    audit: CompletionAudit
+
+
+@dataclass
+class AuditCache:
+    """Audits kept between analyses of the same files (``watch``, ``gate`` on a live run): an
+    unchanged file is not read again, a grown one is read from where the last audit stopped
+    (complete lines only), a shrunk one from the start (files are taken as append-only)."""
+
+    entries: dict[str, _Followed] = field(default_factory=dict)
+
+    def audit(self, path: Path, opts: AuditOptions) -> tuple[CompletionAudit, bool]:
+        """The audit of ``path`` and whether anything was read for it."""
+        st = path.stat()
+        entry = self.entries.get(str(path))
+        if entry is not None and entry.opts == opts:
+            if (entry.size, entry.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                return entry.audit, False
+            if st.st_size >= entry.size:
+                audit = entry.auditor.advance()
+                entry.size, entry.mtime_ns, entry.audit = st.st_size, st.st_mtime_ns, audit
+                return audit, True
+        auditor = FileAuditor(path, opts, follow=True)
+        audit = auditor.advance()
+        self.entries[str(path)] = _Followed(st.st_size, st.st_mtime_ns, opts, auditor, audit)
+        return audit, True
 
 
 def audit_files(run: Run, patterns: Sequence[str] = ()) -> list[Path]:
@@ -88,10 +126,14 @@ def options(settings: Mapping[str, Any]) -> AuditOptions:
 
 
 def audit_runs(
-    runs: list[Run], specs: Sequence[RuleSpec], settings: Mapping[str, Any] | None = None
+    runs: list[Run],
+    specs: Sequence[RuleSpec],
+    settings: Mapping[str, Any] | None = None,
+    cache: AuditCache | None = None,
 ) -> tuple[list[Run], list[RunAudit], list[ReadWarning]]:
     """Every run with its audits' series added (a new Run when it had files to audit), the
-    audits with their findings, and the warnings of reading them."""
+    audits with their findings, and the warnings of reading them. ``cache`` keeps audits of
+    unchanged files between calls."""
     cfg = dict(settings or {})
     if cfg.get("enabled", True) is False:
         return runs, [], []
@@ -105,11 +147,15 @@ def audit_runs(
         series: list[tuple[str, CompletionAudit]] = []
         for file in files:
             try:
-                audit = audit_completions([file], opts)
-            except TrainlensError as exc:
+                if cache is not None:
+                    audit, fresh = cache.audit(file, opts)
+                else:
+                    audit, fresh = audit_completions([file], opts), True
+            except (TrainlensError, OSError) as exc:
                 warnings.append(ReadWarning(str(file), str(exc)))
                 continue
-            warnings.extend(audit.warnings)
+            if fresh:
+                warnings.extend(audit.warnings)
             if not audit.n:
                 continue
             findings = audit_findings(audit, audit_specs, run.name)
@@ -174,3 +220,32 @@ def with_series(run: Run, audits: Sequence[tuple[str, CompletionAudit]]) -> Run:
             )
         )
     return Run(run.name, run.path, run.format, table, meta, run.aliases)
+
+
+def scale_from_audits(
+    runs: Sequence[Run], audits: Sequence[RunAudit], specs: Sequence[RuleSpec]
+) -> list[Finding]:
+    """``scale_regression`` over the runs of one analysis whose directories hold evaluation
+    predictions (files without steps), sized from each run's config."""
+    spec = next((s for s in specs if s.id == "scale_regression"), None)
+    if spec is None:
+        return []
+    configs = {r.name: r.meta.config for r in runs}
+    rows: dict[str, OutputRow] = {}
+    for item in audits:
+        if item.audit.steps or item.run in rows:
+            continue
+        s = item.audit.summary()
+        size, source = training_size(configs.get(item.run, {}))
+        rows[item.run] = OutputRow(
+            run=item.run,
+            file=item.file,
+            size=size,
+            size_from=source,
+            n=s["n"],
+            strict=s["strict_accuracy"],
+            diagnostic=s["diagnostic_accuracy"],
+            unclosed=s["unclosed_rate"],
+            unparseable=s["unparseable_rate"],
+        )
+    return scale_findings(list(rows.values()), spec)

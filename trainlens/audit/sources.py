@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from trainlens.diagnostics import ReadWarning
-from trainlens.readers.completions import MAX_LINE_BYTES, iter_lines, rows_of
+from trainlens.readers.completions import MAX_LINE_BYTES, rows_of
 
 RESPONSE_KEYS = (
     "response",
@@ -96,7 +96,9 @@ class Keys:
 @dataclass
 class SampleReader:
     """Streams :meth:`samples` of one file; ``keys`` are fixed by the first usable record
-    (``response_key``/``gold_key`` win when given). ``skipped`` counts bad lines/records."""
+    (``response_key``/``gold_key`` win when given). ``skipped`` counts bad lines/records.
+    Each :meth:`samples` call goes on where the last one stopped (``offset``); with ``follow``
+    a last line without its newline (still being written) is left for the next call."""
 
     path: Path
     response_key: str | None = None
@@ -105,9 +107,12 @@ class SampleReader:
     skipped: int = 0
     first_skip: str | None = None
     warnings: list[ReadWarning] = field(default_factory=list)
+    follow: bool = False
+    offset: int = 0  # bytes consumed
+    line: int = 0  # lines consumed
+    index: int = 0  # samples yielded
 
     def samples(self) -> Iterator[Sample]:
-        index = 0
         for line_no, obj in self._records():
             column = isinstance(obj, dict) and isinstance(obj.get("completion"), list)
             rows = rows_of(obj) if column else None
@@ -120,18 +125,23 @@ class SampleReader:
             else:
                 records = [obj]
             for record in records:
-                sample = self._sample(record, line_no, index)
+                sample = self._sample(record, line_no, self.index)
                 if sample is not None:
-                    index += 1
+                    self.index += 1
                     yield sample
+
+    def all_warnings(self) -> list[ReadWarning]:
+        """What went wrong so far: unreadable input, and one line for every skipped record."""
+        out = list(self.warnings)
         if self.skipped:
-            self.warnings.append(
+            out.append(
                 ReadWarning(
                     str(self.path),
                     f"{self.skipped} malformed line(s)/record(s) skipped "
                     f"(first: {self.first_skip})",
                 )
             )
+        return out
 
     def _sample(self, record: Any, line_no: int, index: int) -> Sample | None:
         if not isinstance(record, dict):
@@ -150,7 +160,7 @@ class SampleReader:
         if isinstance(response, list):  # several samples per prompt: the first
             response = response[0] if response else None
         if not isinstance(response, str):
-            if response is None and keys.response not in record and "." not in str(keys.response):
+            if response is None and keys.response not in record:  # absent, not null
                 self._skip(line_no, f"no {keys.response!r} field")
                 return None
             response = "" if response is None else str(response)
@@ -175,23 +185,33 @@ class SampleReader:
             self.warnings.append(ReadWarning(str(self.path), f"cannot read file: {exc.strerror}"))
             return
         with fh:
-            head = fh.read(64).lstrip()
-            fh.seek(0)
-            if head.startswith(b"["):
-                yield from self._json_list(fh)
+            if self.offset == 0:
+                head = fh.read(64).lstrip()
+                fh.seek(0)
+                if head.startswith(b"["):
+                    self.offset = -1  # a JSON list is read once, whole
+                    yield from self._json_list(fh)
+                    return
+            elif self.offset < 0:
                 return
-            for line_no, raw in enumerate(iter_lines(fh), start=1):
+            fh.seek(self.offset)
+            for raw, size in _complete_lines(fh, self.follow):
+                self.offset += size
+                self.line += 1
                 if not raw.strip():
                     continue
                 if len(raw) > MAX_LINE_BYTES:
-                    self._skip(line_no, f"longer than {MAX_LINE_BYTES >> 20} MiB")
+                    self._skip(self.line, f"longer than {MAX_LINE_BYTES >> 20} MiB")
                     continue
                 try:
-                    yield line_no, orjson.loads(raw)
+                    obj = orjson.loads(raw)
                 except orjson.JSONDecodeError:
-                    self._skip(line_no, "not valid JSON")
+                    self._skip(self.line, "not valid JSON")
+                    continue
                 except RecursionError:
-                    self._skip(line_no, "nested too deeply")
+                    self._skip(self.line, "nested too deeply")
+                    continue
+                yield self.line, obj
 
     def _json_list(self, fh: Any) -> Iterator[tuple[int, Any]]:
         data = fh.read(MAX_JSON_BYTES + 1)
@@ -212,6 +232,22 @@ class SampleReader:
         if self.first_skip is None:
             unit = "item" if self.path.suffix == ".json" else "line"
             self.first_skip = f"{unit} {line_no}, {why}"
+
+
+def _complete_lines(fh: Any, follow: bool, chunk: int = 1 << 20) -> Iterator[tuple[bytes, int]]:
+    """``(line without its ending, bytes it took)`` from the file position on; memory bounded
+    by the longest line. The last line without a newline is left out when ``follow``."""
+    rest = b""
+    while True:
+        block = fh.read(chunk)
+        if not block:
+            break
+        parts = (rest + block).split(b"\n")
+        rest = parts.pop()
+        for part in parts:
+            yield part.rstrip(b"\r"), len(part) + 1
+    if rest and not follow:
+        yield rest.rstrip(b"\r"), len(rest)
 
 
 def lookup(record: Any, path: str | None) -> Any:

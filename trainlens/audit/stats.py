@@ -73,15 +73,33 @@ COUNTERS = (
 )
 
 
-@dataclass
-class Counts:
-    """One set of counters (see :data:`COUNTERS`) plus tag compliance."""
+#: Position of each counter in :attr:`Counts.cells`.
+INDEX = {name: i for i, name in enumerate(COUNTERS)}
 
-    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
-    tags: dict[str, int] = field(default_factory=dict)
+
+class Counts:
+    """One set of counters (see :data:`COUNTERS`) plus tag compliance, kept compact (one per
+    logged step of a long GRPO log): a list of ints, the tag table only when tags are asked."""
+
+    __slots__ = ("cells", "_tags")
+
+    def __init__(self) -> None:
+        self.cells = [0] * len(COUNTERS)
+        self._tags: dict[str, int] | None = None
+
+    @property
+    def values(self) -> dict[str, int]:
+        """The counters by name (a copy)."""
+        return dict(zip(COUNTERS, self.cells))
+
+    @property
+    def tags(self) -> dict[str, int]:
+        if self._tags is None:
+            self._tags = {}
+        return self._tags
 
     def add(self, name: str, amount: int = 1) -> None:
-        self.values[name] += amount
+        self.cells[INDEX[name]] += amount
 
     def rates(self, measured_closure: bool) -> dict[str, float | None]:
         """Shares of all samples counted; accuracies over the samples with a gold answer (None
@@ -103,6 +121,6 @@ class Counts:
             "limit_hit_rate": share(v["limit_hit"], v["limit_known"]),
             "response_chars_mean": share(v["chars"], n),
         }
-        for tag, ok in self.tags.items():
+        for tag, ok in (self._tags or {}).items():
             out[f"tag_{tag}_rate"] = share(ok, n)
         return out

@@ -62,7 +62,7 @@ def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
             )
         try:
             value = yaml.safe_load(raw)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             value = raw
         out.setdefault(rule, {})[param] = value
     return out

@@ -8,6 +8,7 @@ from trainlens.cli import (  # noqa: F401
     audit_log_cmd,
     compare_cmd,
     gate_cmd,
+    mcp_cmd,
     metrics_cmd,
     replay_cmd,
     report_cmd,

@@ -337,10 +337,11 @@ class _Outputs:
 
 def _outputs(cfg: ProjectConfig, sets: list[Any], lang: str) -> _Outputs:
     from trainlens.audit.api import project_rules
+    from trainlens.audit.runs import SETTINGS, options
     from trainlens.audit.scale import output_rows, scale_findings
 
     rules = project_rules(cfg)
-    rows = output_rows(sets)
+    rows = output_rows(sets, options(cfg.checked_section("audit", SETTINGS)))
     spec = rules.get("scale_regression") if "scale_regression" in rules else None
     if spec is not None and spec.id not in {s.id for s in rules.select(cfg.select, cfg.ignore)}:
         spec = None

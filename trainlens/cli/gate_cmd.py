@@ -89,6 +89,15 @@ def gate(
             help="Also write JUnit XML (one testcase per policy per run).",
         ),
     ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            metavar="FILE",
+            help="Also write a Markdown summary (verdict, failed policies, top findings) for a "
+            "CI job page, e.g. $GITHUB_STEP_SUMMARY; the rules run to list the top findings.",
+        ),
+    ] = None,
     github: Annotated[
         bool | None,
         typer.Option(
@@ -129,7 +138,7 @@ def gate(
             raise TrainlensError(f"{path}: no run with readable metrics")
         analysis = None
         text: gate_output.FindingText = gate_output.default_finding_text
-        if needs_analysis(policies.policies):
+        if needs_analysis(policies.policies) or summary is not None:
             from trainlens.gate.rulebook import check_rules, finding_text, load_analyzer
 
             rules, analyze = load_analyzer(cfg)
@@ -152,6 +161,12 @@ def gate(
             )
         if junit is not None:
             _write(junit, junit_render.render_junit(report, strict=is_strict, finding_text=text))
+        if summary is not None:
+            from trainlens.render.gate_summary import render_summary
+
+            found = analysis.findings if analysis is not None else ()
+            doc = render_summary(report, strict=is_strict, finding_text=text, findings=found)
+            write_output(summary, doc, what="the summary")
         if github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true":
             for line in gate_output.github_annotations(report, strict=is_strict, finding_text=text):
                 typer.echo(line, err=True)

@@ -140,7 +140,9 @@ def report(
         typer.Option(
             "--templates",
             help="Folder of templates overriding the built-in ones (e.g. a "
-            "report.en.md.j2 that changes some blocks).",
+            "report.en.md.j2 that changes some blocks); rendered in Jinja2's sandbox. Also "
+            "[report] templates of a config named with --config, never of one found by "
+            "walking up the folders.",
         ),
     ] = None,
     aliases: AliasesOpt = None,

@@ -309,6 +309,10 @@ def parse_rule(path: Path) -> RuleSpec:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # a safe loader
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read rule ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise TrainlensError(f"{path}: rule file is not UTF-8 text (byte {exc.start})") from exc
+    except RecursionError:
+        raise TrainlensError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         raise TrainlensError(f"{path}: invalid YAML: {exc}") from exc
     return validate_rule(doc, path)

@@ -77,7 +77,19 @@ def load_analyzer(cfg: ProjectConfig) -> tuple[Any, Callable[[list[Run]], Any]]:
     )
     rules.select(cfg.select, cfg.ignore)  # unknown ids in select/ignore: an error now, not later
 
+    from trainlens.audit.runs import SETTINGS, AuditCache
+
+    audit = cfg.checked_section("audit", SETTINGS)
+    cache = AuditCache()  # a live run's unchanged completions are not audited again
+
     def analyze(runs: list[Run]) -> Any:
-        return analyze_runs(runs, rules=rules, select=tuple(cfg.select), ignore=tuple(cfg.ignore))
+        return analyze_runs(
+            runs,
+            rules=rules,
+            select=tuple(cfg.select),
+            ignore=tuple(cfg.ignore),
+            audit=audit,
+            audit_cache=cache,
+        )
 
     return rules, analyze

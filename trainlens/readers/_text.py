@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from trainlens.readers._files import open_regular
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 #: ``(TaskRunner pid=1244821)`` / ``(WorkerDict pid=1245222, ip=10.0.0.1)`` at a line's start.
 RAY_PREFIX = re.compile(rb"^\s*\([A-Za-z_][\w.:-]*(?: pid=\d+)?(?:, ip=[\w.:]+)?\)\s?")
@@ -169,7 +171,7 @@ def segments(data: bytes) -> list[bytes]:
 
 def read_head_tail(path: Path, size: int = 1 << 20) -> bytes:
     """The first and (for a larger file) last ``size`` bytes of a file, for sniffing."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         head = fh.read(size)
         if len(head) < size:
             return head

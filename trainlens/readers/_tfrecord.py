@@ -28,6 +28,9 @@ _MASK_DELTA = 0xA282EAD8
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 _ZEROS = memoryview(bytes(1 << 16))
+#: A header claiming a longer payload is corrupt, whatever its checksum (protobuf's own limit
+#: is 2 GiB; an event is far smaller).
+MAX_RECORD = 1 << 30
 
 
 def masked_crc(data: bytes | memoryview) -> int:
@@ -187,7 +190,8 @@ class RecordScanner:
         """Yield blocks of records with good checksums, in file order."""
         buf, base, pos, eof = b"", self.offset, 0, False
         want = HEADER  # bytes needed after ``pos`` before anything more can be decided
-        resync_from: int | None = None  # file offset of a bad header while looking for the next
+        resync_from: int | None = None  # file offset of a bad record while looking for the next
+        why = ""  # what was wrong with it
         self._f.seek(self.offset)
         while True:
             if len(buf) - pos < want and not eof:
@@ -201,15 +205,14 @@ class RecordScanner:
                 if found is None:
                     pos = max(pos, end - HEADER + 1)
                     if eof:
-                        self._give_up_resync(resync_from, base + pos, base + end)
+                        self._give_up_resync(resync_from, why, base + pos, base + end)
                         return
                     want = HEADER
                     continue
                 skipped = base + found - resync_from
                 self._problem(
                     resync_from,
-                    f"corrupt record header at byte {resync_from}; "
-                    f"skipped {skipped} bytes to the next record",
+                    f"{why.format(at=resync_from)}; skipped {skipped} bytes to the next record",
                 )
                 resync_from, pos = None, found
                 self.end_offset = base + pos
@@ -223,21 +226,43 @@ class RecordScanner:
                     first_bad = int(np.argmin(good))
                     stop = bad_at = int(arr[first_bad])
                     arr, lengths = arr[:first_bad], lengths[:first_bad]
+                    why = _BAD_HEADER
                 if len(arr):
-                    yield from self._checked(buf, u8, base, arr, lengths)
+                    # A record whose payload checksum fails may have a wrong length too (a cut
+                    # record with data appended after it): never trust its length, resynchronise.
+                    intact = payloads_ok(buf, u8, arr, lengths)
+                    if not intact.all():
+                        first_bad = int(np.argmin(intact))
+                        stop = bad_at = int(arr[first_bad])
+                        arr, lengths = arr[:first_bad], lengths[:first_bad]
+                        why = _BAD_PAYLOAD
+                    if len(arr):
+                        yield Block(buf, u8, base, arr, lengths)
             pos = stop
             self.end_offset = base + pos
             if bad_at is None and end - pos >= HEADER:
                 n = _U64.unpack_from(buf, pos)[0]
                 if masked_crc(buf[pos : pos + 8]) != _U32.unpack_from(buf, pos + 8)[0]:
-                    bad_at = pos
+                    bad_at, why = pos, _BAD_HEADER
                 else:
                     want = n + HEADER + FOOTER
                     file_end = base + end if eof else self._file_size()
-                    if base + pos + want > file_end:
-                        self._incomplete(base + pos, want, file_end)
+                    fits = base + pos + want <= file_end
+                    if fits and n <= MAX_RECORD:
+                        continue
+                    if not self._final and n <= MAX_RECORD:
+                        self.end_offset = base + pos  # still being written: wait for the rest
                         return
-                    continue
+                    # cut short, or a length only a corrupt header holds: look further
+                    bad_at, why = (
+                        pos,
+                        (
+                            f"record at byte {{at}} claims {n:,} bytes, more than any event"
+                            if fits
+                            else _TRUNCATED
+                            + f": needs {want} bytes, file ends after {file_end - base - pos}"
+                        ),
+                    )
             if bad_at is not None:
                 resync_from, pos, want = base + bad_at, bad_at + 1, HEADER
                 continue
@@ -246,21 +271,6 @@ class RecordScanner:
                     self._incomplete(base + pos, HEADER, base + end)
                 return
             want = HEADER
-
-    def _checked(
-        self, buf: bytes, u8: np.ndarray, base: int, starts: np.ndarray, lengths: np.ndarray
-    ) -> Iterator[Block]:
-        """Drop (and report) the records whose payload checksum is wrong."""
-        good = payloads_ok(buf, u8, starts, lengths)
-        if not good.all():
-            for s in starts[~good].tolist():
-                self._problem(
-                    base + s,
-                    f"corrupt record at byte {base + s}: payload checksum mismatch; record skipped",
-                )
-            starts, lengths = starts[good], lengths[good]
-        if len(starts):
-            yield Block(buf, u8, base, starts, lengths)
 
     def _incomplete(self, start: int, need: int, file_end: int) -> None:
         """A record cut short by the end of the file: truncated, or still being written."""
@@ -272,15 +282,22 @@ class RecordScanner:
                 f"file ends after {file_end - start}",
             )
 
-    def _give_up_resync(self, bad: int, scanned_to: int, file_end: int) -> None:
+    def _give_up_resync(self, bad: int, why: str, scanned_to: int, file_end: int) -> None:
         """Garbage from ``bad`` to the end of the file (or to a record not yet written)."""
-        self._problem(
-            bad,
-            f"corrupt record header at byte {bad}; no valid record after it "
-            f"({file_end - bad} bytes skipped)",
-        )
+        if why.startswith(_TRUNCATED):  # a last record cut short, nothing after it
+            self._problem(bad, why.format(at=bad))
+        else:
+            self._problem(
+                bad,
+                f"{why.format(at=bad)}; no valid record after it ({file_end - bad} bytes skipped)",
+            )
         # A live writer may still complete a header in the last few bytes: resume there.
         self.end_offset = bad if self._final else scanned_to
+
+
+_BAD_HEADER = "corrupt record header at byte {at}"
+_BAD_PAYLOAD = "corrupt record at byte {at}: payload checksum mismatch"
+_TRUNCATED = "truncated record at byte {at}"
 
 
 def _find_header(buf: bytes, pos: int, end: int) -> int | None:

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._files import open_regular
 
 #: Columns with a fixed meaning; every other numeric column is a reward function's score.
 _TEXT_COLUMNS = ("prompt", "messages", "completion")
@@ -67,7 +68,7 @@ class CompletionsReader:
         source = str(self.path)
         index = 0
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115  (closed below; a generator holds it)
+            fh = open_regular(self.path)  # noqa: SIM115  (closed below; a generator holds it)
         except OSError as exc:
             self.warnings.append(ReadWarning(source, f"cannot read file: {exc.strerror}"))
             return

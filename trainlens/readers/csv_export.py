@@ -23,6 +23,7 @@ import numpy as np
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import as_step
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, make_frame
 
 TB_HEADER = ("Wall time", "Step", "Value")
@@ -46,7 +47,7 @@ class CsvKind:
 def header_of(path: Path) -> list[str] | None:
     """The first row of a CSV file, or None when it cannot be read as one."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(MAX_HEADER_BYTES)
     except OSError:
         return None
@@ -105,7 +106,8 @@ def _float(text: str) -> float | None:
 
 def _rows(path: Path, warnings: list[ReadWarning]) -> list[list[str]] | None:
     try:
-        data = path.read_bytes()
+        with open_regular(path) as fh:
+            data = fh.read()
     except OSError as exc:
         warnings.append(ReadWarning(str(path), f"cannot read file: {exc.strerror}"))
         return None

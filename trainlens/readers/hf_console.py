@@ -36,6 +36,7 @@ import numpy as np
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import MAX_STEP, step_mask
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, iter_blocks
 from trainlens.readers.console import DICT_START, TQDM, BarStats
@@ -199,7 +200,7 @@ def _scan(path: Path, offset: int, final: bool) -> _Scan:
     """One pass over the log in blocks: the lines that may hold a counter or a dict are found by
     regex over the whole block; every other line costs no Python work."""
     scan = _Scan(end_offset=offset)
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for block in iter_blocks(fh, offset, final=final):
             scan.end_offset = block.end
             data = block.data

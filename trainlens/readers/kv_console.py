@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, make_frame
 from trainlens.readers._text import clean, iter_lines
 
@@ -59,7 +60,7 @@ def read_kv_console(path: Path, offset: int = 0, *, final: bool = True) -> ReadR
     end = offset
     sentinels = 0
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             for line in iter_lines(fh, offset, final=final):
                 end = line.end
                 m = _LINE.match(clean(line.data))

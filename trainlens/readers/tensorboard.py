@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from trainlens.diagnostics import ReadWarning
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._tfrecord import HEADER, Block, RecordScanner, distinct
 from trainlens.readers._tfrecord import unaligned as _fixed
@@ -49,7 +50,7 @@ def read_event_file(path: Path, offset: int = 0, *, final: bool = True) -> ReadR
     """
     source = str(path)
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below
+        f = open_regular(path)  # noqa: SIM115 - closed below
     except OSError as exc:
         return _failed(source, f"cannot read file: {exc.strerror or exc}", offset)
     with f:

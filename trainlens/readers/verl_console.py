@@ -23,6 +23,7 @@ import numpy as np
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import as_step, brief
+from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, RAY_PREFIX, Block, clean, iter_blocks
 
@@ -139,7 +140,7 @@ def read_verl_console(path: Path, offset: int = 0, *, final: bool = True) -> Rea
     end_offset = offset
     cut_lines: list[int] = []
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             for block in iter_blocks(fh, offset, final=final):
                 end_offset = block.end
                 for number, raw in _candidate_lines(block, state, meta):

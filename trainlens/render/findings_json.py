@@ -24,7 +24,7 @@ def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
     per-run records after them, and the skipped rules grouped by rule (then run)."""
     order = {r.name: i for i, r in enumerate(analysis.runs)}
     skipped = sorted(analysis.skipped, key=lambda s: (s.rule, order.get(s.run, len(order))))
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "lang": lang,
         "findings": [finding_dict(analysis, f, lang) for f in analysis.findings],
@@ -44,6 +44,18 @@ def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
         "skipped": [{**s.to_dict(), "message": skip_text(s, lang)} for s in skipped],
         "rules": list(analysis.selected),
     }
+    if analysis.audits:  # only for runs holding completions or predictions
+        doc["audits"] = [
+            {
+                "run": a.run,
+                "file": a.file,
+                "read_as": [f.to_dict() for f in a.audit.files],
+                "summary": json_safe(a.audit.summary()),
+                "steps": len(a.audit.steps),
+            }
+            for a in analysis.audits
+        ]
+    return doc
 
 
 def render_json(analysis: Analysis, lang: str = "en") -> str:

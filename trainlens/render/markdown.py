@@ -62,6 +62,9 @@ class _Helpers:
     def __init__(self, report: Report, rules: Any, t: Translator, assets_href: str) -> None:
         self.report, self.rules, self.t, self.lang = report, rules, t, t.lang
         self.assets_href = assets_href
+        self._runs: dict[str, RunReport] = {}
+        for rr in report.runs:
+            self._runs.setdefault(rr.name, rr)  # the first run of a name, as before
 
     # --- rule texts -------------------------------------------------------------------------
     def _spec(self, rule: str) -> Any:
@@ -177,7 +180,8 @@ class _Helpers:
         return out
 
     def _config(self, run_name: str) -> dict[str, Any]:
-        return next((rr.run.meta.config for rr in self.report.runs if rr.name == run_name), {})
+        rr = self._runs.get(run_name)
+        return rr.run.meta.config if rr is not None else {}
 
     def skipped_title(self, s: Any) -> str | None:
         return self._text(self._spec(s.rule), "title")
@@ -203,7 +207,8 @@ class _Helpers:
 
     def _missing_metrics(self, s: Any) -> list[str]:
         spec = self._spec(s.rule)
-        run = next((rr.run for rr in self.report.runs if rr.name == s.run), None)
+        rr = self._runs.get(s.run)
+        run = rr.run if rr is not None else None
         if spec is None or run is None:
             return []
         from trainlens.engine.evaluate import expand

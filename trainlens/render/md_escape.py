@@ -25,6 +25,7 @@ from typing import Any
 
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _TEXT = re.compile(r"[&<>\\`|]|\](?=[(\[:])")
+_LINK_TEXT = re.compile(r"[&<>\\`|\[\]]")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _BACKTICKS = re.compile(r"`+")
 _CODE_PLACEHOLDER = re.compile(r"`\{(\w+)\}`")
@@ -53,7 +54,7 @@ def md_inert(value: object) -> str:
 
 def md_link_text(value: object) -> str:
     """``value`` escaped for the text of a link or the alt text of an image."""
-    return re.sub(r"[\[\]]", lambda m: "\\" + m[0], md_text(value))
+    return _LINK_TEXT.sub(lambda m: _ENTITIES.get(m[0]) or "\\" + m[0], one_line(value))
 
 
 def md_code(value: object, *, cell: bool = False) -> str:
@@ -64,8 +65,8 @@ def md_code(value: object, *, cell: bool = False) -> str:
     fence = "`" * (longest + 1)
     if text.startswith("`") or text.endswith("`") or not text.strip():
         text = f" {text} "
-    if cell:
-        text = text.replace("|", "\\|")
+    if cell:  # GitHub splits a row at a | after an even number of backslashes, code or not
+        text = re.sub(r"(\\*)\|", lambda m: m[1] * 2 + "\\|", text)
     return f"{fence}{text}{fence}"
 
 

@@ -3,6 +3,8 @@ peaks and best points marked, labels in the report's language when a CJK font al
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from trainlens.findings import Finding
@@ -78,25 +80,45 @@ def _write_manifest(assets_dir: Path, names: list[str]) -> None:
         manifest.unlink()
 
 
+#: Below this many charts they are drawn in this process (a worker pool costs more to start).
+PARALLEL_FROM = 8
+#: At most this many worker processes draw charts.
+MAX_WORKERS = 8
+
+
+def _draw_one(task: tuple[bool, list[Panel], Path, dict[str, str], bool]) -> Path:
+    """Draw one chart (in a worker process or here): overview grid or single metric."""
+    overview, panels, path, labels, cjk = task
+    if overview:
+        return overview_chart(panels, path, labels, cjk=cjk)
+    return metric_chart(panels[0], path, labels, cjk=cjk)
+
+
+def _workers(tasks: int) -> int:
+    return min(MAX_WORKERS, os.cpu_count() or 1, tasks // 2) if tasks >= PARALLEL_FROM else 1
+
+
 def draw_charts(report: Report, assets_dir: Path, *, lang: str) -> list[Path]:
-    """Draw every chart job of ``report`` into ``assets_dir`` and return the written files.
-    Charts an earlier report wrote there (listed in its :data:`MANIFEST`) that this one no
-    longer links are removed; any other file in the folder is left alone."""
+    """Draw every chart job of ``report`` into ``assets_dir`` and return the written files (in
+    parallel processes when there are many: each chart is independent, matplotlib is not
+    thread-safe). Charts an earlier report wrote there (listed in its :data:`MANIFEST`) that
+    this one no longer links are removed; any other file in the folder is left alone."""
     chart_lang = chart_language(lang)
     t = Translator(chart_lang)
     labels = {name: t(f"chart.{name}") for name in LABELS}
     cjk = chart_lang == "zh"
     earlier = own_charts(assets_dir)
-    written = []
+    tasks = []
     for job in report.charts:
         panels = [p for m in job.metrics if (p := _panel(job, m, job.findings)) is not None]
-        if not panels:
-            continue
-        path = assets_dir / job.name
-        if job.overview:
-            written.append(overview_chart(panels, path, labels, cjk=cjk))
-        else:
-            written.append(metric_chart(panels[0], path, labels, cjk=cjk))
+        if panels:
+            tasks.append((job.overview, panels, assets_dir / job.name, labels, cjk))
+    workers = _workers(len(tasks))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            written = list(pool.map(_draw_one, tasks, chunksize=4))
+    else:
+        written = [_draw_one(task) for task in tasks]
     names = {p.name for p in written}
     for stale in earlier:  # charts of an earlier report that this one does not link
         path = assets_dir / stale

@@ -155,6 +155,8 @@ class Report:
     comparison: Any  # trainlens.compare.Comparison for several runs, else None
     warnings: list[tuple[str, str]]
     charts: list[ChartJob]
+    #: several runs with charts: how many runs got none because they have no finding
+    uncharted: int = 0
 
     @property
     def multi(self) -> bool:
@@ -375,12 +377,24 @@ def build_report(
     multi = len(runs) > 1
     reports, jobs = [], []
     prefixes: set[str] = set()
+    uncharted = 0
+    findings_of: dict[str, list[Finding]] = {}
+    for f in analysis.findings:
+        findings_of.setdefault(f.run, []).append(f)
+    skipped_of: dict[str, list[Skipped]] = {}
+    for s in analysis.skipped:
+        skipped_of.setdefault(s.run, []).append(s)
     for run in runs:
-        findings = [f for f in analysis.findings if f.run == run.name]
-        skipped = [s for s in analysis.skipped if s.run == run.name]
+        findings = findings_of.get(run.name, [])
+        skipped = skipped_of.get(run.name, [])
         prefix = _chart_prefix(run.name, prefixes) if multi else ""
+        # several runs: charts only for the runs with something to show (a logdir of hundreds
+        # of healthy runs would otherwise spend minutes drawing overviews nobody reads)
+        draw = charts and (bool(findings) or not multi)
+        if charts and not draw:
+            uncharted += 1
         report, run_jobs = build_run(
-            run, findings, skipped, analysis.rules, base, charts=charts, prefix=prefix
+            run, findings, skipped, analysis.rules, base, charts=draw, prefix=prefix
         )
         report.audits = audit_views(analysis, run.name, base)
         reports.append(report)
@@ -402,6 +416,7 @@ def build_report(
         comparison=comparison,
         warnings=warnings,
         charts=jobs,
+        uncharted=uncharted,
     )
 
 
