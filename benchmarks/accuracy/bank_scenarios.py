@@ -663,5 +663,5 @@ def build_bank(
 
 def fast_bank(seed: int = 0) -> list[Scenario]:
     """About 60 runs for the test suite: 2 variations per rule, 1 hard healthy run per kind
-    (profiles capped at 2,000 steps)."""
-    return build_bank(seed, per_rule=2, hard_per_kind=1, max_n=2000)
+    (profiles capped at 600 steps)."""
+    return build_bank(seed, per_rule=2, hard_per_kind=1, max_n=600)

@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-realdata", action="store_true")
     ap.add_argument("--json", action="store_true", help="JSON instead of the Markdown table")
+    ap.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
     ap.add_argument("--details", action="store_true", help="list missed runs and false alarms")
     ap.add_argument(
         "--write-baseline",
@@ -263,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         cases = bank_cases(root) + ([] if a.no_realdata else real_cases())
         result = evaluate(cases)
     result["seconds"] = round(time.perf_counter() - t0, 1)
+    if a.json_out:
+        a.json_out.write_text(json.dumps(result, indent=1) + "\n")
     if a.write_baseline:
         a.write_baseline.write_text(json.dumps(baseline(result), indent=1, sort_keys=True) + "\n")
     if a.json:
