@@ -653,12 +653,14 @@ def build_bank(
     seed: int = 0, *, per_rule: int = 12, hard_per_kind: int = 10, max_n: int = 100_000
 ) -> list[Scenario]:
     """Every series rule x ``per_rule`` anomaly runs, then ``hard_per_kind`` of each hard
-    healthy kind (profiles taken in turn)."""
+    healthy kind (profiles taken in turn), then the fixed cases of ``bank_issue.py``."""
     out = [_anomaly_run(rule, v, seed, max_n) for rule in sorted(RULES) for v in range(per_rule)]
     for kind, (profiles, build) in HARD.items():
         for i in range(hard_per_kind):
             out.append(_healthy(kind, i, seed, max_n, build)(profiles[i % len(profiles)]))
-    return out
+    from bank_issue import issue_cases  # the failure classes of issue 12, fixed (not seeded)
+
+    return out + issue_cases()
 
 
 def fast_bank(seed: int = 0) -> list[Scenario]:

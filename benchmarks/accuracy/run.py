@@ -14,7 +14,7 @@ intervals). Per rule:
 - ``FA healthy``: error- and warning-level findings on healthy runs (``per run``: both / number of
   healthy runs);
 - ``outside``: warning+ findings in labelled runs that match no label (required or allowed) of
-  their rule.
+  their rule, and a label found again on another key (one quantity, one finding).
 
 The real logs in ``../shared/realdata`` (``bank_realdata.py``) join the same counts when present.
 Lead time (replaying each run as a growing file through ``watch``) is not measured yet.
@@ -116,6 +116,10 @@ def score_case(case: Case, findings: list[Finding], stats: dict[str, RuleStats])
             outcome["missed"].append(label["rule"])
             continue
         st.detected += 1
+        # one quantity, one finding: the same label found again on another key is unwanted
+        extra_keys = len({f.key for f in hits}) - 1
+        st.outside += extra_keys
+        outcome["extra"].extend([label["rule"]] * extra_keys)
         best = min(hits, key=lambda f: abs(f.start_step - label["window"][0]))
         st.step_errors.append(abs(best.start_step - label["window"][0]))
         if best.severity.value == label["severity"]:
