@@ -17,7 +17,8 @@ intervals). Per rule:
   their rule, and a label found again on another key (one quantity, one finding).
 
 The real logs in ``../shared/realdata`` (``bank_realdata.py``) join the same counts when present.
-Lead time (replaying each run as a growing file through ``watch``) is not measured yet.
+``--lead-time``: the ms-swift and verl console runs are also replayed as growing files through
+``watch``'s follower (``bank_leadtime.py``): steps from the labelled onset to the first alert.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ for p in (HERE, ROOT / "tests", ROOT):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from bank_leadtime import _source, lead_time  # noqa: E402
 from bank_realdata import REAL_CASES, REALDATA  # noqa: E402
 from generate import LABELS, write_bank  # noqa: E402
 
@@ -59,6 +61,8 @@ class RuleStats:
     outside: int = 0
     missed: list[str] = field(default_factory=list)
     false_alarms: list[str] = field(default_factory=list)
+    replayed: int = 0
+    lead_times: list[int] = field(default_factory=list)
 
     def row(self, n_healthy: int) -> dict[str, Any]:
         errs = self.step_errors
@@ -75,6 +79,10 @@ class RuleStats:
             if n_healthy
             else None,
             "outside_labels": self.outside,
+            "lead_replayed": self.replayed,
+            "lead_alerted": len(self.lead_times),
+            "lead_median": statistics.median(self.lead_times) if self.lead_times else None,
+            "lead_max": max(self.lead_times) if self.lead_times else None,
             "missed": self.missed,
             "false_alarms": self.false_alarms,
         }
@@ -167,18 +175,38 @@ def real_cases(realdata: Path = REALDATA) -> list[Case]:
     ]
 
 
-def evaluate(cases: list[Case], rules: RuleSet | None = None) -> dict[str, Any]:
-    """Analyse every case and score it; the JSON-able result."""
+def measure_lead_times(case: Case, rules: RuleSet, stats: dict[str, RuleStats]) -> None:
+    """Replay a line-based run as a growing file for each required label (``bank_leadtime``)."""
+    if _source(case.path) is None:
+        return
+    for label in case.labels:
+        if not label.get("required", True):
+            continue
+        st = stats.setdefault(label["rule"], RuleStats())
+        st.replayed += 1
+        lead = lead_time(case.path, label, rules)
+        if lead is not None:
+            st.lead_times.append(lead)
+
+
+def evaluate(
+    cases: list[Case], rules: RuleSet | None = None, *, lead_times: bool = False
+) -> dict[str, Any]:
+    """Analyse every case and score it; the JSON-able result. ``lead_times``: also replay the
+    line-based runs as growing files (slower)."""
     ruleset = rules or load_rules()
     stats: dict[str, RuleStats] = {}
     outcomes = []
     for case in cases:
         outcomes.append(score_case(case, analyse_case(case, ruleset), stats))
+        if lead_times and case.source == "bank":
+            measure_lead_times(case, ruleset, stats)
     n_healthy = sum(1 for c in cases if not c.labels)
     return {
         "runs": len(cases),
         "healthy_runs": n_healthy,
         "realdata_runs": sum(c.source == "realdata" for c in cases),
+        "lead_times": lead_times,
         "rules": {rule: stats[rule].row(n_healthy) for rule in sorted(stats)},
         "cases": outcomes,
     }
@@ -212,6 +240,15 @@ def source_counts(result: dict[str, Any], source: str) -> dict[str, dict[str, in
     return counts
 
 
+def _lead(r: dict[str, Any]) -> str:
+    if not r["lead_replayed"]:
+        return "—"
+    got = f"({r['lead_alerted']}/{r['lead_replayed']})"
+    if r["lead_median"] is None:
+        return f"never {got}"
+    return f"{r['lead_median']:g} / {r['lead_max']:g} {got}"
+
+
 def _fmt(x: Any) -> str:
     if x is None:
         return "—"
@@ -222,13 +259,16 @@ def _fmt(x: Any) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     """The per-rule table."""
+    lead = result.get("lead_times")
     lines = [
         f"{result['runs']} runs ({result['healthy_runs']} healthy, "
-        f"{result['realdata_runs']} real logs); lead time: not measured yet",
+        f"{result['realdata_runs']} real logs)"
+        + ("" if lead else "; lead time not measured (--lead-time)"),
         "",
         "| rule | labelled | recall | sev ok | step err med / max | FA healthy err / warn "
-        "| FA per healthy run | outside labels |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| FA per healthy run | outside labels |"
+        + (" lead steps med / max (alerted/replayed) |" if lead else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if lead else ""),
     ]
     for rule, r in result["rules"].items():
         recall = _fmt(r["recall"]) if r["labelled"] else "—"
@@ -238,6 +278,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {rule} | {r['labelled']} | {recall} | {sev} | {err} "
             f"| {r['fa_healthy_error']} / {r['fa_healthy_warning']} "
             f"| {r['fa_per_healthy_run']:.3f} | {r['outside_labels']} |"
+            + (f" {_lead(r)} |" if lead else "")
         )
     return "\n".join(lines) + "\n"
 
@@ -249,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-realdata", action="store_true")
     ap.add_argument("--json", action="store_true", help="JSON instead of the Markdown table")
+    ap.add_argument(
+        "--lead-time",
+        action="store_true",
+        help="replay line-based runs as growing files through watch's follower (slower)",
+    )
     ap.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
     ap.add_argument("--details", action="store_true", help="list missed runs and false alarms")
     ap.add_argument(
@@ -266,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(tmp)
             write_bank(root, fast_bank(a.seed) if a.fast else build_bank(a.seed))
         cases = bank_cases(root) + ([] if a.no_realdata else real_cases())
-        result = evaluate(cases)
+        result = evaluate(cases, lead_times=a.lead_time)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     if a.json_out:
         a.json_out.write_text(json.dumps(result, indent=1) + "\n")
