@@ -47,7 +47,7 @@ fuzz: $(VENV)/.test
 # The labelled scenario bank (benchmarks/accuracy): recall, false alarms, window error per rule.
 # `make test` runs its ~60-run subset against benchmarks/accuracy/baseline_fast.json.
 accuracy: $(VENV)/.test
-	$(BIN)/python benchmarks/accuracy/run.py --details
+	$(BIN)/python benchmarks/accuracy/run.py --lead-time --details
 
 golden: $(VENV)/.test
 	TRAINLENS_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_reports.py
