@@ -210,7 +210,10 @@ def _loss_divergence(s: Series, c: Ctx) -> list[Label]:
     i = onset_index(m, c.where, need_after=8)
     rate = 10 ** (float(c.rng.uniform(3, 5)) / max(m - i, 1))  # 3-5 decades by the end
     lo, hi = _modify(s, key, i, m, lambda v: np.abs(v).mean() * rate ** np.arange(1, len(v) + 1))
-    return [_label(c, "loss_divergence", lo, hi, "error")]
+    return [
+        _label(c, "loss_divergence", lo, hi, "error"),
+        _label(c, "loss_spike", lo, hi, "warning", required=False),  # its first jumps
+    ]
 
 
 def _nan(s: Series, c: Ctx) -> list[Label]:
@@ -219,7 +222,11 @@ def _nan(s: Series, c: Ctx) -> list[Label]:
     i = onset_index(m, c.where)
     width = int(c.rng.integers(1, 4))
     lo, hi = _modify(s, key, i, i + width, lambda v: np.full_like(v, np.nan))
-    return [_label(c, "nan_inf", lo, hi, "error")]
+    return [
+        _label(c, "nan_inf", lo, hi, "error"),
+        # a console prints the nan: its log-pattern rule may say so too
+        Label("nonfinite_loss_message", 0, 10**9, "error", required=False),
+    ]
 
 
 def _clipped_surge(s: Series, c: Ctx) -> list[Label]:
