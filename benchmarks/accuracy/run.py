@@ -271,6 +271,11 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if lead else ""),
     ]
     for rule, r in result["rules"].items():
+        if (
+            not (r["labelled"] or r["fa_healthy_error"] or r["fa_healthy_warning"])
+            and not r["outside_labels"]
+        ):
+            continue  # only matched allowed labels: nothing to say
         recall = _fmt(r["recall"]) if r["labelled"] else "—"
         sev = f"{r['severity_ok']}/{r['detected']}" if r["detected"] else "—"
         err = f"{r['step_err_median']:g} / {r['step_err_max']:g}" if r["detected"] else "—"
