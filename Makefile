@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench examples golden fuzz clean
+.PHONY: demo test lint bench examples golden fuzz accuracy clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,11 @@ examples: $(VENV)/.test
 # The fuzz suite runs in `make test` with a fast profile (under a minute); this is the long one.
 fuzz: $(VENV)/.test
 	TRAINLENS_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
+
+# The labelled scenario bank (benchmarks/accuracy): recall, false alarms, window error per rule.
+# `make test` runs its ~60-run subset against benchmarks/accuracy/baseline_fast.json.
+accuracy: $(VENV)/.test
+	$(BIN)/python benchmarks/accuracy/run.py --lead-time --details
 
 golden: $(VENV)/.test
 	TRAINLENS_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden_reports.py
