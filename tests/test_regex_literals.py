@@ -64,3 +64,31 @@ def test_patterns_without_literals_still_fire(tmp_path: Path) -> None:
     log.write_text("ok\n3  failed\nok\n", encoding="utf-8")
     scan = scan_file(log, [spec])
     assert scan.hits["cuda_oom"].lines == [2]
+
+
+def test_matching_at_the_literal_finds_what_a_search_finds() -> None:
+    """Trying a pattern only at a fixed offset before each literal gives the leftmost match a
+    full search gives, on each rule's own messages embedded in noisy lines."""
+    from test_logscan import FIRING
+
+    from trainlens.regex_literals import first_match
+
+    noise = ["", "{'loss': 0.5, 'grad_norm': 1.0} ", "INFO found nothing; exit code 0 | ", "x" * 50]
+    for spec in load_rules().of_kind("log_pattern"):
+        for pattern in spec.patterns:
+            lits = required_literals(pattern.pattern)
+            if lits is None:
+                continue
+            compiled = re.compile(pattern.pattern.encode())
+            for message in FIRING.get(spec.id, []):
+                for before in noise:
+                    for after in noise:
+                        line = (before + message + " " + after + message).encode()
+                        text = line.lower() if lits.folded else line
+                        want = compiled.search(line)
+                        got = first_match(compiled, lits, line, text)
+                        assert (want and want.span()) == (got and got.span()), (
+                            spec.id,
+                            pattern.pattern,
+                            line,
+                        )

@@ -23,7 +23,7 @@ from trainlens.engine.spec import RuleSpec, load_rules
 from trainlens.findings import Finding, Severity
 from trainlens.readers._files import open_regular
 from trainlens.readers._text import clean
-from trainlens.regex_literals import Literals, required_literals
+from trainlens.regex_literals import Literals, first_match, required_literals
 
 BLOCK = 8 << 20
 EXCERPT_CHARS = 300
@@ -255,13 +255,15 @@ def _match_line(
     for index in sorted(rule_ids):
         spec, patterns = plan.rules[index]
         for pattern, lits in patterns:
-            if lits is not None:
+            if lits is None:
+                m = pattern.search(line)
+            else:
                 if lits.folded and lower is None:
                     lower = line.lower()
-                text = lower if lits.folded else line
-                if not any(o in text for o in lits.options):  # type: ignore[operator]
+                text = lower if lits.folded and lower is not None else line
+                if not any(o in text for o in lits.options):
                     continue
-            m = pattern.search(line)
+                m = first_match(pattern, lits, line, text)
             if not m:
                 continue
             if spec.id == TRACEBACK_RULE:
