@@ -29,23 +29,15 @@ from trainlens.replay.estimators import (
 from trainlens.replay.findings import Where, excerpt, replay_finding
 from trainlens.replay.forward import Progress, run_forward
 from trainlens.replay.model import Head, dtype_name, load_model, pick_device, pick_dtype
-from trainlens.replay.prepare import encode_batch, find_tokenizer, resolve_eos
+from trainlens.replay.prepare import RunOptions, encode_batch, find_tokenizer, resolve_eos
 
 #: Tokens named in a ``kl_estimator_blowup`` finding.
 MAX_NAMED_TOKENS = 5
 
 
 @dataclass(frozen=True)
-class KLOptions:
+class KLOptions(RunOptions):
     """How to run (the CLI options of ``replay kl``)."""
-
-    eos_id: int | None = None
-    tokenizer: Path | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = 8
-    steps: tuple[int, int] | None = None
-    trust_remote_code: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ EOS ids, and the batch as token sequences."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,19 @@ from trainlens.errors import TrainlensError
 from trainlens.replay.batch import Batch
 from trainlens.replay.encode import Encoded, encode_samples
 from trainlens.replay.model import LoadedModel, load_tokenizer
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a replay command loads and runs its model(s): the options ``score`` and ``kl`` share."""
+
+    eos_id: int | None = None
+    tokenizer: Path | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    steps: tuple[int, int] | None = None
+    trust_remote_code: bool = False
 
 
 def find_tokenizer(

@@ -26,7 +26,7 @@ from trainlens.replay.model import (
     pick_device,
     pick_dtype,
 )
-from trainlens.replay.prepare import encode_batch, find_tokenizer, resolve_eos
+from trainlens.replay.prepare import RunOptions, encode_batch, find_tokenizer, resolve_eos
 from trainlens.replay.scores import (
     Aggregate,
     IdenticalGroup,
@@ -40,19 +40,12 @@ from trainlens.replay.scores import (
 
 
 @dataclass(frozen=True)
-class ScoreOptions:
+class ScoreOptions(RunOptions):
     """How to score (the CLI options of ``replay score``)."""
 
     head: str = "value"  # value | reward
     aggregate: Aggregate = Aggregate.mean
     include_eos: bool = True
-    eos_id: int | None = None
-    tokenizer: Path | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = 8
-    steps: tuple[int, int] | None = None
-    trust_remote_code: bool = False
 
 
 @dataclass(frozen=True)
