@@ -97,6 +97,16 @@ CASES = {
         "critic/length_reward_corr": "length_reward_corr",
         "critic/grad_norm_before_clip": "grad_norm",
     },
+    "one gradient norm, several tags": {
+        "critic/grad_norm_BEFORE_clip": "grad_norm",
+        "actor/grad_norm_pre_clip": "grad_norm",
+        "ref/grad_norm": "grad_norm",
+        "critic/grad_norm_after_clip": "grad_norm_clipped",
+        "optimizer/clipped_grad_norm": "grad_norm_clipped",
+        "gradients/actor_mlp_norm": "grad_norm/actor_mlp",
+        "model/grad_norm_l2": "grad_norm/model/grad_norm_l2",
+        "alerts/gradient_explosion_critical": None,
+    },
 }
 
 
@@ -109,7 +119,7 @@ def test_framework_keys_resolve(framework):
 
 def test_unknown_keys_keep_their_raw_name():
     table = AliasTable.load()
-    for key in ("gradients/actor_mlp_norm", "my/custom_metric", "timing_s/gen"):
+    for key in ("agent/actor_param_mean", "my/custom_metric", "timing_s/gen"):
         assert table.resolve(key) is None
 
 

@@ -14,7 +14,7 @@ from rulecases import at, grpo, make
 
 from trainlens.analysis import analyze, analyze_runs
 from trainlens.config import ProjectConfig
-from trainlens.engine.evaluate import expand
+from trainlens.engine.evaluate import clip_threshold, expand, max_grad_norm
 from trainlens.engine.memory import run_from_series
 from trainlens.engine.registry import DETECTORS
 from trainlens.engine.spec import load_rules
@@ -206,3 +206,31 @@ def test_analyze_path_with_config_params_and_user_rules(tmp_path: Path) -> None:
     assert "nan_inf" not in analysis.selected
     again = analyze(run_dir, config=cfg, params={"kl_spike": {"factor": 5.0}}, select=["kl_spike"])
     assert [f.start_step for f in again.findings] == [60]
+
+
+def test_clip_threshold_from_config_else_from_a_capped_post_clip_norm() -> None:
+    steps = np.arange(1, 101)
+    pre = np.exp(np.random.default_rng(0).normal(0.0, 0.8, 100))
+    series = {"grad_norm": (steps, pre), "grad_norm_after_clip": (steps, np.minimum(pre, 2.0))}
+    assert clip_threshold(run_from_series(series, config={"max_grad_norm": 1.0})) == 1.0
+    assert clip_threshold(run_from_series(series, config={"max_grad_norm": 0})) == 0.0
+    assert clip_threshold(run_from_series(series)) == pytest.approx(2.0)
+    # never clipped, or a "post-clip" norm that is not capped at one value: not known
+    assert clip_threshold(run_from_series({**series, "grad_norm_after_clip": (steps, pre)})) is None
+    scaled = {**series, "grad_norm_after_clip": (steps, pre * 0.5)}
+    assert clip_threshold(run_from_series(scaled)) is None
+    assert clip_threshold(run_from_series({"grad_norm": (steps, pre)})) is None
+    assert max_grad_norm({"max_grad_norm": 0.5}) == 0.5 and max_grad_norm({}) is None
+
+
+def test_one_alternative_per_selector_for_one_series_rules() -> None:
+    """``grad_norm|grad_norm_clipped``: the post-clip norm only when no pre-clip one is logged."""
+    steps = np.arange(1, 301)
+    v = np.exp(np.random.default_rng(1).normal(np.log(0.4), 0.3, 300))
+    v[150] = 20.0
+    both = {"grad_norm": (steps, v), "grad_norm_after_clip": (steps, np.minimum(v, 1.0))}
+    a = analyze_runs([run_from_series(both)], select=["grad_explosion"])
+    assert [(f.key, f.severity) for f in a.findings] == [("grad_norm", Severity.WARNING)]
+    only = {"grad_norm_after_clip": (steps, v)}
+    a = analyze_runs([run_from_series(only)], select=["grad_explosion"])
+    assert [f.key for f in a.findings] == ["grad_norm_after_clip"]

@@ -305,6 +305,33 @@ def run_with_config(series: Series, config: dict[str, Any]) -> Run:
     return make(series, config=config)
 
 
+def _sparse(seed: int = 0, n: int = 600) -> Series:
+    """GRPO with sparse binary rewards: on 25-45 % of the steps every group tied, so the
+    gradient norm is ~0.002 there (the first six steps among them) and ~0.4 elsewhere."""
+    base = grpo(n, seed=seed)
+    rng = np.random.default_rng(seed + 50)
+    s, v = base["grad_norm"]
+    quiet = rng.random(len(s)) < 0.4
+    quiet[:6] = True
+    v = np.where(quiet, np.exp(rng.normal(np.log(0.002), 0.5, len(s))), v)
+    return {**base, "grad_norm": (s, v)}
+
+
+def _before_after_clip(before: str, cap: float = 5.0) -> Series:
+    """A critic run logging its gradient norm before (``before``) and after clipping at
+    ``cap``, with one spike clipping handled at step 121."""
+    base = at(critic(200), "critic/grad_norm_before_clip", [121], 39.18)
+    s, v = base.pop("critic/grad_norm_before_clip")
+    return {**base, before: (s, v), "critic/grad_norm_after_clip": (s, np.minimum(v, cap))}
+
+
+def _one_finding_on(key: str, severity: str) -> Callable[[list[Any]], None]:
+    def check(findings: list[Any]) -> None:
+        assert [(f.key, f.severity.value) for f in findings] == [(key, severity)]
+
+    return check
+
+
 CASES: list[Case] = [
     # --- KL ---------------------------------------------------------------------------------
     Case("kl_spike", "grpo", lambda: make(grpo())),
@@ -361,6 +388,75 @@ CASES: list[Case] = [
         "critic_step5",
         lambda: make(at(critic(), "critic/grad_norm_before_clip", [5], 39.18)),
         fires=((5, 5),),
+        check=_severity("error"),  # nothing known to bound the update
+    ),
+    # sparse rewards: the steps that learn are no spikes over the steps that carried nothing
+    *(Case("grad_explosion", f"sparse_binary_{i}", lambda i=i: make(_sparse(i))) for i in range(3)),
+    # 14 empty steps open the run (6 forced, 8 by chance), then it keeps dipping to that level
+    Case("grad_explosion", "sparse_binary_empty_start", lambda: make(_sparse(48, 100))),
+    Case(
+        "grad_explosion",
+        "sparse_binary_spike",
+        lambda: make(at(_sparse(1), "grad_norm", [301], 12.0)),
+        fires=((301, 301),),
+    ),
+    Case(
+        "grad_explosion",
+        "sustained_jump",
+        lambda: make(at(grpo(), "grad_norm", (300, 600), 50.0, mode="mul")),
+        fires=((300, 300),),
+    ),
+    Case(  # a third of a short run exploded: the points before are its level, not empty steps
+        "grad_explosion",
+        "sustained_jump_short_run",
+        lambda: make(at(grpo(30), "grad_norm", (21, 30), 80.0, mode="mul")),
+        fires=((21, 21),),
+    ),
+    Case(
+        "grad_explosion",
+        "clipped_by_config",  # clipping at 1.0 handled the spike: a warning
+        lambda: run_with_config(
+            at(grpo(), "grad_norm", [300], 20.0, mode="mul"), {"max_grad_norm": 1.0}
+        ),
+        fires=((300, 300),),
+        check=_severity("warning"),
+    ),
+    Case(
+        "grad_explosion",
+        "clipping_off",  # max_grad_norm 0: nothing bounded it
+        lambda: run_with_config(
+            at(grpo(), "grad_norm", [300], 20.0, mode="mul"), {"max_grad_norm": 0}
+        ),
+        fires=((300, 300),),
+        check=_severity("error"),
+    ),
+    Case(  # one quantity logged before and after clipping: one finding, on the pre-clip norm
+        "grad_explosion",
+        "before_after_clip",
+        lambda: make(_before_after_clip("critic/grad_norm_before_clip")),
+        fires=((121, 121),),
+        check=_one_finding_on("critic/grad_norm_before_clip", "warning"),
+    ),
+    Case(
+        "grad_explosion",
+        "before_after_clip_upper",
+        lambda: make(_before_after_clip("critic/grad_norm_BEFORE_clip")),
+        fires=((121, 121),),
+        check=_one_finding_on("critic/grad_norm_BEFORE_clip", "warning"),
+    ),
+    Case(  # only the post-clip norm logged: read, as the best there is
+        "grad_explosion",
+        "only_after_clip",
+        lambda: make(
+            {
+                "grad_norm_after_clip": (
+                    np.arange(1, 301),
+                    np.exp(np.random.default_rng(4).normal(np.log(0.05), 0.3, 300)).clip(0, 1)
+                    + np.where(np.arange(1, 301) == 150, 0.95, 0.0),
+                )
+            }
+        ),
+        fires=((150, 150),),
     ),
     Case("grad_vanishing", "grpo", lambda: make(grpo())),
     Case(

@@ -6,7 +6,7 @@ pandas rolling windows); loops run over found segments, never over points.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,19 @@ def _floor(scale: np.ndarray, level: np.ndarray, rel: float = 0.01) -> np.ndarra
     return np.fmax(scale, np.fmax(rel * np.abs(level), _TINY))
 
 
-@detector(outputs=("ratio", "z", "n_points", "share", "level", "from_start"))
+@detector(
+    outputs=(
+        "ratio",
+        "z",
+        "n_points",
+        "share",
+        "level",
+        "from_start",
+        "clip",
+        "clipped",
+        "unbounded",
+    )
+)
 def spike(
     s: Trace,
     *,
@@ -69,6 +81,10 @@ def spike(
     log: bool = False,
     gap: Count0 = 2,
     require_positive: bool = False,
+    informative: Share = 0.0,
+    max_quiet: Count = 12,
+    clipping: bool = False,
+    clip_threshold: float | None = None,
 ) -> list[Window]:
     """Points far above the median of the ``window`` points before them: a robust z ≥ ``k``
     (scale: IQR of the point-to-point differences over that window, so a trend does not
@@ -80,19 +96,34 @@ def spike(
     or closer form one window. Numbers: ``n_points`` flagged in it, ``share`` (of all logged
     points), ``level`` (the window's median) and ``from_start`` (true when the window begins
     before ``min_periods`` points exist to compare with: a limit exceeded from the start has
-    no rolling median, i.e. it is a chronic level, not a surge)."""
+    no rolling median, i.e. it is a chronic level, not a surge).
+
+    ``informative`` > 0: the baselines are those of the steps that carried a signal. A point at
+    or below 0, or below ``informative`` × the run's 75th percentile in a run of at most
+    ``max_quiet`` such points, is a near-zero step (sparse rewards: a batch whose groups all
+    tied) and takes no part in any baseline, so the steps that learn something are not
+    "spikes" over the empty ones. ``clipping``: the windows also carry
+    ``clip`` (``clip_threshold``, the run's gradient-clipping norm; None when unknown),
+    ``clipped`` (the peak exceeded it: clipping bounded the update) and ``unbounded`` (no
+    clipping is known to bound the update: threshold unknown or off); without it all three
+    are None."""
     v = s.values
     if require_positive and (v < 0).any():
         raise NotApplicable("negative_loss")
     x = np.log(np.maximum(v, _TINY)) if log else v
-    med = trailing_median(x, window, min_periods)
+    xb, vb = x, v  # the points the baselines are made of
+    if informative > 0:
+        quiet = _near_zero(v, informative, max_quiet)
+        if quiet.any():
+            xb, vb = np.where(quiet, np.nan, x), np.where(quiet, np.nan, v)
+    med = trailing_median(xb, window, min_periods)
     base = np.exp(med) if log else med
     with np.errstate(invalid="ignore", divide="ignore"):
         cand = np.isfinite(med) & (x > med)  # cheap tests first, the local noise only where needed
         if factor > 0:
             cand &= (v >= factor * base) | (base <= 0)
         if history_factor > 0:
-            hist = pd.Series(v).expanding(min_periods).median().shift(1).to_numpy()
+            hist = pd.Series(vb).expanding(min_periods).median().shift(1).to_numpy()
             cand &= v >= history_factor * hist
         if min_delta > 0:
             cand &= v - base >= min_delta
@@ -103,7 +134,7 @@ def spike(
             )
         idx = np.flatnonzero(cand)
         scale = np.full(len(v), np.nan)  # point-to-point noise: a trend does not inflate it
-        local = trailing_noise_at(x, idx, window, min_periods)
+        local = trailing_noise_at(xb, idx, window, min_periods)
         scale[idx] = np.fmax(local, 0.05) if log else _floor(local, med[idx])
         z = (x - med) / scale
         flag = cand & (z >= k)
@@ -116,6 +147,14 @@ def spike(
         ratio = v[p] / b0 if np.isfinite(b0) and b0 > 0 else float("inf")
         zp = (x[p] - med[a]) / scale[a] if np.isfinite(med[a]) else float("inf")
         n_flagged = int(flag[a : b + 1].sum())
+        clip: dict[str, Any] = {"clip": None, "clipped": None, "unbounded": None}
+        if clipping:
+            on = clip_threshold is not None and clip_threshold > 0
+            clip = {
+                "clip": clip_threshold if on else None,
+                "clipped": bool(on and v[p] > clip_threshold),
+                "unbounded": not on,
+            }
         out.append(
             win(
                 s,
@@ -129,9 +168,28 @@ def spike(
                 share=n_flagged / len(v),
                 level=float(np.median(v[a : b + 1])),
                 from_start=not bool(np.isfinite(b0)),
+                **clip,
             )
         )
     return out
+
+
+def _near_zero(v: np.ndarray, informative: float, max_quiet: int) -> np.ndarray:
+    """Steps that carried (almost) no signal: at or below 0, or below ``informative`` × the
+    series' 75th percentile in a run of at most ``max_quiet`` consecutive such points. Empty
+    steps come interleaved with the ones that learn; a longer low stretch is the series' own
+    level (the points before a lasting rise), not a dip, and stays in the baseline, unless it
+    opens the run and the series keeps falling to that level later (a run that started with
+    empty steps)."""
+    positive = v[v > 0]
+    if not len(positive):
+        return v <= 0
+    low = v < informative * float(np.percentile(positive, 75))
+    runs = segments(low)
+    for n, (a, b) in enumerate(runs):
+        if b - a + 1 > max_quiet and not (a == 0 and n + 1 < len(runs)):
+            low[a : b + 1] = False
+    return (v <= 0) | low
 
 
 @detector(

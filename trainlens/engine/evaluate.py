@@ -17,6 +17,7 @@ from trainlens.engine.messages import make_skipped
 from trainlens.engine.registry import NotApplicable, Trace, Window
 from trainlens.engine.spec import RuleSpec
 from trainlens.findings import EvidenceRow, Finding, Skipped
+from trainlens.report.settings import Settings
 from trainlens.run import Run
 
 MAX_EVIDENCE_ROWS = 12
@@ -91,9 +92,13 @@ def _jobs(run: Run, spec: RuleSpec) -> list[list[Input | None]]:
         return [[]]
     if info.arity == 1:
         seen: dict[str, str] = {}
-        for selector in spec.metrics:
-            for metric, key in expand(run, selector):
-                seen.setdefault(key, metric)
+        for selector in spec.metrics:  # ``a|b``: b only when the run logs no a
+            for alt in selector.split("|"):
+                hits = expand(run, alt.strip())
+                for metric, key in hits:
+                    seen.setdefault(key, metric)
+                if hits:
+                    break
         return [[Input(m, k, _trace(run, k, info.raw))] for k, m in seen.items()]
     rest: list[Input | None] = []
     for name, selector in zip(info.inputs[1:], spec.metrics[1:]):
@@ -153,6 +158,8 @@ def _context(run: Run, spec: RuleSpec, inputs: Sequence[Input | None]) -> dict[s
             ctx[name] = logging_interval(run)
         elif name == "kl_coef":
             ctx[name] = kl_coef(run.meta.config)
+        elif name == "clip_threshold":
+            ctx[name] = clip_threshold(run)
     return ctx
 
 
@@ -163,6 +170,36 @@ def kl_coef(config: dict[str, Any]) -> float | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     return None
+
+
+def max_grad_norm(config: dict[str, Any]) -> float | None:
+    """The gradient-clipping threshold a run config sets (``max_grad_norm`` and its framework
+    spellings), or None when the config does not say. 0 or less: clipping is off."""
+    return Settings(config).number("max_grad_norm")
+
+
+def clip_threshold(run: Run) -> float | None:
+    """The norm at which the run's gradients are clipped: the config's (:func:`max_grad_norm`),
+    else the cap a logged post-clip norm shows (``grad_norm_clipped`` equal to one value at every
+    logged step where the pre-clip ``grad_norm`` is above it). None: not known; 0 or less: off."""
+    configured = max_grad_norm(run.meta.config)
+    if configured is not None:
+        return configured
+    pre_key, post_key = run.resolve("grad_norm"), run.resolve("grad_norm_clipped")
+    if pre_key is None or post_key is None:
+        return None
+    pre, post = run.arrays(pre_key), run.arrays(post_key)
+    if pre is None or post is None:
+        return None
+    _, ia, ib = np.intersect1d(pre[0], post[0], return_indices=True)
+    a, b = pre[1][ia].astype(np.float64), post[1][ib].astype(np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    cut = a > b * (1 + 1e-3)
+    if not len(a) or not cut.any() or (b > a * (1 + 1e-3)).any():
+        return None
+    cap = float(np.max(b))
+    return cap if np.allclose(b[cut], cap, rtol=1e-3) else None
 
 
 def logging_interval(run: Run) -> float:

@@ -187,7 +187,7 @@ class DetectorInfo:
 
 
 #: Run facts the engine passes to a detector that declares a keyword parameter of that name.
-CONTEXT = ("direction", "restarts", "interval", "kl_coef")
+CONTEXT = ("direction", "restarts", "interval", "kl_coef", "clip_threshold")
 
 DETECTORS: dict[str, DetectorInfo] = {}
 
