@@ -35,7 +35,7 @@ REAL_CASES: tuple[RealCase, ...] = (
         (
             Label("wasted_rollouts", 5, 200, "warning"),  # frac_reward_zero_std >= 0.6 on 34/40
             Label("clipped_ratio_surge", 100, 100, "warning", slack=5),  # 1.0 at step 100
-            Label("grad_collapsed_steps", 5, 195, "info", required=False),  # exactly 0 on 21/40
+            Label("grad_collapsed_steps", 5, 195, "info"),  # exactly 0 on 21/40
             Label("entropy_collapse", 75, 200, "warning", required=False),  # 0.789 @75 -> 0.051
         ),
     ),

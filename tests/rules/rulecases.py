@@ -325,6 +325,12 @@ def _before_after_clip(before: str, cap: float = 5.0) -> Series:
     return {**base, before: (s, v), "critic/grad_norm_after_clip": (s, np.minimum(v, cap))}
 
 
+def _zeros_listed(findings: list[Any]) -> None:
+    (f,) = findings
+    assert (f.params["n_points"], f.params["lowest"], f.params["z"]) == (100, 0.0, None)
+    assert f.params["at_steps"][:3] == (2, 3, 6) and f.severity.value == "info"
+
+
 def _one_finding_on(key: str, severity: str) -> Callable[[list[Any]], None]:
     def check(findings: list[Any]) -> None:
         assert [(f.key, f.severity.value) for f in findings] == [(key, severity)]
@@ -501,6 +507,15 @@ CASES: list[Case] = [
                 np.exp(np.random.default_rng(7).normal(np.log(5.0), 1.6, 600)),
             )
         ),
+    ),
+    Case(  # exactly 0 on about half of the steps (every group tied there): the level is the rest
+        "grad_collapsed_steps",
+        "zero_on_half_the_steps",
+        lambda: make(
+            at(grpo(200), "grad_norm", list(range(2, 201, 4)) + list(range(3, 201, 4)), 0.0)
+        ),
+        fires=((2, 2),),
+        check=_zeros_listed,
     ),
     Case(
         "grad_collapsed_steps",

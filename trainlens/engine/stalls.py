@@ -198,17 +198,22 @@ def collapsed_points(
     at most ``max_points`` consecutive points; longer runs are a vanishing series, not isolated
     points. One window from the first to the last of them: ``n_points``, ``at_steps`` (the
     first ``max_listed`` of their steps, then "…"), ``lowest``, ``ref_value`` (the median local
-    level around them) and ``z`` (the smallest robust z, negative)."""
+    level around them) and ``z`` (the smallest robust z, negative). A value of exactly 0 (or
+    below) is always such a point when the series has a level around it: the local level and
+    spread are those of the other points, so a norm that is 0 on half of its steps (every group
+    tied) is still seen."""
     v = s.values
     if len(v) < 3:
         return []
-    x = np.log(np.maximum(v, _TINY))
+    zero = v <= 0
+    x = np.where(zero, np.nan, np.log(np.maximum(v, _TINY)))
     local = centered_median(x, window)
     spread = _MAD_TO_SIGMA * centered_median(
         np.abs(x - centered_median(x, scale_window)), scale_window
     )
-    z = (x - local) / np.fmax(spread, 0.05)
-    flag = (v <= ratio * np.exp(local)) & (z <= -k)
+    with np.errstate(invalid="ignore"):
+        z = (x - local) / np.fmax(spread, 0.05)  # NaN at the zeros
+        flag = np.isfinite(local) & (zero | ((v <= ratio * np.exp(local)) & (z <= -k)))
     runs = segments(flag)
     runs = runs[runs[:, 1] - runs[:, 0] + 1 <= max_points]
     if not len(runs):
@@ -232,7 +237,7 @@ def collapsed_points(
             at_steps=tuple(listed),
             lowest=float(v[low]),
             ref_value=ref,
-            z=float(np.min(z[idx])),
+            z=float(np.nanmin(z[idx])) if np.isfinite(z[idx]).any() else None,
         )
     ]
 
