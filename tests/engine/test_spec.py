@@ -187,11 +187,17 @@ def test_out_of_range_overrides_name_rule_parameter_value_range_and_source() -> 
 
 def test_escalate_raises_a_findings_severity_by_its_own_numbers() -> None:
     spec = load_rules().get("clipped_ratio_surge")
-    assert spec.severity is Severity.WARNING
-    assert spec.severity_for({"share": 0.02, "level": 0.95, "n_points": 1}) is Severity.WARNING
-    assert spec.severity_for({"share": 0.6, "level": 0.4, "n_points": 30}) is Severity.ERROR
+    assert spec.severity is Severity.INFO  # a level that was high from the start: the budget
+    rise = {"surge": True}
+    assert spec.severity_for({**rise, "share": 0.02, "level": 0.95, "n_points": 1}) is (
+        Severity.WARNING
+    )
+    assert spec.severity_for({**rise, "share": 0.6, "level": 0.4, "n_points": 30}) is (
+        Severity.ERROR
+    )
     assert spec.severity_for({"share": 0.1, "level": 0.9, "n_points": 5}) is Severity.ERROR
-    assert spec.severity_for({}) is Severity.WARNING
+    assert spec.severity_for({"share": 1.0, "level": 0.5, "n_points": 600}) is Severity.INFO
+    assert spec.severity_for({}) is Severity.INFO
 
 
 def test_message_when_picks_the_variant_whose_field_is_true() -> None:

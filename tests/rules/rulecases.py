@@ -562,6 +562,34 @@ CASES: list[Case] = [
         fires=((1, 1),),
         check=_severity("error"),  # sustained truncation: escalated
     ),
+    Case(  # 40-60 % truncated from the first step on, stable: the run's length budget
+        "clipped_ratio_surge",
+        "chronic_budget",
+        lambda: make(
+            at(
+                grpo(),
+                "completions/clipped_ratio",
+                (1, 600),
+                0.5 + 0.05 * np.random.default_rng(5).standard_normal(600),
+            )
+        ),
+        fires=((1, 1),),
+        check=_severity("info"),
+    ),
+    Case(  # the same level reached from 2 %: a rise, sustained over half of the run
+        "clipped_ratio_surge",
+        "rise_to_budget_level",
+        lambda: make(
+            at(
+                grpo(),
+                "completions/clipped_ratio",
+                (200, 600),
+                0.5 + 0.05 * np.random.default_rng(5).standard_normal(401),
+            )
+        ),
+        fires=((200, 200),),
+        check=_severity("error"),
+    ),
     Case(
         "clipped_ratio_surge",
         "late_chronic",

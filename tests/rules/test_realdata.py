@@ -31,8 +31,10 @@ def rules_of(a: Analysis) -> list[tuple[str, str]]:
 def test_trl_grpo_chaos_economy() -> None:
     """Truncation pathology: clipped_ratio >= 0.5 at every logged step and 1.0 for most of the
     second half. One clipped_ratio_surge over the whole run (above the 0.3 limit from step 5):
-    a chronic level, not a surge, so its message has no (empty) rolling median, and sustained
-    (above the limit at every logged step, median 0.95), so it is an error, not a warning.
+    a chronic level, not a surge, so its message has no (empty) rolling median. A share that is
+    high from the start and stable is normally the run's length budget (information: the bank's
+    healthy runs truncated 40-60 % by design); here almost nothing completes (median 0.95 over
+    40 steps, >= 90 % over >= 5 steps), which is an error whatever the history.
 
     grad_norm falls to ~1e-4 at steps 55, 110 and 145 and is back at ~0.3 at the next logged
     step each time: single-point collapses, not a gradient that "collapses and stays there", so
@@ -129,3 +131,17 @@ def test_dpo_and_gpt2ja_memorisation_are_quiet() -> None:
     6 train points and 1 eval point: nothing to judge."""
     assert run("trl_dpo_llama_silver8ce").findings == []
     assert run("hf_trainer_gpt2ja_sft_overfit_emon2358").findings == []
+
+
+def test_trl_grpo_qwen25_7b_empty_updates_and_a_truncation_surge() -> None:
+    """grad_norm is exactly 0.0 on 21 of 40 logged steps (frac_reward_zero_std >= 0.6 on 34):
+    updates that carried nothing, listed as information by grad_collapsed_steps (the local level
+    is that of the other steps). completions/clipped_ratio rises from ~0 to 1.0 at step 100 and
+    stays >= 90 % for 9 logged steps: a surge (from a rolling median of 0), sustained, an error."""
+    a = run("trl_grpo_qwen25_7b_numeric_dicts_tqdm")
+    g = next(f for f in a.findings if f.rule == "grad_collapsed_steps")
+    assert g.severity is Severity.INFO and g.params["n_points"] == 21
+    assert g.params["lowest"] == 0.0 and g.params["at_steps"][:3] == (5, 10, 20)
+    c = next(f for f in a.findings if f.rule == "clipped_ratio_surge")
+    assert (c.start_step, c.peak_step, c.severity) == (85, 100, Severity.ERROR)
+    assert c.params["surge"] and not c.params["from_start"]

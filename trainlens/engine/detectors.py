@@ -61,6 +61,7 @@ def _floor(scale: np.ndarray, level: np.ndarray, rel: float = 0.01) -> np.ndarra
         "share",
         "level",
         "from_start",
+        "surge",
         "clip",
         "clipped",
         "unbounded",
@@ -96,7 +97,9 @@ def spike(
     or closer form one window. Numbers: ``n_points`` flagged in it, ``share`` (of all logged
     points), ``level`` (the window's median) and ``from_start`` (true when the window begins
     before ``min_periods`` points exist to compare with: a limit exceeded from the start has
-    no rolling median, i.e. it is a chronic level, not a surge).
+    no rolling median, i.e. it is a chronic level, not a surge) and ``surge`` (true when the
+    window rose from a rolling median at or below ``limit``, or from any rolling median without
+    a limit: a rise, not the continuation of a level that was already too high).
 
     ``informative`` > 0: the baselines are those of the steps that carried a signal. A point at
     or below 0, or below ``informative`` × the run's 75th percentile in a run of at most
@@ -168,6 +171,7 @@ def spike(
                 share=n_flagged / len(v),
                 level=float(np.median(v[a : b + 1])),
                 from_start=not bool(np.isfinite(b0)),
+                surge=bool(np.isfinite(b0) and (limit is None or b0 <= limit)),
                 **clip,
             )
         )
