@@ -279,6 +279,20 @@ def _two_far_spikes() -> Run:
     return make(at(s, "completions/clipped_ratio", [400], 0.7))
 
 
+def _apart_in_a_short_run() -> Run:
+    """Two unrelated anomalies 22 steps apart in a 30-step run logged every step."""
+    s = at(grpo(30), "kl", [6], 14.6)
+    return make(at(s, "completions/clipped_ratio", [28], 0.44))
+
+
+def _staggered_episode() -> Run:
+    """KL at 300, truncation one logged point later, the format reward two points later."""
+    s = grpo(600, every=5)
+    s = at(s, "kl", [300], 15.0)
+    s = at(s, "completions/clipped_ratio", [305], 0.7)
+    return make(at(s, "rewards/Format/mean", [310, 315], [0.1, 0.4]))
+
+
 def _per_sample(r: float) -> Run:
     rng = np.random.default_rng(3)
     n = 400
@@ -323,6 +337,11 @@ def _before_after_clip(before: str, cap: float = 5.0) -> Series:
     base = at(critic(200), "critic/grad_norm_before_clip", [121], 39.18)
     s, v = base.pop("critic/grad_norm_before_clip")
     return {**base, before: (s, v), "critic/grad_norm_after_clip": (s, np.minimum(v, cap))}
+
+
+def _members(findings: list[Any], n: int) -> None:
+    (f,) = findings
+    assert len(f.members) == n, f.members
 
 
 def _zeros_listed(findings: list[Any]) -> None:
@@ -590,6 +609,13 @@ CASES: list[Case] = [
         fires=((200, 200),),
         check=_severity("error"),
     ),
+    Case(  # a rise before a rolling median exists (few rollout points): still a rise
+        "clipped_ratio_surge",
+        "early_rise",
+        lambda: make(at(grpo(60, every=5), "completions/clipped_ratio", [15], 0.7)),
+        fires=((15, 15),),
+        check=_severity("warning"),
+    ),
     Case(
         "clipped_ratio_surge",
         "late_chronic",
@@ -812,6 +838,20 @@ CASES: list[Case] = [
         "far_apart",
         _two_far_spikes,
         select=("kl_spike", "clipped_ratio_surge"),
+    ),
+    Case(
+        "instability_episode",
+        "apart_in_a_short_run",
+        _apart_in_a_short_run,
+        select=("kl_spike", "clipped_ratio_surge"),
+    ),
+    Case(
+        "instability_episode",
+        "staggered",
+        _staggered_episode,
+        fires=((300, 300),),
+        select=("kl_spike", "clipped_ratio_surge", "reward_collapse"),
+        check=lambda fs: _members(fs, 3),
     ),
     Case(
         "instability_episode",

@@ -96,10 +96,11 @@ def spike(
     the test is scale-free); or above the hard ``limit``. Flagged points ``gap`` points apart
     or closer form one window. Numbers: ``n_points`` flagged in it, ``share`` (of all logged
     points), ``level`` (the window's median) and ``from_start`` (true when the window begins
-    before ``min_periods`` points exist to compare with: a limit exceeded from the start has
-    no rolling median, i.e. it is a chronic level, not a surge) and ``surge`` (true when the
-    window rose from a rolling median at or below ``limit``, or from any rolling median without
-    a limit: a rise, not the continuation of a level that was already too high).
+    before ``min_periods`` points exist to compare with, unless the few points before it were
+    at or below ``limit``: a limit exceeded from the start has no rolling median, i.e. it is a
+    chronic level, not a surge) and ``surge`` (true when the window rose from a rolling median,
+    or the median of those few points, at or below ``limit``, or from any rolling median
+    without a limit: a rise, not the continuation of a level that was already too high).
 
     ``informative`` > 0: the baselines are those of the steps that carried a signal. A point at
     or below 0, or below ``informative`` × the run's 75th percentile in a run of at most
@@ -147,6 +148,9 @@ def spike(
     for a, b in segments(flag, gap):
         p = a + int(np.argmax(v[a : b + 1]))
         b0 = base[a]
+        early = not np.isfinite(b0)  # before ``min_periods`` points: no rolling median yet
+        if early and a > 0 and limit is not None and np.median(v[:a]) <= limit:
+            b0, early = float(np.median(v[:a])), False  # the few points before were normal
         ratio = v[p] / b0 if np.isfinite(b0) and b0 > 0 else float("inf")
         zp = (x[p] - med[a]) / scale[a] if np.isfinite(med[a]) else float("inf")
         n_flagged = int(flag[a : b + 1].sum())
@@ -170,8 +174,8 @@ def spike(
                 n_points=n_flagged,
                 share=n_flagged / len(v),
                 level=float(np.median(v[a : b + 1])),
-                from_start=not bool(np.isfinite(b0)),
-                surge=bool(np.isfinite(b0) and (limit is None or b0 <= limit)),
+                from_start=early,
+                surge=bool(not early and (limit is None or b0 <= limit)),
                 **clip,
             )
         )

@@ -16,7 +16,7 @@ from trainlens.engine.episodes import episode_findings
 from trainlens.engine.messages import make_skipped
 from trainlens.engine.registry import NotApplicable, Trace, Window
 from trainlens.engine.spec import RuleSpec
-from trainlens.findings import EvidenceRow, Finding, Skipped
+from trainlens.findings import EvidenceRow, Finding, Severity, Skipped
 from trainlens.report.settings import Settings
 from trainlens.run import Run
 
@@ -346,7 +346,11 @@ def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
     for spec in specs:
         if not spec.info.post:
             continue
-        members = [f for f in out.findings if f.rule in episodic]
+        # an instability is made of warnings and errors; information (a length budget, isolated
+        # empty updates) is no member
+        members = [
+            f for f in out.findings if f.rule in episodic and f.severity is not Severity.INFO
+        ]
         try:
             out.findings.extend(
                 episode_findings(
