@@ -68,6 +68,7 @@ _KNOWN = {
     "params",
     "param_help",
     "episode",
+    "impact",
     "message_when",
     "title_when",
     "escalate",
@@ -75,6 +76,11 @@ _KNOWN = {
     *_LIST_SECTIONS,
 }
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+#: What a rule's problem costs, most consequential first (``impact:`` in a rule; the report ranks
+#: problems of one severity by it): ``outcome`` (what the run exists to produce is lost: reward,
+#: score or eval collapse, a broken or dead run), ``instability`` (the default: a spike, a surge,
+#: a drift that may lead there), ``efficiency`` (compute spent for nothing).
+IMPACTS = ("outcome", "instability", "efficiency")
 _NOT_RULES = {"metrics.yaml"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
 
@@ -103,6 +109,7 @@ class RuleSpec:
     defaults: dict[str, Any] = field(default_factory=dict)  # params before user overrides
     param_help: dict[str, dict[str, str]] = field(default_factory=dict)
     episode: bool = False  # takes part in instability episodes
+    impact: str = "instability"  # one of IMPACTS: what the problem costs
     #: Other messages, each used instead of ``message`` when its field (a detector number such
     #: as ``from_start`` or ``recovered``) is true; the first that applies wins.
     message_when: tuple[tuple[str, dict[str, str]], ...] = ()
@@ -385,6 +392,7 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
     family = doc.get("family", "other")
     if not isinstance(family, str):
         raise fail("family must be a string")
+    impact = _impact(doc, fail)
     effective = {k: v for k, v in info.defaults.items() if k not in CONTEXT}
     effective.update(params)
     return RuleSpec(
@@ -404,6 +412,7 @@ def validate_rule(doc: Any, path: Path) -> RuleSpec:
         defaults=dict(effective),
         param_help=param_help,
         episode=episode,
+        impact=impact,
         message_when=message_when,
         title_when=title_when,
         escalate=escalate,
@@ -471,6 +480,7 @@ def _validate_other_kind(doc: dict[str, Any], path: Path, kind: str, fail: Any) 
     family = doc.get("family", "other")
     if not isinstance(family, str):
         raise fail("family must be a string")
+    impact = _impact(doc, fail)
     return RuleSpec(
         id=rid,
         severity=severity,
@@ -490,9 +500,17 @@ def _validate_other_kind(doc: dict[str, Any], path: Path, kind: str, fail: Any) 
         patterns=tuple(patterns),
         defaults=dict(params),
         param_help=param_help,
+        impact=impact,
         message_when=message_when,
         title_when=title_when,
     )
+
+
+def _impact(doc: dict[str, Any], fail: Any) -> str:
+    impact = doc.get("impact", "instability")
+    if impact not in IMPACTS:
+        raise fail(f"impact must be one of {', '.join(IMPACTS)}, not {impact!r}")
+    return str(impact)
 
 
 def _check_template(texts: Mapping[str, str], section: str, allowed: set[str], fail: Any) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlens.engine.spec import IMPACTS
 from trainlens.findings import Finding, Severity, Skipped
 from trainlens.report.audits import AuditView, audit_views
 from trainlens.report.evidence import KeyTable, key_table, member_metrics
@@ -163,9 +164,28 @@ class Report:
         return len(self.runs) > 1
 
 
-def rank_key(f: Finding) -> tuple[int, int, int, str, str]:
-    """Most severe first; episodes before their parts; earlier first; then by rule and metric."""
-    return (-f.severity.rank, 0 if f.members else 1, f.start_step, f.rule, f.metric)
+def rank_key(f: Finding, rules: Any = None) -> tuple[int, int, int, int, str, str]:
+    """Most severe first; of one severity the most consequential (the rule's ``impact``: a lost
+    outcome before an instability before wasted compute; an episode counts as its most
+    consequential member); episodes before their parts; earlier first; then rule and metric."""
+    return (
+        -f.severity.rank,
+        impact_rank(f, rules),
+        0 if f.members else 1,
+        f.start_step,
+        f.rule,
+        f.metric,
+    )
+
+
+def impact_rank(f: Finding, rules: Any = None) -> int:
+    """The place of a finding's ``impact`` in :data:`IMPACTS` (an episode: its members' best;
+    a rule the rule set lacks: an instability)."""
+    ids = [m.split("@", 1)[0] for m in f.members] or [f.rule]
+    ranks = [
+        IMPACTS.index(spec.impact) if (spec := rule_spec(rules, r)) is not None else 1 for r in ids
+    ]
+    return min(ranks)
 
 
 def rule_spec(rules: Any, rule_id: str) -> Any:
@@ -173,14 +193,14 @@ def rule_spec(rules: Any, rule_id: str) -> Any:
     return rules.get(rule_id) if rules is not None and rule_id in rules else None
 
 
-def _sections(findings: list[Finding]) -> list[list[Finding]]:
+def _sections(findings: list[Finding], rules: Any = None) -> list[list[Finding]]:
     """Findings grouped by (rule, metric) (episodes by rule: their metric is just the first
     member's), each group by step, groups in rank order."""
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         groups.setdefault((f.rule, "" if f.members else f.metric), []).append(f)
     out = [sorted(g, key=lambda f: (f.start_step, f.end_step)) for g in groups.values()]
-    return sorted(out, key=lambda g: rank_key(primary(g)))
+    return sorted(out, key=lambda g: rank_key(primary(g), rules))
 
 
 def _family(run: Run, finding: Finding, spec: Any) -> str:
@@ -269,9 +289,9 @@ def build_run(
     prefix: str,
 ) -> tuple[RunReport, list[ChartJob]]:
     """The model of one run's part of the report, plus the charts it links."""
-    findings = sorted(findings, key=rank_key)
+    findings = sorted(findings, key=lambda f: rank_key(f, rules))
     views = []
-    for group in _sections(findings):
+    for group in _sections(findings, rules):
         f = primary(group)
         spec = rule_spec(rules, f.rule)
         flat = stuck(run, f)
