@@ -234,3 +234,40 @@ def test_one_alternative_per_selector_for_one_series_rules() -> None:
     only = {"grad_norm_after_clip": (steps, v)}
     a = analyze_runs([run_from_series(only)], select=["grad_explosion"])
     assert [f.key for f in a.findings] == ["grad_norm_after_clip"]
+
+
+def _kl_episode(loss: bool = True, fmt: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Issue class 7: at step 300 the KL spikes, the GRPO loss (which carries beta*KL, near 0
+    and negative, so no loss rule reads it) jumps 1e-3 -> 0.2, 0.78, mean length +59 %."""
+    s = at(grpo(600, every=5), "kl", [300, 305], 8.0)
+    if loss:
+        s = at(s, "loss", [300, 305], [0.2, 0.78])
+    s = at(s, "completions/mean_length", [300, 305], 1.59, mode="mul")
+    if fmt:
+        s = at(s, "rewards/Format/mean", [300, 305], 0.5, mode="mul")
+    return s
+
+
+def test_points_that_belong_to_an_episode_are_listed_as_members() -> None:
+    a = analyze_runs([run_from_series(_kl_episode())])
+    (ep,) = [f for f in a.findings if f.rule == "instability_episode"]
+    assert ep.members[:2] == ("kl_spike@kl", "jump@loss")  # same step: family order, KL first
+    assert "response_length_mean" in ep.params["chain"] and ep.params["together"]
+    row = next(e for e in ep.evidence if e.metric == "loss")
+    assert (row.step, row.value) == (300, pytest.approx(0.78))  # the member's furthest point
+    assert not any(f.rule == "jump" for f in a.findings)  # a member, never a finding itself
+
+
+def test_jumps_never_make_an_episode_and_move_the_worse_way() -> None:
+    # the KL spike with the loss that carries it and a longer answer at the same step: the
+    # jumps join no group, since no second rule reported anything
+    s = _kl_episode(fmt=False)
+    s = at(s, "completions/mean_length", [300, 305], 1 / 1.59, mode="mul")  # back to normal
+    a = analyze_runs([run_from_series(s)])
+    assert not [f for f in a.findings if f.rule == "instability_episode"]
+    # truncation that falls at the episode is no member (lower is better for it)
+    s = at(_kl_episode(), "completions/clipped_ratio", (1, 295), 0.3)
+    s = at(s, "completions/clipped_ratio", (300, 600), 0.0)
+    a = analyze_runs([run_from_series(s)])
+    (ep,) = [f for f in a.findings if f.rule == "instability_episode"]
+    assert not any(m.endswith("@clipped_ratio") for m in ep.members)

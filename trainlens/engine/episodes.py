@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 
 from trainlens.engine.registry import MAX_COUNT, Count, Count0, Range, detector
-from trainlens.findings import EvidenceRow, Finding
+from trainlens.findings import EvidenceRow, Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,72 @@ def co_occurrence(
     ]
 
 
+#: A point of a watched series joins an episode when it moved this many times its own
+#: point-to-point noise (and by at least ``JUMP_REL`` of its level) from the median of the
+#: ``JUMP_BEFORE`` points before the episode.
+JUMP_K, JUMP_REL, JUMP_BEFORE = 8.0, 0.25, 20
+JUMP = "jump"  # the rule id of a point member: no rule reported it
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A series an episodic rule reads: its rule's family, metric name, key and points."""
+
+    family: str
+    metric: str
+    key: str
+    steps: np.ndarray
+    values: np.ndarray
+    direction: str | None = None  # "up": higher is better (only a fall is an anomaly), "down"
+
+
+def jumps(
+    run: str, watched: Sequence[Watched], onsets: Sequence[int], span: float
+) -> list[Finding]:
+    """Single points that belong to an episode although no rule reported them (a GRPO loss that
+    carries beta*KL and goes negative, so no loss rule reads it; a one-point length jump): for
+    each watched series, the points within ``span`` steps after an onset that moved from the
+    median of the points before that onset by ≥ ``JUMP_K`` × their noise and ≥ ``JUMP_REL`` ×
+    their level, in the direction that is worse for it (a metric with a ``direction`` moves away
+    from better; others either way). One Finding per series (rule ``jump``, from the first such
+    point, its peak the furthest one, its family in ``params``)."""
+    out: list[Finding] = []
+    for w in watched:
+        for onset in sorted(set(onsets)):
+            before = w.values[w.steps < onset][-JUMP_BEFORE:]
+            at = np.flatnonzero((w.steps >= onset) & (w.steps <= onset + span))
+            before = before[np.isfinite(before)]
+            if len(before) < 5 or not len(at):
+                continue
+            level = float(np.median(before))
+            d = np.diff(before)
+            noise = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+            dev = w.values[at] - level  # away from better: a rise of a lower-is-better one
+            dev = -dev if w.direction == "up" else dev if w.direction == "down" else np.abs(dev)
+            with np.errstate(invalid="ignore"):
+                moved = at[dev >= max(JUMP_K * noise, JUMP_REL * abs(level), 1e-12)]
+            if not len(moved):
+                continue
+            p = int(at[int(np.nanargmax(dev))])
+            out.append(
+                Finding(
+                    rule=JUMP,
+                    severity=Severity.WARNING,
+                    run=run,
+                    metric=w.metric,
+                    key=w.key,
+                    start_step=int(w.steps[moved[0]]),
+                    end_step=int(w.steps[moved[-1]]),
+                    peak_step=int(w.steps[p]),
+                    peak_value=float(w.values[p]),
+                    baseline=level,
+                    params={"family": w.family},
+                )
+            )
+            break  # one point per series
+    return out
+
+
 def episode_findings(
     members: Sequence[Finding],
     families: Mapping[str, str],
@@ -67,13 +133,27 @@ def episode_findings(
     params: Mapping[str, Any],
     interval: float,
     start_values: Sequence[float | None] | None = None,
+    extras: Sequence[Finding] = (),
 ) -> list[Finding]:
     """Run the episode pass over one run's findings (``families``: rule id → family). The
     evidence has one row per member: its start step, its metric and ``start_values`` (the
     member's value at that step; NaN when not known), so the table matches the episode's step
-    range."""
+    range. ``extras`` (:func:`jumps`) join a group of findings they fall in, on a series none of
+    its members is about, as point members; they never make a group by themselves."""
     events = [Event(f.start_step, families.get(f.rule, "other")) for f in members]
     groups = co_occurrence(events, **params, interval=interval)
+    span = max(float(params.get("window", 50)), float(params.get("points", 10)) * interval)
+    values: list[float | None] = list(start_values) if start_values else [None] * len(members)
+    members = list(members)
+    for group in groups:
+        first = min(members[i].start_step for i in group)
+        keys = {members[i].key for i in group}
+        for x in extras:
+            if first <= x.start_step <= first + span and x.key not in keys:
+                keys.add(x.key)
+                members.append(x)
+                values.append(x.peak_value)
+                group.append(len(members) - 1)
     out = []
     for group in groups:
         rank = {fam.strip(): i for i, fam in enumerate(str(params.get("order", "")).split(","))}
@@ -81,12 +161,12 @@ def episode_findings(
             group,
             key=lambda i: (
                 members[i].start_step,
-                rank.get(families.get(members[i].rule, "other"), len(rank)),
+                rank.get(_family(members[i], families), len(rank)),
                 members[i].rule,
             ),
         )
         found = [members[i] for i in order]
-        at_start = [start_values[i] if start_values else None for i in order]
+        at_start = [values[i] for i in order]
         first = found[0]
         start = min(f.start_step for f in found)
         end = max(f.end_step for f in found)
@@ -97,7 +177,7 @@ def episode_findings(
                 chain.append(f.metric)
         fams: list[str] = []
         for f in found:
-            fam = families.get(f.rule, "other")
+            fam = _family(f, families)
             if fam not in fams:
                 fams.append(fam)
         evidence = tuple(
@@ -136,3 +216,8 @@ def episode_findings(
             )
         )
     return out
+
+
+def _family(f: Finding, families: Mapping[str, str]) -> str:
+    """A member's family: its rule's, or for a point member the family it carries."""
+    return families.get(f.rule) or str(f.params.get("family", "other"))

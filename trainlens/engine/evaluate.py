@@ -12,7 +12,7 @@ import numpy as np
 
 from trainlens.checkpoints import recommend_checkpoint
 from trainlens.diagnostics import ReadWarning
-from trainlens.engine.episodes import episode_findings
+from trainlens.engine.episodes import Watched, episode_findings, jumps
 from trainlens.engine.messages import make_skipped
 from trainlens.engine.registry import NotApplicable, Trace, Window
 from trainlens.engine.spec import RuleSpec
@@ -333,6 +333,33 @@ def evaluate_rule(run: Run, spec: RuleSpec, out: RunOutcome) -> None:
         out.skipped.append(reasons[0])
 
 
+def _watched(run: Run, specs: Sequence[RuleSpec], reported: set[str]) -> list[Watched]:
+    """The series the episodic rules read (a multi-series rule: its first input; not the
+    rules that read every value for NaN) that no finding is about: where an episode's
+    unreported point members may be."""
+    out: dict[str, Watched] = {}
+    for spec in specs:
+        if spec.info.raw:
+            continue
+        selectors = spec.metrics[:1] if spec.info.arity > 1 else spec.metrics
+        for selector in selectors:
+            for alt in selector.split("|"):
+                for metric, key in expand(run, alt.strip()):
+                    arrays = run.arrays(key)
+                    if key in reported or key in out or arrays is None:
+                        continue
+                    steps, values = arrays
+                    out[key] = Watched(
+                        spec.family,
+                        metric,
+                        key,
+                        steps,
+                        values.astype(np.float64),
+                        run.info(metric).direction,
+                    )
+    return list(out.values())
+
+
 def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
     """All ``specs`` over ``run``: series rules first, then the episode pass over their findings.
     Rules of other kinds (log patterns, audits, replay) are produced elsewhere and ignored here."""
@@ -352,6 +379,14 @@ def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
             f for f in out.findings if f.rule in episodic and f.severity is not Severity.INFO
         ]
         try:
+            interval = logging_interval(run)
+            span = max(float(spec.params.get("window", 0)), spec.params.get("points", 0) * interval)
+            extras = jumps(
+                run.name,
+                _watched(run, [s for s in specs if s.episode], {f.key for f in out.findings}),
+                [f.start_step for f in members],
+                span,
+            )
             out.findings.extend(
                 episode_findings(
                     members,
@@ -359,8 +394,9 @@ def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
                     spec.id,
                     spec.severity,
                     spec.params,
-                    logging_interval(run),
+                    interval,
                     [value_at(run, f.key, f.start_step) for f in members],
+                    extras,
                 )
             )
         except Exception as exc:  # noqa: BLE001
