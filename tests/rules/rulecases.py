@@ -696,6 +696,14 @@ CASES: list[Case] = [
         "collapse",
         lambda: make(at(grpo(), "entropy/mean", (400, 600), 0.5, mode="mul")),
         fires=((400, 400),),
+        check=_severity("warning"),  # halved: still exploring, a warning
+    ),
+    Case(  # to ~0: a deterministic policy, identical rollouts, no gradient: an error
+        "entropy_collapse",
+        "to_zero",
+        lambda: make(at(grpo(), "entropy/mean", (400, 600), 0.02, mode="mul")),
+        fires=((400, 400),),
+        check=_severity("error"),
     ),
     Case("wasted_rollouts", "grpo", lambda: make(grpo())),
     Case(
