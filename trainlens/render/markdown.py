@@ -26,6 +26,7 @@ from trainlens.report.overview import column_value, metric_stats
 from trainlens.report.recommendations import generic_advice, generic_causes
 from trainlens.report.text import Translator
 from trainlens.resources import templates_dir
+from trainlens.settings import RunSettings
 
 _CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) +(?=[\u4e00-\u9fff])")
 
@@ -130,7 +131,7 @@ class _Helpers:
         """Config-aware recommendations first, then the rule's own minus those the run's
         config settles (covered above, or a setting the run already has)."""
         generic = generic_advice(
-            self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
+            self._texts(v.spec, "advice"), self.lang, v.extra, self._settings(v.finding.run)
         )
         return [self.t(a.text) for a in v.extra.advice] + generic
 
@@ -161,7 +162,7 @@ class _Helpers:
             if v.finding.rule == "instability_episode":
                 continue  # its own advice is "follow the members' advice"
             generic = generic_advice(
-                self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
+                self._texts(v.spec, "advice"), self.lang, v.extra, self._settings(v.finding.run)
             )
             for text in generic[: 2 if i == 0 else 1]:
                 add(text)
@@ -179,9 +180,9 @@ class _Helpers:
             out["zh"] = [_join_cjk(item) for item in out["zh"]]
         return out
 
-    def _config(self, run_name: str) -> dict[str, Any]:
+    def _settings(self, run_name: str) -> RunSettings:
         rr = self._runs.get(run_name)
-        return rr.run.meta.config if rr is not None else {}
+        return rr.run.meta.settings if rr is not None else RunSettings({})
 
     def skipped_title(self, s: Any) -> str | None:
         return self._text(self._spec(s.rule), "title")

@@ -221,14 +221,21 @@ def _setting_value(value: Any) -> str | None:
     return str(value).lower() if isinstance(value, bool) else num(value, 6)
 
 
-def _settings(config: dict[str, Any]) -> list[tuple[str, str]]:
+def _settings(settings: Settings) -> list[tuple[str, str]]:
+    """The key settings of the run as its config spells them (verl's nested keys included); a
+    setting every switch of which is off shows 0 and the switches."""
     out = []
-    rl = Settings(config).is_rl
-    for key in KEY_SETTINGS:
-        if key in RL_SETTINGS and not rl:
+    rl = settings.is_rl
+    for name in KEY_SETTINGS:
+        if name in RL_SETTINGS and not rl:
             continue
-        if key in config and (text := _setting_value(config[key])) is not None:
-            out.append((key, text))
+        found = settings.resolve(name)
+        if found is None or (text := _setting_value(found.value)) is None:
+            continue
+        if ", " in found.key:  # resolved from switches that are all off
+            out.append((name, f"{text} ({found.key})"))
+        else:
+            out.append((found.key, text))
     return out
 
 
@@ -321,7 +328,7 @@ def build_run(
         ranked=views,
         groups=groups,
         overview=overview(run, extra_metrics),
-        settings=_settings(run.meta.config),
+        settings=_settings(run.meta.settings),
         actions=immediate_actions([v.extra for v in views]),
         targets=monitoring_targets(run, findings),
         checkpoint=checkpoint,
