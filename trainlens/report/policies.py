@@ -5,7 +5,8 @@ healthy value before the onset and its worst value in the finding: a round numbe
 significant digits) that no point before the onset crosses, checked with the gate's own
 evaluator so the policy provably fails on this run and at which step. A finding without a
 healthy stretch to set a threshold from (anomalous from the first step, a message in a log)
-becomes a rule policy (``--fail-on-rule``).
+becomes a rule policy (``--fail-on-rule``). Messages a log printed (a crash, an OOM) get none:
+the job's exit status already stops a pipeline.
 """
 
 from __future__ import annotations
@@ -98,9 +99,9 @@ def propose_policies(run: Run, findings: Sequence[Finding]) -> list[ProposedPoli
     metric: dict[str, ProposedPolicy] = {}
     rules: dict[str, ProposedPolicy] = {}
     for f in sorted(findings, key=lambda f: f.start_step):
-        if f.severity is Severity.INFO or f.members:
-            continue
-        proposed = _metric_policy(run, f) if not f.source_line else None
+        if f.severity is Severity.INFO or f.members or f.source_line:
+            continue  # a message a log printed: the job's own exit status already tells
+        proposed = _metric_policy(run, f)
         if proposed is not None:
             held = metric.get(f.metric)
             if held is None or (proposed.fired_step or 0) < (held.fired_step or 0):
