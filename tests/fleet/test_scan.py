@@ -169,13 +169,14 @@ def test_parquet_tables_answer_duckdb_queries(logdir: Path, tmp_path: Path) -> N
     assert ("team-c/crashed", "cuda_oom") in {(r[0], r[1]) for r in rows}
     evidence = duckdb.sql(
         f"select json_extract(evidence, '$[0].step')::int from '{out}' where rule = 'kl_spike'"
-    ).fetchone()
-    assert evidence is not None and evidence[0] > 0
+    ).fetchall()
+    assert len(evidence) == 1 and evidence[0][0] > 0
     status = duckdb.sql(
         f"select status, count(*) from '{out.with_name('runs.parquet')}' group by 1 order by 1"
     ).fetchall()
     assert status == [("no_metrics", 1), ("ok", 5)]
-    kinds = dict(duckdb.sql(f"describe select * from '{out.with_name('runs.parquet')}'").fetchall())
+    described = duckdb.sql(f"describe select * from '{out.with_name('runs.parquet')}'").fetchall()
+    kinds = {row[0]: row[1] for row in described}
     assert kinds["last_write"].startswith("TIMESTAMP WITH TIME ZONE")
 
 
@@ -190,10 +191,10 @@ def test_duckdb_output_replaces_its_tables(logdir: Path, tmp_path: Path) -> None
     scan(logdir, out=db, jobs=1)  # a second night: tables replaced, not appended
     con = duckdb.connect(str(db))
     try:
-        assert con.sql("select count(*) from runs").fetchone() == (6,)
-        n = con.sql("select count(*) from findings where rule = 'kl_spike'").fetchone()
-        assert n is not None and n[0] >= 1
-        assert con.sql("select x from notes").fetchone() == (1,)
+        assert con.sql("select count(*) from runs").fetchall() == [(6,)]
+        n = con.sql("select count(*) from findings where rule = 'kl_spike'").fetchall()
+        assert n[0][0] >= 1
+        assert con.sql("select x from notes").fetchall() == [(1,)]
     finally:
         con.close()
 

@@ -132,12 +132,13 @@ def _run_dask(
         futures = client.map(scan_run, list(tasks), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[RunOutcome | None] = [None] * len(tasks)
-        for done, future in enumerate(dask_completed(futures), start=1):
-            i = index[future.key]
-            results[i] = _outcome(tasks[i], future.result)
-            future.release()
-            if progress:
-                progress(done, len(tasks), tasks[i].sources.name)
+        with client.as_current():  # as_completed finds the client it waits on this way
+            for done, future in enumerate(dask_completed(futures), start=1):
+                i = index[future.key]
+                results[i] = _outcome(tasks[i], future.result)
+                future.release()
+                if progress:
+                    progress(done, len(tasks), tasks[i].sources.name)
         return [r for r in results if r is not None]
     finally:
         client.close()

@@ -100,12 +100,13 @@ def _write_duckdb(path: Path, tables: dict[str, Any]) -> None:
     except duckdb.Error as exc:
         raise TrainlensError(f"{path}: cannot open as a DuckDB database ({exc})") from None
     try:
-        con.execute("BEGIN TRANSACTION")
+        con.execute("BEGIN TRANSACTION").fetchall()  # each result read to its end: DuckDB 2
         for name, table in tables.items():
             con.register("_trainlens_new", table)
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _trainlens_new")
+            sql = f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _trainlens_new"
+            con.execute(sql).fetchall()
             con.unregister("_trainlens_new")
-        con.execute("COMMIT")
+        con.execute("COMMIT").fetchall()
     except duckdb.Error as exc:
         raise TrainlensError(f"{path}: cannot write the tables ({exc})") from None
     finally:
