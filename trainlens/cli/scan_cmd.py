@@ -144,24 +144,35 @@ def _print_table(result: ScanResult, console: Console) -> None:
 
 @contextmanager
 def _progress(console: Console) -> Iterator[ScanProgress]:
-    """A rich bar over runs on a terminal; a plain line per tenth of the runs when piped."""
-    if console.is_terminal:
-        from rich.progress import Progress
+    """A rich bar over runs on a terminal, started at the first finished run (after the local
+    pool has forked its workers, so they inherit no thread of it); a plain line per tenth of
+    the runs when stderr is not a terminal."""
+    if not console.is_terminal:
+        shown = 0
 
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task("scanning runs", total=None)
+        def plain(done: int, total: int, name: str) -> None:
+            nonlocal shown
+            if done == total or done - shown >= max(1, total // 10):
+                shown = done
+                stamp = f"{datetime.now():%H:%M:%S}"
+                console.print(f"{stamp} scanned {done}/{total} runs", highlight=False)
 
-            def update(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=f"scanned {name}")
-
-            yield update
+        yield plain
         return
-    shown = 0
+    from rich.progress import Progress, TaskID
 
-    def plain(done: int, total: int, name: str) -> None:
-        nonlocal shown
-        if done == total or done - shown >= max(1, total // 10):
-            shown = done
-            console.print(f"{datetime.now():%H:%M:%S} scanned {done}/{total} runs", highlight=False)
+    bar = Progress(console=console, transient=True)
+    task: TaskID | None = None
 
-    yield plain
+    def update(done: int, total: int, name: str) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("scanning runs", total=total)
+        bar.update(task, completed=done, total=total, description=f"scanned {name}")
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            bar.stop()

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from trainlens.errors import TrainlensError
 from trainlens.fleet.tables import FLEET_INSTALL
-from trainlens.fleet.work import RunOutcome, RunTask, error_row, scan_run, worker_version
+from trainlens.fleet.work import (
+    RunOutcome,
+    RunTask,
+    ScanSettings,
+    error_row,
+    prepare,
+    scan_run,
+    worker_version,
+)
 
 #: Called with (runs done, runs total, name of the run just done).
 ScanProgress = Callable[[int, int, str], None]
@@ -76,13 +85,16 @@ def _run_serial(tasks: Sequence[RunTask], progress: ScanProgress | None) -> list
     return out
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """forkserver where there is one (workers fork from a server that imported trainlens once,
-    never from this process with its threads), else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["trainlens.fleet.work", "trainlens.analysis", "trainlens.load"])
-        return ctx
+def _pool_context(settings: ScanSettings) -> multiprocessing.context.BaseContext:
+    """fork on Linux, from this process with the work's modules imported and the rules loaded
+    (the workers start at once; the pool starts them all before any thread of its own, and the
+    CLI's progress bar starts only after), else spawn (macOS, Windows)."""
+    if sys.platform.startswith("linux"):
+        import trainlens.analysis  # noqa: F401  (what scan_run imports, once, before forking)
+        import trainlens.load  # noqa: F401
+
+        prepare(settings)
+        return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
 
@@ -90,7 +102,8 @@ def _run_pool(
     tasks: Sequence[RunTask], jobs: int, progress: ScanProgress | None
 ) -> list[RunOutcome]:
     results: list[RunOutcome | None] = [None] * len(tasks)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
+    context = _pool_context(tasks[0].settings)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending = {pool.submit(scan_run, task): i for i, task in enumerate(tasks)}
         for done, future in enumerate(as_completed(pending), start=1):
             i = pending[future]

@@ -77,7 +77,7 @@ class RunOutcome:
 
 
 @lru_cache(maxsize=4)
-def _prepared(settings: ScanSettings) -> tuple[Any, Any]:
+def prepare(settings: ScanSettings) -> tuple[Any, Any]:
     """The rule set and alias table for ``settings``, loaded once per process."""
     from trainlens.engine.spec import load_rules
     from trainlens.metrics import AliasTable
@@ -133,7 +133,7 @@ def _scan(task: RunTask) -> RunOutcome:
     from trainlens.analysis import analyze_runs
     from trainlens.load import load_run
 
-    rules, aliases = _prepared(task.settings)
+    rules, aliases = prepare(task.settings)
     settings = task.settings
     warnings: list[ReadWarning] = []
     run = load_run(task.sources, aliases, warnings)
