@@ -210,3 +210,17 @@ def test_empty_tables_keep_their_types(tmp_path: Path) -> None:
     assert result.runs == [] and result.unchanged == 1
     table = pq.read_table(out)
     assert table.num_rows == 0 and str(table.schema.field("peak_value").type) == "double"
+
+
+def test_findings_are_those_analyze_reports(logdir: Path, serial) -> None:
+    """Per-run work gives what ``analyze`` of the whole logdir gives (rules comparing runs,
+    like ``scale_regression`` over evaluation files, are the exception: none here)."""
+    from trainlens.analysis import analyze
+
+    analysis = analyze(logdir)
+    expected = [
+        (f.run, f.rule, f.start_step, f.end_step, analysis.message(f, "zh"))
+        for f in analysis.findings
+    ]
+    got = [(f.run, f.rule, f.start_step, f.end_step, f.message_zh) for f in serial.findings]
+    assert got == expected

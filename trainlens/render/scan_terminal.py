@@ -9,8 +9,8 @@ from trainlens.fleet.scan import ScanResult
 
 
 def runs_table(result: ScanResult) -> Table:
-    """Runs with findings or problems, worst first within discovery order kept stable; the
-    caption counts the clean ones left out."""
+    """Runs with findings or problems (failed ones first, then by errors and warnings, ties
+    in discovery order); the caption counts the clean runs left out."""
     shown = [r for r in result.runs if r.status != "ok" or r.errors or r.warnings_found or r.infos]
     table = Table(title=f"trainlens scan {result.logdir}", title_justify="left")
     for col, just in (
@@ -24,7 +24,7 @@ def runs_table(result: ScanResult) -> Table:
         ("info", "right"),
         ("top rule / error", "left"),
     ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     top = _top_rules(result)
     for r in sorted(shown, key=lambda r: (r.status == "ok", -r.errors, -r.warnings_found)):
         style = "red" if r.status == "error" or r.errors else "yellow" if r.warnings_found else ""
