@@ -36,6 +36,7 @@ class ScanResult:
     unchanged: int = 0  # runs left out by ``since``
     executor: str = "local"
     seconds: float = 0.0
+    work_seconds: float = 0.0  # the per-run work summed over runs, wherever it ran
     outputs: list[Path] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -59,6 +60,7 @@ class ScanResult:
             "skipped_files": len(self.warnings),
             "outputs": [str(p) for p in self.outputs],
             "seconds": round(self.seconds, 3),
+            "work_seconds": round(self.work_seconds, 3),
         }
 
 
@@ -139,6 +141,7 @@ def scan(
         since=after,
         unchanged=unchanged,
         executor=str(where),
+        work_seconds=sum(o.seconds for o in outcomes),
     )
     if out_path is not None:
         result.outputs = write_tables(out_path, result.runs, result.findings)

@@ -8,6 +8,7 @@ worker process.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -70,10 +71,12 @@ class RunTask:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What one run gave: its row and its findings' rows."""
+    """What one run gave: its row, its findings' rows, and the seconds its work took where it
+    ran (not part of the tables: it differs from run to run)."""
 
     run: RunRow
     findings: list[FindingRow] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @lru_cache(maxsize=4)
@@ -99,10 +102,12 @@ def worker_version() -> str:
 def scan_run(task: RunTask) -> RunOutcome:
     """Read and analyse one run. Never raises for the run's sake: a run that cannot be read or
     analysed becomes a row with status ``error`` and the error's text."""
+    started = time.perf_counter()
     try:
-        return _scan(task)
+        run, findings = _scan(task)
     except Exception as exc:  # noqa: BLE001 - one run's failure is a row, never a dead scan
-        return RunOutcome(error_row(task, f"{type(exc).__name__}: {exc}"))
+        run, findings = error_row(task, f"{type(exc).__name__}: {exc}"), []
+    return RunOutcome(run, findings, time.perf_counter() - started)
 
 
 def error_row(task: RunTask, error: str) -> RunRow:
@@ -129,7 +134,7 @@ def error_row(task: RunTask, error: str) -> RunRow:
     )
 
 
-def _scan(task: RunTask) -> RunOutcome:
+def _scan(task: RunTask) -> tuple[RunRow, list[FindingRow]]:
     from trainlens.analysis import analyze_runs
     from trainlens.load import load_run
 
@@ -171,7 +176,7 @@ def _scan(task: RunTask) -> RunOutcome:
         read_warnings=read_warnings,
         warnings=_json([w.to_dict() for w in analysis.warnings]),
     )
-    return RunOutcome(row, findings)
+    return row, findings
 
 
 def _finding_row(analysis: Any, f: Finding, path: str) -> FindingRow:
