@@ -224,3 +224,30 @@ def test_findings_are_those_analyze_reports(logdir: Path, serial) -> None:
     ]
     got = [(f.run, f.rule, f.start_step, f.end_step, f.message_zh) for f in serial.findings]
     assert got == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the pool forks only on Linux")
+def test_a_run_that_kills_its_worker_is_the_only_error(
+    logdir: Path, serial, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-run (out of memory, a signal) breaks the pool; the unfinished runs
+    are retried one by one and only the run that killed its worker becomes an error row."""
+    import trainlens.load
+
+    real = trainlens.load.load_run
+
+    def deadly(sources, *args, **kwargs):
+        if sources.name == "team-a/v1-kl-spike":
+            os._exit(9)  # the forked worker inherits this patch
+        return real(sources, *args, **kwargs)
+
+    monkeypatch.setattr(trainlens.load, "load_run", deadly)
+    seen: list[int] = []
+    result = scan(logdir, jobs=2, progress=lambda done, total, name: seen.append(done))
+    errors = [r for r in result.runs if r.status == "error"]
+    assert [r.name for r in errors] == ["team-a/v1-kl-spike"]
+    assert "worker died" in (errors[0].error or "")
+    assert [r.name for r in result.runs] == [r.name for r in serial.runs]
+    others = [r for r in result.runs if r.status != "error"]
+    assert others == [r for r in serial.runs if r.name != "team-a/v1-kl-spike"]
+    assert seen == list(range(1, len(serial.runs) + 1))

@@ -6,8 +6,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from trainlens.errors import TrainlensError
@@ -101,23 +103,56 @@ def _pool_context(settings: ScanSettings) -> multiprocessing.context.BaseContext
 def _run_pool(
     tasks: Sequence[RunTask], jobs: int, progress: ScanProgress | None
 ) -> list[RunOutcome]:
-    results: list[RunOutcome | None] = [None] * len(tasks)
+    """All tasks in a pool of ``jobs``; when a worker dies (killed, out of memory) the pool is
+    broken and every unfinished run is retried alone in a one-worker pool, so that only the
+    run that kills its worker becomes an error row."""
     context = _pool_context(tasks[0].settings)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    results: list[RunOutcome | None] = [None] * len(tasks)
+    done = 0
+
+    def finish(i: int, outcome: RunOutcome) -> None:
+        nonlocal done
+        results[i] = outcome
+        done += 1
+        if progress:
+            progress(done, len(tasks), tasks[i].sources.name)
+
+    with _pool(jobs, context) as pool:
         pending = {pool.submit(scan_run, task): i for i, task in enumerate(tasks)}
-        for done, future in enumerate(as_completed(pending), start=1):
-            i = pending[future]
-            results[i] = _outcome(tasks[i], future.result)
-            if progress:
-                progress(done, len(tasks), tasks[i].sources.name)
+        for future in as_completed(pending):
+            if not isinstance(future.exception(), BrokenProcessPool):
+                finish(pending[future], _outcome(tasks[pending[future]], future.result))
+    retry = [i for i, r in enumerate(results) if r is None]
+    while retry:
+        with _pool(1, context) as alone:
+            while retry:
+                i = retry.pop(0)
+                try:
+                    finish(i, alone.submit(scan_run, tasks[i]).result())
+                except BrokenProcessPool as exc:
+                    finish(i, RunOutcome(error_row(tasks[i], f"worker died: {exc}")))
+                    break  # a fresh one-worker pool for the rest
     return [r for r in results if r is not None]
 
 
+@contextmanager
+def _pool(jobs: int, context: multiprocessing.context.BaseContext) -> Iterator[ProcessPoolExecutor]:
+    """A process pool that, on Ctrl-C or an error in the caller, drops its queued work instead
+    of finishing it."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
 def _outcome(task: RunTask, result: Callable[[], RunOutcome]) -> RunOutcome:
-    """A task's outcome; a worker that died (killed, out of memory) marks only its run."""
+    """A task's outcome; a task the cluster lost (its worker died) marks only its run."""
     try:
         return result()
-    except Exception as exc:  # noqa: BLE001 - the pool or the cluster lost this run's worker
+    except Exception as exc:  # noqa: BLE001 - the cluster lost this run's worker
         return RunOutcome(error_row(task, f"worker failed: {type(exc).__name__}: {exc}"))
 
 
