@@ -143,6 +143,8 @@ def test_bad_arguments_fail_before_any_work(logdir: Path, tmp_path: Path) -> Non
         scan(logdir, executor="ray://head:10001")
     with pytest.raises(TrainlensError, match="--jobs 0"):
         scan(logdir, jobs=0)
+    with pytest.raises(TrainlensError, match="--jobs sizes the local executor"):
+        scan(logdir, executor="dask://head:8786", jobs=4)
 
 
 def test_missing_pyarrow_names_the_extra(

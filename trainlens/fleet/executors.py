@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from trainlens.errors import TrainlensError
 from trainlens.fleet.tables import FLEET_INSTALL
@@ -51,6 +52,8 @@ def parse_executor(text: str, jobs: int | None = None) -> Executor:
     if text == "local":
         return Executor("local", jobs=jobs)
     if text.startswith("dask://"):
+        if jobs is not None:
+            raise TrainlensError("--jobs sizes the local executor; a Dask cluster has its workers")
         hostport = text.removeprefix("dask://").strip("/")
         host, sep, port = hostport.rpartition(":")
         if sep and host and port.isdigit():
@@ -192,12 +195,12 @@ def _run_dask(
         client.close()
 
 
-def _check_workers(client: object, shown: str) -> None:
+def _check_workers(client: Any, shown: str) -> None:
     """Fail early, with what to do, when the cluster's workers cannot run trainlens."""
     from trainlens._version import __version__
 
     try:
-        theirs = client.submit(worker_version, pure=False).result(timeout=DASK_TIMEOUT)  # type: ignore[attr-defined]
+        theirs = client.submit(worker_version, pure=False).result(timeout=DASK_TIMEOUT)
     except TimeoutError:
         raise TrainlensError(
             f"the Dask cluster at {shown} ran no task within {DASK_TIMEOUT:.0f} s (no workers?)"
