@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -107,10 +108,10 @@ def scan_numbers(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-def ascii_cells(col: pd.Series) -> np.ndarray | None:
+def ascii_cells(col: pd.Series | list[str]) -> np.ndarray | None:
     """The column as a fixed-width bytes array, or None if a cell is not short ASCII text."""
     try:
-        cells = np.array(col.tolist(), dtype="S")
+        cells = np.array(col if isinstance(col, list) else col.tolist(), dtype="S")
     except (UnicodeEncodeError, ValueError, TypeError):
         return None
     return cells if cells.dtype.itemsize <= 32 else None
@@ -120,33 +121,88 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
     """Vectorised :func:`parse_scalar_text` over a text column (numbers pass through);
     cells that are not numbers, percentages or durations become NaN."""
     values = np.full(len(col), np.nan)
-    types = col.map(type)
-    is_text = types.eq(str).to_numpy()
-    numeric = ~is_text & ~types.eq(bool).to_numpy()  # JSON true/false are not measurements
+    cells = col.to_numpy(dtype=object)
+    types = list(map(type, cells))
+    is_text = np.array([t is str for t in types], dtype=bool)
+    numeric = ~is_text & np.array([t is not bool for t in types], dtype=bool)  # not true/false
     if numeric.any():  # numbers mixed into a text column
         values[numeric] = np.array(pd.to_numeric(col[numeric], errors="coerce"), np.float64)
     if not is_text.any():
         return values
-    text = col[is_text].astype(str).str.strip()
     idx = np.flatnonzero(is_text)
-    pct = text.str.endswith("%").to_numpy()
+    text = [t.strip() for t in cells[idx].tolist()]
+    pct = np.array([t[-1:] == "%" for t in text], dtype=bool)
     if pct.any():
-        values[idx[pct]] = np.array(pd.to_numeric(text[pct].str[:-1], errors="coerce"), np.float64)
-    rest_idx, rest = idx[~pct], text[~pct]
-    cells = ascii_cells(rest)
-    if cells is not None:
-        first, second = scan_numbers(cells)
+        numbers = [t[:-1] for t, p in zip(text, pct.tolist(), strict=True) if p]
+        values[idx[pct]] = np.array(pd.to_numeric(pd.Series(numbers), errors="coerce"), float)
+    rest_idx = idx[~pct]
+    rest = [t for t, p in zip(text, pct.tolist(), strict=True) if not p]
+    cells_s = ascii_cells(rest)
+    if cells_s is not None:
+        first, second = scan_numbers(cells_s)
         durations = ~np.isnan(first) & np.isnan(second)
         values[rest_idx[durations]] = first[durations]
-        rest_idx, rest = rest_idx[~durations], rest[~durations]
-    if len(rest):  # plain numbers written as text, and anything the scanner did not take
-        values[rest_idx] = np.array(pd.to_numeric(rest, errors="coerce"), np.float64)
+        rest_idx = rest_idx[~durations]
+        rest = [t for t, d in zip(rest, durations.tolist(), strict=True) if not d]
+    if rest:  # plain numbers written as text, and anything the scanner did not take
+        values[rest_idx] = np.array(pd.to_numeric(pd.Series(rest), errors="coerce"), np.float64)
         left = np.isnan(values[rest_idx])
         if left.any():
             values[rest_idx[left]] = [
-                np.nan if (v := parse_scalar_text(t)) is None else v for t in rest[left]
+                np.nan if (v := parse_scalar_text(t)) is None else v
+                for t, lost in zip(rest, left.tolist(), strict=True)
+                if lost
             ]
     return values
+
+
+_NUMBERS_OR_NULL = frozenset({float, int, type(None)})
+
+
+def records_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One column per key (in order of first appearance), one row per record, as
+    ``pd.DataFrame.from_records`` builds it but column by column: a column of JSON numbers
+    (and nulls) is float64 with NaN where null or missing; any other column keeps its values
+    as objects (NaN where missing). Records that share their key order (usually all of them)
+    are taken apart in bulk, never one Python step per value."""
+    n = len(rows)
+    layouts: dict[tuple[str, ...], list[int]] = {}
+    shapes = list(map(tuple, rows))
+    if shapes and shapes.count(shapes[0]) == n:
+        layouts[shapes[0]] = []  # every record: no index list needed
+    else:
+        for i, shape in enumerate(shapes):
+            layouts.setdefault(shape, []).append(i)
+    cells: dict[str, list[tuple[list[int], list[Any]]]] = {}
+    for shape, idx in layouts.items():
+        group = [rows[i] for i in idx] if idx else rows
+        flat = list(chain.from_iterable(map(dict.values, group)))
+        width = len(shape)
+        for j, key in enumerate(shape):
+            cells.setdefault(key, []).append((idx, flat[j::width]))
+    columns: dict[str, Any] = {}
+    for key, parts in cells.items():
+        kinds = set(chain.from_iterable(map(type, values) for _, values in parts))
+        if kinds <= _NUMBERS_OR_NULL:
+            if len(parts) == 1 and not parts[0][0]:
+                columns[key] = _floats(parts[0][1])
+                continue
+            col = np.full(n, np.nan)
+            for idx, values in parts:
+                col[idx] = _floats(values)
+            columns[key] = col
+        else:
+            obj = np.full(n, np.nan, dtype=object)
+            for idx, values in parts:  # fromiter: a list value stays one cell
+                taken = np.fromiter(values, dtype=object, count=len(values))
+                obj[idx if idx else slice(None)] = taken
+            columns[key] = obj
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    """JSON numbers (and nulls, as NaN) as float64."""
+    return np.fromiter(values, np.float64, count=len(values))
 
 
 def rows_to_frame(
@@ -169,7 +225,7 @@ def rows_to_frame(
     if not rows:
         return empty_frame()
     if table is None:
-        table = pd.DataFrame.from_records(list(rows))
+        table = records_table(rows)
     skipped = set(skip)
     names: list[str] = []
     columns: list[np.ndarray] = []
