@@ -129,103 +129,15 @@ def read_json_lines(
         return out
     if codec != "utf-8" and offset <= bom:
         out.warnings.append(ReadWarning(source, f"{codec.upper()} text (not UTF-8); transcoded"))
-    has_nul = b"\x00" in data
-    pos = 0
     line_no = first_line - 1
-    if codec == "utf-8" and not has_nul and b"\r" not in data:
-        pos, line_no = _bulk(out, source, data, offset, line_no)
-        out.end_offset = offset + pos
-    done = _careful(out, source, data, offset, pos, line_no, codec=codec, final=final)
-    if done is not None:
-        out.end_offset = done
-    return out
-
-
-#: The fast path decodes this many bytes of complete lines per orjson call (a line longer
-#: than this goes the careful way, which also skips lines over :data:`MAX_LINE_BYTES`).
-_CHUNK = 4 << 20
-
-
-def _bulk(out: JsonLines, source: str, data: bytes, offset: int, line_no: int) -> tuple[int, int]:
-    """Decode the plain lines of ``data`` (UTF-8, ``\\n`` endings, no NUL) a chunk at a time,
-    each chunk in one ``orjson.loads`` of the lines joined into an array; a line that holds a
-    ``[`` and any chunk that does not decode as one object per line go through
-    :func:`_careful` (with their own line numbers and offsets), so the result and the
-    warnings are the same as line by line. Returns the position in ``data`` and the line
-    number where it stopped (at the start of the partial last line, or at the end)."""
-    pos = 0
-    while pos < len(data):
-        stop = data.rfind(b"\n", pos, pos + _CHUNK) + 1
-        if stop <= pos:  # no line ending within a chunk: a long line, or the partial last one
-            stop = data.find(b"\n", pos) + 1
-            if stop <= pos:
-                break
-            _careful(out, source, data, offset, pos, line_no, stop=stop)
-            line_no += 1
-            pos = stop
-            continue
-        while pos < stop:
-            bracket = data.find(b"[", pos, stop)
-            plain = stop if bracket < 0 else data.rfind(b"\n", pos, bracket) + 1
-            if plain > pos:
-                lines = data.count(b"\n", pos, plain)
-                objects = _decode_lines(data[pos:plain], lines)
-                if objects is None:
-                    _careful(out, source, data, offset, pos, line_no, stop=plain)
-                else:
-                    out.objects += objects
-                    out.line_numbers += range(line_no + 1, line_no + 1 + lines)
-                line_no += lines
-                pos = plain
-            if bracket >= 0:  # a line with a list (a summary record): decoded alone
-                nl = data.index(b"\n", bracket) + 1
-                _careful(out, source, data, offset, pos, line_no, stop=nl)
-                line_no += 1
-                pos = nl
-    return pos, line_no
-
-
-def _decode_lines(chunk: bytes, lines: int) -> list[Any] | None:
-    """The objects of ``lines`` complete lines in one orjson call, or None unless every line
-    is exactly one JSON object (``{...}`` with nothing around it).
-
-    Each line ending between ``}`` and ``{`` becomes a comma; with no ``[`` in the chunk such a
-    comma can only separate two elements of the outer array (inside an object a ``{`` cannot
-    follow it), so the array holds one element per line exactly when its length is the number
-    of lines and no other line ending was left over."""
-    joined = (b"[" + chunk + b"]").replace(b"}\n{", b"},{")  # the last line ending stays
-    if joined[1:2] != b"{" or joined.find(b"\n", 0, len(joined) - 2) >= 0:
-        return None
-    try:
-        objects = orjson.loads(joined)
-    except orjson.JSONDecodeError:
-        return None  # NaN literals, huge integers, a bad line: decoded line by line
-    return objects if len(objects) == lines else None
-
-
-def _careful(
-    out: JsonLines,
-    source: str,
-    data: bytes,
-    offset: int,
-    pos: int,
-    line_no: int,
-    *,
-    stop: int | None = None,
-    codec: str = "utf-8",
-    final: bool = True,
-) -> int | None:
-    """Decode ``data[pos:stop]`` line by line with every check (NUL runs, over-long lines,
-    NaN, huge integers, depth, a partial last line). Returns the file offset after the last
-    line taken, or None when nothing was taken."""
-    end: int | None = None
-    segment = data[pos:stop] if pos or stop is not None else data
-    has_nul = b"\x00" in segment
-    for start, stop_at, line, complete in _physical_lines(segment, codec):
+    end = 0
+    has_nul = b"\x00" in data
+    for start, stop, line, complete in _physical_lines(data, codec):
         line_no += 1
-        line_start = offset + pos + start
+        line_start = offset + start
         if not complete and not final:
-            return line_start  # a follower waits for the line ending: writer mid-line
+            out.end_offset = line_start  # a follower waits for the line ending: writer mid-line
+            return out
         where = f"line {line_no} (byte {line_start})"
         parts = [line]
         if has_nul and b"\x00" in line:
@@ -258,7 +170,8 @@ def _careful(
                             f"{where}: partial last line "
                             f"({len(line)} bytes, job still writing?) skipped",
                         )
-                        return offset + pos + len(segment)
+                        out.end_offset = offset + len(data)
+                        return out
                     out.warnings.append(ReadWarning(source, f"{where}: not valid JSON ({exc})"))
                     continue
                 obj, slow = decoded.value, decoded.slow
@@ -274,8 +187,9 @@ def _careful(
                 out.nan_rows.append(len(out.objects))
             out.objects.append(obj)
             out.line_numbers.append(line_no)
-        end = offset + pos + stop_at
-    return end
+        end = stop
+    out.end_offset = offset + end
+    return out
 
 
 def _line_number(w: ReadWarning) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -156,55 +155,6 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
     return values
 
 
-_NUMBERS_OR_NULL = frozenset({float, int, type(None)})
-
-
-def records_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One column per key (in order of first appearance), one row per record, as
-    ``pd.DataFrame.from_records`` builds it but column by column: a column of JSON numbers
-    (and nulls) is float64 with NaN where null or missing; any other column keeps its values
-    as objects (NaN where missing). Records that share their key order (usually all of them)
-    are taken apart in bulk, never one Python step per value."""
-    n = len(rows)
-    layouts: dict[tuple[str, ...], list[int]] = {}
-    shapes = list(map(tuple, rows))
-    if shapes and shapes.count(shapes[0]) == n:
-        layouts[shapes[0]] = []  # every record: no index list needed
-    else:
-        for i, shape in enumerate(shapes):
-            layouts.setdefault(shape, []).append(i)
-    cells: dict[str, list[tuple[list[int], list[Any]]]] = {}
-    for shape, idx in layouts.items():
-        group = [rows[i] for i in idx] if idx else rows
-        flat = list(chain.from_iterable(map(dict.values, group)))
-        width = len(shape)
-        for j, key in enumerate(shape):
-            cells.setdefault(key, []).append((idx, flat[j::width]))
-    columns: dict[str, Any] = {}
-    for key, parts in cells.items():
-        kinds = set(chain.from_iterable(map(type, values) for _, values in parts))
-        if kinds <= _NUMBERS_OR_NULL:
-            if len(parts) == 1 and not parts[0][0]:
-                columns[key] = _floats(parts[0][1])
-                continue
-            col = np.full(n, np.nan)
-            for idx, values in parts:
-                col[idx] = _floats(values)
-            columns[key] = col
-        else:
-            obj = np.full(n, np.nan, dtype=object)
-            for idx, values in parts:  # fromiter: a list value stays one cell
-                taken = np.fromiter(values, dtype=object, count=len(values))
-                obj[idx if idx else slice(None)] = taken
-            columns[key] = obj
-    return pd.DataFrame(columns, index=pd.RangeIndex(n))
-
-
-def _floats(values: list[Any]) -> np.ndarray:
-    """JSON numbers (and nulls, as NaN) as float64."""
-    return np.fromiter(values, np.float64, count=len(values))
-
-
 def rows_to_frame(
     rows: Sequence[dict[str, Any]],
     steps: Sequence[int] | np.ndarray,
@@ -225,7 +175,7 @@ def rows_to_frame(
     if not rows:
         return empty_frame()
     if table is None:
-        table = records_table(rows)
+        table = pd.DataFrame.from_records(list(rows))
     skipped = set(skip)
     names: list[str] = []
     columns: list[np.ndarray] = []

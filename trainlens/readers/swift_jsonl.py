@@ -13,13 +13,7 @@ from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import brief, step_mask
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
-from trainlens.readers._rows import (
-    ascii_cells,
-    parse_step_fraction,
-    records_table,
-    rows_to_frame,
-    scan_numbers,
-)
+from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
 
 #: Keys that carry the step rather than a metric.
 _STEP_KEYS = ("global_step/max_steps", "iteration", "global_step", "step")
@@ -86,36 +80,36 @@ def read_swift_jsonl(
     lines = read_json_lines(path, offset, final=final, first_line=first_line)
     warnings: list[ReadWarning] = []
     meta: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = lines.objects
-    row_lines: list[int] = lines.line_numbers
-    nan_rows: list[int] = lines.nan_rows
-    special = {  # records with a summary / end-of-training key: a few, if any
-        i
-        for key in _RECORD_KEYS
-        for i in compress(range(len(rows)), map(dict.__contains__, rows, repeat(key)))
-    }
+    objects = lines.objects
+    special = sorted(  # records with a summary / end-of-training key: a few, if any
+        {
+            i
+            for key in _RECORD_KEYS
+            for i in compress(range(len(objects)), map(dict.__contains__, objects, repeat(key)))
+        }
+    )
+    for i in special:
+        obj = objects[i]
+        if "log_history" in obj or "last_model_checkpoint" in obj:
+            meta.update({k: obj[k] for k in _SUMMARY_KEYS if k in obj and obj[k] is not None})
+            continue
+        # HF's end-of-training line ("train_runtime"): run metadata, not a data point
+        meta["train_summary"] = {
+            k: float(v)
+            for k, v in obj.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
+        if end_max is not None:
+            meta["max_steps"] = end_max
+    rows, row_lines, nan_rows = objects, lines.line_numbers, lines.nan_rows
     if special:
-        rows, row_lines, nan_rows = [], [], []
-        literal_nan = set(lines.nan_rows)
-        for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
-            usual = i not in special
-            if not usual and ("log_history" in obj or "last_model_checkpoint" in obj):
-                meta.update({k: obj[k] for k in _SUMMARY_KEYS if k in obj and obj[k] is not None})
-                continue
-            if not usual:  # HF's end-of-training line: run metadata, not a data point
-                meta["train_summary"] = {
-                    k: float(v)
-                    for k, v in obj.items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                }
-                _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
-                if end_max is not None:
-                    meta["max_steps"] = end_max
-                continue
-            if i in literal_nan:
-                nan_rows.append(len(rows))
-            rows.append(obj)
-            row_lines.append(line_no)
+        usual = [True] * len(objects)
+        for i in special:
+            usual[i] = False
+        rows, row_lines = list(compress(rows, usual)), list(compress(row_lines, usual))
+        position = np.cumsum(usual) - 1
+        nan_rows = [int(position[r]) for r in lines.nan_rows if usual[r]]
     if not rows:
         return ReadResult(
             frame=rows_to_frame([], []),
@@ -123,7 +117,7 @@ def read_swift_jsonl(
             warnings=lines.all_warnings(),
             end_offset=lines.end_offset,
         )
-    table = records_table(rows)
+    table = pd.DataFrame.from_records(rows)
     steps, max_steps, used = _steps(table)
     if max_steps is not None:
         meta["max_steps"] = max_steps
