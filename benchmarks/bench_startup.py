@@ -5,8 +5,10 @@
 Each command runs ``--repeat`` times (default 5) as a fresh process, the commands interleaved
 round by round so that a change in the load of the box hits them all alike; the median and the
 best wall time of each are printed, with the time over ``python -c pass`` measured in the same
-run. The gate input is a 100-step ms-swift ``logging.jsonl`` (written once under
-``bench-data/``, as ``bench_load.py`` writes its big one).
+run, and the median CPU time (user + system: less sensitive than wall time to other jobs on the
+box). Modules load from their ``.pyc`` files, as in an installed copy (``PYTHONDONTWRITEBYTECODE``
+is dropped for the runs). The gate input is a 100-step ms-swift ``logging.jsonl`` (written
+once under ``bench-data/``, as ``bench_load.py`` writes its big one).
 
 Targets (issue 14): ``trainlens --version`` at most 0.15 s over the bare interpreter;
 ``trainlens gate RUN --fail-on "kl>10"`` on a 100-step run at most 0.6 s in all.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,13 +49,17 @@ def trainlens_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from trainlens.cli import main; main()"]
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run of ``argv``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr.decode()}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -69,6 +76,7 @@ def main() -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     env.pop("GITHUB_ACTIONS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from their .pyc
     tl = trainlens_command()
     commands = {"python -c pass (bare)": [sys.executable, "-c", "pass"]}
     for label, rest, _, _ in CASES:
@@ -77,9 +85,12 @@ def main() -> None:
         timed(argv, env)
     load_before = os.getloadavg()
     times: dict[str, list[float]] = {label: [] for label in commands}
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(args.repeat):
         for label, argv in commands.items():
-            times[label].append(timed(argv, env))
+            wall, used = timed(argv, env)
+            times[label].append(wall)
+            cpu[label].append(used)
     load_after = os.getloadavg()
 
     bare = statistics.median(times["python -c pass (bare)"])
@@ -87,7 +98,10 @@ def main() -> None:
         f"{os.cpu_count()} CPUs; load average {load_before[0]:.2f} before, "
         f"{load_after[0]:.2f} after; {args.repeat} runs each, interleaved\n"
     )
-    header = f"{'command':38} {'median s':>9} {'best s':>7} {'over bare':>10} {'x bare':>7}  target"
+    header = (
+        f"{'command':38} {'median s':>9} {'best s':>7} {'over bare':>10} {'x bare':>7} "
+        f"{'CPU s':>6}  target"
+    )
     print(header)
     print("-" * (len(header) + 12))
     targets = {label: (target, kind) for label, _, target, kind in CASES}
@@ -99,8 +113,8 @@ def main() -> None:
             measured = med - bare if kind == "over bare" else med
             verdict = f"<= {target:.2f} s {kind}: {'met' if measured <= target else 'NOT met'}"
         print(
-            f"{label:38} {med:9.3f} {min(values):7.3f} {med - bare:10.3f} {med / bare:7.1f}  "
-            f"{verdict}"
+            f"{label:38} {med:9.3f} {min(values):7.3f} {med - bare:10.3f} {med / bare:7.1f} "
+            f"{statistics.median(cpu[label]):6.3f}  {verdict}"
         )
 
 
