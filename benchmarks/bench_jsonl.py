@@ -5,7 +5,8 @@
 Reads the ms-swift v3 ``logging.jsonl`` that ``bench_load.py`` writes (40 keys x 100,000 lines,
 133 MB; written once under ``bench-data/``). The loaders alternate, round after round, so that
 a change in the load of the box hits both alike; medians and bests are printed with the ratio
-to polars. polars is no dependency of trainlens: without it the ratio is left out, with a note
+to polars, and the CPU time of each (all threads: polars uses every core, the trainlens reader
+one). polars is no dependency of trainlens: without it the ratio is left out, with a note
 (``pip install polars`` to get it).
 
 Target (issue 14): the trainlens reader within 1.2x of ``polars.read_ndjson``.
@@ -63,26 +64,33 @@ def main() -> None:
     funcs = loaders()
     rows = {name: fn(path) for name, fn in funcs.items()}  # warm: page cache, imports
     times: dict[str, list[float]] = {name: [] for name in funcs}
+    cpu: dict[str, list[float]] = {name: [] for name in funcs}
     load_before = os.getloadavg()[0]
     for _ in range(args.repeat):
         for name, fn in funcs.items():
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             fn(path)
             times[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - used)  # every thread of the process
     load_after = os.getloadavg()[0]
     size = path.stat().st_size / 2**20
     print(
         f"{path} ({size:.0f} MiB, {args.steps:,} lines); {os.cpu_count()} CPUs, load average "
         f"{load_before:.2f} before, {load_after:.2f} after; {args.repeat} rounds\n"
     )
-    header = f"{'loader':28} {'rows':>10} {'median s':>9} {'best s':>7} {'vs polars':>10}"
+    header = (
+        f"{'loader':28} {'rows':>10} {'median s':>9} {'best s':>7} {'vs polars':>10} {'CPU s':>6}"
+    )
     print(header)
     print("-" * len(header))
     polars = times.get("polars.read_ndjson")
     for name, values in times.items():
         med = statistics.median(values)
         ratio = f"{med / statistics.median(polars):9.2f}x" if polars else "-"
-        print(f"{name:28} {rows[name]:>10,} {med:9.3f} {min(values):7.3f} {ratio:>10}")
+        print(
+            f"{name:28} {rows[name]:>10,} {med:9.3f} {min(values):7.3f} {ratio:>10} "
+            f"{statistics.median(cpu[name]):6.2f}"
+        )
     if polars is None:
         print("\npolars is not installed: no ratio (pip install polars to measure it)")
     else:
