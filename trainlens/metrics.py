@@ -175,10 +175,14 @@ def _check_alias_fields(name: Any, spec: dict[str, Any], origin: str) -> None:
         raise TrainlensError(f"{where}: any_prefix must be true or false")
 
 
+#: libyaml's safe loader when PyYAML has it (the alias table is read by every command).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_LOADER)  # a safe loader
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
