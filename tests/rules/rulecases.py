@@ -327,6 +327,23 @@ CASES: list[Case] = [
         skipped_code="kl_off",
     ),
     Case("kl_stuck_zero", "stuck", lambda: _stuck(), fires=((1, 1),)),
+    # late onset: the last 5% at 0 while the learning rate decays to 0 on the last points
+    Case(
+        "kl_stuck_zero",
+        "late",
+        lambda: make(at(grpo(400), "kl", (381, 400), 0.0)),
+        fires=((381, 381),),
+    ),
+    Case(  # 10 points at 0 logged every 10 steps, the learning rate 0 on the last one
+        "kl_stuck_zero",
+        "late_coarse",
+        lambda: make(at(grpo(200, every=10), "kl", (110, 200), 0.0)),
+        fires=((110, 110),),
+    ),
+    Case("kl_stuck_zero", "short", lambda: make(at(grpo(8), "kl", (1, 8), 0.0)), fires=((1, 1),)),
+    Case("kl_stuck_zero", "short_healthy", lambda: make(grpo(8))),
+    # 0 for a few points in the middle (a reference-model sync, a logging gap): it recovers
+    Case("kl_stuck_zero", "brief_zero", lambda: make(at(grpo(400), "kl", (200, 215), 0.0))),
     # --- gradients --------------------------------------------------------------------------
     Case("grad_explosion", "grpo_warmup", lambda: make(grpo())),
     Case("grad_explosion", "sft", lambda: make(sft())),
