@@ -202,6 +202,47 @@ def _exp_growth(n: int) -> Series:
     }
 
 
+def _late_growth(onset: float, decades: float, sign: float = 1.0) -> Series:
+    """An SFT run whose loss grows geometrically by ``decades`` decades from ``onset`` (a share
+    of the run) to its end (``sign`` -1: an actor loss running to -inf)."""
+    s = sft()
+    steps, loss = s["loss"]
+    i = int(onset * len(steps))
+    grown = loss.copy()
+    grown[i:] = loss[i] * 10 ** (decades * np.arange(1, len(steps) - i + 1) / (len(steps) - i))
+    s["loss"] = (steps, sign * grown)
+    return s
+
+
+def _noisy_then_flat(level_after: float = 0.45) -> Series:
+    """A reward noisy around 1.2 (σ 0.25) for 1,500 steps, then flat at ``level_after``."""
+    s = grpo(3000)
+    steps = s["reward"][0]
+    rng = np.random.default_rng(13)
+    half = len(steps) // 2
+    s["reward"] = (steps, np.r_[rng.normal(1.2, 0.25, half), rng.normal(level_after, 0.02, half)])
+    return s
+
+
+def _reward_drift() -> Series:
+    """A reward drifting down by 70 % over the run (a penalty growing with length): no step."""
+    s = grpo(600)
+    steps = s["reward"][0]
+    rng = np.random.default_rng(5)
+    s["reward"] = (steps, 1.0 - 0.7 * steps / 600 + rng.normal(0, 0.08, len(steps)))
+    return s
+
+
+def _sparse_reward() -> Series:
+    """Binary rewards over groups of 8 that mostly all fail, rarer successes late in the run."""
+    s = grpo(600)
+    steps = s["reward"][0]
+    rng = np.random.default_rng(6)
+    p = np.where(steps < 400, 0.04, 0.02)
+    s["reward"] = (steps, rng.binomial(8, p) / 8)
+    return s
+
+
 def _restarted() -> Run:
     base = grpo(200)
     return make(
@@ -437,6 +478,21 @@ CASES: list[Case] = [
     Case("loss_divergence", "grpo", lambda: make(grpo())),
     Case("loss_divergence", "ppo", lambda: make(ppo())),
     Case("loss_divergence", "td3_actor", lambda: make(_exp_growth(40)), fires=((1100, 5000),)),
+    Case("loss_divergence", "mid_run", lambda: make(_late_growth(0.5, 3.0)), fires=((700, 760),)),
+    Case("loss_divergence", "late", lambda: make(_late_growth(0.9, 4.0)), fires=((1300, 1360),)),
+    Case(
+        "loss_divergence",
+        "late_negative",
+        lambda: make(_late_growth(0.8, 4.0, -1.0)),
+        fires=((1140, 1210),),
+    ),
+    # a lasting 10x rise late in the run, and a loss slowly growing 30x: no divergence
+    Case(
+        "loss_divergence",
+        "late_rise_10x",
+        lambda: make(at(sft(), "loss", (1300, 1500), 10.0, mode="mul")),
+    ),
+    Case("loss_divergence", "slow_30x", lambda: make(_late_growth(0.0, 1.5))),
     Case("nan_inf", "grpo", lambda: make(grpo())),
     Case(
         "nan_inf",
@@ -541,6 +597,28 @@ CASES: list[Case] = [
         fires=((300, 300),),
         peak=300,
     ),
+    Case(  # rises for 3 logged points, then exactly 0 for 30: no long running level needed
+        "reward_collapse",
+        "early_zero",
+        lambda: make(at(grpo(33), "reward", (1, 33), np.r_[0.2, 0.4, 0.6, np.zeros(30)])),
+        fires=((4, 4),),
+    ),
+    Case(
+        "reward_collapse",
+        "noisy_then_flat",
+        lambda: make(_noisy_then_flat()),
+        fires=((1490, 1510),),
+    ),
+    Case(
+        "reward_collapse",
+        "short_late",
+        lambda: make(at(grpo(8), "reward", (5, 8), 0.1)),
+        fires=((5, 5),),
+    ),
+    # a slow downward drift of the reward, a reward whose noise shrinks, sparse binary rewards
+    Case("reward_collapse", "slow_drift", lambda: make(_reward_drift())),
+    Case("reward_collapse", "noise_shrinks", lambda: make(_noisy_then_flat(level_after=1.2))),
+    Case("reward_collapse", "sparse_binary", lambda: make(_sparse_reward())),
     Case("entropy_collapse", "grpo", lambda: make(grpo())),
     Case("entropy_collapse", "ppo", lambda: make(ppo())),
     Case(
