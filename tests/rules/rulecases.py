@@ -243,6 +243,25 @@ def _sparse_reward() -> Series:
     return s
 
 
+def _settled(findings: list[Any]) -> None:
+    (f,) = findings
+    assert f.params["settled"] and f.params["rho"] > -0.6  # fell for good, not steadily
+
+
+def _ten_step_warmup(teacher_falls: bool = False) -> Series:
+    """The critic warm-up of issue 12: ten logged steps, the student falling from 1.03 while
+    the teacher wobbles (``teacher_falls``: the teacher falls as far as the student)."""
+    s = {k: (st[:10], v[:10]) for k, (st, v) in critic().items()}
+    student = np.array([1.03, 0.43, -0.12, -0.72, -0.94, -1.12, -0.90, -0.85, -0.64, -0.67])
+    teacher = np.array([1.24, 1.49, 1.83, 1.46, 1.31, 1.08, 1.00, 1.04, 0.96, 1.04])
+    s["critic/student_score_mean"] = (s["critic/student_score_mean"][0], student)
+    s["critic/teacher_score_mean"] = (
+        s["critic/teacher_score_mean"][0],
+        teacher - (1.7 * np.arange(10) / 9 if teacher_falls else 0.0),
+    )
+    return s
+
+
 def _restarted() -> Run:
     base = grpo(200)
     return make(
@@ -696,6 +715,42 @@ CASES: list[Case] = [
             )
         ),
         fires=((1, 10),),
+    ),
+    Case(  # the critic warm-up's ten steps: falls, rebounds a little, stays down (rho -0.47)
+        "score_collapse",
+        "warmup_ten_steps",
+        lambda: make(_ten_step_warmup()),
+        fires=((1, 2),),
+        check=lambda fs: _settled(fs),
+    ),
+    Case(
+        "score_collapse",
+        "late_fall",
+        lambda: make(
+            at(
+                critic(200),
+                "critic/student_score_mean",
+                (181, 200),
+                1.0 - np.linspace(0.09, 1.8, 20),
+            )
+        ),
+        fires=((170, 185),),
+    ),
+    # a dip that comes back; the same ten steps with the teacher falling as far
+    Case(
+        "score_collapse",
+        "dip_recovers",
+        lambda: make(
+            at(
+                critic(),
+                "critic/student_score_mean",
+                (20, 40),
+                1.0 - np.r_[np.linspace(0, 1.5, 11), np.linspace(1.35, 0, 10)],
+            )
+        ),
+    ),
+    Case(
+        "score_collapse", "ten_steps_both_fall", lambda: make(_ten_step_warmup(teacher_falls=True))
     ),
     Case("score_diff_out_of_range", "in_band", lambda: make(critic())),
     Case(
