@@ -248,6 +248,38 @@ def _settled(findings: list[Any]) -> None:
     assert f.params["settled"] and f.params["rho"] > -0.6  # fell for good, not steadily
 
 
+def _noisy_corr() -> Series:
+    """A critic whose per-step length-reward correlation is noisy (σ 0.12) around 0."""
+    s = critic(1000)
+    steps = s["critic/length_reward_corr"][0]
+    rng = np.random.default_rng(8)
+    s["critic/length_reward_corr"] = (steps, rng.normal(0, 0.12, len(steps)))
+    return s
+
+
+def _kl_ramp() -> Series:
+    """A healthy GRPO run whose KL climbs steeply from 0 (x10 every few steps) to 0.13 at step
+    19 and settles around 0.07."""
+    s = grpo(200)
+    steps = s["kl"][0]
+    rng = np.random.default_rng(9)
+    ramp = 0.134 * np.clip(steps / 19, 0, 1) ** 4
+    settle = 0.07 + 0.06 * np.exp(-(steps - 19) / 10)
+    kl = np.where(steps <= 19, ramp, settle) * np.exp(rng.normal(0, 0.15, len(steps)))
+    kl[:2] = 0.0
+    s["kl"] = (steps, kl)
+    return s
+
+
+def _epoch_loss(second: float) -> Series:
+    """A Keras-style log, one point per epoch from 0: 12.4 at epoch 0, ``second`` at epoch 1,
+    then 5.6 and a slow decline to 4."""
+    steps = np.arange(30)
+    rng = np.random.default_rng(10)
+    loss = np.r_[12.4, second, 5.6, 4.6 - 0.6 * np.arange(27) / 26 + rng.normal(0, 0.02, 27)]
+    return {"loss": (steps, loss), "lr": (steps, np.where(steps < 8, 0.1, 0.02))}
+
+
 def _ten_step_warmup(teacher_falls: bool = False) -> Series:
     """The critic warm-up of issue 12: ten logged steps, the student falling from 1.03 while
     the teacher wobbles (``teacher_falls``: the teacher falls as far as the student)."""
@@ -378,6 +410,14 @@ CASES: list[Case] = [
         peak=300,
     ),
     Case("kl_spike", "limit", lambda: make(at(grpo(), "kl", [450], 19.6)), fires=((450, 450),)),
+    # KL climbing steeply from 0 over the first 20 steps (LoRA, high lr), then settling lower
+    Case("kl_spike", "steep_ramp", lambda: make(_kl_ramp())),
+    Case(
+        "kl_spike",
+        "spike_after_ramp",
+        lambda: make(at(_kl_ramp(), "kl", [120], 1.2)),
+        fires=((120, 120),),
+    ),
     Case("kl_stuck_zero", "grpo", lambda: make(grpo())),
     Case("kl_stuck_zero", "lr_zero", lambda: _stuck(lr_zero=True)),
     Case(
@@ -494,6 +534,10 @@ CASES: list[Case] = [
     Case("loss_spike", "sft_epochs", lambda: make(sft())),
     Case("loss_spike", "grpo_negative", lambda: make(grpo()), skipped_code="negative_loss"),
     Case("loss_spike", "spike", lambda: make(at(sft(), "loss", [800], 4.5)), fires=((800, 800),)),
+    # an epoch-level log: 12.4, 18.4 at the second point, then 5.6 and slowly down
+    Case("loss_spike", "second_point", lambda: make(_epoch_loss(18.4)), fires=((1, 1),)),
+    Case("loss_spike", "falling_start", lambda: make(_epoch_loss(9.0))),
+    Case("loss_spike", "warmup_first_point", lambda: make(at(sft(), "loss", [1], 40.0))),
     Case("loss_divergence", "grpo", lambda: make(grpo())),
     Case("loss_divergence", "ppo", lambda: make(ppo())),
     Case("loss_divergence", "td3_actor", lambda: make(_exp_growth(40)), fires=((1100, 5000),)),
@@ -768,6 +812,19 @@ CASES: list[Case] = [
         fires=((1, 1),),
     ),
     Case("length_bias", "per_sample", lambda: _per_sample(0.5), fires=((0, 0),)),
+    Case(  # turns negative only over the last 10 % of the run
+        "length_bias",
+        "turns_late",
+        lambda: make(at(critic(200), "critic/length_reward_corr", (181, 200), -0.25, mode="set")),
+        fires=((178, 183),),
+    ),
+    # a noisy correlation around 0 (small batches), and one brief excursion that comes back
+    Case("length_bias", "noisy_zero", lambda: make(_noisy_corr())),
+    Case(
+        "length_bias",
+        "brief_excursion",
+        lambda: make(at(critic(200), "critic/length_reward_corr", (150, 160), -0.3)),
+    ),
     Case("hard_sample_collapse", "steady", lambda: make(critic())),
     Case(
         "hard_sample_collapse",

@@ -162,6 +162,47 @@ def diverging_scores(
     ]
 
 
+def _late_correlation(corr: Trace, limit: float, min_points: int, k: float) -> list[Window]:
+    """The window of a correlation that turned late (see ``length_correlation``), or none."""
+    r = corr.values
+    n = len(r)
+    noise = _point_noise(r)
+    length = int(n * 0.8)
+    while length >= min_points:
+        tail = r[n - length :]
+        m = float(np.mean(tail))
+        if abs(m) > limit and abs(m) >= k * noise / np.sqrt(length):
+            i = n - length
+            cusum = np.abs(np.cumsum(r - np.mean(r)))
+            a = max(int(np.argmax(cusum[i - 1 : n - 1])) + i, i) if i > 0 else 0
+            a = min(a, n - 1)
+            p = a + int(np.argmax(np.abs(r[a:])))
+            return [
+                win(
+                    corr,
+                    a,
+                    n - 1,
+                    p,
+                    None,
+                    mean_r=float(np.mean(r[a:])),
+                    mean_abs_r=float(np.mean(np.abs(r[a:]))),
+                    n_points=n - a,
+                    late=True,
+                    from_step=int(corr.steps[a]),
+                )
+            ]
+        nxt = int(length * 0.8)
+        length = nxt if nxt < length else length - 1
+    return []
+
+
+def _point_noise(v: np.ndarray) -> float:
+    """Point-to-point noise: the IQR of the first differences, as a standard deviation."""
+    if len(v) < 3:
+        return 0.0
+    return float(np.subtract(*np.percentile(np.diff(v), [75, 25]))) / 1.349 / np.sqrt(2.0)
+
+
 def _student_falls(
     steps: np.ndarray,
     v: np.ndarray,
@@ -189,7 +230,7 @@ def _student_falls(
     return s0, s1, t0, t1, r, bool(settled and not steady)
 
 
-@detector(outputs=("mean_r", "mean_abs_r", "n_points"))
+@detector(outputs=("mean_r", "mean_abs_r", "n_points", "late", "from_step"))
 def length_correlation(
     corr: Trace | None = None,
     length: Trace | None = None,
@@ -197,30 +238,37 @@ def length_correlation(
     *,
     limit: Share = 0.15,
     min_points: Annotated[int, Range(2, MAX_COUNT)] = 5,
+    k: Positive = 4.0,
 ) -> list[Window]:
-    """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``;
-    without one, Pearson r between per-sample length and score series (aligned on their common
-    steps) above ``limit`` in absolute value."""
+    """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``
+    over the whole log; or, when it is not, a correlation that turned late: over the last
+    80 %, 64 %, ... of the points (down to ``min_points``), the longest span whose mean r is
+    beyond ``limit`` in absolute value and beyond ``k`` standard errors (the series'
+    point-to-point noise / √points), its window from where the mean changed (``late``,
+    ``from_step``). Without a logged correlation, Pearson r between per-sample length and
+    score series (aligned on their common steps) above ``limit`` in absolute value."""
     if corr is not None:
         r = corr.values
         if len(r) < min_points:
             return []
         mean_abs = float(np.mean(np.abs(r)))
-        if mean_abs <= limit:
-            return []
-        p = int(np.argmax(np.abs(r)))
-        return [
-            win(
-                corr,
-                0,
-                len(r) - 1,
-                p,
-                None,
-                mean_r=float(np.mean(r)),
-                mean_abs_r=mean_abs,
-                n_points=len(r),
-            )
-        ]
+        if mean_abs > limit:
+            p = int(np.argmax(np.abs(r)))
+            return [
+                win(
+                    corr,
+                    0,
+                    len(r) - 1,
+                    p,
+                    None,
+                    mean_r=float(np.mean(r)),
+                    mean_abs_r=mean_abs,
+                    n_points=len(r),
+                    late=False,
+                    from_step=int(corr.steps[0]),
+                )
+            ]
+        return _late_correlation(corr, limit, min_points, k)
     if length is None or score is None:
         raise NotApplicable(
             "needs_inputs", needs="length_reward_corr, or both sample_length and sample_score"
