@@ -27,7 +27,14 @@ from trainlens.engine.registry import (
     detector,
 )
 from trainlens.engine.registry import window as win
-from trainlens.engine.stats import align_last, as_percent, centered_median, segments, spearman
+from trainlens.engine.stats import (
+    align_last,
+    as_percent,
+    centered_median,
+    knee,
+    segments,
+    spearman,
+)
 
 
 @detector(outputs=("from_pct", "to_pct", "jump_pts"))
@@ -81,6 +88,8 @@ def accuracy_jump(
         "teacher_end",
         "drop",
         "rho",
+        "settled",
+        "from_step",
     )
 )
 def diverging_scores(
@@ -92,31 +101,45 @@ def diverging_scores(
     k: NonNegative = 3.0,
     teacher_ratio: NonNegative = 0.3,
     min_points: Annotated[int, Range(2, MAX_COUNT)] = 8,
+    stay: Share = 0.8,
 ) -> list[Window]:
-    """The first series falls steadily (Spearman ρ with step ≤ ``rho``; start-to-end drop of the
-    medians of the first/last ``edge`` share ≥ ``k`` × its point-to-point noise) while the
-    second stays level (its own change ≤ ``teacher_ratio`` × that drop)."""
+    """The first series falls while the second stays level, over the whole log or over its
+    last part (a fall that starts late): over the points from ``from_step`` to the end, the
+    drop of the medians of their first/last ``edge`` share is ≥ ``k`` × the first series'
+    point-to-point noise (over the whole log), the fall is steady (Spearman ρ with step ≤
+    ``rho``) or for good (``settled``: ≥ ``stay`` of the points after the first ``edge`` share
+    lie below the midpoint of the two levels, a fall that rebounds a little, as a short warm-up
+    does), and the second series' own change over the same points is ≤ ``teacher_ratio`` ×
+    that drop. The tested spans are the whole log, then the last 80 %, 64 %, ... of it down to
+    ``min_points`` points; the longest that passes is reported. The window starts at the
+    highest smoothed point of the first half (whole log) or where the level turns into the
+    fall (a knee; last part)."""
     n = len(student)
     if n < min_points:
         return []
-    e = max(2, round(edge * n))
     v = student.values
-    s0, s1 = float(np.median(v[:e])), float(np.median(v[-e:]))
-    drop = s0 - s1
+    t = align_last(student.steps, teacher.steps, teacher.values)
     diffs = np.diff(v)
     noise = float(np.subtract(*np.percentile(diffs, [75, 25]))) / 1.349 / np.sqrt(2.0)
-    r = spearman(student.steps, v)
-    t = align_last(student.steps, teacher.steps, teacher.values)
-    t0, t1 = float(np.median(t[:e])), float(np.median(t[-e:]))
-    if not (
-        drop > 0
-        and r <= rho
-        and drop >= k * max(noise, _TINY)
-        and abs(t1 - t0) <= teacher_ratio * drop
-    ):
+    length = n
+    found = None
+    while length >= min_points:
+        i = n - length
+        found = _student_falls(
+            student.steps[i:], v[i:], t[i:], noise, edge, rho, k, teacher_ratio, stay
+        )
+        if found is not None:
+            break
+        nxt = int(length * 0.8)
+        length = nxt if nxt < length else length - 1
+    if found is None:
         return []
-    sm = centered_median(v, 5)
-    a = int(np.argmax(sm[: n // 2 + 1]))
+    s0, s1, t0, t1, r, settled = found
+    if i == 0:  # the whole log falls: from its highest (smoothed) point in the first half
+        sm = centered_median(v, 5)
+        a = int(np.argmax(sm[: n // 2 + 1]))
+    else:  # a late fall: from where the level turns into the fall
+        a = i + knee(v[i:])
     p = a + int(np.argmin(v[a:]))
     return [
         win(
@@ -127,17 +150,87 @@ def diverging_scores(
             s0,
             student_start=s0,
             student_end=s1,
-            student_first=float(v[0]),
+            student_first=float(v[i]),
             student_last=float(v[-1]),
             teacher_start=t0,
             teacher_end=t1,
-            drop=drop,
+            drop=s0 - s1,
             rho=r,
+            settled=settled,
+            from_step=int(student.steps[i]),
         )
     ]
 
 
-@detector(outputs=("mean_r", "mean_abs_r", "n_points"))
+def _late_correlation(corr: Trace, limit: float, min_points: int, k: float) -> list[Window]:
+    """The window of a correlation that turned late (see ``length_correlation``), or none."""
+    r = corr.values
+    n = len(r)
+    noise = _point_noise(r)
+    length = int(n * 0.8)
+    while length >= min_points:
+        tail = r[n - length :]
+        m = float(np.mean(tail))
+        if abs(m) > limit and abs(m) >= k * noise / np.sqrt(length):
+            i = n - length
+            cusum = np.abs(np.cumsum(r - np.mean(r)))
+            a = max(int(np.argmax(cusum[i - 1 : n - 1])) + i, i) if i > 0 else 0
+            a = min(a, n - 1)
+            p = a + int(np.argmax(np.abs(r[a:])))
+            return [
+                win(
+                    corr,
+                    a,
+                    n - 1,
+                    p,
+                    None,
+                    mean_r=float(np.mean(r[a:])),
+                    mean_abs_r=float(np.mean(np.abs(r[a:]))),
+                    n_points=n - a,
+                    late=True,
+                    from_step=int(corr.steps[a]),
+                )
+            ]
+        nxt = int(length * 0.8)
+        length = nxt if nxt < length else length - 1
+    return []
+
+
+def _point_noise(v: np.ndarray) -> float:
+    """Point-to-point noise: the IQR of the first differences, as a standard deviation."""
+    if len(v) < 3:
+        return 0.0
+    return float(np.subtract(*np.percentile(np.diff(v), [75, 25]))) / 1.349 / np.sqrt(2.0)
+
+
+def _student_falls(
+    steps: np.ndarray,
+    v: np.ndarray,
+    t: np.ndarray,
+    noise: float,
+    edge: float,
+    rho: float,
+    k: float,
+    teacher_ratio: float,
+    stay: float,
+) -> tuple[float, float, float, float, float, bool] | None:
+    """(student start/end levels, teacher start/end levels, ρ, settled) when ``v`` falls and
+    ``t`` stays level over these points (see ``diverging_scores``); else None."""
+    e = max(2, round(edge * len(v)))
+    s0, s1 = float(np.median(v[:e])), float(np.median(v[-e:]))
+    t0, t1 = float(np.median(t[:e])), float(np.median(t[-e:]))
+    drop = s0 - s1
+    if not (drop > 0 and drop >= k * max(noise, _TINY) and abs(t1 - t0) <= teacher_ratio * drop):
+        return None
+    r = spearman(steps, v)
+    steady = r <= rho
+    settled = bool(np.mean(v[e:] < (s0 + s1) / 2) >= stay) and r < 0
+    if not (steady or settled):
+        return None
+    return s0, s1, t0, t1, r, bool(settled and not steady)
+
+
+@detector(outputs=("mean_r", "mean_abs_r", "n_points", "late", "from_step"))
 def length_correlation(
     corr: Trace | None = None,
     length: Trace | None = None,
@@ -145,30 +238,37 @@ def length_correlation(
     *,
     limit: Share = 0.15,
     min_points: Annotated[int, Range(2, MAX_COUNT)] = 5,
+    k: Positive = 4.0,
 ) -> list[Window]:
-    """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``;
-    without one, Pearson r between per-sample length and score series (aligned on their common
-    steps) above ``limit`` in absolute value."""
+    """Length–reward correlation: the mean |r| of a logged correlation series above ``limit``
+    over the whole log; or, when it is not, a correlation that turned late: over the last
+    80 %, 64 %, ... of the points (down to ``min_points``), the longest span whose mean r is
+    beyond ``limit`` in absolute value and beyond ``k`` standard errors (the series'
+    point-to-point noise / √points), its window from where the mean changed (``late``,
+    ``from_step``). Without a logged correlation, Pearson r between per-sample length and
+    score series (aligned on their common steps) above ``limit`` in absolute value."""
     if corr is not None:
         r = corr.values
         if len(r) < min_points:
             return []
         mean_abs = float(np.mean(np.abs(r)))
-        if mean_abs <= limit:
-            return []
-        p = int(np.argmax(np.abs(r)))
-        return [
-            win(
-                corr,
-                0,
-                len(r) - 1,
-                p,
-                None,
-                mean_r=float(np.mean(r)),
-                mean_abs_r=mean_abs,
-                n_points=len(r),
-            )
-        ]
+        if mean_abs > limit:
+            p = int(np.argmax(np.abs(r)))
+            return [
+                win(
+                    corr,
+                    0,
+                    len(r) - 1,
+                    p,
+                    None,
+                    mean_r=float(np.mean(r)),
+                    mean_abs_r=mean_abs,
+                    n_points=len(r),
+                    late=False,
+                    from_step=int(corr.steps[0]),
+                )
+            ]
+        return _late_correlation(corr, limit, min_points, k)
     if length is None or score is None:
         raise NotApplicable(
             "needs_inputs", needs="length_reward_corr, or both sample_length and sample_score"

@@ -362,7 +362,18 @@ def collapse_from_peak(
     return out
 
 
-@detector(outputs=("growth", "start_level", "end_level", "rho", "first_value", "last_value"))
+@detector(
+    outputs=(
+        "growth",
+        "start_level",
+        "end_level",
+        "rho",
+        "first_value",
+        "last_value",
+        "late",
+        "from_step",
+    )
+)
 def magnitude_growth(
     s: Trace,
     *,
@@ -371,11 +382,15 @@ def magnitude_growth(
     rho: Correlation = 0.8,
     min_points: Count = 8,
 ) -> list[Window]:
-    """|value| grows steadily by ``factor`` or more: the median of |value| over the last
-    ``edge`` share of the points (``end_level``) is ≥ ``factor`` × that over the first share
-    (``start_level``), and |value| rises with the step (Spearman ρ ≥ ``rho``). Works whatever
-    the sign (a loss diverging to −1e6). The window starts where the growth does: the last point,
-    before the largest |value|, at the lowest |value| logged up to it, within 4× the noise of
+    """|value| grows steadily by ``factor`` or more, over the whole log or over its last part
+    (a growth that starts mid-run): over the points from ``from_step`` to the end, the median of
+    |value| over their last ``edge`` share (``end_level``) is ≥ ``factor`` × that over their first
+    share (``start_level``) and ≥ ``factor`` × the median |value| of as many points before them,
+    and |value| rises with the step there (Spearman ρ ≥ ``rho``). The tested spans are the whole
+    log, then the last 80 %, 64 %, ... of it down to ``min_points`` points; the longest that
+    passes is reported (``late`` when it is not the whole log). Works whatever the sign (a
+    loss diverging to −1e6). The window starts where the growth does: the last point, before
+    the largest |value|, at the lowest |value| logged up to it, within 4× the noise of
     log |value| (from its second differences before |value| passed √``factor`` × the start
     level; a steady growth has none): the first point when the series grows from the start.
     ``first_value`` / ``last_value`` are the signed values at the window's start and at the
@@ -384,13 +399,18 @@ def magnitude_growth(
     if n < min_points:
         return []
     a = np.abs(s.values)
-    e = max(2, round(edge * n))
-    s0, s1 = float(np.median(a[:e])), float(np.median(a[-e:]))
-    if s0 <= 0 or s1 < factor * s0:
+    found = None
+    length = n
+    while length >= min_points:
+        i = n - length
+        found = _steady_growth(s.steps[i:], a[i:], a[max(0, i - length) : i], factor, edge, rho)
+        if found is not None:
+            break
+        nxt = int(length * 0.8)
+        length = nxt if nxt < length else length - 1
+    if found is None:
         return []
-    r = spearman(s.steps, a)
-    if not r >= rho:
-        return []
+    s0, s1, r = found
     p = int(np.argmax(a))
     x = np.log(np.maximum(a[: p + 1], _TINY))
     took_off = int(np.argmax(a > np.sqrt(factor) * s0))  # well into the growth by then
@@ -411,8 +431,24 @@ def magnitude_growth(
             rho=r,
             first_value=float(s.values[start]),
             last_value=float(s.values[-1]),
+            late=i > 0,
+            from_step=int(s.steps[i]),
         )
     ]
+
+
+def _steady_growth(
+    steps: np.ndarray, a: np.ndarray, before: np.ndarray, factor: float, edge: float, rho: float
+) -> tuple[float, float, float] | None:
+    """(start level, end level, ρ) when |value| ``a`` grows by ``factor`` from its first to its
+    last ``edge`` share, and from the level of the points ``before`` it, steadily; else None."""
+    e = max(2, round(edge * len(a)))
+    s0, s1 = float(np.median(a[:e])), float(np.median(a[-e:]))
+    ref = max(s0, float(np.median(before))) if len(before) else s0
+    if s0 <= 0 or s1 < factor * ref:
+        return None
+    r = spearman(steps, a)
+    return (s0, s1, r) if r >= rho else None
 
 
 @detector(outputs=("n_points", "share", "extreme", "first", "last"))
