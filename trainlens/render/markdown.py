@@ -162,10 +162,29 @@ class _Helpers:
             )
         return [self.t(c.text) for c in v.extra.causes] + generic
 
+    def _own_advice(self, v: FindingView) -> list[str]:
+        return [self.t(a.text) for a in v.extra.advice] + self._generic_advice(v)
+
     def advice_list(self, v: FindingView) -> list[str]:
         """Config-aware recommendations first, then the rule's own minus those the run's
-        config settles (covered above, or a setting the run already has)."""
-        return [self.t(a.text) for a in v.extra.advice] + self._generic_advice(v)
+        config settles (covered above, or a setting the run already has). A recommendation an
+        earlier section of the run already made is not repeated: the list refers to it."""
+        rr = self._runs.get(v.finding.run)
+        earlier: dict[str, int] = {}
+        for other in rr.ranked if rr is not None else ():
+            if other.number < v.number:
+                for text in self._own_advice(other):
+                    earlier.setdefault(text, other.number)
+        items, said = [], set()
+        for text in self._own_advice(v):
+            if text in earlier:
+                said.add(earlier[text])
+            else:
+                items.append(text)
+        if said:
+            numbers = _LIST_SEP[self.lang].join(str(n) for n in sorted(said))
+            items.append(self.t("label.advice_above", n=numbers))
+        return items
 
     def _generic_advice(self, v: FindingView) -> list[str]:
         """The rule's own advice the run's config does not settle and its evidence does not
