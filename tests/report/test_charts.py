@@ -229,8 +229,17 @@ def _assert_titles_clear(fig) -> None:
     boxes = [t.get_window_extent(renderer) for t in titles]
     for a, b in combinations(boxes, 2):
         assert not a.overlaps(b), "two titles overlap"
+    others = [
+        t
+        for t in fig.findobj(Text)
+        if t not in titles and t.get_visible() and t.get_text().strip() and t.axes is not None
+    ]
     for title, box in zip(titles, boxes):
         assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, f"{title.get_text()!r} leaves the figure"
+        for other_text in others:  # tick labels, a "1e-5" multiplier, a peak's label
+            assert not box.overlaps(other_text.get_window_extent(renderer)), (
+                f"title {title.get_text()!r} overlaps {other_text.get_text()!r}"
+            )
         for other in fig.axes:
             if other is title.axes or not other.get_visible():
                 continue
@@ -263,6 +272,16 @@ def test_overview_titles_never_overlap():
 )
 def test_example_chart_titles_never_overlap(example, chart):
     _assert_titles_clear(_figure(example, chart))
+
+
+def test_small_values_get_no_multiplier_under_the_title():
+    steps = np.arange(200)
+    p = Panel("learning_rate", steps, 1e-5 * (1 + np.sin(steps / 9.0)), windows=(Window(50, 60),))
+    fig = metric_figure(p, LABELS)
+    _assert_titles_clear(fig)
+    assert not fig.axes[0].yaxis.get_offset_text().get_text()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert any("e-5" in label or "e-05" in label for label in labels), labels
 
 
 def test_zoomed_metric_titles_never_overlap():

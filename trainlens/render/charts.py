@@ -201,6 +201,10 @@ def _use_log(values: np.ndarray) -> bool:
     return median > 0 and float(finite.max()) / median > 100
 
 
+def _tick(value: float, _pos: int | None = None) -> str:
+    return f"{value:.4g}".replace("e-0", "e-").replace("e+0", "e")
+
+
 def zoom_range(panel: Panel) -> tuple[float, float] | None:
     """The step range of the zoomed second panel: around the first window (the most pronounced
     finding) when every window is narrower than :data:`ZOOM_BELOW` of a run of at least
@@ -387,8 +391,10 @@ def _draw(
         )
     if _use_log(np.concatenate(shown)):
         ax.set_yscale("log")
-    else:
-        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useOffset=False)
+    else:  # each tick label complete: no "1e-5" multiplier above the axis, under the title
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
     ax.margins(x=0.02, y=0.18)  # head room for the annotations
     ax.set_title(_title(panel.title, width - AXIS_ROOM), fontsize=TITLE_SIZE, loc="left")
     ax.set_ylabel(panel.ylabel, fontsize=8)
@@ -409,11 +415,8 @@ def _rc(cjk: bool) -> Any:  # matplotlib types rc keys as a Literal union
 def _new_figure(size: tuple[float, float]) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    # constrained layout keeps titles, tick labels and neighbouring panels apart
-    layout = ConstrainedLayoutEngine(w_pad=0.04, h_pad=0.04, hspace=0.06, wspace=0.04)
-    fig = Figure(figsize=size, dpi=DPI, layout=layout)
+    fig = Figure(figsize=size, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
 
@@ -438,6 +441,7 @@ def _metric_figure(panel: Panel, labels: dict[str, str]) -> Any:
         ax = fig.add_subplot()
         _draw(ax, panel, labels, legend=True, max_labels=MAX_LABELS)
         ax.set_xlabel(labels["step"], fontsize=8)
+        fig.tight_layout()
         return fig
     ratios = (2.3, 1.0)
     ax, zax = fig.subplots(1, 2, width_ratios=ratios)
@@ -450,6 +454,7 @@ def _metric_figure(panel: Panel, labels: dict[str, str]) -> Any:
     zax.set_title(_title(zoom_title, SIZE[0] - main_width - AXIS_ROOM), fontsize=9, loc="left")
     for a in (ax, zax):
         a.set_xlabel(labels["step"], fontsize=8)
+    fig.tight_layout()
     return fig
 
 
@@ -469,6 +474,7 @@ def _overview_figure(panels: Sequence[Panel], labels: dict[str, str]) -> Any:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel(labels["step"], fontsize=8)
+    fig.tight_layout()
     return fig
 
 
