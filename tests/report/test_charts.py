@@ -234,6 +234,10 @@ def _assert_titles_clear(fig) -> None:
         for t in fig.findobj(Text)
         if t not in titles and t.get_visible() and t.get_text().strip() and t.axes is not None
     ]
+    for text in others:  # fixed margins: no tick label is cut at the figure's edge
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.y0 >= -1, f"{text.get_text()!r} is cut off"
+        assert box.x1 <= fig.bbox.x1 + 1 and box.y1 <= fig.bbox.y1 + 1, text.get_text()
     for title, box in zip(titles, boxes):
         assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, f"{title.get_text()!r} leaves the figure"
         for other_text in others:  # tick labels, a "1e-5" multiplier, a peak's label
@@ -282,6 +286,17 @@ def test_small_values_get_no_multiplier_under_the_title():
     assert not fig.axes[0].yaxis.get_offset_text().get_text()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
     assert any("e-5" in label or "e-05" in label for label in labels), labels
+
+
+def test_wide_tick_labels_fit_the_margin():
+    steps = np.arange(300)
+    panels = [
+        Panel("negative", steps, -0.000123 * (1 + np.sin(steps / 7.0))),
+        Panel("large", steps, 1.23e7 * (1 + np.sin(steps / 5.0))),
+        Panel("log", steps, np.r_[np.full(299, 1e-3), 1e4]),
+    ]
+    _assert_titles_clear(overview_figure(panels, LABELS))
+    _assert_titles_clear(metric_figure(panels[0], LABELS))
 
 
 def test_zoomed_metric_titles_never_overlap():
