@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from trainlens.config import ProjectConfig, load_config
 from trainlens.diagnostics import ReadWarning
+from trainlens.discover import Discovery
 from trainlens.errors import TrainlensError
 from trainlens.load import LoadResult, load_runs
 from trainlens.metrics import AliasTable
@@ -134,11 +135,13 @@ def print_warnings(warnings: list[ReadWarning]) -> None:
         )
 
 
-def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
+def load_with_progress(
+    path: Path, aliases: AliasTable, on_discovered: Callable[[Discovery], None] | None = None
+) -> LoadResult:
     """``load_runs`` with a progress bar on stderr when it is a terminal and the input is big."""
     console = stderr_console()
     if not console.is_terminal or _total_size(path) < 64 << 20:
-        return load_runs(path, aliases=aliases)
+        return load_runs(path, aliases=aliases, on_discovered=on_discovered)
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as progress:
@@ -149,7 +152,7 @@ def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
                 task, completed=done, total=total, description=f"reading {Path(current).name}"
             )
 
-        return load_runs(path, aliases=aliases, progress=update)
+        return load_runs(path, aliases=aliases, progress=update, on_discovered=on_discovered)
 
 
 def _total_size(path: Path) -> int:
