@@ -53,6 +53,24 @@ def _floor(scale: np.ndarray, level: np.ndarray, rel: float = 0.01) -> np.ndarra
     return np.fmax(scale, np.fmax(rel * np.abs(level), _TINY))
 
 
+def _spike_baseline(
+    v: np.ndarray, window: int, min_periods: int, log: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values as judged, their trailing median, that median back in the values' units)."""
+    x = np.log(np.maximum(v, _TINY)) if log else v
+    med = trailing_median(x, window, min_periods)
+    return x, med, np.exp(med) if log else med
+
+
+def spike_baseline(
+    values: np.ndarray, *, window: int = 50, min_periods: int = 5, log: bool = False
+) -> np.ndarray:
+    """The rolling baseline :func:`spike` compares each point with (median of the ``window``
+    points before it, on log values with ``log``), in the values' units; NaN before
+    ``min_periods`` points. Charts draw it from a finding's own parameters."""
+    return _spike_baseline(np.asarray(values, dtype=np.float64), window, min_periods, log)[2]
+
+
 @detector(outputs=("ratio", "z", "n_points", "share", "level", "from_start"))
 def spike(
     s: Trace,
@@ -84,9 +102,7 @@ def spike(
     v = s.values
     if require_positive and (v < 0).any():
         raise NotApplicable("negative_loss")
-    x = np.log(np.maximum(v, _TINY)) if log else v
-    med = trailing_median(x, window, min_periods)
-    base = np.exp(med) if log else med
+    x, med, base = _spike_baseline(v, window, min_periods, log)
     with np.errstate(invalid="ignore", divide="ignore"):
         cand = np.isfinite(med) & (x > med)  # cheap tests first, the local noise only where needed
         if factor > 0:
