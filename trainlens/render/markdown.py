@@ -69,8 +69,10 @@ _LIST_SEP = {"en": ", ", "zh": "、"}
 
 def _shown_path(rr: RunReport) -> str:
     """The run's path for a command line in the report: relative to the working folder when
-    below it, else its name (never absolute: reports are shared)."""
-    return display_path(rr.run.path)
+    below it, else its name (never absolute: reports are shared); ``RUN_DIR`` when it holds
+    characters a shell line or a Markdown reader could take for something else."""
+    shown = display_path(rr.run.path)
+    return shown if re.fullmatch(r"[\w./@+=,:-]+", shown) else "RUN_DIR"
 
 
 class _Helpers:

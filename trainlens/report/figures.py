@@ -41,6 +41,9 @@ COMPANIONS = {"diverging_scores": ("teacher_score", True), "overfit": ("loss", F
 BEST_DETECTORS = frozenset({"best_then_worse", "overfit"})
 LOSS_METRICS = frozenset({"eval_loss"})
 
+#: Detectors that compare a point with its rolling median (``sudden_spike`` wraps ``spike``).
+SPIKE_DETECTORS = frozenset({"spike", "sudden_spike"})
+
 
 def chart_language(lang: str) -> str:
     """The language chart labels are drawn in: Chinese only when a CJK font is available."""
@@ -84,7 +87,7 @@ def _comparison(
                 gap = gap or companion[1]
         best_line = best_line or detector in BEST_DETECTORS
         p = f.params
-        if detector == "spike" and not rolling:
+        if detector in SPIKE_DETECTORS and not rolling:
             rolling = True
             window, min_periods = int(p.get("window", 50)), int(p.get("min_periods", 5))
             base = spike_baseline(
@@ -95,7 +98,7 @@ def _comparison(
             if p.get("limit") is None and factor > 0:
                 label = t("chart.threshold", factor=num(factor))
                 lines.append(Line(label, series[0], factor * base, "limit"))
-        if detector == "spike" and p.get("limit") is not None:
+        if detector in SPIKE_DETECTORS and p.get("limit") is not None:
             value = float(p["limit"])
             levels.setdefault(value, Level(value, t("chart.limit", value=num(value))))
         if detector == "bound":
