@@ -80,6 +80,17 @@ CASES = {
         "val/test_score/gsm8k": "eval_score",
         "training/epoch": "epoch",
     },
+    "training-inference mismatch (verl, ms-swift >= 3.11, TRL)": {
+        "rollout_corr/k3_kl": "rollout_kl",
+        "rollout_corr/kl": "rollout_kl",
+        "rollout_correction/k3_kl": "rollout_kl",
+        "rollout_corr/log_ppl_abs_diff": "rollout_logp_diff",
+        "rollout_correction/log_ppl_abs_diff": "rollout_logp_diff",
+        "training/rollout_probs_diff_mean": "rollout_logp_diff",
+        "train/sampling/sampling_logp_difference/mean": "rollout_logp_diff",
+        "rollout_corr/rollout_is_eff_sample_size": "rollout_is_ess",
+        "rollout_correction/ess": "rollout_is_ess",
+    },
     "OpenRLHF": {
         "train/policy_loss": "loss",
         "train/kl": "kl",
