@@ -350,6 +350,9 @@ def _mismatch(
         )
         if ess_to is not None:
             ess[up] = np.linspace(ess[up][0], ess_to, int(up.sum()))
+    if framework == "trl":  # mean |Δ log p| (healthy ~0.01), no ESS
+        s["sampling/sampling_logp_difference/mean"] = (st, 8 * gap)
+        return s
     prefix = "rollout_corr/" if framework == "verl" else "rollout_correction/"
     s[prefix + "k3_kl"] = (st, gap)
     s[prefix + ("rollout_is_eff_sample_size" if framework == "verl" else "ess")] = (st, ess)
@@ -435,6 +438,13 @@ CASES: list[Case] = [
         "rollout_mismatch",
         "high_from_the_start",
         lambda: make(_mismatch("swift", level=0.25)),
+        fires=((1, 3),),
+    ),
+    Case("rollout_mismatch", "trl_logp_diff", lambda: make(_mismatch("trl"))),
+    Case(
+        "rollout_mismatch",
+        "trl_logp_diff_high",  # 8 x 0.004 = 0.032 per token from the start: above 0.02
+        lambda: make(_mismatch("trl", level=0.004)),
         fires=((1, 3),),
     ),
     Case(

@@ -135,10 +135,12 @@ def _drift(
     outputs=("grown", "low_ess", "level", "early_level", "limit", "n_points", "ess_min", "growth")
 )
 def rollout_mismatch(
-    gap: Trace | None = None,
+    kl: Trace | None = None,
+    logp_diff: Trace | None = None,
     ess: Trace | None = None,
     *,
-    gap_limit: Positive = 0.1,
+    kl_limit: Positive = 0.1,
+    diff_limit: Positive = 0.02,
     ess_limit: Share = 0.3,
     growth: Positive = 10.0,
     gap_floor: Positive = 0.01,
@@ -147,13 +149,14 @@ def rollout_mismatch(
     min_points: Count = 3,
 ) -> list[Window]:
     """Training-inference mismatch: the gap between the trainer's and the rollout engine's
-    log-probs (``gap``: a KL or mean |Δ log p| per token) whose centred median over ``window``
-    points grows to ≥ ``growth`` × its level over the first ``early_share`` of the run while
-    above ``gap_floor``, or (when it did not grow) stays above ``gap_limit``, for
-    ``min_points`` points; or the
+    log-probs per token (``kl``, else ``logp_diff``: mean |Δ log p|, each with its own limit)
+    whose centred median over ``window`` points grows to ≥ ``growth`` × its level over the
+    first ``early_share`` of the run while above ``gap_floor``, or (when it did not grow)
+    stays above ``kl_limit`` / ``diff_limit``, for ``min_points`` points; or the
     importance-sampling effective sample size (``ess``, a share of the batch) below
     ``ess_limit`` as long. An ESS stretch inside a reported gap stretch is not reported
     again (one event, one finding)."""
+    gap, gap_limit, series = (kl, kl_limit, 0) if kl is not None else (logp_diff, diff_limit, 1)
     out: list[Window] = []
     if gap is not None and len(gap):
         v = np.abs(gap.values)
@@ -175,6 +178,7 @@ def rollout_mismatch(
                         b,
                         a + int(np.argmax(v[a : b + 1])),
                         early,
+                        series=series,
                         grown=kind == "growth",
                         low_ess=False,
                         level=float(np.median(v[a : b + 1])),
@@ -201,7 +205,7 @@ def rollout_mismatch(
                         b,
                         a + int(np.argmin(e[a : b + 1])),
                         early,
-                        series=1,
+                        series=2,
                         grown=False,
                         low_ess=True,
                         level=float(np.median(e[a : b + 1])),
