@@ -367,6 +367,10 @@ def _eval_turns_up() -> np.ndarray:
     return np.r_[falling, rising] + np.random.default_rng(3).normal(0, 0.0005, 15)
 
 
+def _finite_growth(found: list[Any]) -> None:
+    assert all(0 < f.params["growth"] < 1e3 for f in found), [f.params for f in found]
+
+
 def run_with_config(series: Series, config: dict[str, Any]) -> Run:
     return make(series, config=config)
 
@@ -446,6 +450,20 @@ CASES: list[Case] = [
         "trl_logp_diff_high",  # 8 x 0.004 = 0.032 per token from the start: above 0.02
         lambda: make(_mismatch("trl", level=0.004)),
         fires=((1, 3),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "exactly_zero_early_then_grows",  # growth is measured from gap_floor / growth
+        lambda: make(
+            at(
+                _mismatch("verl"),
+                "rollout_corr/k3_kl",
+                (101, 500),
+                np.r_[np.zeros(200), np.geomspace(1e-3, 0.05, 200)],
+            )
+        ),
+        fires=((300, 460),),
+        check=lambda found: _finite_growth(found),
     ),
     Case(
         "rollout_mismatch",

@@ -163,11 +163,13 @@ def rollout_mismatch(
         m = centered_median(v, _width(len(v), window))
         k = max(1, int(np.ceil(early_share * len(v))))
         early = float(np.median(v[:k]))
+        # an early level below gap_floor / growth counts as that (0 early: growth is finite)
+        base = max(early, gap_floor / growth)
         high = m > gap_limit
-        grown = (m > gap_floor) & (m >= growth * max(early, 1e-12))
+        grown = (m > gap_floor) & (m >= growth * base)
         grown[:k] = False
         # a gap that grew is reported from where it grew; else one that is high from the start
-        for flag, kind, limit in ((grown, "growth", growth * early), (high, "high", gap_limit)):
+        for flag, kind, limit in ((grown, "growth", growth * base), (high, "high", gap_limit)):
             seg = _longest(flag, min_points)
             if seg is not None:
                 a, b = seg
@@ -186,7 +188,7 @@ def rollout_mismatch(
                         limit=float(limit),
                         n_points=b - a + 1,
                         ess_min=_ess_min(ess, gap.steps[a], gap.steps[b]),
-                        growth=float(np.median(v[a : b + 1])) / max(early, 1e-12),
+                        growth=float(np.median(v[a : b + 1])) / base,
                     )
                 )
                 break
