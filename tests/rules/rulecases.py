@@ -393,6 +393,76 @@ def _stuck(lr_zero: bool = False) -> Run:
     return make(_stuck_series(lr_zero))
 
 
+def _kl_sits(level: float) -> Series:
+    """A GRPO run whose KL sits at ``level`` (log-normal noise, σ 0.15) from step 2 on."""
+    s = grpo()
+    st = s["kl"][0]
+    rng = np.random.default_rng(7)
+    s["kl"] = (st, np.r_[0.0, level * np.exp(rng.normal(0, 0.15, len(st) - 1))])
+    return s
+
+
+def _kl_drift() -> Series:
+    """A KL at its healthy level that from step 300 climbs steadily to 1.2 by the end."""
+    s = grpo()
+    st, kl = s["kl"]
+    rng = np.random.default_rng(8)
+    up = st >= 300
+    ramp = np.linspace(kl[up][0], 1.2, int(up.sum())) * np.exp(rng.normal(0, 0.1, int(up.sum())))
+    s["kl"] = (st, np.where(up, np.r_[kl[~up], ramp], kl))
+    return s
+
+
+def _mismatch(
+    framework: str = "verl",
+    *,
+    gap_from: int | None = None,
+    gap_to: float = 0.0,
+    ess_to: float | None = None,
+    level: float | None = None,
+) -> Series:
+    """A run that logs the trainer-vs-rollout log-prob gap (k3 KL ~1e-3, log-normal, with
+    single-point excursions to 10x) and the IS effective sample size (~0.95); from step
+    ``gap_from`` the gap climbs to ``gap_to`` and the ESS falls to ``ess_to``; ``level``: the
+    gap sits there from the first step."""
+    s = ppo() if framework == "verl" else grpo()
+    st = s["actor/pg_loss" if framework == "verl" else "loss"][0]
+    m = len(st)
+    rng = np.random.default_rng(9)
+    gap = 1e-3 * np.exp(rng.normal(0, 0.4, m))
+    gap[rng.choice(m, 4, replace=False)] *= 10  # isolated excursions: healthy
+    if level is not None:
+        gap = level * np.exp(rng.normal(0, 0.2, m))
+    ess = np.clip(0.95 + rng.normal(0, 0.02, m), 0, 1)
+    ess[rng.choice(m, 3, replace=False)] = 0.5
+    if gap_from is not None:
+        up = st >= gap_from
+        gap[up] = np.geomspace(gap[up][0], gap_to, int(up.sum())) * np.exp(
+            rng.normal(0, 0.2, int(up.sum()))
+        )
+        if ess_to is not None:
+            ess[up] = np.linspace(ess[up][0], ess_to, int(up.sum()))
+    if framework == "trl":  # mean |Δ log p| (healthy ~0.01), no ESS
+        s["sampling/sampling_logp_difference/mean"] = (st, 8 * gap)
+        return s
+    prefix = "rollout_corr/" if framework == "verl" else "rollout_correction/"
+    s[prefix + "k3_kl"] = (st, gap)
+    s[prefix + ("rollout_is_eff_sample_size" if framework == "verl" else "ess")] = (st, ess)
+    return s
+
+
+def _eval_turns_up() -> np.ndarray:
+    """15 eval points (every 100 steps) falling to 1.55 at step 1000, then 1.57 and slowly up
+    (the shape of a LLaMA-Factory run overfitting in its last epoch), noise 0.0005."""
+    falling = 1.586 - 0.004 * np.arange(10)
+    rising = np.array([1.5716, 1.5741, 1.5759, 1.5768, 1.5775])
+    return np.r_[falling, rising] + np.random.default_rng(3).normal(0, 0.0005, 15)
+
+
+def _finite_growth(found: list[Any]) -> None:
+    assert all(0 < f.params["growth"] < 1e3 for f in found), [f.params for f in found]
+
+
 def run_with_config(series: Series, config: dict[str, Any]) -> Run:
     return make(series, config=config)
 
@@ -444,6 +514,86 @@ CASES: list[Case] = [
     Case("kl_stuck_zero", "short_healthy", lambda: make(grpo(8))),
     # 0 for a few points in the middle (a reference-model sync, a logging gap): it recovers
     Case("kl_stuck_zero", "brief_zero", lambda: make(at(grpo(400), "kl", (200, 215), 0.0))),
+    # kl_level: sits above its healthy range, or drifts out of it
+    Case("kl_level", "grpo", lambda: make(grpo())),
+    Case("kl_level", "grpo_noisy", lambda: make(grpo_noisy())),
+    Case("kl_level", "grpo_every5", lambda: make(grpo(3000, every=5, seed=1))),
+    Case("kl_level", "ppo_kl_loss", lambda: make(ppo())),
+    Case("kl_level", "one_spike", lambda: make(at(grpo(), "kl", [300, 301], 3.0))),
+    Case(
+        "kl_level",
+        "beta_zero",
+        lambda: run_with_config(_kl_sits(0.6), {"beta": 0.0}),
+        skipped_code="kl_off",
+    ),
+    Case("kl_level", "sits_high", lambda: make(_kl_sits(0.318)), fires=((1, 5),)),
+    Case(
+        "kl_level",
+        "sits_above_a_large_beta_ceiling",
+        lambda: run_with_config(_kl_sits(0.15), {"beta": 0.1}),
+        fires=((1, 5),),
+    ),
+    Case(
+        "kl_level",
+        "same_level_small_beta",
+        lambda: run_with_config(_kl_sits(0.15), {"beta": 0.04}),
+    ),
+    Case("kl_level", "drift", lambda: make(_kl_drift()), fires=((250, 330),)),
+    # rollout_mismatch: the trainer's log-probs part from the rollout engine's
+    Case("rollout_mismatch", "verl", lambda: make(_mismatch("verl"))),
+    Case("rollout_mismatch", "swift", lambda: make(_mismatch("swift"))),
+    Case("rollout_mismatch", "not_logged", lambda: make(grpo()), skipped_code="not_logged"),
+    Case(
+        "rollout_mismatch",
+        "verl_gap_climbs",
+        lambda: make(_mismatch("verl", gap_from=300, gap_to=0.3, ess_to=0.2)),
+        fires=((300, 420),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "swift_gap_grows_tenfold",
+        lambda: make(_mismatch("swift", gap_from=300, gap_to=0.05)),
+        fires=((300, 560),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "high_from_the_start",
+        lambda: make(_mismatch("swift", level=0.25)),
+        fires=((1, 3),),
+    ),
+    Case("rollout_mismatch", "trl_logp_diff", lambda: make(_mismatch("trl"))),
+    Case(
+        "rollout_mismatch",
+        "trl_logp_diff_high",  # 8 x 0.004 = 0.032 per token from the start: above 0.02
+        lambda: make(_mismatch("trl", level=0.004)),
+        fires=((1, 3),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "exactly_zero_early_then_grows",  # growth is measured from gap_floor / growth
+        lambda: make(
+            at(
+                _mismatch("verl"),
+                "rollout_corr/k3_kl",
+                (101, 500),
+                np.r_[np.zeros(200), np.geomspace(1e-3, 0.05, 200)],
+            )
+        ),
+        fires=((300, 460),),
+        check=lambda found: _finite_growth(found),
+    ),
+    Case(
+        "rollout_mismatch",
+        "ess_only",
+        lambda: make(
+            {
+                k: v
+                for k, v in _mismatch("verl", gap_from=350, gap_to=0.001, ess_to=0.1).items()
+                if not k.endswith("k3_kl")
+            }
+        ),
+        fires=((350, 500),),
+    ),
     # --- gradients --------------------------------------------------------------------------
     Case("grad_explosion", "grpo_warmup", lambda: make(grpo())),
     Case("grad_explosion", "sft", lambda: make(sft())),
@@ -620,6 +770,17 @@ CASES: list[Case] = [
         lambda: make(at(grpo(), "completions/mean_length", (300, 600), 2.2, mode="mul")),
         fires=((300, 300),),
     ),
+    Case(
+        "length_surge",
+        "jump_after_three_points_short_run",
+        lambda: make(at(grpo(30), "completions/mean_length", (4, 30), 2.0, mode="mul")),
+        fires=((4, 4),),
+    ),
+    Case(
+        "length_surge",
+        "short_run_growing_fast",  # +150 % over 30 points, at most +8 % a point: no surge
+        lambda: make(at(grpo(30), "completions/mean_length", (1, 30), np.geomspace(240, 600, 30))),
+    ),
     Case("length_collapse", "grpo", lambda: make(grpo())),
     Case(
         "length_collapse",
@@ -719,6 +880,37 @@ CASES: list[Case] = [
         ),
         fires=((1, 1),),
         peak=2,
+    ),
+    Case(
+        "d_acc_jump",
+        "noisy_step_then_saturated",  # +21 between medians, under 20 between two points
+        lambda: make(
+            at(
+                critic(),
+                "critic/d_acc",
+                (1, 60),
+                np.r_[np.tile([55.0, 57.0, 66.0], 14)[2:42], np.full(20, 84.0)],
+            )
+        ),
+        fires=((40, 40),),
+    ),
+    Case(
+        "d_acc_jump",
+        "noisy_no_step",
+        lambda: make(at(critic(), "critic/d_acc", (1, 60), np.tile([52.0, 68.0, 60.0], 20))),
+    ),
+    Case(
+        "d_acc_jump",
+        "jump_then_early_saturation_is_one_finding",
+        lambda: make(
+            at(
+                critic(),
+                "critic/d_acc",
+                (1, 60),
+                np.r_[np.full(4, 60.0), 86.0, 90.0, np.linspace(96, 98, 54)],
+            )
+        ),
+        fires=((4, 4),),
     ),
     Case(
         "d_acc_jump",
@@ -856,6 +1048,27 @@ CASES: list[Case] = [
     ),
     Case("overfit_onset", "sft", lambda: make(sft())),
     Case("overfit_onset", "overfit", lambda: make(sft(overfit=True)), fires=((700, 700),)),
+    Case(
+        "overfit_onset",
+        "smooth_eval_small_rise",  # +1.5 %, but 5 points far above a smooth eval's noise
+        lambda: make(at(sft(), "eval_loss", (100, 1500), _eval_turns_up())),
+        fires=((1100, 1100),),
+    ),
+    *(
+        Case(
+            "overfit_onset",
+            f"noisy_eval_plateau_{seed}",
+            lambda seed=seed: make(
+                at(
+                    sft(),
+                    "eval_loss",
+                    (100, 1500),
+                    1.55 + np.random.default_rng(seed).normal(0, 0.006, 15),
+                )
+            ),
+        )
+        for seed in range(6)
+    ),
     Case("throughput_drop", "grpo_eval_dips", lambda: make(grpo())),
     Case("throughput_drop", "ppo", lambda: make(ppo())),
     Case(
@@ -864,6 +1077,17 @@ CASES: list[Case] = [
         lambda: make(at(ppo(), "perf/throughput", (250, 400), 0.5, mode="mul")),
         fires=((250, 250),),
         check=_drop_points(151),
+    ),
+    Case(
+        "throughput_drop",
+        "drop_in_the_last_points",
+        lambda: make(at(ppo(), "perf/throughput", (495, 500), 0.5, mode="mul")),
+        fires=((493, 496),),
+    ),
+    Case(
+        "throughput_drop",
+        "two_slow_final_steps",  # the final save and eval: not a drop
+        lambda: make(at(ppo(), "perf/throughput", (499, 500), 0.3, mode="mul")),
     ),
     Case("run_restart", "none", lambda: make(grpo(200))),
     Case("run_restart", "resumed", _restarted, fires=((120, 120),)),

@@ -32,7 +32,9 @@ from trainlens.engine.stats import (
     as_percent,
     centered_median,
     knee,
+    rolling_median,
     segments,
+    shifted,
     spearman,
 )
 
@@ -44,19 +46,31 @@ def accuracy_jump(
     jump: Positive = 20.0,
     saturate: Annotated[float, Range(0, 100)] = 95.0,
     early: Share = 0.2,
+    settle: Annotated[int, Range(1, 50)] = 3,
 ) -> list[Window]:
     """An accuracy (fraction or percent) rising ≥ ``jump`` points between consecutive logged
-    points, or reaching ``saturate`` % within the first ``early`` share of the logged steps."""
+    points, or between the medians of the (up to) ``settle`` points before and from a point
+    (a step the point-to-point noise hides); or reaching ``saturate`` % within the first
+    ``early`` share of the logged steps, unless a jump before already explains it (one event,
+    one finding)."""
     p = as_percent(s.values)
     if len(p) < 2:
         return []
     d = np.diff(p)
     flag = np.zeros(len(p), dtype=bool)
     flag[1:] = d >= jump
+    if settle > 1 and len(p) > 2:
+        before = shifted(rolling_median(p, settle, 1), 1)
+        after = rolling_median(p[::-1], settle, 1)[::-1]  # median of p[i : i + settle]
+        with np.errstate(invalid="ignore"):
+            # the point itself is past half the step: the step is at it, not before it
+            step_up = (after - before >= jump) & (p - before >= jump / 2)
+        step_up[0] = False
+        flag |= step_up & ~np.r_[False, step_up[:-1]]  # the first point of each such stretch
     span = s.steps[-1] - s.steps[0]
     early_mask = s.steps <= s.steps[0] + early * span
     sat = np.flatnonzero((p >= saturate) & early_mask)
-    if len(sat):
+    if len(sat) and not flag[: sat[0]].any():
         flag[sat[0]] = True
     out = []
     for a, b in segments(flag, 0):
@@ -347,6 +361,20 @@ def best_then_worse(
     ]
 
 
+def _rise_above_noise(v: np.ndarray, b: int, k: float, points: int, min_rise: float) -> bool:
+    """Whether the points after index ``b`` (the minimum) all sit clearly above it: each ≥
+    k/2 and their mean ≥ k × the series' noise (median |second difference| / 0.6745 / √6),
+    and the mean ≥ ``min_rise`` × the minimum above it."""
+    after = v[b + 1 :] - v[b]
+    if len(after) < points or len(v) < 4:
+        return False
+    noise = float(np.median(np.abs(np.diff(v, 2)))) / 0.6745 / np.sqrt(6.0)
+    if not noise > 0:
+        return False
+    mean = float(after.mean())
+    return bool(after.min() >= k / 2 * noise and mean >= k * noise and mean >= min_rise * v[b])
+
+
 @detector(outputs=("best_step", "best_value", "rise_pct", "train_at_best", "train_end"))
 def overfit(
     eval_loss: Trace,
@@ -355,10 +383,17 @@ def overfit(
     rise: Positive = 0.1,
     min_points: Count = 2,
     smooth: Count = 5,
+    k: NonNegative = 4.0,
+    k_points: Count = 3,
+    min_rise: NonNegative = 0.01,
 ) -> list[Window]:
     """Eval loss turns up: ≥ ``min_points`` eval points follow its minimum, the last is ≥
     ``rise`` (relative) above it and their mean ≥ ``rise``/2 above it (a rise, not one noisy
-    point); meanwhile the train loss (rolling median over ``smooth`` points) kept falling."""
+    point); or, for an eval loss with little noise, ≥ ``k_points`` points follow it, every one
+    ≥ ``k``/2 × the eval's noise above it and their mean ≥ ``k`` × the noise and ≥
+    ``min_rise`` (relative) above it (noise: the robust scale of its second differences, so a
+    falling trend is not counted as noise; ``k`` = 0 turns this test off). Meanwhile the train
+    loss (rolling median over ``smooth`` points) kept falling."""
     v = eval_loss.values
     if len(v) < min_points + 1:
         return []
@@ -367,7 +402,8 @@ def overfit(
     after = v[b + 1 :]
     if best <= 0 or len(after) < min_points:
         return []
-    if not (after[-1] >= best * (1 + rise) and after.mean() >= best * (1 + rise / 2)):
+    relative = after[-1] >= best * (1 + rise) and after.mean() >= best * (1 + rise / 2)
+    if not (relative or (k > 0 and _rise_above_noise(v, b, k, k_points, min_rise))):
         return []
     tl = centered_median(train_loss.values, smooth)
     at = align_last(eval_loss.steps[[b, -1]], train_loss.steps, tl)

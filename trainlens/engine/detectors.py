@@ -324,11 +324,14 @@ def collapse_from_peak(
     min_points: Count = 3,
     min_share: Share = 0.0,
     until_end: bool = True,
+    end_points: Count0 = 0,
 ) -> list[Window]:
     """The smoothed series (centred rolling median over ``smooth`` points) falls ≥ ``drop``
     (a fraction) below its running peak and stays there: through the end of the log when
     ``until_end``, else for ≥ ``min_points`` points; either way for ≥ ``min_share`` of the
-    logged points (a dip in the last few points of a long run is not a collapse). The window
+    logged points (a dip in the last few points of a long run is not a collapse). With
+    ``end_points`` > 0, a fall still under way at the last logged point needs only that many
+    points (the log ends there: it is where the run is now). The window
     starts at the change point: the knee where the level turns into the fall, searched from
     ``2 × smooth`` points before the smoothed series crossed the line to ``smooth`` points after
     it, and never later than the crossing; ``before_value`` is the median of the points just
@@ -347,7 +350,7 @@ def collapse_from_peak(
     out = []
     need = max(min_points, int(np.ceil(min_share * len(v))))
     for a, b in segs:
-        if b - a + 1 < need:
+        if b - a + 1 < (min(need, end_points) if end_points and b == len(v) - 1 else need):
             continue
         # the knee of the fall: searched from 2w points before the crossing to w points after
         # it (a centred median crosses at the first low point of a step, so the fall itself
