@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from trainlens.diagnostics import ReadWarning, condense
-from trainlens.discover import RunSources, SourceFormat, discover_all
+from trainlens.discover import Discovery, RunSources, SourceFormat, discover_all
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
@@ -264,9 +264,14 @@ def load_run(
 
 
 def load_runs(
-    path: Path | str, *, aliases: AliasTable | None = None, progress: ProgressFn | None = None
+    path: Path | str,
+    *,
+    aliases: AliasTable | None = None,
+    progress: ProgressFn | None = None,
+    on_discovered: Callable[[Discovery], None] | None = None,
 ) -> LoadResult:
-    """Discover and read every run under ``path``.
+    """Discover and read every run under ``path`` (``on_discovered`` is told what discovery
+    found before any file is read: the analysis starts its failure scans of big logs there).
 
     Raises :class:`~trainlens.errors.TrainlensError` when the path does not exist or holds no
     logs; bad records inside files become warnings, never exceptions.
@@ -274,6 +279,8 @@ def load_runs(
     table = aliases or AliasTable.load()
     result = LoadResult()
     found = discover_all(path)
+    if on_discovered is not None:
+        on_discovered(found)
     result.warnings.extend(found.skipped)
     for sources in found.runs:
         before = len(result.warnings)

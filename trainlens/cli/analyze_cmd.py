@@ -6,13 +6,10 @@ import importlib
 import io
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
 
-from trainlens.analysis import Analysis, analyze_runs, merge_params, param_sources
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
@@ -28,8 +25,10 @@ from trainlens.cli.common import (
     stdout_console,
     write_output,
 )
-from trainlens.engine.spec import load_rules
 from trainlens.errors import TrainlensError
+
+if TYPE_CHECKING:
+    from trainlens.analysis import Analysis
 
 
 class AnalyzeFormat(str, Enum):
@@ -52,6 +51,8 @@ RulesOpt = Annotated[
 
 def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
     """``RULE.NAME=VALUE`` (VALUE read as YAML: 5, 0.2, true, up) → ``{rule: {name: value}}``."""
+    import yaml
+
     out: dict[str, dict[str, Any]] = {}
     for item in items or []:
         name, sep, raw = item.partition("=")
@@ -85,6 +86,8 @@ def _markdown(analysis: Analysis, lang: str) -> str:
 
 def emit(analysis: Analysis, fmt: AnalyzeFormat, lang: str, output: Path | None) -> None:
     """Write the report in ``fmt`` to ``output`` or stdout."""
+    from rich.console import Console
+
     from trainlens.render.findings_json import render_json
     from trainlens.render.findings_terminal import render_terminal
 
@@ -137,6 +140,9 @@ def analyze(
 ) -> None:
     """Diagnose every run under PATH: anomalies with the steps, numbers and advice."""
     with handle_errors():
+        from trainlens.analysis import analyze_runs, merge_params, param_sources
+        from trainlens.engine.spec import load_rules
+
         cfg = project_config(config)
         language = lang.value if lang else (cfg.lang or "en")
         overrides = parse_params(param)
@@ -147,19 +153,22 @@ def analyze(
         )
         chosen = split_ids(select) or cfg.select
         dropped = [*cfg.ignore, *split_ids(ignore)]
-        ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
-        result = load_with_progress(path, alias_table(cfg, aliases))
-        print_warnings(result.warnings)
+        specs = ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
         from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
+        from trainlens.scan_ahead import ScanAhead
 
-        analysis = analyze_runs(
-            result.runs,
-            rules=ruleset,
-            select=chosen,
-            ignore=dropped,
-            warnings=result.warnings,
-            audit=cfg.checked_section("audit", AUDIT_SETTINGS),
-        )
+        with ScanAhead(specs) as ahead:
+            result = load_with_progress(path, alias_table(cfg, aliases), ahead.start_discovered)
+            print_warnings(result.warnings)
+            analysis = analyze_runs(
+                result.runs,
+                rules=ruleset,
+                select=chosen,
+                ignore=dropped,
+                warnings=result.warnings,
+                audit=cfg.checked_section("audit", AUDIT_SETTINGS),
+                scans=ahead,
+            )
         print_warnings(analysis.warnings[len(result.warnings) :])
         emit(analysis, format, language, output)
         from trainlens.render.findings_terminal import summary_line

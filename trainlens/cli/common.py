@@ -1,4 +1,8 @@
-"""Helpers every command shares: error handling, consoles, options, loading with progress."""
+"""Helpers every command shares: error handling, consoles, options, loading with progress.
+
+Nothing heavy is imported at module level (rich, pandas, the readers, the rule engine): the
+commands import what they use when they run, so building the app, ``--help`` and shell
+completion stay light (``tests/test_import_isolation.py``)."""
 
 from __future__ import annotations
 
@@ -9,17 +13,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from trainlens.config import ProjectConfig, load_config
-from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
-from trainlens.load import LoadResult, load_runs
-from trainlens.metrics import AliasTable
+
+if TYPE_CHECKING:  # imported where used: building the CLI and --help stay light
+    from rich.console import Console
+
+    from trainlens.config import ProjectConfig
+    from trainlens.diagnostics import ReadWarning
+    from trainlens.discover import Discovery
+    from trainlens.load import LoadResult
+    from trainlens.metrics import AliasTable
 
 T = TypeVar("T")
 
@@ -58,11 +65,15 @@ ConfigOpt = Annotated[
 
 def stderr_console() -> Console:
     """Summaries, warnings and progress go to stderr so stdout stays machine-readable."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def stdout_console() -> Console:
     """The report console: rich on a terminal; wide plain text (nothing cut) when piped."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(highlight=False)
     return Console(highlight=False, width=400, no_color=True)
@@ -70,6 +81,8 @@ def stdout_console() -> Console:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise."""
+    from rich.markup import escape
+
     stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
@@ -103,6 +116,8 @@ def run_safely(fn: Callable[[], T]) -> T:
 def project_config(config: Path | None) -> ProjectConfig:
     """The config named with ``--config``, else the nearest one; its warnings (a broken
     ``pyproject.toml`` passed by, a setting ignored) go to stderr."""
+    from trainlens.config import load_config
+
     if config is not None and not config.is_file():
         raise TrainlensError(f"{config}: config file not found")
     cfg = load_config(config)
@@ -111,6 +126,8 @@ def project_config(config: Path | None) -> ProjectConfig:
 
 
 def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:
+    from trainlens.metrics import AliasTable
+
     return AliasTable.load([*cfg.alias_files, *(extra or [])], inline=cfg.aliases or None)
 
 
@@ -125,6 +142,8 @@ def write_output(path: Path, text: str, *, what: str = "output") -> None:
 
 
 def print_warnings(warnings: list[ReadWarning]) -> None:
+    from rich.markup import escape
+
     console = stderr_console()
     for w in warnings:
         console.print(
@@ -134,11 +153,15 @@ def print_warnings(warnings: list[ReadWarning]) -> None:
         )
 
 
-def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
+def load_with_progress(
+    path: Path, aliases: AliasTable, on_discovered: Callable[[Discovery], None] | None = None
+) -> LoadResult:
     """``load_runs`` with a progress bar on stderr when it is a terminal and the input is big."""
+    from trainlens.load import load_runs
+
     console = stderr_console()
     if not console.is_terminal or _total_size(path) < 64 << 20:
-        return load_runs(path, aliases=aliases)
+        return load_runs(path, aliases=aliases, on_discovered=on_discovered)
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as progress:
@@ -149,7 +172,7 @@ def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
                 task, completed=done, total=total, description=f"reading {Path(current).name}"
             )
 
-        return load_runs(path, aliases=aliases, progress=update)
+        return load_runs(path, aliases=aliases, progress=update, on_discovered=on_discovered)
 
 
 def _total_size(path: Path) -> int:

@@ -19,7 +19,6 @@ from trainlens.cli.common import (
     project_config,
     stdout_console,
 )
-from trainlens.render import metrics as render
 
 
 class MetricsFormat(str, Enum):
@@ -36,6 +35,8 @@ def metrics(
 ) -> None:
     """List every metric of every run found under PATH, with its canonical name."""
     with handle_errors():
+        from trainlens.render import metrics as render
+
         cfg = project_config(config)
         result = load_with_progress(path, alias_table(cfg, aliases))
         print_warnings(result.warnings)

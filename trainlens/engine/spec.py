@@ -15,8 +15,11 @@ import yaml
 
 from trainlens.engine import compound as _compound  # noqa: F401  (registers the detectors)
 from trainlens.engine import detectors as _detectors  # noqa: F401
+from trainlens.engine import drops as _drops  # noqa: F401
 from trainlens.engine import episodes as _episodes  # noqa: F401  (registers the episode pass)
+from trainlens.engine import levels as _levels  # noqa: F401
 from trainlens.engine import stalls as _stalls  # noqa: F401
+from trainlens.engine import sudden as _sudden  # noqa: F401
 from trainlens.engine.registry import (
     CONTEXT,
     DETECTORS,
@@ -81,7 +84,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 #: score or eval collapse, a broken or dead run), ``instability`` (the default: a spike, a surge,
 #: a drift that may lead there), ``efficiency`` (compute spent for nothing).
 IMPACTS = ("outcome", "instability", "efficiency")
-_NOT_RULES = {"metrics.yaml"}
+_NOT_RULES = {"metrics.yaml", "settings.yaml", "chains.yaml", "cause_evidence.yaml"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
 
 

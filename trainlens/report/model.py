@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from trainlens.engine.spec import IMPACTS
 from trainlens.findings import Finding, Severity, Skipped
 from trainlens.report.audits import AuditView, audit_views
+from trainlens.report.chains import Diagnosis, diagnose
 from trainlens.report.evidence import KeyTable, key_table, member_metrics
 from trainlens.report.fmt import asset_name, display_path, num, slug
 from trainlens.report.overview import (
@@ -23,6 +24,7 @@ from trainlens.report.overview import (
     compare_columns,
     overview,
 )
+from trainlens.report.policies import ProposedPolicy, propose_policies
 from trainlens.report.recommendations import (
     Advice,
     FindingAdvice,
@@ -71,6 +73,8 @@ class ChartJob:
     metrics: tuple[str, ...]
     findings: tuple[Finding, ...]
     overview: bool = False
+    #: (rule id, detector name) of the findings' rules: what each finding's chart compares
+    detectors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -141,6 +145,10 @@ class RunReport:
     skipped: list[Skipped]
     overview_chart: str | None = None
     audits: list[AuditView] = field(default_factory=list)  # what the model wrote
+    #: known causal chains the findings match (rules/chains.yaml), the report's opening
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    #: gate / watch policies that would have caught this run
+    policies: list[ProposedPolicy] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -186,6 +194,15 @@ def impact_rank(f: Finding, rules: Any = None) -> int:
         IMPACTS.index(spec.impact) if (spec := rule_spec(rules, r)) is not None else 1 for r in ids
     ]
     return min(ranks)
+
+
+def rule_titles(rules: Any) -> Callable[[str], Mapping[str, str]]:
+    """A rule id → its title per language (empty when the rule set lacks it)."""
+
+    def title(rule_id: str) -> Mapping[str, str]:
+        return getattr(rule_spec(rules, rule_id), "title", None) or {}
+
+    return title
 
 
 def rule_spec(rules: Any, rule_id: str) -> Any:
@@ -241,14 +258,21 @@ def _setting_value(value: Any) -> str | None:
     return str(value).lower() if isinstance(value, bool) else num(value, 6)
 
 
-def _settings(config: dict[str, Any]) -> list[tuple[str, str]]:
+def _settings(settings: Settings) -> list[tuple[str, str]]:
+    """The key settings of the run as its config spells them (verl's nested keys included); a
+    setting every switch of which is off shows 0 and the switches."""
     out = []
-    rl = Settings(config).is_rl
-    for key in KEY_SETTINGS:
-        if key in RL_SETTINGS and not rl:
+    rl = settings.is_rl
+    for name in KEY_SETTINGS:
+        if name in RL_SETTINGS and not rl:
             continue
-        if key in config and (text := _setting_value(config[key])) is not None:
-            out.append((key, text))
+        found = settings.resolve(name)
+        if found is None or (text := _setting_value(found.value)) is None:
+            continue
+        if ", " in found.key:  # resolved from switches that are all off
+            out.append((name, f"{text} ({found.key})"))
+        else:
+            out.append((found.key, text))
     return out
 
 
@@ -341,11 +365,13 @@ def build_run(
         ranked=views,
         groups=groups,
         overview=overview(run, extra_metrics),
-        settings=_settings(run.meta.config),
+        settings=_settings(run.meta.settings),
         actions=immediate_actions([v.extra for v in views]),
         targets=monitoring_targets(run, findings),
         checkpoint=checkpoint,
         skipped=sorted(skipped, key=lambda s: s.rule),
+        diagnoses=diagnose(run, findings, rule_titles(rules)),
+        policies=propose_policies(run, findings),
     )
     if charts:
         report.overview_chart = next((j.name for j in jobs if j.overview), None)
@@ -364,6 +390,9 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
             target = episodes if v.is_episode else own
             target.setdefault(v.finding.metric, []).extend(v.occurrences)
     by_metric = {**episodes, **own}  # windows shaded per metric: its own findings win
+    detectors = tuple(
+        sorted({(v.finding.rule, v.spec.detector) for g in groups for v in g.findings if v.spec})
+    )
     shown: dict[str, int] = {}
     for group in groups:
         for v in group.findings:
@@ -375,7 +404,8 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
                 continue
             shown[metric] = v.number
             v.chart = asset_name(f"{prefix}{slug(metric)}")
-            jobs.append(ChartJob(v.chart, run, (metric,), tuple(by_metric[metric])))
+            job = ChartJob(v.chart, run, (metric,), tuple(by_metric[metric]), False, detectors)
+            jobs.append(job)
     panels = chart_metrics(run, tuple(shown))
     if panels:
         findings = tuple(f for fs in by_metric.values() for f in fs)
