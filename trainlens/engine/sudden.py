@@ -26,6 +26,8 @@ from trainlens.engine.registry import (
 )
 from trainlens.engine.registry import window as win
 
+_SPIKE_ONLY = frozenset({"surge", "clip", "clipped", "unbounded"})
+
 
 @detector(outputs=("ratio", "z", "n_points", "share", "level", "from_start", "early", "n_after"))
 def sudden_spike(
@@ -72,6 +74,11 @@ def sudden_spike(
     v = s.values
     if recent:
         out = [w for w in out if _above_recent(v, w, recent, factor, min_delta, limit)]
+    # spike's own numbers about a rise from the limit and gradient clipping are not this one's
+    out = [
+        replace(w, numbers={k: x for k, x in w.numbers.items() if k not in _SPIKE_ONLY})
+        for w in out
+    ]
     out = [_with(w, early=False, n_after=0) for w in out]
     if early:
         w = _early_spike(s, min_periods=min_periods, k=k, factor=factor, log=log)
