@@ -178,7 +178,7 @@ def _check_alias_fields(name: Any, spec: dict[str, Any], origin: str) -> None:
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:

@@ -16,10 +16,14 @@ from trainlens.analysis import Analysis, analyze_runs, merge_params, param_sourc
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
+    CacheDirOpt,
     ConfigOpt,
+    JobsOpt,
     Lang,
+    NoCacheOpt,
     PathArg,
     alias_table,
+    cache_option,
     handle_errors,
     load_with_progress,
     print_warnings,
@@ -134,6 +138,9 @@ def analyze(
     ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
     """Diagnose every run under PATH: anomalies with the steps, numbers and advice."""
     with handle_errors():
@@ -148,7 +155,9 @@ def analyze(
         chosen = split_ids(select) or cfg.select
         dropped = [*cfg.ignore, *split_ids(ignore)]
         ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
-        result = load_with_progress(path, alias_table(cfg, aliases))
+        result = load_with_progress(
+            path, alias_table(cfg, aliases), cache=cache_option(cache_dir, no_cache), jobs=jobs
+        )
         print_warnings(result.warnings)
         from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
 

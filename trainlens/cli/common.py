@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from trainlens.cache import CacheOption
 from trainlens.config import ProjectConfig, load_config
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
@@ -54,6 +55,37 @@ ConfigOpt = Annotated[
         "default: the nearest one above the working directory.",
     ),
 ]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        help="Where parsed logs are cached between runs (default: $TRAINLENS_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/trainlens or ~/.cache/trainlens).",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Read every log again; neither use nor fill the cache (also: TRAINLENS_NO_CACHE=1).",
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        min=1,
+        metavar="N",
+        help="Processes reading runs in parallel (default: one per CPU; 1: serial). Small "
+        "inputs are read serially anyway.",
+    ),
+]
+
+
+def cache_option(cache_dir: Path | None, no_cache: bool) -> CacheOption:
+    """What ``--cache-dir`` / ``--no-cache`` ask of the loader."""
+    return False if no_cache else cache_dir
 
 
 def stderr_console() -> Console:
@@ -134,11 +166,14 @@ def print_warnings(warnings: list[ReadWarning]) -> None:
         )
 
 
-def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
-    """``load_runs`` with a progress bar on stderr when it is a terminal and the input is big."""
+def load_with_progress(
+    path: Path, aliases: AliasTable, *, cache: CacheOption = None, jobs: int | None = None
+) -> LoadResult:
+    """``load_runs`` with a progress bar over the runs (the files of a single run) on stderr
+    when it is a terminal; nothing is drawn when it is piped."""
     console = stderr_console()
-    if not console.is_terminal or _total_size(path) < 64 << 20:
-        return load_runs(path, aliases=aliases)
+    if not console.is_terminal:
+        return load_runs(path, aliases=aliases, cache=cache, jobs=jobs)
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as progress:
@@ -149,19 +184,7 @@ def load_with_progress(path: Path, aliases: AliasTable) -> LoadResult:
                 task, completed=done, total=total, description=f"reading {Path(current).name}"
             )
 
-        return load_runs(path, aliases=aliases, progress=update)
-
-
-def _total_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    total = 0
-    for p in path.rglob("*tfevents*"):
-        try:
-            total += p.stat().st_size
-        except OSError:
-            continue
-    return total
+        return load_runs(path, aliases=aliases, progress=update, cache=cache, jobs=jobs)
 
 
 def is_piped() -> bool:
