@@ -308,3 +308,23 @@ def test_cache_option_and_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("TRAINLENS_NO_CACHE", "1")
     assert resolve_cache(None) is None
     assert resolve_cache(tmp_path / "x") == ResultCache(tmp_path / "x")  # asked for by name
+
+
+def test_crashed_rule_outcome_is_not_cached(
+    formats: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from trainlens.engine.registry import DETECTORS
+
+    calls: list[int] = []
+
+    def boom(*args: object, **kwargs: object) -> list[object]:
+        calls.append(1)
+        raise MemoryError("transient")
+
+    monkeypatch.setitem(DETECTORS, "spike", replace(DETECTORS["spike"], fn=boom))
+    for _ in range(2):
+        result = analyze(formats / "swift", cache=tmp_path)
+        assert any("transient" in w.message for w in result.warnings)
+    assert len(calls) >= 2 and len(calls) % 2 == 0  # the rules ran both times

@@ -232,8 +232,8 @@ def evaluate_cached(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
         except (KeyError, TypeError, ValueError):
             pass
     outcome = evaluate_run(run, specs)
-    if outcome.warnings:
-        return outcome  # a rule that crashed (or a capped finding list): evaluated again
+    if outcome.crashed:
+        return outcome  # a crash may not happen again (memory): evaluated again next time
     try:
         data = {
             "findings": encode(outcome.findings),
