@@ -328,3 +328,27 @@ def test_crashed_rule_outcome_is_not_cached(
         result = analyze(formats / "swift", cache=tmp_path)
         assert any("transient" in w.message for w in result.warnings)
     assert len(calls) >= 2 and len(calls) % 2 == 0  # the rules ran both times
+
+
+def test_outcomes_cached_by_another_process_are_used(
+    formats: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from trainlens.analysis import analyze; "
+        "analyze(sys.argv[1], cache=sys.argv[2])"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run(
+        [sys.executable, "-c", code, str(formats / "swift"), str(tmp_path)], check=True, env=env
+    )
+
+    def fail(*args: object) -> None:
+        raise AssertionError("rules evaluated again")
+
+    _no_reads(monkeypatch)
+    monkeypatch.setattr("trainlens.engine.evaluate.evaluate_run", fail)
+    analyze(formats / "swift", cache=tmp_path)

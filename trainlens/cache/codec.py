@@ -55,17 +55,17 @@ def encode(value: Any) -> Any:
         return {"__e": name, "v": value.value}
     if isinstance(value, (bool, str)):
         raise Uncacheable(type(value).__name__)
+    if isinstance(value, np.generic):
+        item = value.item()
+        if isinstance(item, (bool, int, float)):
+            return {"__np": value.dtype.str, "v": encode(item)}
+        raise Uncacheable(f"numpy scalar {value.dtype}")
     if isinstance(value, int):
         return value if type(value) is int else {"__i": int(value)}
     if isinstance(value, float):
         if type(value) is not float:
             return {"__f": _float(float(value))}
         return value if math.isfinite(value) else {"__f": _float(value)}
-    if isinstance(value, np.generic):
-        item = value.item()
-        if isinstance(item, (bool, int, float)):
-            return {"__np": value.dtype.str, "v": encode(item)}
-        raise Uncacheable(f"numpy scalar {value.dtype}")
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, tuple):
@@ -94,30 +94,38 @@ def encode(value: Any) -> Any:
 
 
 def _float(x: float) -> str:
-    return repr(x)  # 'nan', 'inf', '-inf', or the exact repr of a float subclass' value
+    return float.__repr__(x)  # 'nan', 'inf', '-inf', or the exact repr of a float subclass' value
+
+
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def decode(data: Any) -> Any:
     """The value :func:`encode` was given."""
-    if isinstance(data, list):
-        return [decode(v) for v in data]
-    if not isinstance(data, dict):
+    kind = type(data)
+    if kind is list:
+        return [v if type(v) in _PLAIN else decode(v) for v in data]
+    if kind is not dict:
         return data
-    if "__t" in data:
-        return tuple(decode(v) for v in data["__t"])
-    if "__d" in data:
-        return {decode(k): decode(v) for k, v in data["__d"]}
-    if "__f" in data:
-        return float(data["__f"])
-    if "__i" in data:
-        return int(data["__i"])
-    if "__p" in data:
-        return Path(data["__p"])
-    if "__np" in data:
-        return np.dtype(data["__np"]).type(decode(data["v"]))
-    if "__e" in data:
-        return _registry()[data["__e"]](data["v"])
-    if "__dc" in data:
-        cls = _registry()[data["__dc"]]
-        return cls(**{k: decode(v) for k, v in data["f"].items()})
-    return {k: decode(v) for k, v in data.items()}
+    if data:
+        tag = next(iter(data))
+        if tag.startswith("__"):  # encode puts the tag first; plain keys never start so
+            return _DECODERS[tag](data)
+    return {k: v if type(v) in _PLAIN else decode(v) for k, v in data.items()}
+
+
+def _dataclass(data: dict[str, Any]) -> Any:
+    cls = _registry()[data["__dc"]]
+    return cls(**{k: decode(v) for k, v in data["f"].items()})
+
+
+_DECODERS: dict[str, Any] = {
+    "__t": lambda d: tuple(decode(v) for v in d["__t"]),
+    "__d": lambda d: {decode(k): decode(v) for k, v in d["__d"]},
+    "__f": lambda d: float(d["__f"]),
+    "__i": lambda d: int(d["__i"]),
+    "__p": lambda d: Path(d["__p"]),
+    "__np": lambda d: np.dtype(d["__np"]).type(decode(d["v"])),
+    "__e": lambda d: _registry()[d["__e"]](d["v"]),
+    "__dc": _dataclass,
+}

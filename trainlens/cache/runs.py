@@ -199,10 +199,16 @@ def _alias_print(aliases: AliasTable) -> str:
 
 
 def _code_print(fn: Any) -> str:
-    """Which function a detector is (a patched or re-registered one is another key)."""
+    """Which function a detector is (a patched or re-registered one is another key); stable
+    across processes (nested code objects by content, never by address)."""
     code = getattr(fn, "__code__", None)
-    body = (code.co_code.hex(), repr(code.co_consts)) if code is not None else repr(fn)
+    body = _code_body(code) if code is not None else repr(fn)
     return digest(getattr(fn, "__module__", ""), getattr(fn, "__qualname__", ""), body)
+
+
+def _code_body(code: Any) -> list[Any]:
+    consts = [_code_body(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]
+    return [code.co_code.hex(), consts, list(code.co_names)]
 
 
 def _rules_print(specs: Sequence[RuleSpec]) -> str:
