@@ -355,26 +355,42 @@ def load_runs(
     found = discover_all(path)
     result.warnings.extend(found.skipped)
     runs = found.runs
-    loaded: list[tuple[Run, list[ReadWarning]]]
-    size = sum(_run_size(s) for s in runs) if len(runs) > 1 else 0
-    if worth_a_pool(len(runs), size, jobs):
+    loaded: list[tuple[Run, list[ReadWarning]] | None] = [None] * len(runs)
+    if store is not None and len(runs) > 1:  # unchanged runs first: no pool needed for them
+        from trainlens.cache.runs import cached_run
+
+        loaded = [cached_run(store, sources, table) for sources in runs]
+    todo = [i for i, hit in enumerate(loaded) if hit is None]
+    hits = len(runs) - len(todo)
+    if progress and hits and len(runs) > 1:
+        progress(hits, len(runs), "(cached)")
+    size = sum(_run_size(runs[i]) for i in todo) if len(todo) > 1 else 0
+    if worth_a_pool(len(todo), size, jobs):
 
         def done(n: int, total: int, index: int) -> None:
             if progress:
-                progress(n, total, runs[index].name)
+                progress(hits + n, len(runs), runs[todo[index]].name)
 
-        loaded = map_in_pool(
-            _load_one, runs, jobs, initializer=_init_worker, initargs=(table, store), on_done=done
+        results = map_in_pool(
+            _load_one,
+            [runs[i] for i in todo],
+            jobs,
+            initializer=_init_worker,
+            initargs=(table, store),
+            on_done=done,
         )
+        for i, one in zip(todo, results):
+            loaded[i] = one
     else:
-        loaded = []
-        for i, sources in enumerate(runs):
+        for n, i in enumerate(todo):
             warnings: list[ReadWarning] = []
-            one = progress if len(runs) == 1 else None
+            per_file = progress if len(runs) == 1 else None
             if progress and len(runs) > 1:
-                progress(i, len(runs), sources.name)
-            loaded.append((load_run(sources, table, warnings, one, store, jobs), warnings))
-    for run, warnings in loaded:
+                progress(hits + n, len(runs), runs[i].name)
+            loaded[i] = (load_run(runs[i], table, warnings, per_file, store, jobs), warnings)
+    for item in loaded:
+        assert item is not None
+        run, warnings = item
         result.warnings.extend(warnings)
         only_tb = run.format == SourceFormat.TENSORBOARD.value
         if only_tb and not len(run.table) and not warnings:

@@ -78,3 +78,17 @@ def test_small_inputs_stay_serial(logdir: Path, monkeypatch: pytest.MonkeyPatch)
     assert not parallel.worth_a_pool(10, 1 << 30, 1)
     assert parallel.worth_a_pool(10, 1 << 30, 2)
     assert parallel.default_jobs(None) >= 1 and parallel.default_jobs(3) == 3
+
+
+def test_cached_runs_need_no_pool(
+    logdir: Path, tmp_path: Path, always_pool: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = load_runs(logdir, cache=False, jobs=1)
+    load_runs(logdir, cache=tmp_path, jobs=2)
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pool although every run that can be cached is")
+
+    # the llamafactory run is never cached whole: one run left, read here
+    monkeypatch.setattr("trainlens.load.map_in_pool", no_pool)
+    assert_same_load(serial, load_runs(logdir, cache=tmp_path, jobs=2))

@@ -71,6 +71,32 @@ def _stamps(sources: RunSources) -> list[Any]:
     return out
 
 
+def _key(sources: RunSources) -> str:
+    return digest(RUN_KIND, __version__, LOAD_VERSION, repr(sources))
+
+
+def cached_run(
+    cache: ResultCache, sources: RunSources, aliases: AliasTable
+) -> tuple[Run, list[ReadWarning]] | None:
+    """The run of ``sources`` and its read warnings when the cache holds it unchanged."""
+    if sources.primary.format is SourceFormat.LLAMAFACTORY:
+        return None  # its config is searched for in the folder: never cached whole
+    key = _key(sources)
+    entry = cache.load(RUN_KIND, key)
+    if entry is None:
+        return None
+    content = digest(key, _stamps(sources))
+    if entry.data.get("content") != content:
+        return None
+    try:
+        run = _run_from(entry.data, entry.columns, sources, aliases)
+        found: list[ReadWarning] = decode(entry.data["warnings"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None  # an entry of another shape: loaded again
+    run.cache_ref = (cache, content)
+    return run, found
+
+
 def load_cached_run(
     cache: ResultCache,
     sources: RunSources,
@@ -80,22 +106,15 @@ def load_cached_run(
 ) -> Run:
     """The run of ``sources``: from the cache when none of its files changed, else from
     ``loader`` (and then cached). Its warnings are appended to ``warnings`` either way."""
+    hit = cached_run(cache, sources, aliases)
+    if hit is not None:
+        warnings.extend(hit[1])
+        return hit[0]
     if sources.primary.format is SourceFormat.LLAMAFACTORY:
-        return loader(sources, aliases, warnings)  # its config is searched for in the folder
-    key = digest(RUN_KIND, __version__, LOAD_VERSION, repr(sources))
+        return loader(sources, aliases, warnings)
+    key = _key(sources)
     stamps = _stamps(sources)
     content = digest(key, stamps)
-    entry = cache.load(RUN_KIND, key)
-    if entry is not None and entry.data.get("content") == content:
-        try:
-            run = _run_from(entry.data, entry.columns, sources, aliases)
-            found = decode(entry.data["warnings"])
-        except (KeyError, TypeError, ValueError, IndexError):
-            pass  # an entry of another shape: loaded again below
-        else:
-            warnings.extend(found)
-            run.cache_ref = (cache, content)
-            return run
     before = len(warnings)
     run = loader(sources, aliases, warnings)
     now = time.time_ns()
