@@ -22,11 +22,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when an entry is read or written, not before
+    import numpy as np
 
-from trainlens.cache.store import CorruptEntry, Entry, read_entry, write_entry
+    from trainlens.cache.store import Entry
 
 #: Bumped when the layout or the meaning of an entry changes: older entries are then ignored.
 CACHE_VERSION = 1
@@ -53,6 +54,8 @@ class ResultCache:
         return self.root / f"v{CACHE_VERSION}" / kind / key[:2] / f"{key}.tlc"
 
     def load(self, kind: str, key: str) -> Entry | None:
+        from trainlens.cache.store import CorruptEntry, read_entry
+
         try:
             return read_entry(self.entry_path(kind, key))
         except (OSError, CorruptEntry):
@@ -62,6 +65,8 @@ class ResultCache:
         self, kind: str, key: str, data: dict[str, Any], columns: dict[str, np.ndarray]
     ) -> bool:
         """Write an entry; False (and nothing written) when the cache directory is unusable."""
+        from trainlens.cache.store import write_entry
+
         try:
             write_entry(self.entry_path(kind, key), data, columns)
         except OSError:

@@ -221,7 +221,9 @@ def _store(
 ) -> ReadResult:
     """Write ``result`` (and where a resume starts: ``prefix``) under ``key``; return it."""
     frame = result.frame
-    names = [str(c) for c in frame["key"].cat.categories]
+    names = list(frame["key"].cat.categories)
+    if not all(type(n) is str for n in names):
+        return result  # the entry keeps names as JSON strings
     try:
         data: dict[str, Any] = {
             "format": fmt.value,

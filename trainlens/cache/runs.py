@@ -133,6 +133,9 @@ def _store_run(
     table = run.table
     if not len(table):
         return False
+    names = [*table["source"].cat.categories, *table["key"].cat.categories]
+    if not all(type(n) is str for n in names):
+        return False  # the entry keeps names as JSON strings
     try:
         meta = {f.name: encode(getattr(run.meta, f.name)) for f in dataclasses.fields(RunMeta)}
         data = {

@@ -9,18 +9,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from trainlens.cache import CacheOption
 from trainlens.config import ProjectConfig, load_config
 from trainlens.diagnostics import ReadWarning
 from trainlens.errors import TrainlensError
 from trainlens.load import LoadResult, load_runs
 from trainlens.metrics import AliasTable
+
+if TYPE_CHECKING:
+    from trainlens.cache import CacheOption
 
 T = TypeVar("T")
 
