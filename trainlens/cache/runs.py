@@ -8,8 +8,8 @@ readers and the loader the same versions. When it is not, the run is loaded agai
 files through the per-file cache (:mod:`trainlens.cache.files`), so only what changed is read.
 
 An outcome entry (what the series rules found) is keyed by the run's content id, the rule set
-(every selected rule's full spec), the alias table and the source of the code that evaluates
-rules: a change to any of them is a different key.
+(every selected rule's full spec and its detector's code), the alias table, and a digest of
+trainlens' own modules and built-in rule data: a change to any of them is a different key.
 """
 
 from __future__ import annotations
@@ -182,17 +182,20 @@ def _run_from(
 
 @lru_cache(maxsize=1)
 def _engine_code() -> str:
-    """A digest of the code that turns a run into findings (edits invalidate outcomes)."""
-    root = Path(__file__).resolve().parents[1]
+    """A digest of the code and the data that turn a run into findings: every module of the
+    package and every file of the built-in ``rules/`` folder (settings spellings, chains, ...).
+    An edit anywhere is a new key: an outcome is never reused across versions or edits."""
+    from trainlens.resources import rules_dir
+
+    package = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(__version__.encode())
-    for sub in ("engine", "findings.py", "run.py", "metrics.py", "audit"):
-        target = root / sub
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
-        for f in files:
+    for f in sorted(package.rglob("*.py")) + sorted(p for p in rules_dir().rglob("*")):
+        if f.is_file():
+            h.update(str(f.name).encode())
             try:
                 h.update(f.read_bytes())
             except OSError:
-                h.update(str(f).encode())
+                h.update(b"?")
     return h.hexdigest()
 
 
