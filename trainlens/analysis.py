@@ -19,6 +19,7 @@ from trainlens.load import load_runs
 from trainlens.logscan import log_findings, scan_logs
 from trainlens.metrics import AliasTable
 from trainlens.run import Run
+from trainlens.scan_ahead import ScanAhead
 
 
 @dataclass
@@ -65,6 +66,7 @@ def analyze_runs(
     warnings: list[ReadWarning] | None = None,
     audit: Mapping[str, Any] | None = None,
     audit_cache: AuditCache | None = None,
+    scans: ScanAhead | None = None,
 ) -> Analysis:
     """Run the (selected) rules over already loaded runs. Runs whose directory holds
     ``completions.jsonl`` or prediction files are audited first (``audit``: the ``[audit]``
@@ -90,11 +92,12 @@ def analyze_runs(
             skipped.extend(outcome.skipped)
             all_warnings.extend(outcome.warnings)
         if log_specs and run.meta.logs:
-            scans, scan_warnings = scan_logs([Path(p) for p in run.meta.logs], log_specs)
+            scan = scans.scan_logs if scans is not None else scan_logs
+            found, scan_warnings = scan([Path(p) for p in run.meta.logs], log_specs)
             all_warnings.extend(scan_warnings)
             findings.extend(
                 log_findings(
-                    scans,
+                    found,
                     log_specs,
                     run.name,
                     step=run.last_step or 0,
@@ -172,12 +175,17 @@ def analyze(
         merge_params(cfg.rule_params, params),
         sources=param_sources(cfg, params, "params"),
     )
-    loaded = load_runs(path, aliases=table, cache=cache, jobs=jobs)
-    return analyze_runs(
-        loaded.runs,
-        rules=rules,
-        select=list(select) or cfg.select,
-        ignore=[*cfg.ignore, *ignore],
-        warnings=loaded.warnings,
-        audit=cfg.checked_section("audit", AUDIT_SETTINGS),
-    )
+    specs = rules.select(list(select) or cfg.select, [*cfg.ignore, *ignore])
+    with ScanAhead(specs) as ahead:
+        loaded = load_runs(
+            path, aliases=table, on_discovered=ahead.start_discovered, cache=cache, jobs=jobs
+        )
+        return analyze_runs(
+            loaded.runs,
+            rules=rules,
+            select=list(select) or cfg.select,
+            ignore=[*cfg.ignore, *ignore],
+            warnings=loaded.warnings,
+            audit=cfg.checked_section("audit", AUDIT_SETTINGS),
+            scans=ahead,
+        )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from trainlens.cache import CacheOption, ResultCache, resolve_cache
 from trainlens.diagnostics import ReadWarning, condense
-from trainlens.discover import RunSources, SourceFormat, discover_all
+from trainlens.discover import Discovery, RunSources, SourceFormat, discover_all
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
@@ -334,10 +334,12 @@ def load_runs(
     *,
     aliases: AliasTable | None = None,
     progress: ProgressFn | None = None,
+    on_discovered: Callable[[Discovery], None] | None = None,
     cache: CacheOption = None,
     jobs: int | None = None,
 ) -> LoadResult:
-    """Discover and read every run under ``path``.
+    """Discover and read every run under ``path`` (``on_discovered`` is told what discovery
+    found before any file is read: the analysis starts its failure scans of big logs there).
 
     ``cache``: where parsed tables are kept between calls (None: the default cache dir unless
     ``TRAINLENS_NO_CACHE`` is set; False: off; a directory; see :mod:`trainlens.cache`).
@@ -353,6 +355,8 @@ def load_runs(
     store = resolve_cache(cache)
     result = LoadResult()
     found = discover_all(path)
+    if on_discovered is not None:
+        on_discovered(found)
     result.warnings.extend(found.skipped)
     runs = found.runs
     loaded: list[tuple[Run, list[ReadWarning]] | None] = [None] * len(runs)

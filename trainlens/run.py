@@ -12,6 +12,7 @@ import pandas as pd
 
 from trainlens.discover import Checkpoint
 from trainlens.metrics import AliasTable, MetricInfo
+from trainlens.settings import RunSettings
 
 if TYPE_CHECKING:
     from trainlens.cache import ResultCache
@@ -80,11 +81,18 @@ class RunMeta:
     final_values: dict[str, float] = field(default_factory=dict)  # wandb-summary / all_results
     logs: list[str] = field(default_factory=list)  # console output read for failure messages
 
+    @cached_property
+    def settings(self) -> RunSettings:
+        """The config's settings under one name whatever the framework spelled them (resolved
+        on first use, after loading)."""
+        return RunSettings(self.config, self.framework)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "framework": self.framework,
             "config_path": self.config_path,
             "config_kind": self.config_kind,
+            "settings": self.settings.to_dict(),
             "step_basis": self.step_basis,
             "rounded": self.rounded,
             "progress": self.progress,

@@ -38,7 +38,15 @@ def test_absent_metric_is_skipped_visibly_with_the_beta_reason() -> None:
     assert [(x.rule, x.code) for x in plain.skipped] == [("kl_spike", "kl_absent_rl")]
     beta0 = analyze_runs([make(s, config={"beta": 0.0})], rules=RULES, select=["kl_*"])
     assert {x.code for x in beta0.skipped} == {"kl_beta_zero"}
-    assert "beta = 0" in beta0.skipped[0].reason
+    assert "(beta: 0)" in beta0.skipped[0].reason
+    verl_off = {
+        "actor_rollout_ref": {"actor": {"use_kl_loss": False, "kl_loss_coef": 0.001}},
+        "algorithm": {"use_kl_in_reward": False},
+    }
+    verl = analyze_runs([make(s, config=verl_off)], rules=RULES, select=["kl_spike"])
+    assert [x.code for x in verl.skipped] == ["kl_beta_zero"]
+    assert "use_kl_loss: false" in verl.skipped[0].reason and "beta" not in verl.skipped[0].reason
+    assert "TRL" not in verl.skipped[0].reason
     sft_like = analyze_runs(
         [make({"loss": (np.arange(10), np.ones(10))})],
         rules=RULES,

@@ -27,8 +27,11 @@ def test_sections_in_order_most_severe_family_first(tmp_path):
     assert heads[0] == "# Training postmortem: run"
     order = [h for h in heads if h.startswith("## ")]
     assert order == ["## Run overview", "## Findings", "## Summary"]
-    families = [h for h in heads if h.startswith("### ")]
+    findings = heads[heads.index("## Findings") : heads.index("## Summary")]
+    families = [h for h in findings if h.startswith("### ")]
     assert families == ["### Optimisation and stability", "### Reward", "### Generation length"]
+    summary = [h for h in heads[heads.index("## Summary") :] if h.startswith("### ")]
+    assert summary == ["### Gate and watch policies that would have caught this run"]
     assert "#### 🚨 1. t_kl_spike title" in heads
     assert "**Verdict:** 🚨" in text
     assert "| 150 | 19.6 | +19.55 | ← peak |" in text  # key-data table: step, value, change

@@ -17,6 +17,7 @@ from trainlens.report.recommendations import (
 from trainlens.report.settings import ADVISED, Settings, named_settings
 from trainlens.report.targets import monitoring_targets
 from trainlens.report.text import Text, Translator, catalog
+from trainlens.settings import setting_specs
 
 CHRONIC = 0.08  # a normal truncation level of 8%: the length limit is a real cause
 
@@ -150,7 +151,7 @@ GRAD_ADVICE = {
     ],
 )
 def test_rule_advice_about_a_setting_the_run_already_has_is_dropped(config, kept, lang):
-    items = generic_advice(GRAD_ADVICE, lang, _extra(), config)
+    items = generic_advice(GRAD_ADVICE, lang, _extra(), Settings(config))
     assert items == GRAD_ADVICE[lang][:kept]
 
 
@@ -160,9 +161,13 @@ def test_settledness_is_decided_on_the_english_item_for_both_languages():
         "zh": ["提高采样温度，或放宽裁剪上界。", "查看生成样本。"],  # 采样温度: no key spelled
     }
     for lang in ("en", "zh"):
-        assert generic_advice(texts, lang, _extra(), {"temperature": 1.0}) == texts[lang][1:]
-        assert generic_advice(texts, lang, _extra(), {"temperature": 0.7}) == texts[lang]
-        assert generic_advice(texts, lang, _extra(("temperature",)), {}) == texts[lang][1:]
+        assert (
+            generic_advice(texts, lang, _extra(), Settings({"temperature": 1.0})) == texts[lang][1:]
+        )
+        assert generic_advice(texts, lang, _extra(), Settings({"temperature": 0.7})) == texts[lang]
+        assert (
+            generic_advice(texts, lang, _extra(("temperature",)), Settings({})) == texts[lang][1:]
+        )
 
 
 @pytest.mark.parametrize(
@@ -184,8 +189,8 @@ def test_every_advised_setting_has_a_checkable_condition(setting, followed, not_
     check = ADVISED[setting].followed
     assert check(Settings(followed)) is True
     assert check(Settings(not_followed)) is not True
-    assert setting in named_settings(f"set {Settings.SPELLINGS[setting][0]} as advised")
-    assert set(ADVISED) <= set(Settings.SPELLINGS)
+    assert setting in named_settings(f"set {setting_specs()[setting].prose_names[0]} as advised")
+    assert set(ADVISED) <= set(setting_specs())
 
 
 def test_setting_names_are_whole_words():
@@ -227,8 +232,11 @@ def test_a_cause_about_the_runs_own_setting_is_kept():
     advice = {"en": ["Consider bf16 instead of fp16."], "zh": ["可考虑用 bf16 替代 fp16。"]}
     config = {"bf16": True, "fp16": False}
     assert generic_causes(causes, "en", _extra()) == causes["en"]
-    assert generic_advice(advice, "zh", _extra(), config) == []
-    assert generic_advice(advice, "zh", _extra(), {"bf16": False, "fp16": True}) == advice["zh"]
+    assert generic_advice(advice, "zh", _extra(), Settings(config)) == []
+    assert (
+        generic_advice(advice, "zh", _extra(), Settings({"bf16": False, "fp16": True}))
+        == advice["zh"]
+    )
 
 
 def _degradation_advice(run):

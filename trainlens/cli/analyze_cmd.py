@@ -154,21 +154,28 @@ def analyze(
         )
         chosen = split_ids(select) or cfg.select
         dropped = [*cfg.ignore, *split_ids(ignore)]
-        ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
-        result = load_with_progress(
-            path, alias_table(cfg, aliases), cache=cache_option(cache_dir, no_cache), jobs=jobs
-        )
-        print_warnings(result.warnings)
+        specs = ruleset.select(chosen, dropped)  # fail on unknown ids before reading any log
         from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
+        from trainlens.scan_ahead import ScanAhead
 
-        analysis = analyze_runs(
-            result.runs,
-            rules=ruleset,
-            select=chosen,
-            ignore=dropped,
-            warnings=result.warnings,
-            audit=cfg.checked_section("audit", AUDIT_SETTINGS),
-        )
+        with ScanAhead(specs) as ahead:
+            result = load_with_progress(
+                path,
+                alias_table(cfg, aliases),
+                ahead.start_discovered,
+                cache=cache_option(cache_dir, no_cache),
+                jobs=jobs,
+            )
+            print_warnings(result.warnings)
+            analysis = analyze_runs(
+                result.runs,
+                rules=ruleset,
+                select=chosen,
+                ignore=dropped,
+                warnings=result.warnings,
+                audit=cfg.checked_section("audit", AUDIT_SETTINGS),
+                scans=ahead,
+            )
         print_warnings(analysis.warnings[len(result.warnings) :])
         emit(analysis, format, language, output)
         from trainlens.render.findings_terminal import summary_line

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from trainlens.config import ProjectConfig, load_config
 from trainlens.diagnostics import ReadWarning
+from trainlens.discover import Discovery
 from trainlens.errors import TrainlensError
 from trainlens.load import LoadResult, load_runs
 from trainlens.metrics import AliasTable
@@ -169,13 +170,18 @@ def print_warnings(warnings: list[ReadWarning]) -> None:
 
 
 def load_with_progress(
-    path: Path, aliases: AliasTable, *, cache: CacheOption = None, jobs: int | None = None
+    path: Path,
+    aliases: AliasTable,
+    on_discovered: Callable[[Discovery], None] | None = None,
+    *,
+    cache: CacheOption = None,
+    jobs: int | None = None,
 ) -> LoadResult:
     """``load_runs`` with a progress bar over the runs (the files of a single run) on stderr
     when it is a terminal; nothing is drawn when it is piped."""
     console = stderr_console()
     if not console.is_terminal:
-        return load_runs(path, aliases=aliases, cache=cache, jobs=jobs)
+        return load_runs(path, aliases=aliases, on_discovered=on_discovered, cache=cache, jobs=jobs)
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as progress:
@@ -186,7 +192,14 @@ def load_with_progress(
                 task, completed=done, total=total, description=f"reading {Path(current).name}"
             )
 
-        return load_runs(path, aliases=aliases, progress=update, cache=cache, jobs=jobs)
+        return load_runs(
+            path,
+            aliases=aliases,
+            progress=update,
+            on_discovered=on_discovered,
+            cache=cache,
+            jobs=jobs,
+        )
 
 
 def is_piped() -> bool:

@@ -11,54 +11,12 @@ from typing import Any
 
 from trainlens.compare.model import ConfigDiff
 from trainlens.run import Run
+from trainlens.settings import flatten_config, setting_specs
 
-#: Config concepts shown by name, whatever framework key holds them (first key found wins).
-CONFIG_CONCEPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "model",
-        (
-            "model",
-            "model_id_or_path",
-            "model_name_or_path",
-            "actor_rollout_ref.model.path",
-            "pretrain",
-            "model.path",
-            "model_name",
-        ),
-    ),
-    (
-        "rollout_n",
-        ("num_generations", "actor_rollout_ref.rollout.n", "n_samples_per_prompt", "rollout.n"),
-    ),
-    (
-        "learning_rate",
-        (
-            "learning_rate",
-            "actor_rollout_ref.actor.optim.lr",
-            "actor_learning_rate",
-            "optim.lr",
-            "lr",
-        ),
-    ),
-    (
-        "kl_coef",
-        (
-            "beta",
-            "actor_rollout_ref.actor.kl_loss_coef",
-            "algorithm.kl_ctrl.kl_coef",
-            "init_kl_coef",
-            "kl_coef",
-        ),
-    ),
-    ("use_kl_loss", ("actor_rollout_ref.actor.use_kl_loss", "use_kl_loss")),
-    ("use_kl_in_reward", ("algorithm.use_kl_in_reward", "use_kl_in_reward")),
-    ("kl_loss_type", ("actor_rollout_ref.actor.kl_loss_type", "kl_loss_type", "kl_estimator")),
-    ("epochs", ("num_train_epochs", "trainer.total_epochs", "max_epochs", "epochs")),
-    (
-        "max_completion_length",
-        ("max_completion_length", "data.max_response_length", "generate_max_len"),
-    ),
-    ("temperature", ("temperature", "actor_rollout_ref.rollout.temperature")),
+#: Config concepts shown by name, whatever framework key holds them (first key found wins): the
+#: settings of ``rules/settings.yaml`` that carry a ``compare`` name.
+CONFIG_CONCEPTS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (spec.compare, spec.all_keys) for spec in setting_specs().values() if spec.compare
 )
 #: Config keys that differ between any two runs without meaning anything (paths, names, hosts).
 _NOISE_TAILS = {
@@ -99,18 +57,6 @@ _NOISE_TAILS = {
     "dataloader_num_workers",
 }
 _NOISE_SUFFIXES = ("_dir", "_path", "_file", "_time", "_timestamp", "_token", "_url")
-
-
-def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts (verl's Hydra config) → dotted keys; other values kept as they are."""
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten_config(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 #: Words (``_``-separated parts) and phrases that make a key set by only some configs worth

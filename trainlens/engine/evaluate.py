@@ -18,6 +18,7 @@ from trainlens.engine.registry import NotApplicable, Trace, Window
 from trainlens.engine.spec import RuleSpec
 from trainlens.findings import EvidenceRow, Finding, Skipped
 from trainlens.run import Run
+from trainlens.settings import RunSettings
 
 MAX_EVIDENCE_ROWS = 12
 #: Findings one rule may report on one series; past that the series is anomalous throughout
@@ -130,14 +131,15 @@ def skip_record(run: Run, spec: RuleSpec) -> Skipped:
         )
         selectors = missing or spec.metrics
     if spec.metrics and spec.metrics[0].split("|")[0] == "kl":
-        if kl_coef(run.meta.config) == 0:
-            return make_skipped(spec.id, run.name, "kl_beta_zero")
+        settings = run.meta.settings
+        if settings.kl_coef == 0:
+            return make_skipped(spec.id, run.name, "kl_beta_zero", how=kl_off_how(settings))
         llm_rl = (
             run.meta.framework in ("trl", "ms-swift", "verl", "openrlhf")
             or "response_length_mean" in run.canonical_names
         )
         if llm_rl and any(c == "reward" or c.startswith("reward/") for c in run.canonical_names):
-            return make_skipped(spec.id, run.name, "kl_absent_rl")
+            return make_skipped(spec.id, run.name, "kl_absent_rl", how=kl_off_how(settings))
     return make_skipped(spec.id, run.name, "not_logged", selectors=selectors)
 
 
@@ -153,17 +155,33 @@ def _context(run: Run, spec: RuleSpec, inputs: Sequence[Input | None]) -> dict[s
         elif name == "interval":
             ctx[name] = logging_interval(run)
         elif name == "kl_coef":
-            ctx[name] = kl_coef(run.meta.config)
+            ctx[name] = run.meta.settings.kl_coef
     return ctx
 
 
-def kl_coef(config: dict[str, Any]) -> float | None:
-    """The KL penalty coefficient of a run config (ms-swift/TRL ``beta``, ``kl_coef``), or None."""
-    for name in ("beta", "kl_coef", "init_kl_coef"):
-        value = config.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    return None
+#: How each framework turns the KL penalty off by default (others: their KL key set to 0).
+_KL_OFF_DEFAULT = {
+    "verl": "actor_rollout_ref.actor.use_kl_loss: false and algorithm.use_kl_in_reward: false, "
+    "verl's defaults",
+    "trl": "beta: 0, TRL's default",
+}
+
+
+def kl_off_how(settings: RunSettings) -> str:
+    """How this run turns (or would turn) its KL penalty off, in its own config spelling."""
+    key = settings.key("beta")
+    if key is not None and settings.kl_coef == 0:
+        return key if ":" in key else f"{key}: 0"
+    framework = settings.framework or ""
+    if framework in _KL_OFF_DEFAULT:
+        return _KL_OFF_DEFAULT[framework]
+    return f"{settings.spelling('beta') or 'beta'}: 0"
+
+
+def kl_coef(config: dict[str, Any], framework: str | None = None) -> float | None:
+    """The KL penalty coefficient of a run config (``beta``, verl's ``kl_loss_coef`` when
+    ``use_kl_loss``, ...; 0 when every KL term is off), or None: see ``rules/settings.yaml``."""
+    return RunSettings(config, framework).kl_coef
 
 
 def logging_interval(run: Run) -> float:

@@ -13,16 +13,16 @@ SKIP_REASONS: dict[str, dict[str, str]] = {
         "zh": "未记录：{metrics}",
     },
     "kl_beta_zero": {
-        "en": "kl not logged: the run config has beta = 0 (no KL penalty), nothing to check",
-        "zh": "未记录 kl：运行配置中 beta = 0（未启用 KL 惩罚），无需检查",
+        "en": "kl not logged: the run config turns the KL penalty off ({how}), nothing to check",
+        "zh": "未记录 kl：运行配置关闭了 KL 惩罚（{how}），无需检查",
     },
     "kl_off": {
-        "en": "the run config has beta = 0 (no KL penalty): a KL of 0 is expected",
-        "zh": "运行配置中 beta = 0（未启用 KL 惩罚）：KL 为 0 属正常",
+        "en": "the run config turns the KL penalty off: a KL of 0 is expected",
+        "zh": "运行配置关闭了 KL 惩罚：KL 为 0 属正常",
     },
     "kl_absent_rl": {
-        "en": "kl not logged (normal when the KL penalty is off: beta = 0, TRL's default)",
-        "zh": "未记录 kl（关闭 KL 惩罚时属正常：beta = 0，即 TRL 的默认值）",
+        "en": "kl not logged (normal when the KL penalty is off: {how})",
+        "zh": "未记录 kl（关闭 KL 惩罚时属正常：{how}）",
     },
     "negative_loss": {
         "en": "{key} goes negative (a policy-gradient surrogate loss): its size says nothing "

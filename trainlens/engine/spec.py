@@ -75,7 +75,7 @@ _KNOWN = {
     *_LIST_SECTIONS,
 }
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_NOT_RULES = {"metrics.yaml"}
+_NOT_RULES = {"metrics.yaml", "settings.yaml", "chains.yaml", "cause_evidence.yaml"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
 
 

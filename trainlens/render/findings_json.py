@@ -8,6 +8,8 @@ from typing import Any
 from trainlens.analysis import Analysis
 from trainlens.engine.messages import skip_text
 from trainlens.findings import SCHEMA_VERSION, Finding, json_safe
+from trainlens.report.chains import diagnose
+from trainlens.report.model import rule_titles
 
 
 def finding_dict(analysis: Analysis, finding: Finding, lang: str = "en") -> dict[str, Any]:
@@ -44,6 +46,13 @@ def analysis_document(analysis: Analysis, lang: str = "en") -> dict[str, Any]:
         "skipped": [{**s.to_dict(), "message": skip_text(s, lang)} for s in skipped],
         "rules": list(analysis.selected),
     }
+    chains = [
+        d.to_dict(lang)
+        for run in analysis.runs
+        for d in diagnose(run, analysis.for_run(run), rule_titles(analysis.rules))
+    ]
+    if chains:  # only when findings match a known causal chain (rules/chains.yaml)
+        doc["chains"] = chains
     if analysis.audits:  # only for runs holding completions or predictions
         doc["audits"] = [
             {

@@ -17,15 +17,26 @@ from typing import Any
 import jinja2
 
 from trainlens.findings import Finding, Severity
-from trainlens.render.md_escape import md_code, md_format, md_text
+from trainlens.render.md_escape import md_code, md_fenced, md_format, md_text
 from trainlens.render.templating import render_template, sandboxed_environment
+from trainlens.report.cause_evidence import ranked_causes
+from trainlens.report.chains import Diagnosis, chain_line
 from trainlens.report.evidence import member_metrics
-from trainlens.report.fmt import DASH, num, relative, signed
-from trainlens.report.model import FindingView, Report, RunReport, build_report, rule_spec
+from trainlens.report.fmt import DASH, display_path, num, relative, signed
+from trainlens.report.model import (
+    FindingView,
+    Report,
+    RunReport,
+    build_report,
+    rule_spec,
+    rule_titles,
+)
 from trainlens.report.overview import column_value, metric_stats
+from trainlens.report.policies import gate_block, gate_command
 from trainlens.report.recommendations import generic_advice, generic_causes
 from trainlens.report.text import Translator
 from trainlens.resources import templates_dir
+from trainlens.settings import RunSettings
 
 _CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) +(?=[\u4e00-\u9fff])")
 
@@ -56,6 +67,12 @@ _END = {"en": ".!?", "zh": "。！？.!?"}
 _LIST_SEP = {"en": ", ", "zh": "、"}
 
 
+def _shown_path(rr: RunReport) -> str:
+    """The run's path for a command line in the report: relative to the working folder when
+    below it, else its name (never absolute: reports are shared)."""
+    return display_path(rr.run.path)
+
+
 class _Helpers:
     """The functions templates call: phrasing a finding from its rule, cells, links."""
 
@@ -79,6 +96,9 @@ class _Helpers:
 
     def title_of(self, f: Finding) -> str:
         return self._text(self._spec(f.rule), "title") or f.rule
+
+    def title_of_rule(self, rule: str) -> str:
+        return self._text(self._spec(rule), "title") or rule
 
     def message_of(self, f: Finding) -> str:
         spec = self._spec(f.rule)
@@ -123,14 +143,21 @@ class _Helpers:
 
     def cause_list(self, v: FindingView) -> list[str]:
         """Causes read from the run first, then the rule's own minus those they settle."""
-        generic = generic_causes(self._texts(v.spec, "causes"), self.lang, v.extra)
+        texts = self._texts(v.spec, "causes")
+        generic = generic_causes(texts, self.lang, v.extra)
+        english = generic_causes(texts, "en", v.extra)
+        rr = self._runs.get(v.finding.run)
+        if rr is not None:
+            generic = ranked_causes(
+                rr.run, v.finding.rule, v.occurrences, generic, english, self.lang
+            )
         return [self.t(c.text) for c in v.extra.causes] + generic
 
     def advice_list(self, v: FindingView) -> list[str]:
         """Config-aware recommendations first, then the rule's own minus those the run's
         config settles (covered above, or a setting the run already has)."""
         generic = generic_advice(
-            self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
+            self._texts(v.spec, "advice"), self.lang, v.extra, self._settings(v.finding.run)
         )
         return [self.t(a.text) for a in v.extra.advice] + generic
 
@@ -161,7 +188,7 @@ class _Helpers:
             if v.finding.rule == "instability_episode":
                 continue  # its own advice is "follow the members' advice"
             generic = generic_advice(
-                self._texts(v.spec, "advice"), self.lang, v.extra, self._config(v.finding.run)
+                self._texts(v.spec, "advice"), self.lang, v.extra, self._settings(v.finding.run)
             )
             for text in generic[: 2 if i == 0 else 1]:
                 add(text)
@@ -179,9 +206,9 @@ class _Helpers:
             out["zh"] = [_join_cjk(item) for item in out["zh"]]
         return out
 
-    def _config(self, run_name: str) -> dict[str, Any]:
+    def _settings(self, run_name: str) -> RunSettings:
         rr = self._runs.get(run_name)
-        return rr.run.meta.config if rr is not None else {}
+        return rr.run.meta.settings if rr is not None else RunSettings({})
 
     def skipped_title(self, s: Any) -> str | None:
         return self._text(self._spec(s.rule), "title")
@@ -330,8 +357,30 @@ class _Helpers:
         cell = column_value(metric_stats(run, metric), stat)
         return self.at_step(*cell) if cell else DASH
 
+    # --- causal chains ------------------------------------------------------------------------
+    def tr(self, text: Any) -> str:
+        """A ``{en, zh}`` mapping from a data table in the report's language."""
+        if not isinstance(text, dict):
+            return str(text or "")
+        return str(text.get(self.lang) or text.get("en") or "")
+
+    def chain_story(self, d: Diagnosis) -> str:
+        """The chain's story with its members and their onset steps filled in."""
+        titles = rule_titles(self.rules)
+        return self.tr(d.spec.story).replace("{chain}", chain_line(d, self.lang, titles))
+
+    def policy_lines(self, rr: RunReport) -> str:
+        """The gate and watch command lines and the ``[gate]`` block, as fenced code."""
+        path = _shown_path(rr)
+        lines = gate_command(path, rr.policies) + "\n" + gate_command(path, rr.policies, True)
+        return md_fenced(lines, "bash") + "\n\n" + md_fenced(gate_block(rr.policies), "toml")
+
     def as_globals(self) -> dict[str, Any]:
         names = (
+            "tr",
+            "policy_lines",
+            "title_of_rule",
+            "chain_story",
             "title_of",
             "message_of",
             "rule_title",

@@ -70,6 +70,14 @@ def md_code(value: object, *, cell: bool = False) -> str:
     return f"{fence}{text}{fence}"
 
 
+def md_fenced(text: str, info: str = "") -> str:
+    """``text`` as a fenced code block whose fence is longer than any backtick run inside it
+    (so data cannot close the block)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
 def md_cell(markdown: str) -> str:
     """Already rendered Markdown (escaped values inside) made safe for one table cell: on one
     line, every ``|`` that is not already escaped escaped."""

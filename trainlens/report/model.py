@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainlens.findings import Finding, Severity, Skipped
 from trainlens.report.audits import AuditView, audit_views
+from trainlens.report.chains import Diagnosis, diagnose
 from trainlens.report.evidence import KeyTable, key_table, member_metrics
 from trainlens.report.fmt import asset_name, display_path, num, slug
 from trainlens.report.overview import (
@@ -22,6 +23,7 @@ from trainlens.report.overview import (
     compare_columns,
     overview,
 )
+from trainlens.report.policies import ProposedPolicy, propose_policies
 from trainlens.report.recommendations import (
     Advice,
     FindingAdvice,
@@ -140,6 +142,10 @@ class RunReport:
     skipped: list[Skipped]
     overview_chart: str | None = None
     audits: list[AuditView] = field(default_factory=list)  # what the model wrote
+    #: known causal chains the findings match (rules/chains.yaml), the report's opening
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    #: gate / watch policies that would have caught this run
+    policies: list[ProposedPolicy] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -166,6 +172,15 @@ class Report:
 def rank_key(f: Finding) -> tuple[int, int, int, str, str]:
     """Most severe first; episodes before their parts; earlier first; then by rule and metric."""
     return (-f.severity.rank, 0 if f.members else 1, f.start_step, f.rule, f.metric)
+
+
+def rule_titles(rules: Any) -> Callable[[str], Mapping[str, str]]:
+    """A rule id → its title per language (empty when the rule set lacks it)."""
+
+    def title(rule_id: str) -> Mapping[str, str]:
+        return getattr(rule_spec(rules, rule_id), "title", None) or {}
+
+    return title
 
 
 def rule_spec(rules: Any, rule_id: str) -> Any:
@@ -221,14 +236,21 @@ def _setting_value(value: Any) -> str | None:
     return str(value).lower() if isinstance(value, bool) else num(value, 6)
 
 
-def _settings(config: dict[str, Any]) -> list[tuple[str, str]]:
+def _settings(settings: Settings) -> list[tuple[str, str]]:
+    """The key settings of the run as its config spells them (verl's nested keys included); a
+    setting every switch of which is off shows 0 and the switches."""
     out = []
-    rl = Settings(config).is_rl
-    for key in KEY_SETTINGS:
-        if key in RL_SETTINGS and not rl:
+    rl = settings.is_rl
+    for name in KEY_SETTINGS:
+        if name in RL_SETTINGS and not rl:
             continue
-        if key in config and (text := _setting_value(config[key])) is not None:
-            out.append((key, text))
+        found = settings.resolve(name)
+        if found is None or (text := _setting_value(found.value)) is None:
+            continue
+        if ", " in found.key:  # resolved from switches that are all off
+            out.append((name, f"{text} ({found.key})"))
+        else:
+            out.append((found.key, text))
     return out
 
 
@@ -321,11 +343,13 @@ def build_run(
         ranked=views,
         groups=groups,
         overview=overview(run, extra_metrics),
-        settings=_settings(run.meta.config),
+        settings=_settings(run.meta.settings),
         actions=immediate_actions([v.extra for v in views]),
         targets=monitoring_targets(run, findings),
         checkpoint=checkpoint,
         skipped=sorted(skipped, key=lambda s: s.rule),
+        diagnoses=diagnose(run, findings, rule_titles(rules)),
+        policies=propose_policies(run, findings),
     )
     if charts:
         report.overview_chart = next((j.name for j in jobs if j.overview), None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -367,7 +366,7 @@ def finding_advice(
 ) -> FindingAdvice:
     """Run-specific causes and config-aware recommendations for one finding (``occurrences``:
     every time its rule fired, for recurring spikes)."""
-    cfg = Settings(run.meta.config)
+    cfg = run.meta.settings
     metrics = member_metrics(finding)
     way = direction(run, finding)
     causes: list[Cause] = []
@@ -410,12 +409,14 @@ def finding_advice(
 
 
 def generic_advice(
-    texts: Mapping[str, Sequence[str]], lang: str, extra: FindingAdvice, config: dict[str, Any]
+    texts: Mapping[str, Sequence[str]], lang: str, extra: FindingAdvice, settings: Settings
 ) -> list[str]:
     """A rule's own advice in ``lang`` minus the items about settings only that the config-aware
     advice already covers or that the run already has at the advised value (``max_grad_norm
-    1.0`` when it is 1.0, ``raise beta`` when it is 0.2)."""
-    return unsettled(texts, lang, {a.setting for a in extra.advice} | set(extra.dismissed), config)
+    1.0`` when it is 1.0, ``raise beta`` when it is 0.2), minus items about settings the run's
+    framework does not have, with the keys they name in the run's own spelling."""
+    covered = {a.setting for a in extra.advice} | set(extra.dismissed)
+    return unsettled(texts, lang, covered, settings)
 
 
 def generic_causes(

@@ -10,11 +10,11 @@ twice (once generic, once with the run's numbers)."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+
+from trainlens.settings import RunSettings, setting_specs
 
 #: Advised bounds shared by the config-aware advice and the check of the rules' generic advice.
 CLIP_MAX = 1.0  # max_grad_norm above this is lowered; 0 < max_grad_norm <= 1.0 is advised
@@ -23,56 +23,8 @@ TEMPERATURE_MIN = 1.0  # rollouts sampled colder than this are warmed up
 CLIP_HIGH = 0.28  # DAPO's clip-higher: the upper clip range of the policy ratio
 
 
-class Settings:
-    """Read access to a run's config with the framework spellings of each setting."""
-
-    SPELLINGS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "learning_rate": ("learning_rate", "lr"),
-        "warmup_ratio": ("warmup_ratio",),
-        "warmup_steps": ("warmup_steps",),
-        "max_grad_norm": ("max_grad_norm", "grad_clip", "clip_grad"),
-        "beta": ("beta", "kl_coef", "init_kl_coef"),
-        "max_completion_length": ("max_completion_length", "max_new_tokens", "max_response_length"),
-        # TRL's switch and ms-swift's: truncated completions left out of the loss
-        "mask_truncated_completions": ("mask_truncated_completions", "overlong_filter"),
-        "temperature": ("temperature",),
-        "epsilon_high": ("epsilon_high",),
-        "num_generations": ("num_generations",),
-        "num_train_epochs": ("num_train_epochs",),
-        "save_steps": ("save_steps",),
-        "load_best_model_at_end": ("load_best_model_at_end",),
-        "metric_for_best_model": ("metric_for_best_model",),
-        "bf16": ("bf16",),
-        "fp16": ("fp16",),
-    }
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config or {}
-
-    @property
-    def known(self) -> bool:
-        return bool(self.config)
-
-    def key(self, name: str) -> str | None:
-        """The spelling of ``name`` this config uses (None: the config does not set it)."""
-        return next((k for k in self.SPELLINGS.get(name, (name,)) if k in self.config), None)
-
-    def has(self, name: str) -> bool:
-        return self.key(name) is not None
-
-    def get(self, name: str) -> Any:
-        key = self.key(name)
-        return self.config[key] if key is not None else None
-
-    def number(self, name: str) -> float | None:
-        value = self.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        return float(value) if math.isfinite(value) else None
-
-    @property
-    def is_rl(self) -> bool:
-        return bool(self.get("rlhf_type")) or self.has("beta") or self.has("num_generations")
+#: The run's settings as the advice reads them (one table for every framework's spellings).
+Settings = RunSettings
 
 
 def _at_least(name: str, low: float) -> Callable[[Settings], bool | None]:
@@ -106,8 +58,8 @@ def _clipped(cfg: Settings) -> bool | None:
 
 def _warmup(cfg: Settings) -> bool | None:
     if not (cfg.has("warmup_ratio") or cfg.has("warmup_steps")):
-        return None
-    return bool(cfg.number("warmup_ratio") or cfg.number("warmup_steps"))
+        return None  # verl's lr_warmup_steps -1 means "use the ratio": only > 0 is a warm-up
+    return (cfg.number("warmup_ratio") or 0) > 0 or (cfg.number("warmup_steps") or 0) > 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +126,7 @@ def _pattern(words: Iterable[str]) -> re.Pattern[str]:
 #: Topics of config-aware advice that are no config key: the checkpoint to keep. A rule's "keep
 #: the checkpoint at the best step" repeats the report's "use checkpoint-600".
 TOPICS: dict[str, tuple[str, ...]] = {"checkpoint": ("checkpoint",)}
-_NAMES = {**Settings.SPELLINGS, **TOPICS}
+_NAMES = {**{n: spec.prose_names for n, spec in setting_specs().items()}, **TOPICS}
 _KEYS = {name: _pattern(spellings) for name, spellings in _NAMES.items()}
 _KEYS_AND_TERMS = {
     name: _pattern((*spellings, *TERMS.get(name, ()))) for name, spellings in _NAMES.items()
@@ -188,7 +140,7 @@ def named_settings(text: str, *, terms: bool = False) -> set[str]:
 
 
 def is_settled(
-    text: str, covered: set[str], cfg: Settings | None = None, *, terms: bool = False
+    text: str, covered: set[str], cfg: RunSettings | None = None, *, terms: bool = False
 ) -> bool:
     """Whether generic ``text`` names settings and every one is either ``covered`` (the report
     already says something about it with the run's own value) or, given ``cfg``, already at
@@ -205,7 +157,7 @@ def unsettled(
     texts: Mapping[str, Sequence[str]],
     lang: str,
     covered: set[str],
-    config: dict[str, Any] | None = None,
+    settings: RunSettings | None = None,
     *,
     terms: bool = False,
 ) -> list[str]:
@@ -216,9 +168,30 @@ def unsettled(
     items = list(texts.get(lang) or [])
     english = list(texts.get("en") or [])
     judge = english if len(english) == len(items) else items
-    cfg = Settings(config) if config is not None else None
     return [
-        item
+        in_framework_spelling(item, settings) if settings is not None else item
         for item, probe in zip(items, judge)
-        if not is_settled(probe, covered, cfg, terms=terms)
+        if not is_settled(probe, covered, settings, terms=terms)
+        and (settings is None or all(settings.applies(n) for n in named_settings(probe)))
     ]
+
+
+def in_framework_spelling(text: str, settings: RunSettings) -> str:
+    """``text`` with each config key it names spelled as the run's config or framework spells
+    it (``max_grad_norm`` → ``actor_rollout_ref.actor.grad_clip`` for verl). Only where the
+    framework has its own spelling or the config used a nested key: flat configs keep the
+    rules' wording."""
+    for name in named_settings(text):
+        spec = setting_specs().get(name)
+        if spec is None:
+            continue
+        spelled = settings.spelling(name)
+        own = settings.key(name)
+        if spelled is None or not (
+            (settings.framework or "") in (spec.spell or {}) or (own and "." in own)
+        ):
+            continue
+        others = [k for k in spec.prose_names if k != spelled]
+        if others:
+            text = _pattern(others).sub(spelled, text)
+    return text

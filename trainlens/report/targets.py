@@ -11,7 +11,6 @@ from trainlens.findings import Finding
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import num
 from trainlens.report.overview import metric_stats
-from trainlens.report.settings import Settings
 from trainlens.report.shape import direction, primary, stuck
 from trainlens.report.text import Text
 from trainlens.run import Run
@@ -93,7 +92,7 @@ def _target_text(run: Run, metric: str, finding: Finding) -> Text:
             return Text("target.length_collapse", {"level": num(level, 2)})
         if way in ("flat", "down"):
             return Text("target.length_floor")
-        limit = Settings(run.meta.config).number("max_completion_length")
+        limit = run.meta.settings.number("max_completion_length")
         if limit:
             return Text("target.length_limit", {"limit": num(0.8 * limit, 3), "max": num(limit)})
         return Text("target.length_growth")
