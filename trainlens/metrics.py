@@ -61,7 +61,8 @@ class AliasTable:
         """The built-in table, then each user file in ``extra``, then ``inline`` config aliases.
         Later layers take priority over earlier ones for the same key."""
         table = cls()
-        table.add(_read_yaml(rules_dir() / "metrics.yaml"), layer=0, origin="built-in metrics.yaml")
+        builtin = _read_yaml(rules_dir() / "metrics.yaml", fast=True)
+        table.add(builtin, layer=0, origin="built-in metrics.yaml")
         for i, path in enumerate(extra or [], start=1):
             table.add(_read_yaml(path), layer=-i, origin=str(path))
         if inline:
@@ -175,10 +176,13 @@ def _check_alias_fields(name: Any, spec: dict[str, Any], origin: str) -> None:
         raise TrainlensError(f"{where}: any_prefix must be true or false")
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, *, fast: bool = False) -> Any:
+    """A YAML file; ``fast``: with libyaml's C loader (the built-in table, which is ours: a
+    user's file goes through the pure-Python loader, whose errors this module words)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+            return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
