@@ -17,7 +17,7 @@ $(VENV)/.base: $(BIN)/python pyproject.toml
 # torch==2.13.0 first: it resolves to a local CPU build; any other spec would pull CUDA wheels.
 $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,replay,audit,live,mcp]'
+	$(BIN)/pip install -q -e '.[test,replay,audit,live,mcp,fleet]'
 	touch $@
 
 demo: $(VENV)/.base

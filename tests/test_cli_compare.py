@@ -131,12 +131,12 @@ def test_missing_path_exits_2(tmp_path: Path) -> None:
 
 
 def test_internal_error_exits_3(logdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import trainlens.cli.compare_cmd as cmd
+    import trainlens.compare as lib  # the command imports it when it runs
 
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cmd, "compare_runs", boom)
+    monkeypatch.setattr(lib, "compare_runs", boom)
     r = invoke(logdir)
     assert r.exit_code == 3 and "internal error: RuntimeError: boom" in r.stderr
 

@@ -181,12 +181,12 @@ def test_config_strict_and_bad_settings(logdir, tmp_path):
 
 
 def test_exit_3_on_an_internal_error(logdir, monkeypatch):
-    import trainlens.cli.gate_cmd as gate_cmd
+    import trainlens.gate as gate_lib  # the command imports it when it runs
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(gate_cmd, "evaluate", boom)
+    monkeypatch.setattr(gate_lib, "evaluate", boom)
     result = gate(str(logdir), "--fail-on", "kl>10")
     assert result.exit_code == 3 and "internal error: RuntimeError: boom" in result.stderr
 

@@ -78,13 +78,13 @@ def test_jsonl_events(job, fake_rules):
 
 
 def test_ctrl_c_exits_0(job, monkeypatch):
-    import trainlens.cli.watch_cmd as watch_cmd
+    import trainlens.watch as watch_lib  # the command imports it when it runs
 
     def interrupted(*args, **kwargs):
         yield from ()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(watch_cmd, "follow", interrupted)
+    monkeypatch.setattr(watch_lib, "watch", interrupted)
     result = watch(str(job), "--no-rules")
     assert result.exit_code == 0 and "stopped after 0 new finding(s)" in result.stderr
 
@@ -114,7 +114,6 @@ def test_a_missing_path_is_waited_for(tmp_path):
 
 
 def test_the_path_appears_while_waiting(tmp_path, monkeypatch):
-    import trainlens.cli.watch_cmd as watch_cmd
     import trainlens.watch as watch_lib
 
     where = tmp_path / "job"
@@ -128,9 +127,8 @@ def test_the_path_appears_while_waiting(tmp_path, monkeypatch):
                 "".join(swift_line(s, 10, {"loss": 0.5, "kl": 20.0}) + "\n" for s in (1, 2, 3))
             )
 
-    monkeypatch.setattr(
-        watch_cmd, "follow", lambda *a, **k: watch_lib.watch(*a, **{**k, "sleep": sleep})
-    )
+    real = watch_lib.watch
+    monkeypatch.setattr(watch_lib, "watch", lambda *a, **k: real(*a, **{**k, "sleep": sleep}))
     result = watch(str(where), "--no-rules", "--exit-on", "kl>10", "--max-polls", "10")
     assert result.exit_code == 1, result.output
     assert result.stderr.count("waiting for") == 1 and "found run job" in result.stderr
@@ -138,15 +136,13 @@ def test_the_path_appears_while_waiting(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_while_waiting_exits_0(tmp_path, monkeypatch):
-    import trainlens.cli.watch_cmd as watch_cmd
     import trainlens.watch as watch_lib
 
     def sleep(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(
-        watch_cmd, "follow", lambda *a, **k: watch_lib.watch(*a, **{**k, "sleep": sleep})
-    )
+    real = watch_lib.watch
+    monkeypatch.setattr(watch_lib, "watch", lambda *a, **k: real(*a, **{**k, "sleep": sleep}))
     result = watch(str(tmp_path / "nowhere"), "--no-rules")
     assert result.exit_code == 0 and "waiting for" in result.stderr
     assert "stopped after 0 new finding(s)" in result.stderr

@@ -172,3 +172,22 @@ def test_every_rule_has_both_languages():
         for section in ("causes", "advice"):
             texts = getattr(spec, section)
             assert texts.get("en") and texts.get("zh"), f"{spec.id}.{section}"
+
+
+@pytest.mark.parametrize(
+    "name", ["critic_warmup", "grpo_kl_episodes", "grpo_kl_stuck", "sft_overfit"]
+)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_recommendation_is_made_once(name: str, lang: str) -> None:
+    """A single-run report says each recommendation in one finding section; the others refer
+    to it (the critic's "lower the learning rate" used to appear in five sections)."""
+    text = (GOLDEN / f"{name}.{lang}.md").read_text(encoding="utf-8")
+    heading = "**Recommendations:**" if lang == "en" else "**建议：**"
+    seen: list[str] = []
+    for block in text.split(heading)[1:]:
+        body = block.split("\n\n", 2)[1] if block.startswith("\n\n") else block
+        items = [
+            re.sub(r"^\d+\. ", "", line) for line in body.splitlines() if re.match(r"\d+\. ", line)
+        ]
+        seen.extend(i for i in items if "finding" not in i and "项发现" not in i)
+    assert len(seen) == len(set(seen)), [s for s in seen if seen.count(s) > 1]

@@ -54,3 +54,67 @@ def test_version_answers_before_any_heavy_import() -> None:
     )
     version, loaded = out.stdout.splitlines()
     assert version.startswith("trainlens ") and loaded == "[]"
+
+
+#: What ``--help``, shell completion and building the app must never import.
+HEAVY = ("numpy", "pandas", "scipy", "matplotlib", "torch", "transformers", "tbparse", "jinja2")
+
+HELP_EVERYWHERE = r"""
+import contextlib, io, os, sys
+import typer.main
+from trainlens.cli import app
+
+def paths(cmd, prefix=()):
+    yield prefix
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from paths(sub, (*prefix, name))
+
+helped = []
+for path in paths(typer.main.get_command(app)):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            app([*path, "--help"], prog_name="trainlens", standalone_mode=False)
+        except SystemExit:
+            pass
+    assert "Usage: trainlens" in out.getvalue(), (path, out.getvalue())
+    helped.append(" ".join(path))
+os.environ.update(_TRAINLENS_COMPLETE="complete_bash", COMP_WORDS="trainlens gate --fail-o",
+                  COMP_CWORD="2")
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        app(prog_name="trainlens")
+    except SystemExit:
+        pass
+assert "--fail-on-severity" in out.getvalue(), out.getvalue()
+print("HELPED:" + ",".join(helped))
+print("LOADED:" + ",".join(sorted(m for m in sys.argv[1:] if m in sys.modules)))
+"""
+
+
+def test_help_of_every_command_and_completion_import_nothing_heavy() -> None:
+    """``trainlens --help``, ``trainlens <cmd> [<sub>] --help`` and shell completion build the
+    app and print without numpy, pandas, scipy, matplotlib, torch or tbparse: every command
+    imports what it needs when it runs."""
+    out = subprocess.run(
+        [sys.executable, "-c", HELP_EVERYWHERE, *HEAVY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    helped = out.stdout.split("HELPED:", 1)[1].splitlines()[0].split(",")
+    assert {"", "gate", "analyze", "audit log", "replay kl", "rules show"} <= set(helped)
+    assert "LOADED:\n" in out.stdout, out.stdout[-2000:]
+
+
+def test_the_check_sees_a_heavy_import() -> None:
+    """The check above can fail: a command module that imports pandas is caught."""
+    code = HELP_EVERYWHERE.replace("import typer.main", "import typer.main, pandas")
+    out = subprocess.run(
+        [sys.executable, "-c", code, *HEAVY], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "LOADED:numpy,pandas" in out.stdout

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from trainlens.errors import TrainlensError
-from trainlens.metrics import AliasTable, normalise_key
+from trainlens.metrics import AliasTable, normalise_key, writer_spelling, writer_tolerant
 
 CASES = {
     "ms-swift / TRL GRPO": {
@@ -77,6 +79,17 @@ CASES = {
         "val-core/openai/gsm8k/reward/mean@1": "eval_score",
         "val/test_score/gsm8k": "eval_score",
         "training/epoch": "epoch",
+    },
+    "training-inference mismatch (verl, ms-swift >= 3.11, TRL)": {
+        "rollout_corr/k3_kl": "rollout_kl",
+        "rollout_corr/kl": "rollout_kl",
+        "rollout_correction/k3_kl": "rollout_kl",
+        "rollout_corr/log_ppl_abs_diff": "rollout_logp_diff",
+        "rollout_correction/log_ppl_abs_diff": "rollout_logp_diff",
+        "training/rollout_probs_diff_mean": "rollout_logp_diff",
+        "train/sampling/sampling_logp_difference/mean": "rollout_logp_diff",
+        "rollout_corr/rollout_is_eff_sample_size": "rollout_is_ess",
+        "rollout_correction/ess": "rollout_is_ess",
     },
     "OpenRLHF": {
         "train/policy_loss": "loss",
@@ -159,3 +172,82 @@ def test_bad_alias_files_name_the_file(tmp_path, text, fragment):
     with pytest.raises(TrainlensError, match=fragment) as info:
         AliasTable.load([path])
     assert str(path) in info.value.message
+
+
+def _written_tags(tmp_path, tags):
+    """The tags as tensorboardX stores them in an event file (it cleans tag names)."""
+    from tensorboardX import SummaryWriter
+
+    from trainlens.load import load_runs
+
+    writer = SummaryWriter(str(tmp_path))
+    for tag in tags:
+        writer.add_scalar(tag, 1.0, 1)
+    writer.close()
+    (run,) = load_runs(tmp_path).runs
+    return sorted(run.keys)
+
+
+def test_tensorboardx_rewrites_tags_and_the_table_still_knows_them(tmp_path):
+    logged = [
+        "val-core/openai/gsm8k/reward/mean@1",
+        "val-aux/math/acc/mean@32",
+        "train_speed(iter/s)",
+        "memory(GiB)",
+        "mfu(%)",
+    ]
+    written = _written_tags(tmp_path, logged)
+    # what the writer does: characters outside [-/\w.] become "_"
+    assert written == sorted(
+        [
+            "val-core/openai/gsm8k/reward/mean_1",
+            "val-aux/math/acc/mean_32",
+            "train_speed_iter/s_",
+            "memory_GiB_",
+            "mfu___",
+        ]
+    )
+    assert written == sorted(writer_spelling(k) for k in logged)
+    table = AliasTable.load()
+    got = {k: table.resolve(k).canonical for k in written}
+    assert got == {
+        "val-core/openai/gsm8k/reward/mean_1": "eval_score",
+        "val-aux/math/acc/mean_32": "eval_score",
+        "train_speed_iter/s_": "throughput",
+        "memory_GiB_": "memory",
+        "mfu___": "mfu",
+    }
+
+
+def test_writer_spellings_do_not_widen_other_matches():
+    table = AliasTable.load()
+    # only characters a writer replaces may stand for "_": these stay unknown
+    for key in (
+        "val-core/gsm8k/reward/mean1",
+        "val-core/gsm8k/reward/meanx1",
+        "mfu__",
+        "memoryGiB",
+    ):
+        assert table.resolve(key) is None, key
+    # a genuine key keeps its own canonical name even when it is another key's spelling
+    user = AliasTable.load(inline={"a_b": ["a_b"], "ab_at": ["a@b"]})
+    assert user.resolve("a_b").canonical == "a_b"
+    assert user.resolve("a@b").canonical == "ab_at"
+
+
+@pytest.mark.parametrize(
+    "pattern, key, matches",
+    [
+        (r"val-core/.+/mean@\d+", "val-core/x/mean_12", True),
+        (r"val-core/.+/mean@\d+", "val-core/x/mean@12", True),
+        (r"val-core/.+/mean@\d+", "val-core/x/meanA12", False),
+        (r"rate\(%\)", "rate___", True),
+        (r"rate\(%\)", "rate(%)", True),
+        (r"a{2,3}@", "aa_", True),  # the quantifier's comma is syntax
+        (r"(?P<name>[^/@]+)@k", "top_k", True),  # a class is left as it is
+        (r"(?!x)y@z", "y_z", True),
+        (r"x(?<=x)@", "x_", True),
+    ],
+)
+def test_writer_tolerant_patterns(pattern, key, matches):
+    assert bool(re.fullmatch(writer_tolerant(pattern), key)) == matches

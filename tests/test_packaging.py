@@ -1,4 +1,5 @@
-"""A plain (non-editable) wheel ships rules/ and templates/ and works from another directory."""
+"""A plain (non-editable) wheel ships rules/, templates/ and the chart font, and works from
+another directory."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def test_wheel_contains_data_and_runs_outside_the_checkout(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "trainlens/_data/rules/metrics.yaml" in names
     assert any(n.startswith("trainlens/_data/templates/") for n in names)
+    # the CJK chart font (zh charts need nothing installed) ships with its licence
+    assert "trainlens/render/fonts/TrainlensCJKSC-Regular.otf" in names
+    assert "trainlens/render/fonts/OFL.txt" in names
     target = tmp_path / "site"
     subprocess.run(
         [

@@ -249,13 +249,15 @@ def load_run(
     aliases: AliasTable,
     warnings: list[ReadWarning],
     progress: ProgressFn | None = None,
-    cache: ResultCache | None = None,
+    cache: CacheOption = None,
     jobs: int | None = 1,
 ) -> Run:
     """Read one discovered run: every history file (see :func:`history_files`), then
-    :func:`assemble_run`. With a ``cache``, an unchanged run comes from it whole, and each
+    :func:`assemble_run`. With a cache (``cache`` as for :func:`load_runs`: by default the
+    user's unless ``TRAINLENS_NO_CACHE``), an unchanged run comes from it whole, and each
     changed file is read through it (only what an event file appended is read); ``jobs`` > 1
     reads several big files of the run in parallel."""
+    cache = resolve_cache(cache)
     if cache is None:
         return _read_run(sources, aliases, warnings, progress, None, jobs)
     from trainlens.cache.runs import load_cached_run
@@ -321,7 +323,7 @@ def _load_one(sources: RunSources) -> tuple[Run, list[ReadWarning]]:
     assert _WORKER is not None
     aliases, cache = _WORKER
     warnings: list[ReadWarning] = []
-    run = load_run(sources, aliases, warnings, cache=cache, jobs=1)
+    run = load_run(sources, aliases, warnings, cache=cache or False, jobs=1)
     return run, warnings
 
 
@@ -391,7 +393,8 @@ def load_runs(
             per_file = progress if len(runs) == 1 else None
             if progress and len(runs) > 1:
                 progress(hits + n, len(runs), runs[i].name)
-            loaded[i] = (load_run(runs[i], table, warnings, per_file, store, jobs), warnings)
+            run = load_run(runs[i], table, warnings, per_file, store or False, jobs)
+            loaded[i] = (run, warnings)
     for item in loaded:
         assert item is not None
         run, warnings = item

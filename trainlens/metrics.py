@@ -33,6 +33,78 @@ class Resolution:
     rank: tuple[int, int, int]
 
 
+#: What tensorboardX (and torch's writer before 1.5, PyTorch PR 33133) does to a tag: every
+#: character outside ``[-/\w.]`` becomes ``_`` and leading slashes go (TensorFlow's old
+#: ``clean_tag``). verl's ``val-core/<data>/reward/mean@1`` arrives as ``.../mean_1``.
+_WRITER_INVALID = re.compile(r"[^-/\w.]")
+_REGEX_SPECIAL = set(".^$*+?{}[]|()\\")
+_CLASS_ESCAPES = set("dDwWsSbBAZ0123456789")
+
+
+def writer_spelling(key: str) -> str:
+    """``key`` as a TensorBoard writer that cleans tags stores it (``mean@1`` → ``mean_1``)."""
+    return _WRITER_INVALID.sub("_", key).lstrip("/")
+
+
+def writer_tolerant(pattern: str) -> str:
+    """``pattern`` that also matches the writer spelling of what it matches: each literal
+    character a writer replaces (``@``, ``(``, ``%``, a space ...) also matches ``_``.
+    Character classes, escapes such as ``\\d`` and group syntax are left as they are."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            e = pattern[i + 1]
+            literal = e not in _CLASS_ESCAPES and not e.isalpha()
+            out.append(
+                _either(pattern[i : i + 2])
+                if literal and _WRITER_INVALID.match(e)
+                else pattern[i : i + 2]
+            )
+            i += 2
+        elif c == "[":  # a character class runs to its unescaped closing bracket
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append(pattern[i : j + 1])
+            i = j + 1
+        elif c == "(" and pattern.startswith("?", i + 1):  # group head: (?:  (?P<n>  (?!  (?<=
+            j = i + 2
+            if pattern.startswith("P<", j) or (
+                pattern.startswith("<", j) and pattern[j + 1 : j + 2] not in "=!"
+            ):
+                j = pattern.index(">", j) + 1
+            elif pattern.startswith("P=", j):
+                j = pattern.index(")", j)
+            else:
+                j += 1 if pattern[j : j + 1] in ":=!" else 2
+            out.append(pattern[i:j])
+            i = j
+        elif c == "{":  # a quantifier {m,n}: its comma is syntax
+            j = pattern.find("}", i)
+            if j > 0 and re.fullmatch(r"\d*,?\d*", pattern[i + 1 : j]):
+                out.append(pattern[i : j + 1])
+                i = j + 1
+            else:
+                out.append(_either(re.escape(c)))
+                i += 1
+        else:
+            out.append(
+                _either(re.escape(c)) if c not in _REGEX_SPECIAL and _WRITER_INVALID.match(c) else c
+            )
+            i += 1
+    return "".join(out)
+
+
+def _either(literal: str) -> str:
+    return f"(?:{literal}|_)"
+
+
 def normalise_key(key: str) -> str:
     """Undo the HF TensorBoard callback's renaming: ``train/x`` → ``x``, ``eval/x`` → ``eval_x``."""
     if key.startswith("train/"):
@@ -44,13 +116,15 @@ def normalise_key(key: str) -> str:
 
 @dataclass
 class AliasTable:
-    """Maps raw metric keys (any framework) to canonical names."""
+    """Maps raw metric keys (any framework) to canonical names. A key also matches as a
+    TensorBoard writer stores it (:func:`writer_spelling`), and so does a pattern."""
 
     infos: dict[str, MetricInfo] = field(default_factory=dict)
     _exact: dict[str, tuple[str, int, int]] = field(
         default_factory=dict
     )  # key -> (canon, layer, i)
     _suffix: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    _spellings: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # writer_spelling
     _patterns: list[tuple[re.Pattern[str], str, int, int]] = field(default_factory=list)
     _cache: dict[str, Resolution | None] = field(default_factory=dict)
 
@@ -61,8 +135,7 @@ class AliasTable:
         """The built-in table, then each user file in ``extra``, then ``inline`` config aliases.
         Later layers take priority over earlier ones for the same key."""
         table = cls()
-        builtin = _read_yaml(rules_dir() / "metrics.yaml", fast=True)
-        table.add(builtin, layer=0, origin="built-in metrics.yaml")
+        table.add(_read_yaml(rules_dir() / "metrics.yaml"), layer=0, origin="built-in metrics.yaml")
         for i, path in enumerate(extra or [], start=1):
             table.add(_read_yaml(path), layer=-i, origin=str(path))
         if inline:
@@ -108,9 +181,12 @@ class AliasTable:
                     self._suffix.setdefault(norm, entry)
                     if self._suffix[norm][1] > layer:
                         self._suffix[norm] = entry
+                written = writer_spelling(norm)  # a key itself always wins over a spelling
+                if written != norm and self._spellings.get(written, (0, 1))[1] >= layer:
+                    self._spellings[written] = entry
             for i, pattern in enumerate(spec.get("patterns", []) or []):
                 try:
-                    compiled = re.compile(pattern)
+                    compiled = re.compile(writer_tolerant(pattern))
                 except re.error as exc:
                     raise TrainlensError(
                         f"{origin}: metric {name!r}: bad pattern {pattern!r}: {exc}"
@@ -125,8 +201,8 @@ class AliasTable:
             return self._cache[key]
         norm = normalise_key(key)
         result: Resolution | None = None
-        if norm in self._exact:
-            name, layer, i = self._exact[norm]
+        if norm in self._exact or norm in self._spellings:
+            name, layer, i = self._exact.get(norm) or self._spellings[norm]
             result = Resolution(name, (layer, _EXACT, i))
         else:
             for pattern, name, layer, i in self._patterns:
@@ -176,13 +252,14 @@ def _check_alias_fields(name: Any, spec: dict[str, Any], origin: str) -> None:
         raise TrainlensError(f"{where}: any_prefix must be true or false")
 
 
-def _read_yaml(path: Path, *, fast: bool = False) -> Any:
-    """A YAML file; ``fast``: with libyaml's C loader (the built-in table, which is ours: a
-    user's file goes through the pure-Python loader, whose errors this module words)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
+#: libyaml's safe loader when PyYAML has it (the alias table is read by every command).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
+            return yaml.load(fh, Loader=_LOADER)  # a safe loader
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:

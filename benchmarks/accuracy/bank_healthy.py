@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 import numpy as np
 from bank_profiles import PROFILES, Series
-from bank_scenarios import MIN_POINTS, NOISE, Scenario, _pick_format, _pick_shape
+from bank_scenarios import (
+    MIN_POINTS,
+    NOISE,
+    Scenario,
+    _pick_format,
+    _pick_shape,
+    add_mismatch_series,
+)
 
 
 def healthy_run(
@@ -88,6 +95,14 @@ def _warmup_spike(s: Series, rng: np.random.Generator) -> None:
                 s[k] = (steps, v)
 
 
+def _healthy_mismatch(s: Series, rng: np.random.Generator) -> None:
+    profile = "grpo" if "kl" in s else "ppo"
+    add_mismatch_series(s, profile, rng)
+    key = next(k for k in s if k.endswith("k3_kl"))
+    steps, v = s[key]
+    s[key] = (steps, v * np.linspace(1, rng.uniform(1.5, 3), len(v)))
+
+
 HARD: dict[str, tuple[tuple[str, ...], Callable[[Series, np.random.Generator], None]]] = {
     "chronic_truncation": (
         ("grpo", "ppo"),
@@ -120,6 +135,9 @@ HARD: dict[str, tuple[tuple[str, ...], Callable[[Series, np.random.Generator], N
     "warmup_spike": (("grpo", "sft", "ppo", "critic"), _warmup_spike),
     "resumed": (("grpo", "sft", "ppo"), lambda s, r: None),
     "plain": (("grpo", "sft", "ppo", "critic"), lambda s, r: None),
+    # the trainer-vs-rollout gap logged (verl rollout_corr/*, ms-swift rollout_correction/*),
+    # noisy with single-step excursions and ESS dips, slowly doubling over the run
+    "rollout_corr": (("ppo", "grpo"), lambda s, r: _healthy_mismatch(s, r)),
     "slow_drift": (
         ("grpo",),
         _chain(

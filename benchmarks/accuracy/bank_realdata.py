@@ -37,6 +37,8 @@ REAL_CASES: tuple[RealCase, ...] = (
             Label("clipped_ratio_surge", 100, 100, "warning", slack=5),  # 1.0 at step 100
             Label("grad_collapsed_steps", 5, 195, "info", required=False),  # exactly 0 on 21/40
             Label("entropy_collapse", 75, 200, "warning", required=False),  # 0.789 @75 -> 0.051
+            # mean_length ~300 -> 512 (the cap) at 95-100, with the clipped ratio's surge
+            Label("length_surge", 95, 130, "warning", slack=5, required=False),
         ),
     ),
     RealCase(

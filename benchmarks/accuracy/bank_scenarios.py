@@ -185,6 +185,85 @@ def _kl_stuck(s: Series, c: Ctx) -> list[Label]:
     return [_label(c, "kl_stuck_zero", lo, hi, "error")]
 
 
+def _kl_level(s: Series, c: Ctx) -> list[Label]:
+    """KL an order of magnitude above its healthy range: sitting at 0.35-0.9 from an early or
+    middle onset, or (onset "end") climbing steadily from mid-run to 0.6-1.5 at the end."""
+    key = c.key("kl")
+    m = len(s[key][0])
+    if c.where == "end":
+        i = onset_index(m, "middle", need_after=8)
+        top = float(c.rng.uniform(0.6, 1.5))
+
+        def climb(v: np.ndarray) -> np.ndarray:
+            ramp = np.linspace(max(float(v[0]), 1e-3), top, len(v))
+            return ramp * np.exp(c.rng.normal(0, 0.1, len(v)))
+
+        lo, hi = _modify(s, key, i, m, climb)
+    else:
+        i = 1 if c.where == "start" else onset_index(m, c.where, need_after=8)
+        level = float(c.rng.uniform(0.35, 0.9))
+        lo, hi = _modify(s, key, i, m, lambda v: level * np.exp(c.rng.normal(0, 0.15, len(v))))
+    # a KL that rises tenfold may also read as KL spikes along the way
+    return [
+        _label(c, "kl_level", lo, hi, "warning"),
+        _label(c, "kl_spike", lo, hi, "error", required=False),
+    ]
+
+
+#: Training-inference mismatch keys: verl ``rollout_corr/*``, ms-swift ``rollout_correction/*``.
+MISMATCH_KEYS = {
+    "ppo": ("rollout_corr/k3_kl", "rollout_corr/rollout_is_eff_sample_size"),
+    "grpo": ("rollout_correction/k3_kl", "rollout_correction/ess"),
+}
+
+
+def add_mismatch_series(s: Series, profile: str, rng: np.random.Generator) -> None:
+    """Healthy trainer-vs-rollout log-prob gap (k3 KL ~1e-3, log-normal, a few single-step
+    excursions to 5-15x) and IS effective sample size (~0.95, a few dips to ~0.5)."""
+    gap_key, ess_key = MISMATCH_KEYS[profile]
+    steps = s["kl" if profile == "grpo" else "actor/kl_loss"][0]
+    m = len(steps)
+    gap = float(rng.uniform(3e-4, 3e-3)) * np.exp(rng.normal(0, 0.4, m))
+    ess = np.clip(float(rng.uniform(0.9, 0.98)) + rng.normal(0, 0.02, m), 0, 1)
+    for _ in range(max(1, m // 40)):
+        j = int(rng.integers(m))
+        gap[j] *= float(rng.uniform(5, 15))
+        ess[j] = float(rng.uniform(0.4, 0.6))
+    s[gap_key] = (steps, gap)
+    s[ess_key] = (steps, ess)
+
+
+def _rollout_mismatch(s: Series, c: Ctx) -> list[Label]:
+    """The gap sits high from an early onset (start), climbs 10-300x from the middle with the
+    ESS falling, or (end) only the ESS collapses."""
+    add_mismatch_series(s, c.profile, c.rng)
+    gap_key, ess_key = MISMATCH_KEYS[c.profile]
+    m = len(s[gap_key][0])
+    i = onset_index(m, c.where, need_after=5)
+    if c.where == "start":
+        level = float(c.rng.uniform(0.12, 0.4))
+        lo, hi = _modify(s, gap_key, i, m, lambda v: level * np.exp(c.rng.normal(0, 0.2, len(v))))
+    elif c.where == "middle":
+        top = float(c.rng.uniform(0.03, 0.3))
+        lo, hi = _modify(
+            s,
+            gap_key,
+            i,
+            m,
+            lambda v: (
+                np.geomspace(max(float(v[0]), 1e-4), top, len(v))
+                * np.exp(c.rng.normal(0, 0.2, len(v)))
+            ),
+        )
+        _modify(s, ess_key, i, m, lambda v: np.linspace(float(v[0]), 0.25, len(v)))
+    else:
+        low = float(c.rng.uniform(0.05, 0.25))
+        lo, hi = _modify(
+            s, ess_key, i, m, lambda v: np.clip(low + 0.03 * c.rng.standard_normal(len(v)), 0, 1)
+        )
+    return [_label(c, "rollout_mismatch", lo, hi, "warning")]
+
+
 def _grad_vanish(s: Series, c: Ctx) -> list[Label]:
     key = c.key("grad")
     m = len(s[key][0])
@@ -363,6 +442,8 @@ class RuleBank:
 RULES: dict[str, RuleBank] = {
     "kl_spike": RuleBank(_kl_spike, ("grpo", "ppo")),
     "kl_stuck_zero": RuleBank(_kl_stuck, ("grpo", "ppo")),
+    "kl_level": RuleBank(_kl_level, ("grpo", "ppo")),
+    "rollout_mismatch": RuleBank(_rollout_mismatch, ("ppo", "grpo")),
     "grad_explosion": RuleBank(
         _spike("grad_explosion", "grad", (20, 80), "error"), ("grpo", "sft", "ppo", "critic")
     ),

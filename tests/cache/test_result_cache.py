@@ -323,7 +323,10 @@ def test_crashed_rule_outcome_is_not_cached(
         calls.append(1)
         raise MemoryError("transient")
 
-    monkeypatch.setitem(DETECTORS, "spike", replace(DETECTORS["spike"], fn=boom))
+    from trainlens.engine.spec import load_rules
+
+    name = load_rules().get("kl_spike").detector  # a rule the swift run (with kl) runs
+    monkeypatch.setitem(DETECTORS, name, replace(DETECTORS[name], fn=boom))
     for _ in range(2):
         result = analyze(formats / "swift", cache=tmp_path)
         assert any("transient" in w.message for w in result.warnings)

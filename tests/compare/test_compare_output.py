@@ -110,10 +110,10 @@ def test_json_in_chinese(seed_cmp: compare_mod.Comparison) -> None:
                 "## Recommended checkpoints",
                 "## Config differences",
                 "| qwen3_8b | 2.34 @ 115 | 135 (1.7) | 0.6 @ 200 | 74% | 57% | checkpoint-120 |",
-                "response length went 2,95",
+                "response length went 295",
             ],
         ),
-        ("zh", ["# 运行对比：eval_score", "## 推荐 checkpoint", "## 配置差异", "回复长度 由 2,95"]),
+        ("zh", ["# 运行对比：eval_score", "## 推荐 checkpoint", "## 配置差异", "回复长度 由 295"]),
     ],
 )
 def test_markdown(seed_cmp: compare_mod.Comparison, lang: str, words: list[str]) -> None:
@@ -166,10 +166,10 @@ def test_messages_format_their_parameters() -> None:
 @pytest.mark.parametrize(
     "x,text",
     [
-        (2960.0, "2,960"),
+        (2960.0, "2960"),
         (0.18213, "0.1821"),
         (2.34, "2.34"),
-        (1e-6, "1e-06"),
+        (1e-6, "1e-6"),
         (None, "—"),
         (-0.0, "0"),
     ],

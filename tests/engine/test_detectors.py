@@ -161,6 +161,19 @@ def test_magnitude_growth_window_starts_where_the_growth_does() -> None:
     assert 20 <= w.start_step <= 31  # the last low point of the flat stretch (ends at 30)
 
 
+def test_magnitude_growth_finds_a_growth_that_starts_late() -> None:
+    rng = np.random.default_rng(1)
+    flat = 1.0 + rng.normal(0, 0.05, 90)
+    late = np.r_[flat, 1.0 * 10 ** (np.arange(1, 11) * 0.4)]  # 4 decades over the last 10 points
+    (w,) = DETECTORS["magnitude_growth"].fn(tr(late))
+    assert w.numbers["late"] and w.numbers["from_step"] > 1
+    assert 80 <= w.start_step <= 91 and w.numbers["growth"] >= 100
+    flat_then_10x = np.r_[flat, 10 * (1.0 + rng.normal(0, 0.05, 10))]  # a lasting 10x: no
+    assert DETECTORS["magnitude_growth"].fn(tr(flat_then_10x)) == []
+    (w,) = DETECTORS["magnitude_growth"].fn(tr(-2.37 * 1.3 ** np.arange(40)))
+    assert not w.numbers["late"]  # the whole log grows
+
+
 def test_level_shift_quotes_the_value_at_the_start_and_where_it_settled() -> None:
     rng = np.random.default_rng(2)
     crash = np.full(100, 0.93) + rng.normal(0, 0.01, 100)
@@ -178,6 +191,24 @@ def test_level_shift_quotes_the_value_at_the_start_and_where_it_settled() -> Non
     assert n["level_after"] == pytest.approx(0.93, abs=0.03)  # the last 20 points
     assert n["change_pct"] == pytest.approx(0.6, abs=0.03)
     assert n["start_value"] == pytest.approx(lasting[w.start_step - 1])
+
+
+def test_lasting_shift_finds_a_settled_change_level_shift_misses() -> None:
+    from trainlens.engine.drops import lasting_shift
+
+    params = dict(rel=0.4, window=20, horizon=10, sustain=20)
+    early = np.r_[0.2, 0.4, 0.6, np.zeros(30)]  # no running level before the fall
+    assert level_shift(tr(early), **params) == []
+    (w,) = lasting_shift(tr(early), **params)
+    assert w.start_step == 4 and w.baseline == pytest.approx(0.4)
+    assert not w.numbers["recovered"] and w.numbers["base_points"] == 3
+    assert w.numbers["level_after"] == 0 and w.numbers["change_pct"] == pytest.approx(1.0)
+    rng = np.random.default_rng(3)
+    noisy = np.r_[rng.normal(1.2, 0.25, 1500), rng.normal(0.45, 0.02, 1500)]
+    (w,) = lasting_shift(tr(noisy), **params)
+    assert 1495 <= w.start_step <= 1505 and w.numbers["n_points"] == 3001 - w.start_step
+    trend = 1.0 - 0.7 * np.arange(600) / 600 + rng.normal(0, 0.08, 600)  # no step: quiet
+    assert lasting_shift(tr(trend), **params) == level_shift(tr(trend), **params)
 
 
 def test_restarts_are_deduplicated_and_a_flood_is_summarised() -> None:

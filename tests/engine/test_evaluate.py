@@ -63,7 +63,8 @@ def test_a_crashing_detector_becomes_a_warning(monkeypatch: pytest.MonkeyPatch) 
     def boom(*args: object, **kwargs: object) -> list:
         raise ZeroDivisionError("bad luck")
 
-    monkeypatch.setitem(DETECTORS, "spike", replace(DETECTORS["spike"], fn=boom))
+    name = RULES.get("kl_spike").detector  # the detector kl_spike runs
+    monkeypatch.setitem(DETECTORS, name, replace(DETECTORS[name], fn=boom))
     analysis = analyze_runs(
         [make(at(grpo(200), "completions/mean_length", (1, 200), 1.0))],
         rules=RULES,

@@ -278,7 +278,11 @@ def test_overrides_replace_params_and_are_checked() -> None:
 
 def test_select_and_ignore() -> None:
     rules = load_rules()
-    assert [s.id for s in rules.select(["kl_*"], kind="series")] == ["kl_spike", "kl_stuck_zero"]
+    assert [s.id for s in rules.select(["kl_*"], kind="series")] == [
+        "kl_level",
+        "kl_spike",
+        "kl_stuck_zero",
+    ]
     assert "kl_estimator_blowup" in [s.id for s in rules.select(["kl_*"])]  # a replay rule
     ids = [s.id for s in rules.select((), ["kl_*", "nan_inf"])]
     assert "kl_spike" not in ids and "nan_inf" not in ids and "grad_explosion" in ids

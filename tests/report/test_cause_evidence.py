@@ -69,9 +69,38 @@ def test_overfitting_is_not_the_first_cause_of_an_rl_run() -> None:
     assert ranked[-1].startswith(items[0]) and "unlikely" in ranked[-1]
 
 
-def test_every_entry_names_one_cause_of_its_rule() -> None:
+def test_every_entry_names_one_cause_or_advice_item_of_its_rule() -> None:
     for rule, entries in cause_table().items():
-        causes = [c.lower() for c in RULES.get(rule).causes["en"]]
+        spec = RULES.get(rule)
         for e in entries:
-            hits = [c for c in causes if e.cause.lower() in c]
+            texts = spec.advice["en"] if e.advice else spec.causes["en"]
+            hits = [t for t in texts if e.cause.lower() in t.lower()]
             assert len(hits) == 1, (rule, e.cause)
+
+
+def test_language_model_advice_is_left_out_of_a_custom_rl_run() -> None:
+    from trainlens.report.cause_evidence import fitting_advice
+
+    steps = np.arange(1, 101)
+    run = make({"train/episode_reward": (steps, np.ones(100)), "grad_norm": (steps, np.ones(100))})
+    f = Finding("grad_vanishing", Severity.ERROR, "run", "grad_norm", "grad_norm", 50, 100)
+    items, english = list(RULES.get("grad_vanishing").advice["en"]), None
+    english = items
+    kept = fitting_advice(run, "grad_vanishing", [f], [f], items, english)
+    assert not any("frac_reward_zero_std" in k for k in kept) and len(kept) == len(items) - 1
+    llm = make(grpo(100))
+    assert fitting_advice(llm, "grad_vanishing", [f], [f], items, english) == items
+
+
+def test_more_generations_are_not_advised_for_one_token_completions() -> None:
+    from trainlens.report.cause_evidence import fitting_advice
+
+    run = make(grpo(100))
+    f = Finding("wasted_rollouts", Severity.WARNING, "run", "frac_reward_zero_std", "x", 1, 100)
+    degenerate = Finding(
+        "degenerate_generation", Severity.ERROR, "run", "response_length_mean", "x", 1, 100
+    )
+    items = list(RULES.get("wasted_rollouts").advice["en"])
+    kept = fitting_advice(run, "wasted_rollouts", [f], [f, degenerate], items, items)
+    assert not any("num_generations" in k for k in kept)
+    assert fitting_advice(run, "wasted_rollouts", [f], [f], items, items) == items

@@ -110,3 +110,14 @@ def test_json_document_carries_the_chain(analyses) -> None:
     assert [m["rule"] for m in chain["members"]][-1] == "kl_stuck_zero"
     assert "chains" not in analysis_document(analyses["healthy_grpo"])
     assert np.isfinite(chain["members"][0]["start_step"])
+
+
+def test_sparse_reward_chain_and_its_boundary_with_not_updating(analyses) -> None:
+    a = analyses["grpo_kl_episodes"]
+    run = a.runs[0]
+    titles = rule_titles(a.rules)
+    sparse = [_finding("wasted_rollouts", 100), _finding("grad_collapsed_steps", 120)]
+    assert [d.spec.id for d in diagnose(run, sparse, titles)] == ["not_learning_sparse"]
+    stuck = [*sparse, _finding("kl_stuck_zero", 100)]
+    assert [d.spec.id for d in diagnose(run, stuck, titles)] == ["not_updating"]
+    assert diagnose(run, sparse[:1], titles) == []  # one finding is no chain

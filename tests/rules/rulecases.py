@@ -202,6 +202,98 @@ def _exp_growth(n: int) -> Series:
     }
 
 
+def _late_growth(onset: float, decades: float, sign: float = 1.0) -> Series:
+    """An SFT run whose loss grows geometrically by ``decades`` decades from ``onset`` (a share
+    of the run) to its end (``sign`` -1: an actor loss running to -inf)."""
+    s = sft()
+    steps, loss = s["loss"]
+    i = int(onset * len(steps))
+    grown = loss.copy()
+    grown[i:] = loss[i] * 10 ** (decades * np.arange(1, len(steps) - i + 1) / (len(steps) - i))
+    s["loss"] = (steps, sign * grown)
+    return s
+
+
+def _noisy_then_flat(level_after: float = 0.45) -> Series:
+    """A reward noisy around 1.2 (σ 0.25) for 1,500 steps, then flat at ``level_after``."""
+    s = grpo(3000)
+    steps = s["reward"][0]
+    rng = np.random.default_rng(13)
+    half = len(steps) // 2
+    s["reward"] = (steps, np.r_[rng.normal(1.2, 0.25, half), rng.normal(level_after, 0.02, half)])
+    return s
+
+
+def _reward_drift() -> Series:
+    """A reward drifting down by 70 % over the run (a penalty growing with length): no step."""
+    s = grpo(600)
+    steps = s["reward"][0]
+    rng = np.random.default_rng(5)
+    s["reward"] = (steps, 1.0 - 0.7 * steps / 600 + rng.normal(0, 0.08, len(steps)))
+    return s
+
+
+def _sparse_reward() -> Series:
+    """Binary rewards over groups of 8 that mostly all fail, rarer successes late in the run."""
+    s = grpo(600)
+    steps = s["reward"][0]
+    rng = np.random.default_rng(6)
+    p = np.where(steps < 400, 0.04, 0.02)
+    s["reward"] = (steps, rng.binomial(8, p) / 8)
+    return s
+
+
+def _settled(findings: list[Any]) -> None:
+    (f,) = findings
+    assert f.params["settled"] and f.params["rho"] > -0.6  # fell for good, not steadily
+
+
+def _noisy_corr() -> Series:
+    """A critic whose per-step length-reward correlation is noisy (σ 0.12) around 0."""
+    s = critic(1000)
+    steps = s["critic/length_reward_corr"][0]
+    rng = np.random.default_rng(8)
+    s["critic/length_reward_corr"] = (steps, rng.normal(0, 0.12, len(steps)))
+    return s
+
+
+def _kl_ramp() -> Series:
+    """A healthy GRPO run whose KL climbs steeply from 0 (x10 every few steps) to 0.13 at step
+    19 and settles around 0.07."""
+    s = grpo(200)
+    steps = s["kl"][0]
+    rng = np.random.default_rng(9)
+    ramp = 0.134 * np.clip(steps / 19, 0, 1) ** 4
+    settle = 0.07 + 0.06 * np.exp(-(steps - 19) / 10)
+    kl = np.where(steps <= 19, ramp, settle) * np.exp(rng.normal(0, 0.15, len(steps)))
+    kl[:2] = 0.0
+    s["kl"] = (steps, kl)
+    return s
+
+
+def _epoch_loss(second: float) -> Series:
+    """A Keras-style log, one point per epoch from 0: 12.4 at epoch 0, ``second`` at epoch 1,
+    then 5.6 and a slow decline to 4."""
+    steps = np.arange(30)
+    rng = np.random.default_rng(10)
+    loss = np.r_[12.4, second, 5.6, 4.6 - 0.6 * np.arange(27) / 26 + rng.normal(0, 0.02, 27)]
+    return {"loss": (steps, loss), "lr": (steps, np.where(steps < 8, 0.1, 0.02))}
+
+
+def _ten_step_warmup(teacher_falls: bool = False) -> Series:
+    """The critic warm-up of issue 12: ten logged steps, the student falling from 1.03 while
+    the teacher wobbles (``teacher_falls``: the teacher falls as far as the student)."""
+    s = {k: (st[:10], v[:10]) for k, (st, v) in critic().items()}
+    student = np.array([1.03, 0.43, -0.12, -0.72, -0.94, -1.12, -0.90, -0.85, -0.64, -0.67])
+    teacher = np.array([1.24, 1.49, 1.83, 1.46, 1.31, 1.08, 1.00, 1.04, 0.96, 1.04])
+    s["critic/student_score_mean"] = (s["critic/student_score_mean"][0], student)
+    s["critic/teacher_score_mean"] = (
+        s["critic/teacher_score_mean"][0],
+        teacher - (1.7 * np.arange(10) / 9 if teacher_falls else 0.0),
+    )
+    return s
+
+
 def _restarted() -> Run:
     base = grpo(200)
     return make(
@@ -301,6 +393,76 @@ def _stuck(lr_zero: bool = False) -> Run:
     return make(_stuck_series(lr_zero))
 
 
+def _kl_sits(level: float) -> Series:
+    """A GRPO run whose KL sits at ``level`` (log-normal noise, σ 0.15) from step 2 on."""
+    s = grpo()
+    st = s["kl"][0]
+    rng = np.random.default_rng(7)
+    s["kl"] = (st, np.r_[0.0, level * np.exp(rng.normal(0, 0.15, len(st) - 1))])
+    return s
+
+
+def _kl_drift() -> Series:
+    """A KL at its healthy level that from step 300 climbs steadily to 1.2 by the end."""
+    s = grpo()
+    st, kl = s["kl"]
+    rng = np.random.default_rng(8)
+    up = st >= 300
+    ramp = np.linspace(kl[up][0], 1.2, int(up.sum())) * np.exp(rng.normal(0, 0.1, int(up.sum())))
+    s["kl"] = (st, np.where(up, np.r_[kl[~up], ramp], kl))
+    return s
+
+
+def _mismatch(
+    framework: str = "verl",
+    *,
+    gap_from: int | None = None,
+    gap_to: float = 0.0,
+    ess_to: float | None = None,
+    level: float | None = None,
+) -> Series:
+    """A run that logs the trainer-vs-rollout log-prob gap (k3 KL ~1e-3, log-normal, with
+    single-point excursions to 10x) and the IS effective sample size (~0.95); from step
+    ``gap_from`` the gap climbs to ``gap_to`` and the ESS falls to ``ess_to``; ``level``: the
+    gap sits there from the first step."""
+    s = ppo() if framework == "verl" else grpo()
+    st = s["actor/pg_loss" if framework == "verl" else "loss"][0]
+    m = len(st)
+    rng = np.random.default_rng(9)
+    gap = 1e-3 * np.exp(rng.normal(0, 0.4, m))
+    gap[rng.choice(m, 4, replace=False)] *= 10  # isolated excursions: healthy
+    if level is not None:
+        gap = level * np.exp(rng.normal(0, 0.2, m))
+    ess = np.clip(0.95 + rng.normal(0, 0.02, m), 0, 1)
+    ess[rng.choice(m, 3, replace=False)] = 0.5
+    if gap_from is not None:
+        up = st >= gap_from
+        gap[up] = np.geomspace(gap[up][0], gap_to, int(up.sum())) * np.exp(
+            rng.normal(0, 0.2, int(up.sum()))
+        )
+        if ess_to is not None:
+            ess[up] = np.linspace(ess[up][0], ess_to, int(up.sum()))
+    if framework == "trl":  # mean |Δ log p| (healthy ~0.01), no ESS
+        s["sampling/sampling_logp_difference/mean"] = (st, 8 * gap)
+        return s
+    prefix = "rollout_corr/" if framework == "verl" else "rollout_correction/"
+    s[prefix + "k3_kl"] = (st, gap)
+    s[prefix + ("rollout_is_eff_sample_size" if framework == "verl" else "ess")] = (st, ess)
+    return s
+
+
+def _eval_turns_up() -> np.ndarray:
+    """15 eval points (every 100 steps) falling to 1.55 at step 1000, then 1.57 and slowly up
+    (the shape of a LLaMA-Factory run overfitting in its last epoch), noise 0.0005."""
+    falling = 1.586 - 0.004 * np.arange(10)
+    rising = np.array([1.5716, 1.5741, 1.5759, 1.5768, 1.5775])
+    return np.r_[falling, rising] + np.random.default_rng(3).normal(0, 0.0005, 15)
+
+
+def _finite_growth(found: list[Any]) -> None:
+    assert all(0 < f.params["growth"] < 1e3 for f in found), [f.params for f in found]
+
+
 def run_with_config(series: Series, config: dict[str, Any]) -> Run:
     return make(series, config=config)
 
@@ -318,6 +480,14 @@ CASES: list[Case] = [
         peak=300,
     ),
     Case("kl_spike", "limit", lambda: make(at(grpo(), "kl", [450], 19.6)), fires=((450, 450),)),
+    # KL climbing steeply from 0 over the first 20 steps (LoRA, high lr), then settling lower
+    Case("kl_spike", "steep_ramp", lambda: make(_kl_ramp())),
+    Case(
+        "kl_spike",
+        "spike_after_ramp",
+        lambda: make(at(_kl_ramp(), "kl", [120], 1.2)),
+        fires=((120, 120),),
+    ),
     Case("kl_stuck_zero", "grpo", lambda: make(grpo())),
     Case("kl_stuck_zero", "lr_zero", lambda: _stuck(lr_zero=True)),
     Case(
@@ -327,6 +497,103 @@ CASES: list[Case] = [
         skipped_code="kl_off",
     ),
     Case("kl_stuck_zero", "stuck", lambda: _stuck(), fires=((1, 1),)),
+    # late onset: the last 5% at 0 while the learning rate decays to 0 on the last points
+    Case(
+        "kl_stuck_zero",
+        "late",
+        lambda: make(at(grpo(400), "kl", (381, 400), 0.0)),
+        fires=((381, 381),),
+    ),
+    Case(  # 10 points at 0 logged every 10 steps, the learning rate 0 on the last one
+        "kl_stuck_zero",
+        "late_coarse",
+        lambda: make(at(grpo(200, every=10), "kl", (110, 200), 0.0)),
+        fires=((110, 110),),
+    ),
+    Case("kl_stuck_zero", "short", lambda: make(at(grpo(8), "kl", (1, 8), 0.0)), fires=((1, 1),)),
+    Case("kl_stuck_zero", "short_healthy", lambda: make(grpo(8))),
+    # 0 for a few points in the middle (a reference-model sync, a logging gap): it recovers
+    Case("kl_stuck_zero", "brief_zero", lambda: make(at(grpo(400), "kl", (200, 215), 0.0))),
+    # kl_level: sits above its healthy range, or drifts out of it
+    Case("kl_level", "grpo", lambda: make(grpo())),
+    Case("kl_level", "grpo_noisy", lambda: make(grpo_noisy())),
+    Case("kl_level", "grpo_every5", lambda: make(grpo(3000, every=5, seed=1))),
+    Case("kl_level", "ppo_kl_loss", lambda: make(ppo())),
+    Case("kl_level", "one_spike", lambda: make(at(grpo(), "kl", [300, 301], 3.0))),
+    Case(
+        "kl_level",
+        "beta_zero",
+        lambda: run_with_config(_kl_sits(0.6), {"beta": 0.0}),
+        skipped_code="kl_off",
+    ),
+    Case("kl_level", "sits_high", lambda: make(_kl_sits(0.318)), fires=((1, 5),)),
+    Case(
+        "kl_level",
+        "sits_above_a_large_beta_ceiling",
+        lambda: run_with_config(_kl_sits(0.15), {"beta": 0.1}),
+        fires=((1, 5),),
+    ),
+    Case(
+        "kl_level",
+        "same_level_small_beta",
+        lambda: run_with_config(_kl_sits(0.15), {"beta": 0.04}),
+    ),
+    Case("kl_level", "drift", lambda: make(_kl_drift()), fires=((250, 330),)),
+    # rollout_mismatch: the trainer's log-probs part from the rollout engine's
+    Case("rollout_mismatch", "verl", lambda: make(_mismatch("verl"))),
+    Case("rollout_mismatch", "swift", lambda: make(_mismatch("swift"))),
+    Case("rollout_mismatch", "not_logged", lambda: make(grpo()), skipped_code="not_logged"),
+    Case(
+        "rollout_mismatch",
+        "verl_gap_climbs",
+        lambda: make(_mismatch("verl", gap_from=300, gap_to=0.3, ess_to=0.2)),
+        fires=((300, 420),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "swift_gap_grows_tenfold",
+        lambda: make(_mismatch("swift", gap_from=300, gap_to=0.05)),
+        fires=((300, 560),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "high_from_the_start",
+        lambda: make(_mismatch("swift", level=0.25)),
+        fires=((1, 3),),
+    ),
+    Case("rollout_mismatch", "trl_logp_diff", lambda: make(_mismatch("trl"))),
+    Case(
+        "rollout_mismatch",
+        "trl_logp_diff_high",  # 8 x 0.004 = 0.032 per token from the start: above 0.02
+        lambda: make(_mismatch("trl", level=0.004)),
+        fires=((1, 3),),
+    ),
+    Case(
+        "rollout_mismatch",
+        "exactly_zero_early_then_grows",  # growth is measured from gap_floor / growth
+        lambda: make(
+            at(
+                _mismatch("verl"),
+                "rollout_corr/k3_kl",
+                (101, 500),
+                np.r_[np.zeros(200), np.geomspace(1e-3, 0.05, 200)],
+            )
+        ),
+        fires=((300, 460),),
+        check=lambda found: _finite_growth(found),
+    ),
+    Case(
+        "rollout_mismatch",
+        "ess_only",
+        lambda: make(
+            {
+                k: v
+                for k, v in _mismatch("verl", gap_from=350, gap_to=0.001, ess_to=0.1).items()
+                if not k.endswith("k3_kl")
+            }
+        ),
+        fires=((350, 500),),
+    ),
     # --- gradients --------------------------------------------------------------------------
     Case("grad_explosion", "grpo_warmup", lambda: make(grpo())),
     Case("grad_explosion", "sft", lambda: make(sft())),
@@ -417,9 +684,28 @@ CASES: list[Case] = [
     Case("loss_spike", "sft_epochs", lambda: make(sft())),
     Case("loss_spike", "grpo_negative", lambda: make(grpo()), skipped_code="negative_loss"),
     Case("loss_spike", "spike", lambda: make(at(sft(), "loss", [800], 4.5)), fires=((800, 800),)),
+    # an epoch-level log: 12.4, 18.4 at the second point, then 5.6 and slowly down
+    Case("loss_spike", "second_point", lambda: make(_epoch_loss(18.4)), fires=((1, 1),)),
+    Case("loss_spike", "falling_start", lambda: make(_epoch_loss(9.0))),
+    Case("loss_spike", "warmup_first_point", lambda: make(at(sft(), "loss", [1], 40.0))),
     Case("loss_divergence", "grpo", lambda: make(grpo())),
     Case("loss_divergence", "ppo", lambda: make(ppo())),
     Case("loss_divergence", "td3_actor", lambda: make(_exp_growth(40)), fires=((1100, 5000),)),
+    Case("loss_divergence", "mid_run", lambda: make(_late_growth(0.5, 3.0)), fires=((700, 760),)),
+    Case("loss_divergence", "late", lambda: make(_late_growth(0.9, 4.0)), fires=((1300, 1360),)),
+    Case(
+        "loss_divergence",
+        "late_negative",
+        lambda: make(_late_growth(0.8, 4.0, -1.0)),
+        fires=((1140, 1210),),
+    ),
+    # a lasting 10x rise late in the run, and a loss slowly growing 30x: no divergence
+    Case(
+        "loss_divergence",
+        "late_rise_10x",
+        lambda: make(at(sft(), "loss", (1300, 1500), 10.0, mode="mul")),
+    ),
+    Case("loss_divergence", "slow_30x", lambda: make(_late_growth(0.0, 1.5))),
     Case("nan_inf", "grpo", lambda: make(grpo())),
     Case(
         "nan_inf",
@@ -484,6 +770,17 @@ CASES: list[Case] = [
         lambda: make(at(grpo(), "completions/mean_length", (300, 600), 2.2, mode="mul")),
         fires=((300, 300),),
     ),
+    Case(
+        "length_surge",
+        "jump_after_three_points_short_run",
+        lambda: make(at(grpo(30), "completions/mean_length", (4, 30), 2.0, mode="mul")),
+        fires=((4, 4),),
+    ),
+    Case(
+        "length_surge",
+        "short_run_growing_fast",  # +150 % over 30 points, at most +8 % a point: no surge
+        lambda: make(at(grpo(30), "completions/mean_length", (1, 30), np.geomspace(240, 600, 30))),
+    ),
     Case("length_collapse", "grpo", lambda: make(grpo())),
     Case(
         "length_collapse",
@@ -524,6 +821,28 @@ CASES: list[Case] = [
         fires=((300, 300),),
         peak=300,
     ),
+    Case(  # rises for 3 logged points, then exactly 0 for 30: no long running level needed
+        "reward_collapse",
+        "early_zero",
+        lambda: make(at(grpo(33), "reward", (1, 33), np.r_[0.2, 0.4, 0.6, np.zeros(30)])),
+        fires=((4, 4),),
+    ),
+    Case(
+        "reward_collapse",
+        "noisy_then_flat",
+        lambda: make(_noisy_then_flat()),
+        fires=((1490, 1510),),
+    ),
+    Case(
+        "reward_collapse",
+        "short_late",
+        lambda: make(at(grpo(8), "reward", (5, 8), 0.1)),
+        fires=((5, 5),),
+    ),
+    # a slow downward drift of the reward, a reward whose noise shrinks, sparse binary rewards
+    Case("reward_collapse", "slow_drift", lambda: make(_reward_drift())),
+    Case("reward_collapse", "noise_shrinks", lambda: make(_noisy_then_flat(level_after=1.2))),
+    Case("reward_collapse", "sparse_binary", lambda: make(_sparse_reward())),
     Case("entropy_collapse", "grpo", lambda: make(grpo())),
     Case("entropy_collapse", "ppo", lambda: make(ppo())),
     Case(
@@ -561,6 +880,37 @@ CASES: list[Case] = [
         ),
         fires=((1, 1),),
         peak=2,
+    ),
+    Case(
+        "d_acc_jump",
+        "noisy_step_then_saturated",  # +21 between medians, under 20 between two points
+        lambda: make(
+            at(
+                critic(),
+                "critic/d_acc",
+                (1, 60),
+                np.r_[np.tile([55.0, 57.0, 66.0], 14)[2:42], np.full(20, 84.0)],
+            )
+        ),
+        fires=((40, 40),),
+    ),
+    Case(
+        "d_acc_jump",
+        "noisy_no_step",
+        lambda: make(at(critic(), "critic/d_acc", (1, 60), np.tile([52.0, 68.0, 60.0], 20))),
+    ),
+    Case(
+        "d_acc_jump",
+        "jump_then_early_saturation_is_one_finding",
+        lambda: make(
+            at(
+                critic(),
+                "critic/d_acc",
+                (1, 60),
+                np.r_[np.full(4, 60.0), 86.0, 90.0, np.linspace(96, 98, 54)],
+            )
+        ),
+        fires=((4, 4),),
     ),
     Case(
         "d_acc_jump",
@@ -602,6 +952,42 @@ CASES: list[Case] = [
         ),
         fires=((1, 10),),
     ),
+    Case(  # the critic warm-up's ten steps: falls, rebounds a little, stays down (rho -0.47)
+        "score_collapse",
+        "warmup_ten_steps",
+        lambda: make(_ten_step_warmup()),
+        fires=((1, 2),),
+        check=lambda fs: _settled(fs),
+    ),
+    Case(
+        "score_collapse",
+        "late_fall",
+        lambda: make(
+            at(
+                critic(200),
+                "critic/student_score_mean",
+                (181, 200),
+                1.0 - np.linspace(0.09, 1.8, 20),
+            )
+        ),
+        fires=((170, 185),),
+    ),
+    # a dip that comes back; the same ten steps with the teacher falling as far
+    Case(
+        "score_collapse",
+        "dip_recovers",
+        lambda: make(
+            at(
+                critic(),
+                "critic/student_score_mean",
+                (20, 40),
+                1.0 - np.r_[np.linspace(0, 1.5, 11), np.linspace(1.35, 0, 10)],
+            )
+        ),
+    ),
+    Case(
+        "score_collapse", "ten_steps_both_fall", lambda: make(_ten_step_warmup(teacher_falls=True))
+    ),
     Case("score_diff_out_of_range", "in_band", lambda: make(critic())),
     Case(
         "score_diff_out_of_range",
@@ -618,6 +1004,19 @@ CASES: list[Case] = [
         fires=((1, 1),),
     ),
     Case("length_bias", "per_sample", lambda: _per_sample(0.5), fires=((0, 0),)),
+    Case(  # turns negative only over the last 10 % of the run
+        "length_bias",
+        "turns_late",
+        lambda: make(at(critic(200), "critic/length_reward_corr", (181, 200), -0.25, mode="set")),
+        fires=((178, 183),),
+    ),
+    # a noisy correlation around 0 (small batches), and one brief excursion that comes back
+    Case("length_bias", "noisy_zero", lambda: make(_noisy_corr())),
+    Case(
+        "length_bias",
+        "brief_excursion",
+        lambda: make(at(critic(200), "critic/length_reward_corr", (150, 160), -0.3)),
+    ),
     Case("hard_sample_collapse", "steady", lambda: make(critic())),
     Case(
         "hard_sample_collapse",
@@ -649,6 +1048,27 @@ CASES: list[Case] = [
     ),
     Case("overfit_onset", "sft", lambda: make(sft())),
     Case("overfit_onset", "overfit", lambda: make(sft(overfit=True)), fires=((700, 700),)),
+    Case(
+        "overfit_onset",
+        "smooth_eval_small_rise",  # +1.5 %, but 5 points far above a smooth eval's noise
+        lambda: make(at(sft(), "eval_loss", (100, 1500), _eval_turns_up())),
+        fires=((1100, 1100),),
+    ),
+    *(
+        Case(
+            "overfit_onset",
+            f"noisy_eval_plateau_{seed}",
+            lambda seed=seed: make(
+                at(
+                    sft(),
+                    "eval_loss",
+                    (100, 1500),
+                    1.55 + np.random.default_rng(seed).normal(0, 0.006, 15),
+                )
+            ),
+        )
+        for seed in range(6)
+    ),
     Case("throughput_drop", "grpo_eval_dips", lambda: make(grpo())),
     Case("throughput_drop", "ppo", lambda: make(ppo())),
     Case(
@@ -657,6 +1077,17 @@ CASES: list[Case] = [
         lambda: make(at(ppo(), "perf/throughput", (250, 400), 0.5, mode="mul")),
         fires=((250, 250),),
         check=_drop_points(151),
+    ),
+    Case(
+        "throughput_drop",
+        "drop_in_the_last_points",
+        lambda: make(at(ppo(), "perf/throughput", (495, 500), 0.5, mode="mul")),
+        fires=((493, 496),),
+    ),
+    Case(
+        "throughput_drop",
+        "two_slow_final_steps",  # the final save and eval: not a drop
+        lambda: make(at(ppo(), "perf/throughput", (499, 500), 0.3, mode="mul")),
     ),
     Case("run_restart", "none", lambda: make(grpo(200))),
     Case("run_restart", "resumed", _restarted, fires=((120, 120),)),

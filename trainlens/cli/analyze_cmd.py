@@ -6,13 +6,10 @@ import importlib
 import io
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
 
-from trainlens.analysis import Analysis, analyze_runs, merge_params, param_sources
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
@@ -32,8 +29,10 @@ from trainlens.cli.common import (
     stdout_console,
     write_output,
 )
-from trainlens.engine.spec import load_rules
 from trainlens.errors import TrainlensError
+
+if TYPE_CHECKING:
+    from trainlens.analysis import Analysis
 
 
 class AnalyzeFormat(str, Enum):
@@ -56,6 +55,8 @@ RulesOpt = Annotated[
 
 def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
     """``RULE.NAME=VALUE`` (VALUE read as YAML: 5, 0.2, true, up) → ``{rule: {name: value}}``."""
+    import yaml
+
     out: dict[str, dict[str, Any]] = {}
     for item in items or []:
         name, sep, raw = item.partition("=")
@@ -89,6 +90,8 @@ def _markdown(analysis: Analysis, lang: str) -> str:
 
 def emit(analysis: Analysis, fmt: AnalyzeFormat, lang: str, output: Path | None) -> None:
     """Write the report in ``fmt`` to ``output`` or stdout."""
+    from rich.console import Console
+
     from trainlens.render.findings_json import render_json
     from trainlens.render.findings_terminal import render_terminal
 
@@ -144,6 +147,9 @@ def analyze(
 ) -> None:
     """Diagnose every run under PATH: anomalies with the steps, numbers and advice."""
     with handle_errors():
+        from trainlens.analysis import analyze_runs, merge_params, param_sources
+        from trainlens.engine.spec import load_rules
+
         cfg = project_config(config)
         language = lang.value if lang else (cfg.lang or "en")
         overrides = parse_params(param)

@@ -14,7 +14,7 @@ EXIT_CODES_HELP = (
 )
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="Read LLM training logs (SFT, reward/critic warm-up, PPO, GRPO, DPO) and explain what "
     "went wrong, where, and what to do about it.\n\n" + EXIT_CODES_HELP,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from trainlens.cli.analyze_cmd import LangOpt, RulesOpt
 from trainlens.cli.audit_cmd import audit_app
@@ -86,6 +85,8 @@ def audit_completions_cmd(
             max_new_tokens=max_new_tokens,
         )
         language = lang.value if lang else (cfg.lang or "en")
+        from rich.text import Text
+
         if format is AuditFormat.json:  # the text form shows them on stdout
             err = stderr_console()
             for info in result.audit.files:

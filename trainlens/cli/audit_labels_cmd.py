@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from trainlens.cli.analyze_cmd import LangOpt, RulesOpt
 from trainlens.cli.audit_cmd import audit_app
@@ -88,6 +86,9 @@ def audit_labels_cmd(
             }
             typer.echo(json.dumps(json_safe(doc), indent=2, ensure_ascii=False))
             return
+        from rich.table import Table
+        from rich.text import Text
+
         from trainlens.render.findings_terminal import render_finding
 
         console = stdout_console()

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
-from trainlens.analysis import Analysis
 from trainlens.cli.analyze_cmd import LangOpt, RulesOpt
 from trainlens.cli.audit_cmd import audit_app
 from trainlens.cli.common import (
@@ -20,10 +18,7 @@ from trainlens.cli.common import (
     project_config,
     stdout_console,
 )
-from trainlens.discover import has_metric_lines
 from trainlens.errors import TrainlensError
-from trainlens.findings import SCHEMA_VERSION, json_safe
-from trainlens.logscan import log_findings, scan_logs
 
 
 class AuditFormat(str, Enum):
@@ -48,8 +43,11 @@ def audit_log(
         for f in files:
             if not f.is_file():
                 raise TrainlensError(f"{f}: not a file")
-        from trainlens.analysis import merge_params, param_sources
+        from trainlens.analysis import Analysis, merge_params, param_sources
+        from trainlens.discover import has_metric_lines
         from trainlens.engine.spec import load_rules
+        from trainlens.findings import SCHEMA_VERSION, json_safe
+        from trainlens.logscan import log_findings, scan_logs
 
         ruleset = load_rules(
             [*cfg.rules_dirs, *(rules or [])],
@@ -83,6 +81,8 @@ def audit_log(
             }
             typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
             return
+        from rich.text import Text
+
         from trainlens.render.findings_terminal import render_finding
 
         console = stdout_console()

@@ -13,5 +13,6 @@ from trainlens.cli import (  # noqa: F401
     replay_cmd,
     report_cmd,
     rules_cmd,
+    scan_cmd,
     watch_cmd,
 )

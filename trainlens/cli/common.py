@@ -1,4 +1,8 @@
-"""Helpers every command shares: error handling, consoles, options, loading with progress."""
+"""Helpers every command shares: error handling, consoles, options, loading with progress.
+
+Nothing heavy is imported at module level (rich, pandas, the readers, the rule engine): the
+commands import what they use when they run, so building the app, ``--help`` and shell
+completion stay light (``tests/test_import_isolation.py``)."""
 
 from __future__ import annotations
 
@@ -12,18 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from trainlens.config import ProjectConfig, load_config
-from trainlens.diagnostics import ReadWarning
-from trainlens.discover import Discovery
 from trainlens.errors import TrainlensError
-from trainlens.load import LoadResult, load_runs
-from trainlens.metrics import AliasTable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: building the CLI and --help stay light
+    from rich.console import Console
+
     from trainlens.cache import CacheOption
+    from trainlens.config import ProjectConfig
+    from trainlens.diagnostics import ReadWarning
+    from trainlens.discover import Discovery
+    from trainlens.load import LoadResult
+    from trainlens.metrics import AliasTable
 
 T = TypeVar("T")
 
@@ -93,11 +97,15 @@ def cache_option(cache_dir: Path | None, no_cache: bool) -> CacheOption:
 
 def stderr_console() -> Console:
     """Summaries, warnings and progress go to stderr so stdout stays machine-readable."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def stdout_console() -> Console:
     """The report console: rich on a terminal; wide plain text (nothing cut) when piped."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(highlight=False)
     return Console(highlight=False, width=400, no_color=True)
@@ -105,6 +113,8 @@ def stdout_console() -> Console:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise."""
+    from rich.markup import escape
+
     stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
@@ -138,6 +148,8 @@ def run_safely(fn: Callable[[], T]) -> T:
 def project_config(config: Path | None) -> ProjectConfig:
     """The config named with ``--config``, else the nearest one; its warnings (a broken
     ``pyproject.toml`` passed by, a setting ignored) go to stderr."""
+    from trainlens.config import load_config
+
     if config is not None and not config.is_file():
         raise TrainlensError(f"{config}: config file not found")
     cfg = load_config(config)
@@ -146,6 +158,8 @@ def project_config(config: Path | None) -> ProjectConfig:
 
 
 def alias_table(cfg: ProjectConfig, extra: list[Path] | None) -> AliasTable:
+    from trainlens.metrics import AliasTable
+
     return AliasTable.load([*cfg.alias_files, *(extra or [])], inline=cfg.aliases or None)
 
 
@@ -160,6 +174,8 @@ def write_output(path: Path, text: str, *, what: str = "output") -> None:
 
 
 def print_warnings(warnings: list[ReadWarning]) -> None:
+    from rich.markup import escape
+
     console = stderr_console()
     for w in warnings:
         console.print(
@@ -179,6 +195,8 @@ def load_with_progress(
 ) -> LoadResult:
     """``load_runs`` with a progress bar over the runs (the files of a single run) on stderr
     when it is a terminal; nothing is drawn when it is piped."""
+    from trainlens.load import load_runs
+
     console = stderr_console()
     if not console.is_terminal:
         return load_runs(path, aliases=aliases, on_discovered=on_discovered, cache=cache, jobs=jobs)

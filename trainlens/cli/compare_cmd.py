@@ -6,11 +6,10 @@ import io
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
-from rich.console import Console
 
 from trainlens.cache import CacheOption
 from trainlens.cli.app import EXIT_CODES_HELP, app
@@ -31,12 +30,14 @@ from trainlens.cli.common import (
     stdout_console,
     write_output,
 )
-from trainlens.compare import compare_runs, unique_names
-from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
-from trainlens.metrics import AliasTable
-from trainlens.render import compare as render
-from trainlens.run import Run
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from trainlens.config import ProjectConfig
+    from trainlens.metrics import AliasTable
+    from trainlens.run import Run
 
 
 class CompareFormat(str, Enum):
@@ -68,6 +69,8 @@ def load_all(
 ) -> list[Run]:
     """Read every PATH (run dir or logdir); names made unique, the same run read once.
     ``by_path`` (when given) receives the runs each PATH held."""
+    from trainlens.compare import unique_names
+
     runs: list[Run] = []
     items: list[tuple[str, str]] = []
     seen: set[Path] = set()
@@ -187,6 +190,9 @@ def compare(
     those of the smoothed curve. A drop is a share of the best value, or of the series' range
     when it crosses zero or its best lies near zero ("of range")."""
     with handle_errors():
+        from trainlens.compare import compare_runs
+        from trainlens.render import compare as render
+
         cfg = project_config(config)
         settings = _settings(cfg)
         language = lang.value if lang else settings.get("lang") or cfg.lang or "en"
@@ -385,6 +391,8 @@ _UNWRAPPED_WIDTH = 100_000
 
 def _unwrapped(**kwargs: Any) -> Console:
     """A plain console (no colour, no highlighting) so wide that tables never wrap."""
+    from rich.console import Console
+
     return Console(
         width=_UNWRAPPED_WIDTH, highlight=False, soft_wrap=False, color_system=None, **kwargs
     )

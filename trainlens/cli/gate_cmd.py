@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
@@ -31,10 +30,6 @@ from trainlens.cli.common import (
 )
 from trainlens.errors import TrainlensError
 from trainlens.findings import Severity
-from trainlens.gate import build_policies, evaluate, needs_analysis
-from trainlens.gate.settings import GATE_KEYS, section
-from trainlens.render import gate_output
-from trainlens.render import junit as junit_render
 
 POLICY_HELP = (
     "Policies are fail conditions: METRIC OP NUMBER (kl>10: at any logged point), an aggregate "
@@ -125,6 +120,12 @@ def gate(
     jobs: JobsOpt = None,
 ) -> None:
     with handle_errors():
+        from rich.markup import escape
+
+        from trainlens.gate import build_policies, evaluate, needs_analysis
+        from trainlens.gate.settings import GATE_KEYS, section
+        from trainlens.render import gate_output
+
         cfg = project_config(config)
         policies = build_policies(
             fail_on=fail_on or (),
@@ -169,6 +170,8 @@ def gate(
                 report, stdout_console(), finding_text=text, strict=is_strict
             )
         if junit is not None:
+            from trainlens.render import junit as junit_render
+
             _write(junit, junit_render.render_junit(report, strict=is_strict, finding_text=text))
         if summary is not None:
             from trainlens.render.gate_summary import render_summary

@@ -23,7 +23,6 @@ from trainlens.cli.common import (
     project_config,
     stdout_console,
 )
-from trainlens.render import metrics as render
 
 
 class MetricsFormat(str, Enum):
@@ -43,6 +42,8 @@ def metrics(
 ) -> None:
     """List every metric of every run found under PATH, with its canonical name."""
     with handle_errors():
+        from trainlens.render import metrics as render
+
         cfg = project_config(config)
         result = load_with_progress(
             path, alias_table(cfg, aliases), cache=cache_option(cache_dir, no_cache), jobs=jobs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,8 +25,10 @@ from trainlens.cli.common import (
     stderr_console,
     write_output,
 )
-from trainlens.config import ProjectConfig
 from trainlens.errors import TrainlensError
+
+if TYPE_CHECKING:
+    from trainlens.config import ProjectConfig
 
 _SETTINGS: dict[str, type | tuple[type, ...]] = {"lang": str, "charts": bool, "templates": str}
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from trainlens.analysis import merge_params, param_sources
 from trainlens.cli.analyze_cmd import LangOpt, RulesOpt
 from trainlens.cli.app import app
 from trainlens.cli.common import ConfigOpt, handle_errors, project_config, stdout_console
-from trainlens.engine.docs import rule_doc
-from trainlens.engine.spec import RuleSet, load_rules
+
+if TYPE_CHECKING:
+    from trainlens.engine.spec import RuleSet
 
 rules_app = typer.Typer(
     help="List the rules, or show one rule's documentation.", no_args_is_help=False
@@ -28,6 +27,9 @@ class RulesFormat(str, Enum):
 
 
 def _ruleset(rules_dirs: list | None, config: object) -> tuple[RuleSet, str | None]:
+    from trainlens.analysis import merge_params, param_sources
+    from trainlens.engine.spec import load_rules
+
     cfg = project_config(config)  # type: ignore[arg-type]
     rules = load_rules(
         [*cfg.rules_dirs, *(rules_dirs or [])],
@@ -76,6 +78,8 @@ def rules_list(
                 )
             )
             return
+        from rich.table import Table
+
         table = Table(box=None, show_edge=False, pad_edge=False)
         for col in ("id", "severity", "metrics", "title"):
             table.add_column(col)
@@ -98,4 +102,6 @@ def rules_show(
     with handle_errors():
         ruleset, cfg_lang = _ruleset(rules, config)
         language = lang.value if lang else (cfg_lang or "en")
+        from trainlens.engine.docs import rule_doc
+
         typer.echo(rule_doc(ruleset.get(rule_id), language))

@@ -7,11 +7,9 @@ import signal
 import time
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
@@ -28,20 +26,12 @@ from trainlens.cli.common import (
 from trainlens.cli.gate_cmd import POLICY_HELP
 from trainlens.errors import TrainlensError
 from trainlens.findings import Finding, Severity
-from trainlens.gate import build_policies, needs_analysis
-from trainlens.gate.settings import WATCH_KEYS, section
-from trainlens.render import gate_output
-from trainlens.watch import (
-    NewFinding,
-    PathWaiting,
-    PolicyFailed,
-    PolicyWaiting,
-    Polled,
-    ReadIssue,
-    RunFound,
-    WatchEvent,
-)
-from trainlens.watch import watch as follow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from trainlens.render.gate_output import FindingText
+    from trainlens.watch import WatchEvent
 
 
 class WatchFormat(str, Enum):
@@ -116,6 +106,13 @@ def watch(
     config: ConfigOpt = None,
 ) -> None:
     with handle_errors():
+        from rich.markup import escape
+
+        from trainlens.gate import build_policies, needs_analysis
+        from trainlens.gate.settings import WATCH_KEYS, section
+        from trainlens.render import gate_output
+        from trainlens.watch import watch as follow
+
         cfg = project_config(config)
         settings = section(cfg, "watch", WATCH_KEYS)
         where = f"{cfg.path}: watch"
@@ -205,7 +202,7 @@ def _interval(settings: dict[str, Any], where: str) -> float:
 class _Printer:
     """Findings and failed policies on stdout; everything else on stderr."""
 
-    def __init__(self, format: WatchFormat, finding_text: gate_output.FindingText) -> None:
+    def __init__(self, format: WatchFormat, finding_text: FindingText) -> None:
         self.jsonl = format is WatchFormat.jsonl
         self.text = finding_text
         self.out: Console = stdout_console()
@@ -220,6 +217,19 @@ class _Printer:
         typer.echo(json.dumps({"event": kind, "time": time.time(), **data}, ensure_ascii=False))
 
     def show(self, event: WatchEvent) -> None:
+        from rich.markup import escape
+
+        from trainlens.render import gate_output
+        from trainlens.watch import (
+            NewFinding,
+            PathWaiting,
+            PolicyFailed,
+            PolicyWaiting,
+            Polled,
+            ReadIssue,
+            RunFound,
+        )
+
         if isinstance(event, Polled):
             self.polls = event.poll
         elif isinstance(event, NewFinding):
@@ -271,6 +281,8 @@ class _Printer:
             )
 
     def _finding(self, f: Finding) -> None:
+        from rich.markup import escape
+
         message = self.text(f)
         if self.jsonl:
             self._json("finding", f.to_dict(message))

@@ -53,6 +53,24 @@ def _floor(scale: np.ndarray, level: np.ndarray, rel: float = 0.01) -> np.ndarra
     return np.fmax(scale, np.fmax(rel * np.abs(level), _TINY))
 
 
+def _spike_baseline(
+    v: np.ndarray, window: int, min_periods: int, log: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values as judged, their trailing median, that median back in the values' units)."""
+    x = np.log(np.maximum(v, _TINY)) if log else v
+    med = trailing_median(x, window, min_periods)
+    return x, med, np.exp(med) if log else med
+
+
+def spike_baseline(
+    values: np.ndarray, *, window: int = 50, min_periods: int = 5, log: bool = False
+) -> np.ndarray:
+    """The rolling baseline :func:`spike` compares each point with (median of the ``window``
+    points before it, on log values with ``log``), in the values' units; NaN before
+    ``min_periods`` points. Charts draw it from a finding's own parameters."""
+    return _spike_baseline(np.asarray(values, dtype=np.float64), window, min_periods, log)[2]
+
+
 @detector(outputs=("ratio", "z", "n_points", "share", "level", "from_start"))
 def spike(
     s: Trace,
@@ -84,9 +102,7 @@ def spike(
     v = s.values
     if require_positive and (v < 0).any():
         raise NotApplicable("negative_loss")
-    x = np.log(np.maximum(v, _TINY)) if log else v
-    med = trailing_median(x, window, min_periods)
-    base = np.exp(med) if log else med
+    x, med, base = _spike_baseline(v, window, min_periods, log)
     with np.errstate(invalid="ignore", divide="ignore"):
         cand = np.isfinite(med) & (x > med)  # cheap tests first, the local noise only where needed
         if factor > 0:
@@ -308,11 +324,14 @@ def collapse_from_peak(
     min_points: Count = 3,
     min_share: Share = 0.0,
     until_end: bool = True,
+    end_points: Count0 = 0,
 ) -> list[Window]:
     """The smoothed series (centred rolling median over ``smooth`` points) falls ≥ ``drop``
     (a fraction) below its running peak and stays there: through the end of the log when
     ``until_end``, else for ≥ ``min_points`` points; either way for ≥ ``min_share`` of the
-    logged points (a dip in the last few points of a long run is not a collapse). The window
+    logged points (a dip in the last few points of a long run is not a collapse). With
+    ``end_points`` > 0, a fall still under way at the last logged point needs only that many
+    points (the log ends there: it is where the run is now). The window
     starts at the change point: the knee where the level turns into the fall, searched from
     ``2 × smooth`` points before the smoothed series crossed the line to ``smooth`` points after
     it, and never later than the crossing; ``before_value`` is the median of the points just
@@ -331,7 +350,7 @@ def collapse_from_peak(
     out = []
     need = max(min_points, int(np.ceil(min_share * len(v))))
     for a, b in segs:
-        if b - a + 1 < need:
+        if b - a + 1 < (min(need, end_points) if end_points and b == len(v) - 1 else need):
             continue
         # the knee of the fall: searched from 2w points before the crossing to w points after
         # it (a centred median crosses at the first low point of a step, so the fall itself
@@ -362,7 +381,18 @@ def collapse_from_peak(
     return out
 
 
-@detector(outputs=("growth", "start_level", "end_level", "rho", "first_value", "last_value"))
+@detector(
+    outputs=(
+        "growth",
+        "start_level",
+        "end_level",
+        "rho",
+        "first_value",
+        "last_value",
+        "late",
+        "from_step",
+    )
+)
 def magnitude_growth(
     s: Trace,
     *,
@@ -371,11 +401,15 @@ def magnitude_growth(
     rho: Correlation = 0.8,
     min_points: Count = 8,
 ) -> list[Window]:
-    """|value| grows steadily by ``factor`` or more: the median of |value| over the last
-    ``edge`` share of the points (``end_level``) is ≥ ``factor`` × that over the first share
-    (``start_level``), and |value| rises with the step (Spearman ρ ≥ ``rho``). Works whatever
-    the sign (a loss diverging to −1e6). The window starts where the growth does: the last point,
-    before the largest |value|, at the lowest |value| logged up to it, within 4× the noise of
+    """|value| grows steadily by ``factor`` or more, over the whole log or over its last part
+    (a growth that starts mid-run): over the points from ``from_step`` to the end, the median of
+    |value| over their last ``edge`` share (``end_level``) is ≥ ``factor`` × that over their first
+    share (``start_level``) and ≥ ``factor`` × the median |value| of as many points before them,
+    and |value| rises with the step there (Spearman ρ ≥ ``rho``). The tested spans are the whole
+    log, then the last 80 %, 64 %, ... of it down to ``min_points`` points; the longest that
+    passes is reported (``late`` when it is not the whole log). Works whatever the sign (a
+    loss diverging to −1e6). The window starts where the growth does: the last point, before
+    the largest |value|, at the lowest |value| logged up to it, within 4× the noise of
     log |value| (from its second differences before |value| passed √``factor`` × the start
     level; a steady growth has none): the first point when the series grows from the start.
     ``first_value`` / ``last_value`` are the signed values at the window's start and at the
@@ -384,13 +418,18 @@ def magnitude_growth(
     if n < min_points:
         return []
     a = np.abs(s.values)
-    e = max(2, round(edge * n))
-    s0, s1 = float(np.median(a[:e])), float(np.median(a[-e:]))
-    if s0 <= 0 or s1 < factor * s0:
+    found = None
+    length = n
+    while length >= min_points:
+        i = n - length
+        found = _steady_growth(s.steps[i:], a[i:], a[max(0, i - length) : i], factor, edge, rho)
+        if found is not None:
+            break
+        nxt = int(length * 0.8)
+        length = nxt if nxt < length else length - 1
+    if found is None:
         return []
-    r = spearman(s.steps, a)
-    if not r >= rho:
-        return []
+    s0, s1, r = found
     p = int(np.argmax(a))
     x = np.log(np.maximum(a[: p + 1], _TINY))
     took_off = int(np.argmax(a > np.sqrt(factor) * s0))  # well into the growth by then
@@ -411,8 +450,24 @@ def magnitude_growth(
             rho=r,
             first_value=float(s.values[start]),
             last_value=float(s.values[-1]),
+            late=i > 0,
+            from_step=int(s.steps[i]),
         )
     ]
+
+
+def _steady_growth(
+    steps: np.ndarray, a: np.ndarray, before: np.ndarray, factor: float, edge: float, rho: float
+) -> tuple[float, float, float] | None:
+    """(start level, end level, ρ) when |value| ``a`` grows by ``factor`` from its first to its
+    last ``edge`` share, and from the level of the points ``before`` it, steadily; else None."""
+    e = max(2, round(edge * len(a)))
+    s0, s1 = float(np.median(a[:e])), float(np.median(a[-e:]))
+    ref = max(s0, float(np.median(before))) if len(before) else s0
+    if s0 <= 0 or s1 < factor * ref:
+        return None
+    r = spearman(steps, a)
+    return (s0, s1, r) if r >= rho else None
 
 
 @detector(outputs=("n_points", "share", "extreme", "first", "last"))

@@ -15,8 +15,11 @@ import yaml
 
 from trainlens.engine import compound as _compound  # noqa: F401  (registers the detectors)
 from trainlens.engine import detectors as _detectors  # noqa: F401
+from trainlens.engine import drops as _drops  # noqa: F401
 from trainlens.engine import episodes as _episodes  # noqa: F401  (registers the episode pass)
+from trainlens.engine import levels as _levels  # noqa: F401
 from trainlens.engine import stalls as _stalls  # noqa: F401
+from trainlens.engine import sudden as _sudden  # noqa: F401
 from trainlens.engine.registry import (
     CONTEXT,
     DETECTORS,

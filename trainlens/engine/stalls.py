@@ -40,21 +40,35 @@ def stuck_at_zero(
     min_share: Share = 0.1,
     kl_coef: float | None = None,
 ) -> list[Window]:
-    """Stretches of ≥ ``min_points`` consecutive points (and ≥ ``min_share`` of the series)
-    with |value| ≤ ``eps``, at steps where the learning rate (when logged) is above 0, i.e.
-    where the model is meant to be updating. A run whose KL coefficient (``kl_coef``, from its
-    config) is 0 is not judged: its KL may be logged as 0 by design."""
+    """Stretches of consecutive points with |value| ≤ ``eps`` once the model has been
+    updating: ≥ ``min_points`` of their points at or after the first step with a learning rate
+    (when logged) above 0 (a KL does not return to 0 when a decayed schedule reaches a learning
+    rate of 0: the policy stays where it went), covering ≥ ``min_share`` of the series unless
+    the stretch lasts to the end of the log (a value that went to 0 and stayed there). A short
+    log (fewer than 2 × ``min_points`` points) needs half of its points. The window holds the
+    stretch's points at a learning rate above 0 (``n_points`` of them) when it has any. A run
+    whose KL coefficient (``kl_coef``, from its config) is 0 is not judged: its KL may be
+    logged as 0 by design."""
     if kl_coef == 0:
         raise NotApplicable("kl_off")
     v = s.values
-    flag = np.abs(v) <= eps
+    n = len(v)
+    zero = np.abs(v) <= eps
+    live = np.ones(n, dtype=bool)
     if lr is not None and len(lr):
-        flag &= align_last(s.steps, lr.steps, lr.values) > 0
-    need = max(min_points, int(np.ceil(min_share * len(v))))
+        live = align_last(s.steps, lr.steps, lr.values) > 0
+    updated = np.maximum.accumulate(live)  # the model has been updating by then
+    need = min(min_points, max(2, int(np.ceil(n / 2))))
+    need_share = int(np.ceil(min_share * n))
     out = []
-    for a, b in segments(flag, 0):
-        if b - a + 1 < need:
+    for a, b in segments(zero, 0):
+        n_updated = int(updated[a : b + 1].sum())
+        if n_updated < need or (b < n - 1 and b - a + 1 < need_share):
             continue
+        at = a + np.flatnonzero(live[a : b + 1])
+        if not len(at):
+            at = a + np.flatnonzero(updated[a : b + 1])
+        a, b = int(at[0]), int(at[-1])
         out.append(
             win(
                 s,
@@ -62,8 +76,8 @@ def stuck_at_zero(
                 b,
                 b,
                 None,
-                stuck_share=(b - a + 1) / len(v),
-                n_points=b - a + 1,
+                stuck_share=(b - a + 1) / n,
+                n_points=len(at),
                 max_abs=float(np.max(np.abs(v[a : b + 1]))),
             )
         )

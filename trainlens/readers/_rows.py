@@ -107,10 +107,10 @@ def scan_numbers(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-def ascii_cells(col: pd.Series) -> np.ndarray | None:
+def ascii_cells(col: pd.Series | list[str]) -> np.ndarray | None:
     """The column as a fixed-width bytes array, or None if a cell is not short ASCII text."""
     try:
-        cells = np.array(col.tolist(), dtype="S")
+        cells = np.array(col if isinstance(col, list) else col.tolist(), dtype="S")
     except (UnicodeEncodeError, ValueError, TypeError):
         return None
     return cells if cells.dtype.itemsize <= 32 else None
@@ -120,31 +120,37 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
     """Vectorised :func:`parse_scalar_text` over a text column (numbers pass through);
     cells that are not numbers, percentages or durations become NaN."""
     values = np.full(len(col), np.nan)
-    types = col.map(type)
-    is_text = types.eq(str).to_numpy()
-    numeric = ~is_text & ~types.eq(bool).to_numpy()  # JSON true/false are not measurements
+    cells = col.to_numpy(dtype=object)
+    types = list(map(type, cells))
+    is_text = np.array([t is str for t in types], dtype=bool)
+    numeric = ~is_text & np.array([t is not bool for t in types], dtype=bool)  # not true/false
     if numeric.any():  # numbers mixed into a text column
         values[numeric] = np.array(pd.to_numeric(col[numeric], errors="coerce"), np.float64)
     if not is_text.any():
         return values
-    text = col[is_text].astype(str).str.strip()
     idx = np.flatnonzero(is_text)
-    pct = text.str.endswith("%").to_numpy()
+    text = [t.strip() for t in cells[idx].tolist()]
+    pct = np.array([t[-1:] == "%" for t in text], dtype=bool)
     if pct.any():
-        values[idx[pct]] = np.array(pd.to_numeric(text[pct].str[:-1], errors="coerce"), np.float64)
-    rest_idx, rest = idx[~pct], text[~pct]
-    cells = ascii_cells(rest)
-    if cells is not None:
-        first, second = scan_numbers(cells)
+        numbers = [t[:-1] for t, p in zip(text, pct.tolist(), strict=True) if p]
+        values[idx[pct]] = np.array(pd.to_numeric(pd.Series(numbers), errors="coerce"), float)
+    rest_idx = idx[~pct]
+    rest = [t for t, p in zip(text, pct.tolist(), strict=True) if not p]
+    cells_s = ascii_cells(rest)
+    if cells_s is not None:
+        first, second = scan_numbers(cells_s)
         durations = ~np.isnan(first) & np.isnan(second)
         values[rest_idx[durations]] = first[durations]
-        rest_idx, rest = rest_idx[~durations], rest[~durations]
-    if len(rest):  # plain numbers written as text, and anything the scanner did not take
-        values[rest_idx] = np.array(pd.to_numeric(rest, errors="coerce"), np.float64)
+        rest_idx = rest_idx[~durations]
+        rest = [t for t, d in zip(rest, durations.tolist(), strict=True) if not d]
+    if rest:  # plain numbers written as text, and anything the scanner did not take
+        values[rest_idx] = np.array(pd.to_numeric(pd.Series(rest), errors="coerce"), np.float64)
         left = np.isnan(values[rest_idx])
         if left.any():
             values[rest_idx[left]] = [
-                np.nan if (v := parse_scalar_text(t)) is None else v for t in rest[left]
+                np.nan if (v := parse_scalar_text(t)) is None else v
+                for t, lost in zip(rest, left.tolist(), strict=True)
+                if lost
             ]
     return values
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ VERSION = 1
 _STEP_KEYS = ("global_step/max_steps", "iteration", "global_step", "step")
 #: v4 logs seconds per iteration; every reader reports steps per second under one key.
 _TRANSFORMS = {"train_speed(s/it)": ("train_speed(iter/s)", lambda v: 1.0 / v)}
+#: Keys that mark a record as run metadata (the summary record, HF's end-of-training line).
+_RECORD_KEYS = frozenset({"log_history", "last_model_checkpoint", "train_runtime"})
 #: Keys of the final summary record (it repeats the whole log_history: not data points).
 _SUMMARY_KEYS = ("best_metric", "best_model_checkpoint", "last_model_checkpoint", "global_step")
 
@@ -81,28 +84,36 @@ def read_swift_jsonl(
     lines = read_json_lines(path, offset, final=final, first_line=first_line)
     warnings: list[ReadWarning] = []
     meta: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
-    row_lines: list[int] = []
-    nan_rows: list[int] = []
-    literal_nan = set(lines.nan_rows)
-    for i, (obj, line_no) in enumerate(zip(lines.objects, lines.line_numbers)):
+    objects = lines.objects
+    special = sorted(  # records with a summary / end-of-training key: a few, if any
+        {
+            i
+            for key in _RECORD_KEYS
+            for i in compress(range(len(objects)), map(dict.__contains__, objects, repeat(key)))
+        }
+    )
+    for i in special:
+        obj = objects[i]
         if "log_history" in obj or "last_model_checkpoint" in obj:
             meta.update({k: obj[k] for k in _SUMMARY_KEYS if k in obj and obj[k] is not None})
             continue
-        if "train_runtime" in obj:  # HF's end-of-training line: run metadata, not a data point
-            meta["train_summary"] = {
-                k: float(v)
-                for k, v in obj.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)
-            }
-            _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
-            if end_max is not None:
-                meta["max_steps"] = end_max
-            continue
-        if i in literal_nan:
-            nan_rows.append(len(rows))
-        rows.append(obj)
-        row_lines.append(line_no)
+        # HF's end-of-training line ("train_runtime"): run metadata, not a data point
+        meta["train_summary"] = {
+            k: float(v)
+            for k, v in obj.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
+        if end_max is not None:
+            meta["max_steps"] = end_max
+    rows, row_lines, nan_rows = objects, lines.line_numbers, lines.nan_rows
+    if special:
+        usual = [True] * len(objects)
+        for i in special:
+            usual[i] = False
+        rows, row_lines = list(compress(rows, usual)), list(compress(row_lines, usual))
+        position = np.cumsum(usual) - 1
+        nan_rows = [int(position[r]) for r in lines.nan_rows if usual[r]]
     if not rows:
         return ReadResult(
             frame=rows_to_frame([], []),

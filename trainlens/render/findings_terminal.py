@@ -18,6 +18,8 @@ from rich.text import Text
 from trainlens.analysis import Analysis
 from trainlens.engine.messages import skip_text
 from trainlens.findings import Finding, Severity
+from trainlens.report.fmt import num
+from trainlens.report.fmt import signed as signed_num
 from trainlens.run import Run
 
 UI = {
@@ -89,11 +91,10 @@ def ui(lang: str) -> dict[str, str]:
 
 
 def fmt_number(x: float | None, signed: bool = False) -> str:
-    """A compact number for tables: 4 significant digits, ``—`` for None."""
+    """A compact number for tables (the report's formatter), ``—`` for None."""
     if x is None:
         return "—"
-    text = f"{x:+.4g}" if signed else f"{x:.4g}"
-    return text
+    return signed_num(x) if signed else num(x)
 
 
 def _steps(f: Finding) -> str:

@@ -17,6 +17,7 @@ from rich.markup import escape
 from trainlens.findings import SCHEMA_VERSION, Finding
 from trainlens.gate.evaluate import GateReport, PolicyResult, Status, tests_nan
 from trainlens.gate.expressions import Aggregate, MetricPolicy
+from trainlens.report.fmt import num
 from trainlens.run import Run
 
 FindingText = Callable[[Finding], str]
@@ -38,13 +39,8 @@ def default_finding_text(f: Finding) -> str:
 
 
 def fmt(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.6g}"
+    """A gate number: the report's formatter (``trainlens.report.fmt.num``), six digits."""
+    return "-" if x is None else num(x, 6)
 
 
 def _points(r: PolicyResult) -> str:

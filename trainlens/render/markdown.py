@@ -19,7 +19,7 @@ import jinja2
 from trainlens.findings import Finding, Severity
 from trainlens.render.md_escape import md_code, md_fenced, md_format, md_text
 from trainlens.render.templating import render_template, sandboxed_environment
-from trainlens.report.cause_evidence import ranked_causes
+from trainlens.report.cause_evidence import fitting_advice, ranked_causes
 from trainlens.report.chains import Diagnosis, chain_line
 from trainlens.report.evidence import member_metrics
 from trainlens.report.fmt import DASH, display_path, num, relative, signed
@@ -69,8 +69,10 @@ _LIST_SEP = {"en": ", ", "zh": "、"}
 
 def _shown_path(rr: RunReport) -> str:
     """The run's path for a command line in the report: relative to the working folder when
-    below it, else its name (never absolute: reports are shared)."""
-    return display_path(rr.run.path)
+    below it, else its name (never absolute: reports are shared); ``RUN_DIR`` when it holds
+    characters a shell line or a Markdown reader could take for something else."""
+    shown = display_path(rr.run.path)
+    return shown if re.fullmatch(r"[\w./@+=,:-]+", shown) else "RUN_DIR"
 
 
 class _Helpers:
@@ -96,6 +98,14 @@ class _Helpers:
 
     def title_of(self, f: Finding) -> str:
         return self._text(self._spec(f.rule), "title") or f.rule
+
+    def section_of(self, f: Finding) -> int | None:
+        """The number of the report section that states ``f`` (a related finding is then
+        referred to, not said again)."""
+        rr = self._runs.get(f.run)
+        if rr is None:
+            return None
+        return next((v.number for v in rr.ranked if f in v.occurrences), None)
 
     def title_of_rule(self, rule: str) -> str:
         return self._text(self._spec(rule), "title") or rule
@@ -148,18 +158,48 @@ class _Helpers:
         english = generic_causes(texts, "en", v.extra)
         rr = self._runs.get(v.finding.run)
         if rr is not None:
+            others = [o.finding for o in rr.ranked]
             generic = ranked_causes(
-                rr.run, v.finding.rule, v.occurrences, generic, english, self.lang
+                rr.run, v.finding.rule, v.occurrences, generic, english, self.lang, others
             )
         return [self.t(c.text) for c in v.extra.causes] + generic
 
+    def _own_advice(self, v: FindingView) -> list[str]:
+        return [self.t(a.text) for a in v.extra.advice] + self._generic_advice(v)
+
     def advice_list(self, v: FindingView) -> list[str]:
         """Config-aware recommendations first, then the rule's own minus those the run's
-        config settles (covered above, or a setting the run already has)."""
-        generic = generic_advice(
-            self._texts(v.spec, "advice"), self.lang, v.extra, self._settings(v.finding.run)
-        )
-        return [self.t(a.text) for a in v.extra.advice] + generic
+        config settles (covered above, or a setting the run already has). A recommendation an
+        earlier section of the run already made is not repeated: the list refers to it."""
+        rr = self._runs.get(v.finding.run)
+        earlier: dict[str, int] = {}
+        for other in rr.ranked if rr is not None else ():
+            if other.number < v.number:
+                for text in self._own_advice(other):
+                    earlier.setdefault(text, other.number)
+        items, said = [], set()
+        for text in self._own_advice(v):
+            if text in earlier:
+                said.add(earlier[text])
+            else:
+                items.append(text)
+        if said:
+            numbers = _LIST_SEP[self.lang].join(str(n) for n in sorted(said))
+            items.append(self.t("label.advice_above", n=numbers))
+        return items
+
+    def _generic_advice(self, v: FindingView) -> list[str]:
+        """The rule's own advice the run's config does not settle and its evidence does not
+        speak against, in the report's language."""
+        texts = self._texts(v.spec, "advice")
+        settings = self._settings(v.finding.run)
+        items = generic_advice(texts, self.lang, v.extra, settings)
+        rr = self._runs.get(v.finding.run)
+        if rr is None:
+            return items
+        english = generic_advice(texts, "en", v.extra, settings)
+        others = [o.finding for o in rr.ranked]
+        return fitting_advice(rr.run, v.finding.rule, v.occurrences, others, items, english)
 
     def actions(self, rr: RunReport, limit: int = 5) -> list[str]:
         """Immediate actions: led by the most severe findings' own advice (the checkpoint to
@@ -187,9 +227,7 @@ class _Helpers:
         for i, v in enumerate(top):
             if v.finding.rule == "instability_episode":
                 continue  # its own advice is "follow the members' advice"
-            generic = generic_advice(
-                self._texts(v.spec, "advice"), self.lang, v.extra, self._settings(v.finding.run)
-            )
+            generic = self._generic_advice(v)
             for text in generic[: 2 if i == 0 else 1]:
                 add(text)
         for a in sorted(rr.actions, key=lambda a: a.priority):
@@ -380,6 +418,7 @@ class _Helpers:
             "tr",
             "policy_lines",
             "title_of_rule",
+            "section_of",
             "chain_story",
             "title_of",
             "message_of",

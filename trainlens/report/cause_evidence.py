@@ -35,7 +35,10 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_KINDS = ("isolated", "repeated", "below_clip", "rl", "setting", "metric")
+_KINDS = ("isolated", "repeated", "below_clip", "rl", "llm", "finding", "setting", "metric")
+#: Frameworks that train language models (a custom RL loop is none of them).
+LLM_FRAMEWORKS = frozenset({"trl", "ms-swift", "verl", "openrlhf", "llama-factory", "hf-trainer"})
+_LLM_METRICS = ("response_length", "completion", "num_tokens", "token")
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,12 @@ class CauseCheck:
 
 @dataclass(frozen=True)
 class CauseEvidence:
-    """The checks of one cause of a rule, found by a piece of its English text."""
+    """The checks of one cause (or advice item, ``advice``) of a rule, found by a piece of
+    its English text."""
 
     cause: str
     checks: tuple[CauseCheck, ...]
+    advice: bool = False
 
 
 def _check(raw: Mapping[str, Any]) -> CauseCheck:
@@ -67,7 +72,11 @@ def cause_table() -> dict[str, tuple[CauseEvidence, ...]]:
     raw = yaml.safe_load((rules_dir() / EVIDENCE_FILE).read_text(encoding="utf-8")) or {}
     return {
         rule: tuple(
-            CauseEvidence(e["cause"], tuple(_check(c) for c in e.get("checks") or ()))
+            CauseEvidence(
+                e.get("cause") or e["advice"],
+                tuple(_check(c) for c in e.get("checks") or ()),
+                advice="advice" in e,
+            )
             for e in entries
         )
         for rule, entries in raw.items()
@@ -92,8 +101,11 @@ class Seen:
 class _Facts:
     """What the checks read about one finding of one run."""
 
-    def __init__(self, run: Run, occurrences: Sequence[Finding]) -> None:
+    def __init__(
+        self, run: Run, occurrences: Sequence[Finding], others: Sequence[Finding] = ()
+    ) -> None:
         self.run = run
+        self.others = list(others)
         self.occurrences = list(occurrences)
         self.primary = max(
             self.occurrences,
@@ -163,6 +175,37 @@ def _rl(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
     return rl == bool(args["rl"]), text
 
 
+def is_llm_run(run: Run) -> bool:
+    """A language-model run: an LLM framework, or completion/token metrics."""
+    if (run.meta.framework or "") in LLM_FRAMEWORKS:
+        return True
+    return any(m in n for n in run.canonical_names for m in _LLM_METRICS)
+
+
+def _llm(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
+    llm = is_llm_run(facts.run)
+    text = (
+        {"en": "a language-model run", "zh": "这是语言模型训练"}
+        if llm
+        else {
+            "en": "not a language-model run (no completions, groups or tokens)",
+            "zh": "不是语言模型训练（没有生成、分组或 token）",
+        }
+    )
+    return llm == bool(args["llm"]), text
+
+
+def _finding(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
+    rules = set(args["finding"])
+    hit = next((f for f in facts.others if f.rule in rules), None)
+    if hit is None:
+        return False, {"en": "", "zh": ""}
+    return True, {
+        "en": f"{hit.rule} at step {hit.start_step}",
+        "zh": f"第 {hit.start_step} 步出现 {hit.rule}",
+    }
+
+
 def _setting(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
     settings = facts.run.meta.settings
     name, op, want = args["setting"], args.get("op", "=="), args.get("value")
@@ -208,6 +251,8 @@ _CHECKS: dict[str, Callable[[_Facts, Mapping[str, Any]], tuple[bool | None, Text
     "repeated": _repeated,
     "below_clip": _below_clip,
     "rl": _rl,
+    "llm": _llm,
+    "finding": _finding,
     "setting": _setting,
     "metric": _metric,
 }
@@ -227,6 +272,29 @@ _UNLIKELY = {"en": "unlikely", "zh": "可能性低"}
 _SUPPORTED = {"en": "supported", "zh": "有证据支持"}
 
 
+def fitting_advice(
+    run: Run,
+    rule: str,
+    occurrences: Sequence[Finding],
+    others: Sequence[Finding],
+    items: Sequence[str],
+    english: Sequence[str],
+) -> list[str]:
+    """``items`` (a rule's advice in some language, aligned with their ``english`` text) minus
+    the ones this run's evidence speaks against (GRPO-group advice for a custom RL agent, more
+    generations for completions that are one token long)."""
+    entries = [e for e in cause_table().get(rule, ()) if e.advice]
+    if not entries or len(items) != len(english):
+        return list(items)
+    facts = _Facts(run, occurrences, others)
+    kept = []
+    for item, probe in zip(items, english):
+        entry = next((e for e in entries if e.cause.lower() in probe.lower()), None)
+        if not any(s.verdict == "against" for s in _seen(facts, entry)):
+            kept.append(item)
+    return kept
+
+
 def ranked_causes(
     run: Run,
     rule: str,
@@ -234,13 +302,14 @@ def ranked_causes(
     items: Sequence[str],
     english: Sequence[str],
     lang: str,
+    others: Sequence[Finding] = (),
 ) -> list[str]:
     """``items`` (a rule's causes in ``lang``, aligned with their ``english`` text) ordered by
     this run's evidence, each checked cause followed by what was seen."""
-    entries = cause_table().get(rule, ())
+    entries = [e for e in cause_table().get(rule, ()) if not e.advice]
     if not entries or len(items) != len(english):
         return list(items)
-    facts = _Facts(run, occurrences)
+    facts = _Facts(run, occurrences, others)
     scored = []
     for i, (item, probe) in enumerate(zip(items, english)):
         entry = next((e for e in entries if e.cause.lower() in probe.lower()), None)

@@ -106,32 +106,7 @@ def _from_evidence(finding: Finding, logged: np.ndarray | None, flat: bool) -> K
             rows.append(Row(None))  # logged steps between two evidence rows: say so
         rows.append(Row(step, (Cell(ev[i].value, ev[i].change),), _marks(step, finding, flat)))
         previous = step
-    return KeyTable((finding.metric,), _rebase(rows))
-
-
-def _rebase(rows: list[Row]) -> tuple[Row, ...]:
-    """After a "…" row, the change is against the previous SHOWN row (the logged step before
-    is hidden, so a change against it reads as a jump that the table does not show)."""
-    out: list[Row] = []
-    last: Row | None = None
-    gap = False
-    for row in rows:
-        if row.step is None:
-            gap = True
-            out.append(row)
-            continue
-        if gap:
-            cells = []
-            for j, cell in enumerate(row.cells):
-                before = last.cells[j].value if last is not None and j < len(last.cells) else None
-                change = (
-                    cell.value - before if cell.value is not None and before is not None else None
-                )
-                cells.append(Cell(cell.value, change))
-            row = Row(row.step, tuple(cells), row.marks)
-        out.append(row)
-        last, gap = row, False
-    return tuple(out)
+    return KeyTable((finding.metric,), tuple(rows))
 
 
 def _skips(logged: np.ndarray, a: int, b: int) -> bool:
@@ -177,7 +152,7 @@ def key_table(run: Run, finding: Finding, *, flat: bool = False) -> KeyTable | N
         step = int(steps[i])
         cells = tuple(_cell(lookups[j], step) for j in present)
         rows.append(Row(step, cells, _marks(step, finding, flat)))
-    return KeyTable(tuple(metrics[j] for j in present), _rebase(rows))
+    return KeyTable(tuple(metrics[j] for j in present), tuple(rows))
 
 
 def _cell(lookup: tuple[np.ndarray, np.ndarray] | None, step: int) -> Cell:

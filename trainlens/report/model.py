@@ -72,6 +72,8 @@ class ChartJob:
     metrics: tuple[str, ...]
     findings: tuple[Finding, ...]
     overview: bool = False
+    #: (rule id, detector name) of the findings' rules: what each finding's chart compares
+    detectors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -368,6 +370,9 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
             target = episodes if v.is_episode else own
             target.setdefault(v.finding.metric, []).extend(v.occurrences)
     by_metric = {**episodes, **own}  # windows shaded per metric: its own findings win
+    detectors = tuple(
+        sorted({(v.finding.rule, v.spec.detector) for g in groups for v in g.findings if v.spec})
+    )
     shown: dict[str, int] = {}
     for group in groups:
         for v in group.findings:
@@ -379,7 +384,8 @@ def _plan_charts(run: Run, groups: list[FamilyGroup], prefix: str) -> list[Chart
                 continue
             shown[metric] = v.number
             v.chart = asset_name(f"{prefix}{slug(metric)}")
-            jobs.append(ChartJob(v.chart, run, (metric,), tuple(by_metric[metric])))
+            job = ChartJob(v.chart, run, (metric,), tuple(by_metric[metric]), False, detectors)
+            jobs.append(job)
     panels = chart_metrics(run, tuple(shown))
     if panels:
         findings = tuple(f for fs in by_metric.values() for f in fs)

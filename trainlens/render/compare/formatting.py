@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
+
+from trainlens.report.fmt import num as report_num
 
 DASH = "—"
 _MAX_CELL = 60
 
 
 def num(x: float | None) -> str:
-    """Compact number: 4 significant digits, thousands separators from 1,000 on."""
+    """Compact number: the report's formatter (one for every output), ``—`` when unknown."""
     if x is None:
         return DASH
-    if not math.isfinite(x):
-        return str(x)
-    if x != 0 and abs(x) >= 1000 and abs(x) < 1e9:
-        return f"{x:,.0f}"
-    text = f"{x:.4g}"
+    text = report_num(x)
     return "0" if text == "-0" else text
 
 
