@@ -9,9 +9,10 @@ from typing import Any
 
 from trainlens.audit.runs import SETTINGS as AUDIT_SETTINGS
 from trainlens.audit.runs import AuditCache, RunAudit, audit_runs, scale_from_audits
+from trainlens.cache import CacheOption
+from trainlens.cache.runs import evaluate_cached
 from trainlens.config import ProjectConfig
 from trainlens.diagnostics import ReadWarning
-from trainlens.engine.evaluate import evaluate_run
 from trainlens.engine.spec import RuleSet, load_rules, render_message
 from trainlens.findings import Finding, Skipped
 from trainlens.load import load_runs
@@ -86,7 +87,7 @@ def analyze_runs(
     log_specs = [s for s in specs if s.kind == "log_pattern"]
     for run in runs:
         if len(run.table) or not run.meta.logs:  # a log without metrics: its messages only
-            outcome = evaluate_run(run, specs)
+            outcome = evaluate_cached(run, specs)  # evaluate_run, or its cached outcome
             findings.extend(outcome.findings)
             skipped.extend(outcome.skipped)
             all_warnings.extend(outcome.warnings)
@@ -160,10 +161,13 @@ def analyze(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
+    cache: CacheOption = None,
+    jobs: int | None = None,
 ) -> Analysis:
     """Load every run under ``path`` and analyse it. ``config`` supplies aliases, rule dirs,
     parameters and select/ignore; the keyword arguments add to it (``select`` replaces the
-    config's selection, ``ignore`` and ``params`` extend it)."""
+    config's selection, ``ignore`` and ``params`` extend it). ``cache`` and ``jobs``: as for
+    :func:`~trainlens.load.load_runs`."""
     cfg = config or ProjectConfig()
     table = aliases or AliasTable.load(cfg.alias_files, inline=cfg.aliases or None)
     rules = load_rules(
@@ -173,7 +177,9 @@ def analyze(
     )
     specs = rules.select(list(select) or cfg.select, [*cfg.ignore, *ignore])
     with ScanAhead(specs) as ahead:
-        loaded = load_runs(path, aliases=table, on_discovered=ahead.start_discovered)
+        loaded = load_runs(
+            path, aliases=table, on_discovered=ahead.start_discovered, cache=cache, jobs=jobs
+        )
         return analyze_runs(
             loaded.runs,
             rules=rules,

@@ -9,12 +9,15 @@ from typing import Any
 
 import pandas as pd
 
+from trainlens.cache import CacheOption, ResultCache, resolve_cache
 from trainlens.diagnostics import ReadWarning, condense
 from trainlens.discover import Discovery, RunSources, SourceFormat, discover_all
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
 from trainlens.merge import merge_frames
 from trainlens.metrics import AliasTable, normalise_key
+from trainlens.parallel import file_size, map_in_pool, worth_a_pool
+from trainlens.readers._frame import ReadResult
 from trainlens.readers.hf_trainer_state import read_trainer_state
 from trainlens.readers.registry import read_source_file
 from trainlens.run import Run, RunMeta, SourceInfo
@@ -246,21 +249,86 @@ def load_run(
     aliases: AliasTable,
     warnings: list[ReadWarning],
     progress: ProgressFn | None = None,
+    cache: CacheOption = None,
+    jobs: int | None = 1,
 ) -> Run:
     """Read one discovered run: every history file (see :func:`history_files`), then
-    :func:`assemble_run`."""
+    :func:`assemble_run`. With a cache (``cache`` as for :func:`load_runs`: by default the
+    user's unless ``TRAINLENS_NO_CACHE``), an unchanged run comes from it whole, and each
+    changed file is read through it (only what an event file appended is read); ``jobs`` > 1
+    reads several big files of the run in parallel."""
+    cache = resolve_cache(cache)
+    if cache is None:
+        return _read_run(sources, aliases, warnings, progress, None, jobs)
+    from trainlens.cache.runs import load_cached_run
+
+    def loader(src: RunSources, table: AliasTable, out: list[ReadWarning]) -> Run:
+        return _read_run(src, table, out, progress, cache, jobs)
+
+    return load_cached_run(cache, sources, aliases, warnings, loader)
+
+
+def _read_file(task: tuple[HistoryFile, float | None, ResultCache | None]) -> ReadResult:
+    """One history file, through the cache when there is one (a pool worker's job too)."""
+    file, steps_per_epoch, cache = task
+    if cache is not None:
+        from trainlens.cache.files import cached_read
+
+        return cached_read(
+            cache, file.format, file.path, member=file.member, steps_per_epoch=steps_per_epoch
+        )
+    return read_source_file(
+        file.format, file.path, member=file.member, steps_per_epoch=steps_per_epoch
+    )
+
+
+def _read_run(
+    sources: RunSources,
+    aliases: AliasTable,
+    warnings: list[ReadWarning],
+    progress: ProgressFn | None,
+    cache: ResultCache | None,
+    jobs: int | None,
+) -> Run:
     config = read_config(sources.config_path, warnings, sources.config_kind)
     files = history_files(sources)
+    tasks = [(file, _steps_per_epoch(config), cache) for file in files]
+    size = sum(file_size(f.path) for f in files) if len(files) > 1 else 0
+    if worth_a_pool(len(files), size, jobs):
+        results = map_in_pool(_read_file, tasks, jobs)
+    else:
+        results = []
+        for i, task in enumerate(tasks):
+            if progress:
+                progress(i, len(files), str(task[0].path))
+            results.append(_read_file(task))
     reads = []
-    for i, file in enumerate(files):
-        if progress:
-            progress(i, len(files), str(file.path))
-        result = read_source_file(
-            file.format, file.path, member=file.member, steps_per_epoch=_steps_per_epoch(config)
-        )
+    for file, result in zip(files, results):
         warnings.extend(condense(result.warnings))
         reads.append((file, result.frame, result.meta))
     return assemble_run(sources, reads, aliases, warnings, config)
+
+
+#: Set in each pool worker by :func:`_init_worker`: (aliases, cache).
+_WORKER: tuple[AliasTable, ResultCache | None] | None = None
+
+
+def _init_worker(aliases: AliasTable, cache: ResultCache | None) -> None:
+    global _WORKER
+    _WORKER = (aliases, cache)
+
+
+def _load_one(sources: RunSources) -> tuple[Run, list[ReadWarning]]:
+    """A pool worker's job: one run and its warnings."""
+    assert _WORKER is not None
+    aliases, cache = _WORKER
+    warnings: list[ReadWarning] = []
+    run = load_run(sources, aliases, warnings, cache=cache or False, jobs=1)
+    return run, warnings
+
+
+def _run_size(sources: RunSources) -> int:
+    return sum(file_size(f) for s in (sources.primary, *sources.companions) for f in s.files)
 
 
 def load_runs(
@@ -269,24 +337,70 @@ def load_runs(
     aliases: AliasTable | None = None,
     progress: ProgressFn | None = None,
     on_discovered: Callable[[Discovery], None] | None = None,
+    cache: CacheOption = None,
+    jobs: int | None = None,
 ) -> LoadResult:
     """Discover and read every run under ``path`` (``on_discovered`` is told what discovery
     found before any file is read: the analysis starts its failure scans of big logs there).
+
+    ``cache``: where parsed tables are kept between calls (None: the default cache dir unless
+    ``TRAINLENS_NO_CACHE`` is set; False: off; a directory; see :mod:`trainlens.cache`).
+    ``jobs``: worker processes for reading several runs (or the files of one run) at once
+    (None: one per CPU; 1: serial); small inputs are read serially either way, and the result
+    is the same. ``progress`` is called with (runs done, runs, run name) when there are several
+    runs, with (files done, files, file) for one.
 
     Raises :class:`~trainlens.errors.TrainlensError` when the path does not exist or holds no
     logs; bad records inside files become warnings, never exceptions.
     """
     table = aliases or AliasTable.load()
+    store = resolve_cache(cache)
     result = LoadResult()
     found = discover_all(path)
     if on_discovered is not None:
         on_discovered(found)
     result.warnings.extend(found.skipped)
-    for sources in found.runs:
-        before = len(result.warnings)
-        run = load_run(sources, table, result.warnings, progress)
+    runs = found.runs
+    loaded: list[tuple[Run, list[ReadWarning]] | None] = [None] * len(runs)
+    if store is not None and len(runs) > 1:  # unchanged runs first: no pool needed for them
+        from trainlens.cache.runs import cached_run
+
+        loaded = [cached_run(store, sources, table) for sources in runs]
+    todo = [i for i, hit in enumerate(loaded) if hit is None]
+    hits = len(runs) - len(todo)
+    if progress and hits and len(runs) > 1:
+        progress(hits, len(runs), "(cached)")
+    size = sum(_run_size(runs[i]) for i in todo) if len(todo) > 1 else 0
+    if worth_a_pool(len(todo), size, jobs):
+
+        def done(n: int, total: int, index: int) -> None:
+            if progress:
+                progress(hits + n, len(runs), runs[todo[index]].name)
+
+        results = map_in_pool(
+            _load_one,
+            [runs[i] for i in todo],
+            jobs,
+            initializer=_init_worker,
+            initargs=(table, store),
+            on_done=done,
+        )
+        for i, one in zip(todo, results):
+            loaded[i] = one
+    else:
+        for n, i in enumerate(todo):
+            warnings: list[ReadWarning] = []
+            per_file = progress if len(runs) == 1 else None
+            if progress and len(runs) > 1:
+                progress(hits + n, len(runs), runs[i].name)
+            run = load_run(runs[i], table, warnings, per_file, store or False, jobs)
+            loaded[i] = (run, warnings)
+    for item in loaded:
+        assert item is not None
+        run, warnings = item
+        result.warnings.extend(warnings)
         only_tb = run.format == SourceFormat.TENSORBOARD.value
-        if only_tb and not len(run.table) and len(result.warnings) == before:
+        if only_tb and not len(run.table) and not warnings:
             continue  # a TensorBoard dir with no scalars (hparams, images): not a run to analyse
         if not len(run.table) and not run.meta.logs:
             result.warnings.append(

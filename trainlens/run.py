@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ import pandas as pd
 from trainlens.discover import Checkpoint
 from trainlens.metrics import AliasTable, MetricInfo
 from trainlens.settings import RunSettings
+
+if TYPE_CHECKING:
+    from trainlens.cache import ResultCache
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class Run:
         self.table = table
         self.meta = meta
         self.aliases = aliases
+        #: (cache, content id) when the run's files are cached unchanged: its rule outcomes
+        #: may be cached too (:func:`trainlens.cache.runs.evaluate_cached`).
+        self.cache_ref: tuple[ResultCache, str] | None = None
         codes = table["key"].cat.codes.to_numpy()
         cats = list(table["key"].cat.categories)
         starts = np.searchsorted(codes, np.arange(len(cats)), side="left")

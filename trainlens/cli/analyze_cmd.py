@@ -13,10 +13,14 @@ import typer
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
+    CacheDirOpt,
     ConfigOpt,
+    JobsOpt,
     Lang,
+    NoCacheOpt,
     PathArg,
     alias_table,
+    cache_option,
     handle_errors,
     load_with_progress,
     print_warnings,
@@ -137,6 +141,9 @@ def analyze(
     ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
     """Diagnose every run under PATH: anomalies with the steps, numbers and advice."""
     with handle_errors():
@@ -158,7 +165,13 @@ def analyze(
         from trainlens.scan_ahead import ScanAhead
 
         with ScanAhead(specs) as ahead:
-            result = load_with_progress(path, alias_table(cfg, aliases), ahead.start_discovered)
+            result = load_with_progress(
+                path,
+                alias_table(cfg, aliases),
+                ahead.start_discovered,
+                cache=cache_option(cache_dir, no_cache),
+                jobs=jobs,
+            )
             print_warnings(result.warnings)
             analysis = analyze_runs(
                 result.runs,

@@ -22,6 +22,7 @@ from trainlens.errors import TrainlensError
 if TYPE_CHECKING:  # imported where used: building the CLI and --help stay light
     from rich.console import Console
 
+    from trainlens.cache import CacheOption
     from trainlens.config import ProjectConfig
     from trainlens.diagnostics import ReadWarning
     from trainlens.discover import Discovery
@@ -61,6 +62,37 @@ ConfigOpt = Annotated[
         "default: the nearest one above the working directory.",
     ),
 ]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        help="Where parsed logs are cached between runs (default: $TRAINLENS_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/trainlens or ~/.cache/trainlens).",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Read every log again; neither use nor fill the cache (also: TRAINLENS_NO_CACHE=1).",
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        min=1,
+        metavar="N",
+        help="Processes reading runs in parallel (default: one per CPU; 1: serial). Small "
+        "inputs are read serially anyway.",
+    ),
+]
+
+
+def cache_option(cache_dir: Path | None, no_cache: bool) -> CacheOption:
+    """What ``--cache-dir`` / ``--no-cache`` ask of the loader."""
+    return False if no_cache else cache_dir
 
 
 def stderr_console() -> Console:
@@ -154,14 +186,20 @@ def print_warnings(warnings: list[ReadWarning]) -> None:
 
 
 def load_with_progress(
-    path: Path, aliases: AliasTable, on_discovered: Callable[[Discovery], None] | None = None
+    path: Path,
+    aliases: AliasTable,
+    on_discovered: Callable[[Discovery], None] | None = None,
+    *,
+    cache: CacheOption = None,
+    jobs: int | None = None,
 ) -> LoadResult:
-    """``load_runs`` with a progress bar on stderr when it is a terminal and the input is big."""
+    """``load_runs`` with a progress bar over the runs (the files of a single run) on stderr
+    when it is a terminal; nothing is drawn when it is piped."""
     from trainlens.load import load_runs
 
     console = stderr_console()
-    if not console.is_terminal or _total_size(path) < 64 << 20:
-        return load_runs(path, aliases=aliases, on_discovered=on_discovered)
+    if not console.is_terminal:
+        return load_runs(path, aliases=aliases, on_discovered=on_discovered, cache=cache, jobs=jobs)
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as progress:
@@ -172,19 +210,14 @@ def load_with_progress(
                 task, completed=done, total=total, description=f"reading {Path(current).name}"
             )
 
-        return load_runs(path, aliases=aliases, progress=update, on_discovered=on_discovered)
-
-
-def _total_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    total = 0
-    for p in path.rglob("*tfevents*"):
-        try:
-            total += p.stat().st_size
-        except OSError:
-            continue
-    return total
+        return load_runs(
+            path,
+            aliases=aliases,
+            progress=update,
+            on_discovered=on_discovered,
+            cache=cache,
+            jobs=jobs,
+        )
 
 
 def is_piped() -> bool:

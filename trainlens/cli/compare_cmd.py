@@ -11,12 +11,17 @@ from urllib.parse import quote
 
 import typer
 
+from trainlens.cache import CacheOption
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
+    CacheDirOpt,
     ConfigOpt,
+    JobsOpt,
     Lang,
+    NoCacheOpt,
     alias_table,
+    cache_option,
     handle_errors,
     load_with_progress,
     print_warnings,
@@ -55,7 +60,12 @@ def _settings(cfg: ProjectConfig) -> dict[str, Any]:
 
 
 def load_all(
-    paths: list[Path], aliases: AliasTable, by_path: dict[Path, list[Run]] | None = None
+    paths: list[Path],
+    aliases: AliasTable,
+    by_path: dict[Path, list[Run]] | None = None,
+    *,
+    cache: CacheOption = None,
+    jobs: int | None = None,
 ) -> list[Run]:
     """Read every PATH (run dir or logdir); names made unique, the same run read once.
     ``by_path`` (when given) receives the runs each PATH held."""
@@ -65,7 +75,7 @@ def load_all(
     items: list[tuple[str, str]] = []
     seen: set[Path] = set()
     for path in paths:
-        result = load_with_progress(path, aliases)
+        result = load_with_progress(path, aliases, cache=cache, jobs=jobs)
         print_warnings(result.warnings)
         label = path.resolve().name
         parent = path.resolve().parent.name
@@ -169,6 +179,9 @@ def compare(
     ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
     """Compare runs on one score metric: best, degradation onset, final value, the checkpoint to
     keep, the trends that explain the difference and the config keys that differ.
@@ -187,7 +200,13 @@ def compare(
         if not paths and not predictions:
             raise TrainlensError("give at least one PATH (or --predictions RUN=FILE)")
         by_path: dict[Path, list[Run]] = {}
-        runs = load_all(paths, alias_table(cfg, aliases), by_path)
+        runs = load_all(
+            paths,
+            alias_table(cfg, aliases),
+            by_path,
+            cache=cache_option(cache_dir, no_cache),
+            jobs=jobs,
+        )
         sets = _prediction_sets(paths, by_path, _pairs(predictions, "--predictions"), label)
         if not runs and not sets:
             raise TrainlensError("no runs found under " + ", ".join(str(p) for p in paths))

@@ -12,10 +12,14 @@ import typer
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
+    CacheDirOpt,
     ConfigOpt,
+    JobsOpt,
     Lang,
+    NoCacheOpt,
     PathArg,
     alias_table,
+    cache_option,
     handle_errors,
     load_with_progress,
     print_warnings,
@@ -111,6 +115,9 @@ def gate(
     ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
     with handle_errors():
         from rich.markup import escape
@@ -133,7 +140,9 @@ def gate(
                 "no policies to check: give --fail-on EXPR, --fail-on-severity "
                 "or --fail-on-rule, or set gate.fail_on in trainlens.toml"
             )
-        result = load_with_progress(path, alias_table(cfg, aliases))
+        result = load_with_progress(
+            path, alias_table(cfg, aliases), cache=cache_option(cache_dir, no_cache), jobs=jobs
+        )
         print_warnings(result.warnings)
         if not result.runs:
             raise TrainlensError(f"{path}: no run with readable metrics")

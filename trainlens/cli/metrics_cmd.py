@@ -10,9 +10,13 @@ import typer
 from trainlens.cli.app import app
 from trainlens.cli.common import (
     AliasesOpt,
+    CacheDirOpt,
     ConfigOpt,
+    JobsOpt,
+    NoCacheOpt,
     PathArg,
     alias_table,
+    cache_option,
     handle_errors,
     load_with_progress,
     print_warnings,
@@ -32,13 +36,18 @@ def metrics(
     format: Annotated[MetricsFormat, typer.Option("--format", "-f")] = MetricsFormat.text,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
     """List every metric of every run found under PATH, with its canonical name."""
     with handle_errors():
         from trainlens.render import metrics as render
 
         cfg = project_config(config)
-        result = load_with_progress(path, alias_table(cfg, aliases))
+        result = load_with_progress(
+            path, alias_table(cfg, aliases), cache=cache_option(cache_dir, no_cache), jobs=jobs
+        )
         print_warnings(result.warnings)
         if format is MetricsFormat.json:
             typer.echo(render.render_json(result))

@@ -11,10 +11,14 @@ import typer
 from trainlens.cli.app import EXIT_CODES_HELP, app
 from trainlens.cli.common import (
     AliasesOpt,
+    CacheDirOpt,
     ConfigOpt,
+    JobsOpt,
     Lang,
+    NoCacheOpt,
     PathArg,
     alias_table,
+    cache_option,
     handle_errors,
     print_warnings,
     project_config,
@@ -149,6 +153,9 @@ def report(
     ] = None,
     aliases: AliasesOpt = None,
     config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
     """Write the postmortem of the run(s) under PATH: verdict, overview, one section per finding
     with its key-data table, chart, causes and config-aware recommendations, and a summary with
@@ -178,6 +185,8 @@ def report(
             rules_dirs=rules or (),
             select=select or (),
             ignore=ignore or (),
+            cache=cache_option(cache_dir, no_cache),
+            jobs=jobs,
         )
         print_warnings(result.warnings)
         new_assets = _prepare(output, assets) if output is not None else False

@@ -34,6 +34,7 @@ class RunOutcome:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[ReadWarning] = field(default_factory=list)
+    crashed: bool = False  # a detector or the episode pass raised (its warning says which)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ def evaluate_rule(run: Run, spec: RuleSpec, out: RunOutcome) -> None:
             reasons.append(make_skipped(spec.id, run.name, exc.code, key=label, **exc.params))
             continue
         except Exception as exc:  # noqa: BLE001 - a broken rule must not kill the analysis
+            out.crashed = True
             out.warnings.append(
                 ReadWarning(
                     f"rule {spec.id}",
@@ -418,6 +420,7 @@ def evaluate_run(run: Run, specs: Sequence[RuleSpec]) -> RunOutcome:
                 )
             )
         except Exception as exc:  # noqa: BLE001
+            out.crashed = True
             out.warnings.append(
                 ReadWarning(
                     f"rule {spec.id}",

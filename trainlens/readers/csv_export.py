@@ -26,6 +26,10 @@ from trainlens.readers._fields import as_step
 from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, make_frame
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 TB_HEADER = ("Wall time", "Step", "Value")
 _TB_NAME = re.compile(r"^run-(?P<run>.*)-tag-(?P<tag>.+)\.csv$", re.IGNORECASE)
 #: Step columns of a wide CSV, preferred first (matched case-insensitively).

@@ -41,6 +41,10 @@ from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, iter_blocks
 from trainlens.readers.console import DICT_START, TQDM, BarStats
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 #: A dict is a training log when it holds one of these keys (others: tokenizer ids, samples).
 TRAIN_KEYS = frozenset(
     {

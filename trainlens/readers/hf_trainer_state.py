@@ -15,6 +15,10 @@ from trainlens.readers._frame import ReadResult, empty_frame
 from trainlens.readers._json import JsonError, decoder, depth_exceeded, loads
 from trainlens.readers._rows import rows_to_frame
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 _META_KEYS = (
     "global_step",
     "max_steps",

@@ -19,6 +19,10 @@ from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, make_frame
 from trainlens.readers._text import clean, iter_lines
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 _LINE = re.compile(rb"^\s*(?:iter|step|epoch|Iter|Step|Epoch)\s+(\d{1,15})\s*[:|]\s*(.+)$")
 _FIELD = re.compile(
     r"^\s*([A-Za-z][A-Za-z0-9_/\- ]{0,60}?)\s*[=:]?\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"

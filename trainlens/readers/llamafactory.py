@@ -26,6 +26,10 @@ from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import rows_to_frame
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 #: LogCallback's own names for HF keys: ``accuracy`` is ``rewards/accuracies`` (callbacks.py
 #: ``accuracy=logs.get("rewards/accuracies")``), ``lr`` the learning rate (mapped by alias).
 RENAMES = {"accuracy": "rewards/accuracies"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from trainlens.discover import SourceFormat
@@ -18,6 +19,30 @@ INCREMENTAL = (
 )
 #: JSON-lines formats (a follower counts their lines for messages).
 LINE_FORMATS = (SourceFormat.SWIFT_JSONL, SourceFormat.VERL_JSONL, SourceFormat.LLAMAFACTORY)
+
+
+#: The module of each format's reader (its ``VERSION`` keys cached reads).
+_MODULES = {
+    SourceFormat.TENSORBOARD: "tensorboard",
+    SourceFormat.SWIFT_JSONL: "swift_jsonl",
+    SourceFormat.HF_TRAINER_STATE: "hf_trainer_state",
+    SourceFormat.VERL_JSONL: "verl_jsonl",
+    SourceFormat.LLAMAFACTORY: "llamafactory",
+    SourceFormat.VERL_CONSOLE: "verl_console",
+    SourceFormat.HF_CONSOLE: "hf_console",
+    SourceFormat.KV_CONSOLE: "kv_console",
+    SourceFormat.TENSORBOARD_CSV: "csv_export",
+    SourceFormat.WANDB_CSV: "csv_export",
+    SourceFormat.CSV: "csv_export",
+}
+
+
+def reader_version(fmt: SourceFormat) -> int:
+    """The ``VERSION`` of the reader of ``fmt`` (0 for formats read for messages only)."""
+    name = _MODULES.get(fmt)
+    if name is None:
+        return 0
+    return int(importlib.import_module(f"trainlens.readers.{name}").VERSION)
 
 
 def read_source_file(

@@ -15,6 +15,10 @@ from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 #: Keys that carry the step rather than a metric.
 _STEP_KEYS = ("global_step/max_steps", "iteration", "global_step", "step")
 #: v4 logs seconds per iteration; every reader reports steps per second under one key.

@@ -26,6 +26,10 @@ from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._tfrecord import HEADER, Block, RecordScanner, distinct
 from trainlens.readers._tfrecord import unaligned as _fixed
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 __all__ = ["read_event_file"]
 
 _MAX_LEN = 1 << 40  # varint lengths beyond this are garbage (and must not overflow int64 maths)

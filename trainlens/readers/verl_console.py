@@ -27,6 +27,10 @@ from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers._text import ANSI, RAY_PREFIX, Block, clean, iter_blocks
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 _STEP_LINE = re.compile(rb"(?:^|[\s)\]])step:(\d+) - (.*)$")
 _STEP_HINT = re.compile(rb"step:\d+ - ")
 _FLOAT = re.compile(

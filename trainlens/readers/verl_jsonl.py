@@ -13,6 +13,10 @@ from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import rows_to_frame
 
+#: Bumped when this reader returns something else for the same bytes (cached reads of the
+#: old version are then read again).
+VERSION = 1
+
 
 def looks_like_verl_line(obj: Any) -> bool:
     """True for a verl file-logger record."""
