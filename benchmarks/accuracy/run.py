@@ -212,6 +212,39 @@ def evaluate(
     }
 
 
+#: The numbers of a rule's row that `trainlens rules show` prints.
+ROW_FIELDS = (
+    "labelled",
+    "detected",
+    "recall",
+    "severity_ok",
+    "step_err_median",
+    "step_err_max",
+    "fa_healthy_error",
+    "fa_healthy_warning",
+    "fa_per_healthy_run",
+    "outside_labels",
+    "lead_median",
+    "lead_max",
+    "lead_alerted",
+    "lead_replayed",
+)
+
+
+def rule_table(result: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The bank's definition and each rule's row, without the per-run lists."""
+    return {
+        "bank": {
+            "runs": result["runs"],
+            "healthy_runs": result["healthy_runs"],
+            "realdata_runs": result["realdata_runs"],
+            "seed": seed,
+            "lead_times": result["lead_times"],
+        },
+        "rules": {rule: {k: r.get(k) for k in ROW_FIELDS} for rule, r in result["rules"].items()},
+    }
+
+
 def baseline(result: dict[str, Any]) -> dict[str, Any]:
     """The counts a later run must not do worse on, per source (bank, realdata) and rule."""
     out: dict[str, Any] = {}
@@ -307,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="record the counts as a regression baseline (tests/accuracy reads baseline_fast.json)",
     )
+    ap.add_argument(
+        "--write-rule-table",
+        type=Path,
+        help="write the per-rule rows for `trainlens rules show` (rules/accuracy.json)",
+    )
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="trainlens-bank-") as tmp:
@@ -323,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         a.json_out.write_text(json.dumps(result, indent=1) + "\n")
     if a.write_baseline:
         a.write_baseline.write_text(json.dumps(baseline(result), indent=1, sort_keys=True) + "\n")
+    if a.write_rule_table:
+        a.write_rule_table.write_text(
+            json.dumps(rule_table(result, a.seed), indent=1, sort_keys=True) + "\n"
+        )
     if a.json:
         print(json.dumps(result, indent=1))
     else:

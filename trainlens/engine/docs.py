@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from typing import Any
 
 from trainlens.engine.spec import RuleSpec
+from trainlens.resources import rules_dir
 
 HEADINGS = {
     "en": {
@@ -27,6 +30,13 @@ HEADINGS = {
         "and": " and ",
         "when": "when {field}",
         "title_word": "title",
+        "accuracy": "Accuracy on the labelled bank ({runs} runs, {healthy} healthy; "
+        "benchmarks/accuracy)",
+        "acc_row": "recall {recall} of {labelled} labels · false alarms per healthy run "
+        "{fa:.3f} ({err} error, {warn} warning) · findings outside labels {outside} · "
+        "onset error {err_med} / {err_max} steps (median / max) · lead time {lead}",
+        "acc_none": "not measured (not a series rule, or no labelled scenario)",
+        "lead_none": "not replayed",
     },
     "zh": {
         "what": "作用",
@@ -48,6 +58,13 @@ HEADINGS = {
         "and": " 且 ",
         "when": "{field} 为真时",
         "title_word": "标题",
+        "accuracy": "标注场景库上的准确度（{runs} 个运行，其中 {healthy} 个健康；"
+        "benchmarks/accuracy）",
+        "acc_row": "召回 {recall}（{labelled} 个标注）· 每个健康运行的误报 {fa:.3f}"
+        "（error {err}、warning {warn}）· 标注之外的发现 {outside} · 起始步误差 "
+        "{err_med} / {err_max} 步（中位数 / 最大）· 提前量 {lead}",
+        "acc_none": "未测量（不是序列规则，或没有标注场景）",
+        "lead_none": "未回放",
     },
 }
 
@@ -143,6 +160,46 @@ def severity_text(spec: RuleSpec, lang: str = "en") -> str:
     return spec.severity.value + (f" ({'; '.join(parts)})" if parts else "")
 
 
+@cache
+def accuracy_table() -> dict[str, Any]:
+    """The per-rule rows of the labelled bank (``rules/accuracy.json``, written by
+    ``benchmarks/accuracy/run.py --write-rule-table``); empty when absent."""
+    path = rules_dir() / "accuracy.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def accuracy_lines(rule_id: str, lang: str = "en") -> list[str]:
+    """The rule's row of the bank's table, in words."""
+    h = HEADINGS.get(lang, HEADINGS["en"])
+    table = accuracy_table()
+    bank = table.get("bank") or {}
+    row = (table.get("rules") or {}).get(rule_id)
+    head = h["accuracy"].format(runs=bank.get("runs", "?"), healthy=bank.get("healthy_runs", "?"))
+    if not row or not row.get("labelled"):
+        return [head, f"  {h['acc_none']}"]
+    lead = (
+        f"{row['lead_median']:g} / {row['lead_max']:g}"
+        if row.get("lead_median") is not None
+        else h["lead_none"]
+    )
+    detected = bool(row.get("detected"))
+    text = h["acc_row"].format(
+        recall=f"{row['recall']:.0%}",
+        labelled=row["labelled"],
+        fa=row["fa_per_healthy_run"],
+        err=row["fa_healthy_error"],
+        warn=row["fa_healthy_warning"],
+        outside=row["outside_labels"],
+        err_med=f"{row['step_err_median']:g}" if detected else "—",
+        err_max=f"{row['step_err_max']:g}" if detected else "—",
+        lead=lead,
+    )
+    return [head, f"  {text}"]
+
+
 def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
     """A rule's documentation as plain text: the same sections for every rule."""
     h = HEADINGS.get(lang, HEADINGS["en"])
@@ -165,6 +222,7 @@ def rule_doc(spec: RuleSpec, lang: str = "en") -> str:
         *([f"  {line}" for line in param_lines(spec, lang)] or [f"  {h['none']}"]),
         "",
     ]
+    out += [*accuracy_lines(spec.id, lang), ""]
     out += [h["message"], f"  {spec.text('message', lang)}"]
     for name, texts in spec.message_when:
         out += [f"  {h['when'].format(field=name)}: {texts.get(lang, texts['en'])}"]
