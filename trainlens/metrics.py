@@ -135,7 +135,11 @@ class AliasTable:
         """The built-in table, then each user file in ``extra``, then ``inline`` config aliases.
         Later layers take priority over earlier ones for the same key."""
         table = cls()
-        table.add(_read_yaml(rules_dir() / "metrics.yaml"), layer=0, origin="built-in metrics.yaml")
+        table.add(
+            _read_yaml(rules_dir() / "metrics.yaml", fast=True),
+            layer=0,
+            origin="built-in metrics.yaml",
+        )
         for i, path in enumerate(extra or [], start=1):
             table.add(_read_yaml(path), layer=-i, origin=str(path))
         if inline:
@@ -256,10 +260,12 @@ def _check_alias_fields(name: Any, spec: dict[str, Any], origin: str) -> None:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, *, fast: bool = False) -> Any:
+    """A YAML file with a safe loader: libyaml's for the built-in table (``fast``), the pure
+    Python one for a user's file (its depth errors name the file the same way everywhere)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_LOADER)  # a safe loader
+            return yaml.load(fh, Loader=_LOADER if fast else yaml.SafeLoader)
     except OSError as exc:
         raise TrainlensError(f"{path}: cannot read alias file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
