@@ -3,9 +3,12 @@
 each append as ``watch`` does; the steps from the labelled onset to the last step written when
 the label's rule first fires.
 
-Line-based logs only (ms-swift ``logging.jsonl``, the verl console): everything before the onset
-is written at once, then the lines after it in growing chunks (1, 1, 2, 3, 5, 8, ... lines), so a
-lead time is exact for the first few points and an upper bound within one chunk after that."""
+Line-based logs (ms-swift ``logging.jsonl``, the verl console) and TensorBoard event files (HF/TRL,
+verl and custom critic runs), grown record by record: everything before the onset is written at
+once, then the lines (records) after it in growing chunks (1, 1, 2, 3, 5, 8, ...), so a lead time
+is exact for the first few points and an upper bound within one chunk after that.
+``trainer_state.json`` and the HF console (a file rewritten whole, a tqdm stream) are not
+replayed."""
 
 from __future__ import annotations
 
@@ -36,11 +39,69 @@ def _chunks() -> list[int]:
     return out
 
 
-def _source(path: Path) -> tuple[Path, re.Pattern[str]] | None:
+def _source(path: Path) -> tuple[Path, re.Pattern[str] | None] | None:
+    """The file to grow and its step pattern (None: a TensorBoard event file)."""
     for name, pattern in REPLAYABLE.items():
         if (path / name).is_file():
             return path / name, pattern
+    events = sorted(path.rglob("events.out.tfevents.*"))
+    if len(events) == 1:
+        return events[0], None
     return None
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = data[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _event_step(event: bytes) -> int | None:
+    """The ``step`` field (2, varint) of a serialized ``Event``; None when absent."""
+    i = 0
+    while i < len(event):
+        key, i = _varint(event, i)
+        field, kind = key >> 3, key & 7
+        if kind == 0:
+            value, i = _varint(event, i)
+            if field == 2:
+                return value
+        elif kind == 1:
+            i += 8
+        elif kind == 2:
+            size, i = _varint(event, i)
+            i += size
+        elif kind == 5:
+            i += 4
+        else:
+            return None
+    return None
+
+
+def _pieces(src: Path, pattern: re.Pattern[str] | None) -> tuple[list[bytes], list[int | None]]:
+    """The file cut where a growing writer could have stopped (lines, or TFRecord records)
+    with each piece's step."""
+    data = src.read_bytes()
+    if pattern is not None:
+        lines = data.splitlines(keepends=True)
+        steps = []
+        for line in lines:
+            m = pattern.search(line.decode("utf-8", "replace"))
+            steps.append(int(m.group(1)) if m else None)
+        return lines, steps
+    records, steps, i = [], [], 0
+    while i + 12 <= len(data):
+        size = int.from_bytes(data[i : i + 8], "little")
+        end = i + 12 + size + 4
+        records.append(data[i:end])
+        steps.append(_event_step(data[i + 12 : i + 12 + size]))
+        i = end
+    return records, steps
 
 
 def lead_time(
@@ -52,11 +113,7 @@ def lead_time(
     if found is None:
         return None
     src, pattern = found
-    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
-    steps = []
-    for line in lines:
-        m = pattern.search(line)
-        steps.append(int(m.group(1)) if m else None)
+    lines, steps = _pieces(src, pattern)
     onset, slack = int(label["window"][0]), int(label.get("slack", 0))
     first = next((i for i, s in enumerate(steps) if s is not None and s >= onset), None)
     if first is None:
@@ -68,15 +125,16 @@ def lead_time(
         for extra in path.iterdir():  # args.json and other side files, not the log
             if extra.is_file() and extra != src and extra.name != "labels.json":
                 shutil.copy(extra, run_dir / extra.name)
-        dst = run_dir / src.name
-        dst.write_text("".join(lines[:first]), encoding="utf-8")
+        dst = run_dir / src.relative_to(path)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(b"".join(lines[:first]))
         follower = Follower(Path(tmp))
         follower.poll()
         written = first
         for k in _chunks()[:max_polls]:
             end = min(len(lines), written + k)
-            with open(dst, "a", encoding="utf-8") as fh:
-                fh.write("".join(lines[written:end]))
+            with open(dst, "ab") as fh:
+                fh.write(b"".join(lines[written:end]))
             written = end
             _, changed, _, _ = follower.poll()
             if changed:
