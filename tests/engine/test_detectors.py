@@ -276,3 +276,22 @@ def test_no_signal_says_when_every_group_is_wasted() -> None:
     assert w.numbers["all_groups"] is True
     (w,) = no_signal(tr([0.1] * 10 + [0.8] * 10))
     assert w.numbers["all_groups"] is False
+
+
+GRAD = {"log": True, "factor": 10.0, "history_factor": 10.0, "k": 5.0, "window": 50}
+
+
+def test_spike_sure_factor_catches_a_huge_jump_in_a_noisy_run() -> None:
+    """A huge jump where the points wander over a decade misses the robust z but is no
+    noise."""
+    rng = np.random.default_rng(5)
+    v = np.exp(rng.normal(np.log(1.8), 0.8, 200))
+    v[150] = 80.0
+    recent_top = v[100:150].max()
+    assert v[150] >= 8 * recent_top and v[150] >= 20 * np.median(v[100:150])
+    plain = spike(tr(v), **GRAD)
+    assert not [w for w in plain if w.start <= 150 <= w.end]  # the z test alone misses it
+    hits = spike(tr(v), **GRAD, sure_factor=20.0)
+    assert [w for w in hits if w.start <= 150 <= w.end]
+    quiet = np.exp(rng.normal(np.log(1.8), 0.8, 2000))  # the same noise without a jump
+    assert spike(tr(quiet), **GRAD, sure_factor=20.0) == spike(tr(quiet), **GRAD)

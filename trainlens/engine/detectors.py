@@ -104,6 +104,7 @@ def spike(
     max_quiet: Count = 12,
     clipping: bool = False,
     clip_threshold: float | None = None,
+    sure_factor: NonNegative = 0.0,
 ) -> list[Window]:
     """Points far above the median of the ``window`` points before them: a robust z ≥ ``k``
     (scale: IQR of the point-to-point differences over that window, so a trend does not
@@ -128,7 +129,9 @@ def spike(
     ``clip`` (``clip_threshold``, the run's gradient-clipping norm; None when unknown),
     ``clipped`` (the peak exceeded it: clipping bounded the update) and ``unbounded`` (no
     clipping is known to bound the update: threshold unknown or off); without it all three
-    are None."""
+    are None. ``sure_factor`` > 0: a candidate at least that many times the rolling median and
+    3× the largest of the ``window`` points before it is a spike whatever the local noise (a
+    35× jump in a run whose points wander 0.6–5 misses z ≥ ``k`` but is no noise)."""
     v = s.values
     if require_positive and (v < 0).any():
         raise NotApplicable("negative_loss")
@@ -161,6 +164,12 @@ def spike(
         scale[idx] = np.fmax(local, 0.05) if log else _floor(local, med[idx])
         z = (x - med) / scale
         flag = cand & (z >= k)
+        if sure_factor > 0:
+            for i in idx[~flag[idx]]:
+                if v[i] >= sure_factor * base[i]:
+                    recent = vb[max(0, i - window) : i]
+                    top = np.nanmax(recent) if np.isfinite(recent).any() else np.inf
+                    flag[i] = v[i] >= 8 * top
         if limit is not None:
             flag |= v > limit
     out = []
