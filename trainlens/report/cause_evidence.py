@@ -11,7 +11,6 @@ the reason.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,20 +20,12 @@ import numpy as np
 import yaml
 
 from trainlens.findings import Finding
+from trainlens.report.checks import OPS, Observation, Text, setting_check
 from trainlens.report.fmt import num
 from trainlens.resources import rules_dir
 from trainlens.run import Run
 
 EVIDENCE_FILE = "cause_evidence.yaml"
-Text = Mapping[str, str]
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 _KINDS = ("isolated", "repeated", "below_clip", "rl", "llm", "finding", "setting", "metric")
 #: Frameworks that train language models (a custom RL loop is none of them).
 LLM_FRAMEWORKS = frozenset({"trl", "ms-swift", "verl", "openrlhf", "llama-factory", "hf-trainer"})
@@ -81,21 +72,6 @@ def cause_table() -> dict[str, tuple[CauseEvidence, ...]]:
         )
         for rule, entries in raw.items()
     }
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A check's outcome: ``holds`` None when the run cannot say."""
-
-    holds: bool | None
-    text: Text
-    supports: bool
-
-    @property
-    def verdict(self) -> str:
-        if not self.holds:  # a check that does not hold says nothing either way
-            return "unknown"
-        return "for" if self.supports else "against"
 
 
 class _Facts:
@@ -207,16 +183,8 @@ def _finding(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]
 
 
 def _setting(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
-    settings = facts.run.meta.settings
-    name, op, want = args["setting"], args.get("op", "=="), args.get("value")
-    value: Any = settings.number(name) if isinstance(want, (int, float)) else settings.get(name)
-    if value is None:
-        return None, {"en": "", "zh": ""}
-    if isinstance(want, str):
-        value, want = str(value).lower(), want.lower()
-    shown = num(value) if isinstance(value, float) else str(value)
-    text = f"{settings.key(name) or name} = {shown}"
-    return bool(_OPS[op](value, want)), {"en": text, "zh": text}
+    holds, text = setting_check(facts.run.meta.settings, args)
+    return holds, ({"en": "", "zh": ""} if holds is None else {"en": text, "zh": text})
 
 
 def _metric(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
@@ -240,7 +208,7 @@ def _metric(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
     lo_v, hi_v = float(values[keep].min()), float(values[keep].max())
     value = {"mean": float(values[keep].mean()), "min": lo_v, "max": hi_v}[stat]
     shown = num(lo_v) if lo_v == hi_v else f"{num(lo_v)}–{num(hi_v)}"
-    return bool(_OPS[op](value, want)), {
+    return bool(OPS[op](value, want)), {
         "en": f"{metric} was {shown} at those steps",
         "zh": f"这些步的 {metric} 为 {shown}",
     }
@@ -258,13 +226,13 @@ _CHECKS: dict[str, Callable[[_Facts, Mapping[str, Any]], tuple[bool | None, Text
 }
 
 
-def _seen(facts: _Facts, entry: CauseEvidence | None) -> list[Seen]:
+def _seen(facts: _Facts, entry: CauseEvidence | None) -> list[Observation]:
     if entry is None:
         return []
     out = []
     for c in entry.checks:
         holds, text = _CHECKS[c.kind](facts, c.args)
-        out.append(Seen(holds, text, c.supports))
+        out.append(Observation(text, holds, c.supports))
     return out
 
 

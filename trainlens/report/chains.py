@@ -9,7 +9,6 @@ the evidence contradicts marked unlikely with the reason.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,20 +18,12 @@ import numpy as np
 import yaml
 
 from trainlens.findings import Finding
+from trainlens.report.checks import OPS, Observation, Text, setting_check
 from trainlens.report.fmt import num
 from trainlens.resources import rules_dir
 from trainlens.run import Run
 
 CHAINS_FILE = "chains.yaml"
-Text = Mapping[str, str]  # {"en": ..., "zh": ...}
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 _CHECK_KINDS = ("first", "before", "present", "setting", "metric")
 _UNKNOWN = {"en": "not in the config", "zh": "配置中未给出"}
 
@@ -124,21 +115,8 @@ def chain_specs() -> tuple[ChainSpec, ...]:
     )
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """A check's outcome on this run: ``holds`` None when the run cannot say (not logged, not
-    in the config); ``text`` states what was seen, per language."""
-
-    text: Text
-    holds: bool | None
-    supports: bool
-
-    @property
-    def verdict(self) -> str:
-        """``for`` / ``against`` the root, or ``unknown``."""
-        if not self.holds:  # a check that does not hold says nothing either way
-            return "unknown"
-        return "for" if self.supports else "against"
+#: A check's outcome on this run (``verdict``: for / against / unknown).
+Evidence = Observation
 
 
 @dataclass(frozen=True)
@@ -298,19 +276,9 @@ def _present(ctx: _Context, args: Mapping[str, Any]) -> tuple[bool | None, Text]
 
 
 def _setting(ctx: _Context, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
-    settings = ctx.run.meta.settings
-    name, op, want = args["setting"], args.get("op", "=="), args.get("value")
-    value: Any = settings.number(name) if isinstance(want, (int, float)) else settings.get(name)
-    if value is None:
-        spelled = settings.spelling(name) or name
-        return None, {"en": f"{spelled} not in the config", "zh": f"配置中没有 {spelled}"}
-    if isinstance(want, str):
-        value = str(value).lower()
-        want = want.lower()
-    holds = bool(_OPS[op](value, want))
-    shown = num(value) if isinstance(value, float) else str(value)
-    key = settings.key(name) or name
-    text = f"{key} = {shown}" if ":" not in key else key
+    holds, text = setting_check(ctx.run.meta.settings, args)
+    if holds is None:
+        return None, {"en": f"{text} not in the config", "zh": f"配置中没有 {text}"}
     return holds, {"en": text, "zh": text}
 
 
@@ -328,7 +296,7 @@ def _metric(ctx: _Context, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
     if not keep.any():
         return None, {"en": f"{metric} not logged there", "zh": f"该区间未记录 {metric}"}
     value = float(getattr(np, stat)(values[keep]))
-    holds = bool(_OPS[op](value, want))
+    holds = bool(OPS[op](value, want))
     words = {"mean": ("mean", "均值"), "max": ("max", "最大值"), "min": ("min", "最小值")}[stat]
     return holds, {
         "en": f"{metric} {words[0]} {num(value)} over steps {lo}–{hi}",
