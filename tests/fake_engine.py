@@ -42,5 +42,8 @@ def _analyze(runs):
 def install_fake_rules(monkeypatch) -> None:
     """Replace the engine that gate and watch load with the one-rule stand-in."""
     import trainlens.gate.rulebook as rulebook
+    import trainlens.watch as watch
 
     monkeypatch.setattr(rulebook, "load_analyzer", lambda cfg: ([_Spec()], _analyze))
+    # no incremental passes: the stand-in's full pass is instant
+    monkeypatch.setattr(watch, "tail_analyzer", lambda rules, select=(), ignore=(): None)

@@ -23,9 +23,9 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -44,9 +44,10 @@ from trainlens.gate.evaluate import (
 )
 from trainlens.gate.expressions import MetricPolicy, Policy
 from trainlens.load import HistoryFile, assemble_run, history_files, read_config
-from trainlens.metrics import AliasTable
+from trainlens.merge import merge_frames
+from trainlens.metrics import AliasTable, normalise_key
 from trainlens.readers._files import open_regular
-from trainlens.readers._frame import ReadResult, empty_frame
+from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
 from trainlens.readers.registry import INCREMENTAL, LINE_FORMATS, read_source_file
 from trainlens.run import Run
 
@@ -108,6 +109,8 @@ class Polled:
     new_points: int
     runs: int
     seconds: float
+    full: int = 0  # runs given a full pass (every rule over the whole run); the others that
+    # changed were checked incrementally
 
 
 WatchEvent = PathWaiting | RunFound | NewFinding | PolicyFailed | PolicyWaiting | ReadIssue | Polled
@@ -187,6 +190,8 @@ class _Tail:
     chunks: list[pd.DataFrame] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     member: str | None = None  # the run inside a file holding several (W&B CSV export)
+    fresh: list[pd.DataFrame] = field(default_factory=list)  # rows read since the last build
+    rewritten: bool = False  # read again from its start since the last build: not an append
 
     def frame(self) -> pd.DataFrame:
         """Everything read so far, as one table (concatenated now, kept as one chunk)."""
@@ -203,6 +208,7 @@ class _Tail:
             )
         )
         self.offset, self.line, self.stamp, self.fingerprint = 0, 1, None, None
+        self.rewritten = True
 
     def _read(self, path: Path, warnings: list[ReadWarning], *, final: bool = False) -> int:
         """Read ``path`` from the offset on; returns the number of new points."""
@@ -217,6 +223,7 @@ class _Tail:
         self.meta.update(result.meta)
         if len(result.frame):
             self.chunks.append(result.frame)
+            self.fresh.append(result.frame)
         return len(result.frame)
 
     def poll(self, warnings: list[ReadWarning]) -> int:
@@ -266,6 +273,7 @@ class _Tail:
         warnings.extend(result.warnings)
         self.stamp = stamp
         self.chunks, self.meta = [result.frame], dict(result.meta)
+        self.rewritten = True
         return len(result.frame)
 
 
@@ -298,8 +306,17 @@ class _RunState:
     files: dict[Path, HistoryFile] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
-    changed: bool = True
-    run: Run | None = None
+    changed: bool = True  # files added or dropped since the last build
+    run: Run | None = None  # the last full build
+    #: Keys an ``extra`` file (TensorBoard beside the main history) adds, as of the last build,
+    #: and the other history files' keys (normalised: what makes an extra key a repeat).
+    extra_keys: dict[Path, set[str]] = field(default_factory=dict)
+    known_keys: set[str] = field(default_factory=set)
+    #: The last step of each raw key the rules judged, and of the run (incremental checking).
+    judged: dict[str, int] = field(default_factory=dict)
+    judged_step: int | None = None
+    full_seconds: float | None = None  # the last full pass: build + rules
+    since_full: int = 0  # passes since the last full one
 
     def update_sources(self, sources: RunSources) -> None:
         """Adopt a fresh discovery: new files are added, files no longer in the history dropped
@@ -328,7 +345,104 @@ class _RunState:
         reads = [(self.files[path], tail.frame(), tail.meta) for path, tail in self.tails.items()]
         self.run = assemble_run(src, reads, aliases, warnings, self.config)
         self.changed = False
+        self.known_keys, self.extra_keys = _extra_keys(reads)
+        for tail in self.tails.values():
+            tail.fresh, tail.rewritten = [], False
         return self.run
+
+    def appended_only(self) -> bool:
+        """Whether everything read since the last build was appended to files that were there
+        then, with the same config: the run can be extended instead of rebuilt."""
+        return (
+            self.run is not None
+            and not self.changed
+            and self.sources.config_path == self.config_path
+            and all(t.format in INCREMENTAL and not t.rewritten for t in self.tails.values())
+        )
+
+    def tail_run(self, context: int) -> Run | None:
+        """The end of the run: the last ``context`` points of each key as of the last build
+        plus every row read since, merged as a build merges them; None when that is not an
+        extension of the last build (a step logged again or earlier, a key new in an extra
+        file, a file rewritten): then only a build will do."""
+        base = self.run
+        if base is None or not self.appended_only():
+            return None
+        names: list[str] = []
+        steps: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        last: dict[str, int] = {}
+        for key in base.keys:
+            arrays = base.arrays(key)
+            if arrays is None or not len(arrays[0]):
+                continue
+            names.append(key)
+            steps.append(arrays[0][-context:])
+            values.append(arrays[1][-context:])
+            last[key] = int(arrays[0][-1])
+        lengths = [len(x) for x in steps]
+        codes = np.repeat(np.arange(len(names), dtype=np.int32), lengths)
+        parts: list[tuple[str, pd.DataFrame]] = [
+            (
+                "history",
+                frame_from_codes(
+                    names,
+                    codes,
+                    np.concatenate(steps) if steps else np.empty(0, np.int64),
+                    np.concatenate(values) if values else np.empty(0, np.float64),
+                ),
+            )
+        ]
+        known, extra = self.known_keys, self.extra_keys
+        extra_names = {normalise_key(k) for keys in extra.values() for k in keys}
+        for path, tail in self.tails.items():
+            new = concat_frames(tail.fresh)
+            if not len(new):
+                continue
+            cats = {str(k) for k in new["key"].cat.categories}
+            if path in extra:  # keep what the build keeps of it
+                if any(k not in extra[path] and normalise_key(k) not in known for k in cats):
+                    return None  # a tag new in the extra file: the build decides
+                new = new[new["key"].isin(extra[path])]
+            elif any(normalise_key(k) in extra_names for k in cats - set(last)):
+                return None  # a new key that an extra file logged first: the build decides
+            if not _after(new, last):
+                return None
+            parts.append((str(path), new))
+        table, restarts = merge_frames(parts)
+        if restarts:
+            return None
+        meta = replace(base.meta, logs=[])  # the logs' messages are checked by full passes
+        return Run(base.name, base.path, base.format, table, meta, base.aliases)
+
+
+def _extra_keys(
+    reads: list[tuple[HistoryFile, pd.DataFrame, dict[str, Any]]],
+) -> tuple[set[str], dict[Path, set[str]]]:
+    """The history files' keys (normalised), and for each ``extra`` file the keys a build keeps
+    of it (those the files before it do not log under an equivalent name), as
+    :func:`assemble_run` decides."""
+    known: set[str] = set()
+    out: dict[Path, set[str]] = {}
+    for file, frame, _ in reads:
+        names = [str(k) for k in frame["key"].cat.categories]
+        if file.extra:
+            out[file.path] = {k for k in names if normalise_key(k) not in known}
+        else:
+            known |= {normalise_key(k) for k in names}
+    return known, out
+
+
+def _after(frame: pd.DataFrame, last: dict[str, int]) -> bool:
+    """Whether every row of ``frame`` comes after the last step its key had (new keys: any)."""
+    if not last:
+        return True
+    codes = frame["key"].cat.codes.to_numpy()
+    limits = np.array(
+        [last.get(str(k), np.iinfo(np.int64).min) for k in frame["key"].cat.categories],
+        dtype=np.int64,
+    )
+    return bool(np.all(frame["step"].to_numpy() > limits[codes]))
 
 
 class Follower:
@@ -358,6 +472,17 @@ class Follower:
     def poll(self) -> tuple[list[RunFound], list[Run], int, list[ReadWarning]]:
         """Read what is new. Returns (runs found, runs rebuilt because they changed, new points,
         input warnings)."""
+        found, states, new_points, warnings = self.read()
+        changed = []
+        for state in states:
+            run = state.build(self.aliases, warnings)
+            if len(run.table):
+                changed.append(run)
+        return found, changed, new_points, warnings
+
+    def read(self) -> tuple[list[RunFound], list[_RunState], int, list[ReadWarning]]:
+        """Read what is new without building runs. Returns (runs found, the states of the runs
+        that changed, new points, input warnings)."""
         self.polls += 1
         found: list[RunFound] = []
         warnings: list[ReadWarning] = []
@@ -379,14 +504,12 @@ class Follower:
                     found.append(RunFound(sources.name, sources.root, sources.primary.format.value))
                 state.update_sources(sources)
         new_points = 0
-        changed: list[Run] = []
+        changed: list[_RunState] = []
         for state in self.states.values():
             added = sum(tail.poll(warnings) for tail in state.tails.values())
             new_points += added
             if added or state.changed:
-                run = state.build(self.aliases, warnings)
-                if len(run.table):
-                    changed.append(run)
+                changed.append(state)
         return found, changed, new_points, warnings
 
 
@@ -412,16 +535,75 @@ class _Reported:
 
 Analyzer = Callable[[list[Run]], AnalysisLike]
 
+#: Full passes (every rule over the whole run) happen at least every this many polls of a run
+#: that changed, once a full pass costs more than :data:`INCREMENTAL_ABOVE` seconds.
+FULL_EVERY = 12
+#: A run whose full pass (build + rules) takes at most this long gets one at every poll.
+INCREMENTAL_ABOVE = 0.2
+
+
+def tail_analyzer(rules: Any, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> Analyzer:
+    """The rules of ``rules`` (a rule set; ``select``/``ignore`` as in the project config) that
+    can judge new points from the end of a series, as an analyzer for :func:`watch`'s passes
+    between full passes (no audits: completions are audited by the full passes)."""
+    from trainlens.analysis import analyze_runs
+    from trainlens.engine.incremental import windowed
+
+    ids = [s.id for s in windowed(rules.select(select, ignore))]
+
+    def analyze(runs: list[Run]) -> AnalysisLike:
+        return analyze_runs(runs, rules=rules, select=ids, audit={"enabled": False})
+
+    analyze.context = _context_of(rules, ids)  # type: ignore[attr-defined]
+    return analyze
+
+
+def _context_of(rules: Any, ids: Sequence[str]) -> int:
+    from trainlens.engine.incremental import context_points
+
+    return context_points(rules.select(ids, ()))
+
+
+class _Grown:
+    """A run's whole series as of now between full passes: its last full build plus the end
+    read since (for metric policies, which may aggregate over every point). Offers what the
+    gate's evaluator reads of a Run."""
+
+    def __init__(self, base: Run, tail: Run) -> None:
+        self.name = base.name
+        self.base, self.tail = base, tail
+        self.keys = tail.keys
+        self.canonical_names = tail.canonical_names
+
+    def resolve(self, name: str) -> str | None:
+        return self.tail.resolve(name)
+
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        key = self.resolve(name)
+        if key is None:
+            return None
+        before, now = self.base.arrays(key), self.tail.arrays(key)
+        if before is None or not len(before[0]) or now is None:
+            return now if now is not None else before
+        new = now[0] > before[0][-1]
+        return (
+            np.concatenate([before[0], now[0][new]]),
+            np.concatenate([before[1], now[1][new]]),
+        )
+
 
 def watch(
     path: Path | str,
     *,
     policies: Sequence[Policy] = (),
     analyze: Analyzer | None = None,
+    analyze_tail: Analyzer | None = None,
     aliases: AliasTable | None = None,
     interval: float = 5.0,
     max_polls: int | None = None,
     rediscover_every: int = 3,
+    full_every: int = FULL_EVERY,
+    incremental_above: float = INCREMENTAL_ABOVE,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[WatchEvent]:
@@ -433,17 +615,101 @@ def watch(
     ``sleep`` and ``clock`` are injectable so tests need not wait. A ``path`` that does not
     exist yet is waited for: :class:`PathWaiting` is yielded once, and polls (counted against
     ``max_polls``) go on until it appears.
+
+    A run whose full pass (rebuilding it from everything read, then ``analyze``) takes more than
+    ``incremental_above`` seconds is checked incrementally: a full pass at most every
+    ``full_every`` polls that changed it, and in between only its end (the rows read since,
+    after the context :func:`tail_analyzer` says its rules need) goes to ``analyze_tail``,
+    whose findings count when they begin after what was judged before; metric policies still
+    see every point. Without ``analyze_tail`` the rules wait for the full passes. Anything but
+    an append (a file rewritten, rotated, a step logged again) gets a full pass.
     """
     if analyze is None and any(not isinstance(p, MetricPolicy) for p in policies):
         raise TrainlensError("rule and severity policies need the rules (analysis) enabled")
     follower = Follower(path, aliases=aliases, rediscover_every=rediscover_every)
-    return _events(follower, list(policies), analyze, interval, max_polls, sleep, clock)
+    schedule = _Schedule(analyze, analyze_tail, max(1, full_every), incremental_above, clock)
+    return _events(follower, list(policies), schedule, interval, max_polls, sleep, clock)
+
+
+@dataclass
+class _Pass:
+    """What one check of one run found: its findings (all of a full pass; the new ones of an
+    incremental pass), the rules' skips and warnings, and the ids of the rules that ran."""
+
+    run: Run | _Grown
+    full: bool
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
+    selected: list[str] | None = None
+
+
+@dataclass
+class _Schedule:
+    """Decides, per run that changed, between a full pass and an incremental one, and runs it."""
+
+    analyze: Analyzer | None
+    analyze_tail: Analyzer | None
+    full_every: int
+    incremental_above: float
+    clock: Callable[[], float]
+
+    @property
+    def context(self) -> int:
+        return int(getattr(self.analyze_tail, "context", 1))
+
+    def check(self, state: _RunState, aliases: AliasTable, warnings: list[ReadWarning]) -> _Pass:
+        cheap = state.full_seconds is None or state.full_seconds <= self.incremental_above
+        if not cheap and state.since_full + 1 < self.full_every:
+            tail = state.tail_run(self.context)
+            if tail is not None:
+                return self._incremental(state, tail)
+        return self._full(state, aliases, warnings)
+
+    def _full(self, state: _RunState, aliases: AliasTable, warnings: list[ReadWarning]) -> _Pass:
+        started = self.clock()
+        run = state.build(aliases, warnings)
+        out = _Pass(run, full=True)
+        if self.analyze is not None and len(run.table):
+            analysis = self.analyze([run])
+            out.findings = [f for f in analysis.findings if f.run == run.name]
+            out.skipped = [s for s in analysis.skipped if s.run == run.name]
+            out.warnings = list(analysis.warnings)
+            out.selected = getattr(analysis, "selected", None)
+        state.full_seconds, state.since_full = self.clock() - started, 0
+        _judged(state, run)
+        return out
+
+    def _incremental(self, state: _RunState, tail: Run) -> _Pass:
+        from trainlens.engine.incremental import begins_after
+
+        assert state.run is not None
+        out = _Pass(_Grown(state.run, tail), full=False)
+        state.since_full += 1
+        if self.analyze_tail is not None and len(tail.table):
+            analysis = self.analyze_tail([tail])
+            mine = [f for f in analysis.findings if f.run == tail.name]
+            out.findings = begins_after(mine, state.judged, state.judged_step)
+            out.warnings = list(analysis.warnings)
+        _judged(state, tail)
+        return out
+
+
+def _judged(state: _RunState, run: Run) -> None:
+    """Record the last step of each key of ``run`` as judged."""
+    for key in run.keys:
+        arrays = run.arrays(key)
+        if arrays is not None and len(arrays[0]):
+            state.judged[key] = max(int(arrays[0][-1]), state.judged.get(key, -(2**62)))
+    last = run.last_step
+    if last is not None:
+        state.judged_step = max(last, state.judged_step if state.judged_step is not None else last)
 
 
 def _events(
     follower: Follower,
     policies: list[Policy],
-    analyze: Analyzer | None,
+    schedule: _Schedule,
     interval: float,
     max_polls: int | None,
     sleep: Callable[[float], None],
@@ -464,42 +730,45 @@ def _events(
         if not said_waiting and not follower.path.exists():
             said_waiting = True
             yield PathWaiting(follower.path)
-        found, changed, new_points, warnings = follower.poll()
+        found, states, new_points, warnings = follower.read()
         yield from found
+        passes = [schedule.check(state, follower.aliases, warnings) for state in states]
+        passes = [p for p in passes if p.full is False or len(cast(Run, p.run).table)]
         yield from (ReadIssue(w) for w in warnings)
-        if changed and analyze is not None:
-            analysis = analyze(changed)
-            selected = getattr(analysis, "selected", None)
-            for run in changed:
-                findings[run.name] = [f for f in analysis.findings if f.run == run.name]
-                skipped[run.name] = [s for s in analysis.skipped if s.run == run.name]
-            for w in analysis.warnings:
+        fresh: list[Finding] = []
+        for done in passes:
+            name = done.run.name
+            if done.full:
+                findings[name], skipped[name] = done.findings, done.skipped
+                if done.selected is not None:
+                    selected = done.selected
+            else:
+                findings.setdefault(name, []).extend(done.findings)
+            for w in done.warnings:
                 if (w.source, w.message) not in said:
                     said.add((w.source, w.message))
                     yield ReadIssue(w)
-            fresh = [f for f in analysis.findings if reported.is_new(f)]
-            fresh.sort(key=lambda f: (f.run, f.start_step, -f.severity.rank, f.rule))
-            yield from (NewFinding(f) for f in fresh)
+            fresh += [f for f in done.findings if reported.is_new(f)]
+        fresh.sort(key=lambda f: (f.run, f.start_step, -f.severity.rank, f.rule))
+        yield from (NewFinding(f) for f in fresh)
         failed = False
-        for run in changed:
+        for done in passes:
+            name = done.run.name
             for policy in policies:
                 if isinstance(policy, MetricPolicy):
-                    result = evaluate_metric(policy, run)
+                    result = evaluate_metric(policy, cast(Run, done.run))
                 else:
                     result = evaluate_findings(
-                        policy,
-                        run.name,
-                        findings.get(run.name, []),
-                        skipped.get(run.name, []),
-                        selected,
+                        policy, name, findings.get(name, []), skipped.get(name, []), selected
                     )
                 if result.status is Status.FAIL:
                     failed = True
                     yield PolicyFailed(result)
-                elif result.status is Status.MISSING and (run.name, policy.text) not in waiting:
-                    waiting.add((run.name, policy.text))
-                    yield PolicyWaiting(run.name, policy, result.note)
-        yield Polled(poll, new_points, len(follower.runs), clock() - started)
+                elif result.status is Status.MISSING and (name, policy.text) not in waiting:
+                    waiting.add((name, policy.text))
+                    yield PolicyWaiting(name, policy, result.note)
+        full = sum(1 for p in passes if p.full)
+        yield Polled(poll, new_points, len(follower.runs), clock() - started, full)
         if failed or (max_polls is not None and poll >= max_polls):
             return
         next_at += interval

@@ -96,6 +96,17 @@ def watch(
         WatchFormat,
         typer.Option("--format", "-f", help="text, or jsonl: one JSON object per event on stdout."),
     ] = WatchFormat.text,
+    full_every: Annotated[
+        int,
+        typer.Option(
+            "--full-every",
+            min=1,
+            metavar="N",
+            help="On a run big enough that re-checking it whole takes over 0.2 s: every rule "
+            "over the whole run at most every N polls that changed it; in between the spike "
+            "and NaN rules judge only the new points (default 12).",
+        ),
+    ] = 12,
     max_polls: Annotated[
         int | None,
         typer.Option(
@@ -111,6 +122,7 @@ def watch(
         from trainlens.gate import build_policies, needs_analysis
         from trainlens.gate.settings import WATCH_KEYS, section
         from trainlens.render import gate_output
+        from trainlens.watch import tail_analyzer
         from trainlens.watch import watch as follow
 
         cfg = project_config(config)
@@ -128,12 +140,13 @@ def watch(
         language = (lang.value if lang else None) or settings.get("lang") or cfg.lang or "en"
         if language not in ("en", "zh"):
             raise TrainlensError(f"{where}.lang must be 'en' or 'zh'")
-        analyze = None
+        analyze = analyze_tail = None
         text: gate_output.FindingText = gate_output.default_finding_text
         if rules:
             from trainlens.gate.rulebook import check_rules, finding_text, load_analyzer
 
             rule_set, analyze = load_analyzer(cfg)
+            analyze_tail = tail_analyzer(rule_set, cfg.select, cfg.ignore)
             check_rules(policies, rule_set)
             text = finding_text(rule_set, language)
         elif needs_analysis(policies):
@@ -144,9 +157,11 @@ def watch(
             path,
             policies=policies,
             analyze=analyze,
+            analyze_tail=analyze_tail,
             aliases=alias_table(cfg, aliases),
             interval=seconds,
             max_polls=max_polls,
+            full_every=full_every,
         )
         printer = _Printer(format, text)
         err = stderr_console()

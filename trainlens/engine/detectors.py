@@ -6,6 +6,7 @@ pandas rolling windows); loops run over found segments, never over points.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import numpy as np
@@ -71,6 +72,13 @@ def spike_baseline(
     return _spike_baseline(np.asarray(values, dtype=np.float64), window, min_periods, log)[2]
 
 
+def spike_lookback(params: Mapping[str, Any]) -> int:
+    """Points of context a spike verdict needs: the rolling ``window`` several times over, so
+    that "everything logged before" (``history_factor``) and the run's usual level
+    (``informative``) are measured on a long stretch too."""
+    return 8 * int(params["window"]) + int(params["min_periods"])
+
+
 @detector(
     outputs=(
         "ratio",
@@ -83,7 +91,8 @@ def spike_baseline(
         "clip",
         "clipped",
         "unbounded",
-    )
+    ),
+    lookback=spike_lookback,
 )
 def spike(
     s: Trace,
@@ -596,7 +605,7 @@ def bound(
     return out
 
 
-@detector(outputs=("count", "nan_count", "inf_count"), raw=True)
+@detector(outputs=("count", "nan_count", "inf_count"), raw=True, lookback=lambda params: 0)
 def non_finite(s: Trace) -> list[Window]:
     """Any NaN or ±Inf value: one window from the first to the last such point."""
     bad = ~np.isfinite(s.values)

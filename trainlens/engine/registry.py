@@ -6,7 +6,7 @@ import inspect
 import math
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -180,6 +180,10 @@ class DetectorInfo:
     raw: bool
     post: bool
     doc: str
+    #: Trailing points the verdict on a point depends on, from the rule parameters (None: the
+    #: detector reads the whole series). ``watch`` judges new points with only that much
+    #: context between its full passes (:mod:`trainlens.engine.incremental`).
+    lookback: Callable[[Mapping[str, Any]], int] | None = None
 
     @property
     def arity(self) -> int:
@@ -193,12 +197,18 @@ DETECTORS: dict[str, DetectorInfo] = {}
 
 
 def detector(
-    *, outputs: tuple[str, ...] = (), raw: bool = False, post: bool = False
+    *,
+    outputs: tuple[str, ...] = (),
+    raw: bool = False,
+    post: bool = False,
+    lookback: Callable[[Mapping[str, Any]], int] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a detector. Positional parameters are its series inputs (a default of None
     makes one optional); keyword-only parameters are the rule parameters. ``outputs`` names
     the numbers each returned Window carries; ``raw`` detectors also see NaN/Inf values;
-    ``post`` detectors run over other rules' findings instead of series."""
+    ``post`` detectors run over other rules' findings instead of series. ``lookback`` (rule
+    parameters → points): the detector judges a point from at most that many points before
+    it, so new points can be judged on the end of a series (None: it needs the whole series)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
@@ -228,6 +238,7 @@ def detector(
             context=tuple(c for c in CONTEXT if c in defaults),
             raw=raw,
             post=post,
+            lookback=lookback,
             doc=inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0].replace("\n", " "),
         )
         return fn

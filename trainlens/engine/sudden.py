@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from trainlens.engine.detectors import _TINY, spike
+from trainlens.engine.detectors import _TINY, spike, spike_lookback
 from trainlens.engine.registry import (
     Count,
     Count0,
@@ -29,7 +29,10 @@ from trainlens.engine.registry import window as win
 _SPIKE_ONLY = frozenset({"surge", "clip", "clipped", "unbounded"})
 
 
-@detector(outputs=("ratio", "z", "n_points", "share", "level", "from_start", "early", "n_after"))
+@detector(
+    outputs=("ratio", "z", "n_points", "share", "level", "from_start", "early", "n_after"),
+    lookback=spike_lookback,
+)
 def sudden_spike(
     s: Trace,
     *,
