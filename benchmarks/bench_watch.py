@@ -48,7 +48,10 @@ def write_run(data: Path, steps: int, extra: int) -> tuple[Path, list[str]]:
     total = steps + extra
     lines = [
         json.dumps(
-            {**{k: c[i] for k, c in zip(keys, columns)}, "global_step/max_steps": f"{i + 1}/{total}"}
+            {
+                **{k: c[i] for k, c in zip(keys, columns)},
+                "global_step/max_steps": f"{i + 1}/{total}",
+            }
         )
         + "\n"
         for i in range(total)
@@ -97,7 +100,8 @@ def measure(data: Path, steps: int, full_every: int, baseline_polls: int) -> Non
     per_inc = statistics.median(inc)
     full_s = statistics.median(full) if full else float("nan")
     amortised = (per_inc * (full_every - 1) + full_s) / full_every
-    print(f"\n{points / 1e6:.1f}M points ({TAGS} metrics x {steps:,} steps), {NEW_LINES} new per poll")
+    size = f"{points / 1e6:.1f}M points ({TAGS} metrics x {steps:,} steps)"
+    print(f"\n{size}, {NEW_LINES} new per poll")
     print(f"  first poll (read everything, full pass)     {first.seconds:7.3f} s")
     print(f"  baseline: full pass every poll              {per_base:7.3f} s median")
     print(
