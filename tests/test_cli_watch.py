@@ -216,3 +216,10 @@ def test_real_ctrl_c_and_sigterm_exit_0(job):
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_full_every_with_the_real_rules(job):
+    """The real engine with its incremental analyzer: a finished run, checked whole once."""
+    result = watch(str(job), "--full-every", "2", "--max-polls", "2", "--exit-on", "kl>100")
+    assert result.exit_code == 0, result.output
+    assert watch(str(job), "--full-every", "0", "--max-polls", "1").exit_code == 2
