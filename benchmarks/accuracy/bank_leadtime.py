@@ -104,6 +104,20 @@ def _pieces(src: Path, pattern: re.Pattern[str] | None) -> tuple[list[bytes], li
     return records, steps
 
 
+def start_copy(path: Path, src: Path, head: bytes, into: Path) -> Path:
+    """A copy of the run ``path`` under ``into`` whose log ``src`` holds only ``head`` (the
+    side files, such as args.json, copied whole; the labels left out); returns the log's copy."""
+    run_dir = into / path.name
+    run_dir.mkdir()
+    for extra in path.iterdir():
+        if extra.is_file() and extra != src and extra.name != "labels.json":
+            shutil.copy(extra, run_dir / extra.name)
+    dst = run_dir / src.relative_to(path)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(head)
+    return dst
+
+
 def lead_time(
     path: Path, label: dict[str, Any], rules: RuleSet, *, max_polls: int = 40
 ) -> int | None:
@@ -120,14 +134,7 @@ def lead_time(
         return None
     select = () if label["rule"] in NEEDS_ALL else (label["rule"],)
     with tempfile.TemporaryDirectory(prefix="trainlens-lead-") as tmp:
-        run_dir = Path(tmp) / path.name
-        run_dir.mkdir()
-        for extra in path.iterdir():  # args.json and other side files, not the log
-            if extra.is_file() and extra != src and extra.name != "labels.json":
-                shutil.copy(extra, run_dir / extra.name)
-        dst = run_dir / src.relative_to(path)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(b"".join(lines[:first]))
+        dst = start_copy(path, src, b"".join(lines[:first]), Path(tmp))
         follower = Follower(Path(tmp))
         follower.poll()
         written = first

@@ -18,7 +18,6 @@ add), and labels found.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ for p in (HERE, ROOT / "tests", ROOT):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bank_leadtime import _chunks, _pieces, _source  # noqa: E402
+from bank_leadtime import _chunks, _pieces, _source, start_copy  # noqa: E402
 from generate import write_bank  # noqa: E402
 from run import Case, bank_cases  # noqa: E402
 
@@ -68,14 +67,8 @@ def replay(
         return [], []
     judged = max(known)
     with tempfile.TemporaryDirectory(prefix="trainlens-inc-") as tmp:
+        dst = start_copy(case.path, src, b"".join(pieces[:half]), Path(tmp))
         run_dir = Path(tmp) / case.path.name
-        run_dir.mkdir()
-        for extra in case.path.iterdir():
-            if extra.is_file() and extra != src and extra.name != "labels.json":
-                shutil.copy(extra, run_dir / extra.name)
-        dst = run_dir / src.relative_to(case.path)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(b"".join(pieces[:half]))
         cuts = [half]
         for k in _chunks():
             if cuts[-1] >= len(pieces):
