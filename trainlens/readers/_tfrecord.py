@@ -383,3 +383,33 @@ def distinct(values: np.ndarray) -> np.ndarray:
     if top < 1 << 16:
         return np.flatnonzero(np.bincount(values, minlength=top + 1))
     return np.unique(values)
+
+
+def factorize(values: np.ndarray, head: int = 1 << 16) -> np.ndarray:
+    """Codes numbering the distinct ``values`` (non-negative integers) in order of first
+    appearance (what ``pandas.factorize`` gives, without pandas). Fast when the distinct values
+    all occur in the first ``head`` elements (a file's few tags): those are sorted, the rest
+    looked up by their low bits (or by binary search when those collide)."""
+    if not len(values):
+        return np.empty(0, np.int64)
+    uniq, first = np.unique(values[:head], return_index=True)
+    idx = _lookup(uniq, values)
+    if len(values) > head and not np.array_equal(uniq[idx], values):
+        uniq, first, idx = np.unique(values, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[idx.reshape(-1)]
+
+
+def _lookup(uniq: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each value, an index into the sorted ``uniq`` (right where the value is in it)."""
+    low = uniq.astype(np.uint64)
+    for bits in range(max(len(uniq) - 1, 1).bit_length() + 1, 17):
+        mask = np.uint64((1 << bits) - 1)
+        slots = low & mask
+        if len(np.unique(slots)) == len(uniq):  # the low bits tell the values apart
+            table = np.zeros(1 << bits, np.int64)
+            table[slots] = np.arange(len(uniq))
+            return table[values.astype(np.uint64, copy=False) & mask]
+    idx = np.searchsorted(uniq, values)
+    return np.minimum(idx, len(uniq) - 1, out=idx)
