@@ -18,7 +18,6 @@ from trainlens.merge import merge_tables
 from trainlens.metrics import AliasTable, normalise_key
 from trainlens.parallel import file_size, map_in_pool, worth_a_pool
 from trainlens.readers._frame import ReadResult, Table, as_table
-from trainlens.readers.hf_trainer_state import read_trainer_state
 from trainlens.readers.registry import read_source_file
 from trainlens.run import Run, RunMeta, SourceInfo
 from trainlens.run_config import (
@@ -195,6 +194,8 @@ def assemble_run(
             parts.append((str(file.path), frame))
     for comp in sources.companions:
         if comp.format is SourceFormat.HF_TRAINER_STATE:
+            from trainlens.readers.hf_trainer_state import read_trainer_state
+
             state = read_trainer_state(comp.path)  # metadata only: the history is in `reads`
             warnings.extend(condense(state.warnings))
             apply_meta(meta, state.meta, fill_only=True)
