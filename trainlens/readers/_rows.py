@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -187,8 +188,7 @@ def _record_columns(
     ``(name, None, cells)``; fields in order of first appearance, a missing field NaN (the
     columns, and the number/other split, that ``pandas.DataFrame.from_records`` would give: a
     field that is null wherever it is given counts as numbers only where it is missing once)."""
-    for name in dict.fromkeys(k for row in rows for k in row):
-        cells = [row.get(name, math.nan) for row in rows]
+    for name, cells in _transpose(rows).items():
         kinds = set(map(type, cells))
         kinds.discard(type(None))
         if kinds and kinds <= {int, float}:
@@ -200,6 +200,31 @@ def _record_columns(
             continue  # flags, or nothing but nulls: no number in it
         else:
             yield name, None, cells
+
+
+def _transpose(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Each field's cells over ``rows`` (NaN where a row lacks it), fields in order of first
+    appearance. Rows are grouped by their field list (a log has a few shapes: train steps, eval
+    steps...), each group read with one C-level getter."""
+    shapes: dict[tuple[str, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        shapes.setdefault(tuple(row), []).append(i)
+    if len(shapes) == 1:
+        ((fields, _),) = shapes.items()
+        if not fields:
+            return {}
+        if len(fields) == 1:
+            return {fields[0]: [row[fields[0]] for row in rows]}
+        return dict(zip(fields, map(list, zip(*map(itemgetter(*fields), rows)))))
+    names = dict.fromkeys(k for fields in shapes for k in fields)
+    columns: dict[str, list[Any]] = {name: [math.nan] * len(rows) for name in names}
+    for fields, idx in shapes.items():
+        picked = [rows[i] for i in idx]
+        for name in fields:
+            col = columns[name]
+            for i, value in zip(idx, map(itemgetter(name), picked)):
+                col[i] = value
+    return columns
 
 
 def _frame_columns(
