@@ -385,20 +385,27 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return np.unique(values)
 
 
-def factorize(values: np.ndarray, head: int = 1 << 16) -> np.ndarray:
+def factorize(values: np.ndarray) -> np.ndarray:
     """Codes numbering the distinct ``values`` (non-negative integers) in order of first
-    appearance (what ``pandas.factorize`` gives, without pandas). Fast when the distinct values
-    all occur in the first ``head`` elements (a file's few tags): those are sorted, the rest
-    looked up by their low bits (or by binary search when those collide)."""
-    if not len(values):
+    appearance (what ``pandas.factorize`` gives, without pandas), in O(n) when they are few (a
+    file's tags): the distinct values of the first 1,024, completed by those they missed, are looked
+    up by their low bits (or by binary search when those collide)."""
+    n = len(values)
+    if not n:
         return np.empty(0, np.int64)
-    uniq, first = np.unique(values[:head], return_index=True)
+    uniq = np.unique(values[:1024])
     idx = _lookup(uniq, values)
-    if len(values) > head and not np.array_equal(uniq[idx], values):
-        uniq, first, idx = np.unique(values, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[idx.reshape(-1)]
+    for attempt in range(8):  # values first seen later (an eval tag): add them, look up again
+        missed = values[uniq[idx] != values]
+        if not len(missed):
+            break
+        uniq = np.union1d(uniq, missed if attempt == 7 else missed[:1024])
+        idx = _lookup(uniq, values)
+    first = np.full(len(uniq), n, np.int64)
+    np.minimum.at(first, idx, np.arange(n))
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
+    return rank[idx]
 
 
 def _lookup(uniq: np.ndarray, values: np.ndarray) -> np.ndarray:
