@@ -82,11 +82,6 @@ class Table:
                 raise ValueError("table codes out of range")
         return self
 
-    @property
-    def keys(self) -> list[str]:
-        """The key names in category order (same as :attr:`names`)."""
-        return self.names
-
     def take(self, rows: np.ndarray) -> Table:
         """The rows at ``rows`` (indices or a boolean mask), with the same categories."""
         return Table(
@@ -140,7 +135,7 @@ class Table:
         sources = source_codes = None
         if "source" in frame.columns:
             src = frame["source"].array
-            sources = [str(s) for s in src.categories]  # type: ignore[attr-defined]
+            sources = list(src.categories)  # type: ignore[attr-defined]
             source_codes = src.codes  # type: ignore[attr-defined]
         table = cls(
             list(key.categories),  # type: ignore[attr-defined]
