@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
 
 from trainlens.cache import CacheOption, ResultCache, resolve_cache
 from trainlens.diagnostics import ReadWarning, condense
 from trainlens.discover import Discovery, RunSources, SourceFormat, discover_all
 from trainlens.errors import TrainlensError
 from trainlens.framework import guess_framework
-from trainlens.merge import merge_frames
+from trainlens.merge import merge_tables
 from trainlens.metrics import AliasTable, normalise_key
 from trainlens.parallel import file_size, map_in_pool, worth_a_pool
-from trainlens.readers._frame import ReadResult
-from trainlens.readers.hf_trainer_state import read_trainer_state
+from trainlens.readers._frame import ReadResult, Table, as_table
 from trainlens.readers.registry import read_source_file
 from trainlens.run import Run, RunMeta, SourceInfo
 from trainlens.run_config import (
@@ -28,6 +27,9 @@ from trainlens.run_config import (
     load_yaml_config,
     unwrap_wandb,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Called with (files done, files total, current file) while reading.
 ProgressFn = Callable[[int, int, str], None]
@@ -56,7 +58,7 @@ def read_config(
 
 def run_config(
     sources: RunSources,
-    reads: list[tuple[HistoryFile, pd.DataFrame, dict[str, Any]]],
+    reads: list[tuple[HistoryFile, Table, dict[str, Any]]],
     warnings: list[ReadWarning],
     config: dict[str, Any],
 ) -> RunConfig:
@@ -68,9 +70,10 @@ def run_config(
         if isinstance(found.get("config"), dict):
             return RunConfig(found["config"], _file.path, "console")
     if sources.primary.format is SourceFormat.LLAMAFACTORY and reads:
-        file, frame, found = reads[0]
-        epochs = frame.loc[frame["key"] == "epoch", "value"]
-        last_epoch = float(epochs.iloc[-1]) if len(epochs) else None
+        file, table, found = reads[0]
+        code = table.names.index("epoch") if "epoch" in table.names else -1
+        epochs = table.value[table.codes == code]
+        last_epoch = float(epochs[-1]) if len(epochs) else None
         found_cfg = llamafactory_config(sources.root, found, last_epoch)
         warnings.extend(found_cfg.warnings)
         return found_cfg
@@ -88,14 +91,17 @@ def read_meta_files(paths: list[Path], warnings: list[ReadWarning]) -> dict[str,
     return out
 
 
-def source_info(path: str, fmt: str, frame: pd.DataFrame, role: str = "history") -> SourceInfo:
-    has = len(frame) > 0
+def source_info(
+    path: str, fmt: str, frame: Table | pd.DataFrame, role: str = "history"
+) -> SourceInfo:
+    table = as_table(frame)
+    has = len(table) > 0
     return SourceInfo(
         path=path,
         format=fmt,
-        points=len(frame),
-        first_step=int(frame["step"].min()) if has else None,
-        last_step=int(frame["step"].max()) if has else None,
+        points=len(table),
+        first_step=int(table.step.min()) if has else None,
+        last_step=int(table.step.max()) if has else None,
         role=role,
     )
 
@@ -153,7 +159,7 @@ _NO_HISTORY = (SourceFormat.HF_TRAINER_STATE, SourceFormat.TEXT_LOG)
 
 def assemble_run(
     sources: RunSources,
-    reads: list[tuple[HistoryFile, pd.DataFrame, dict[str, Any]]],
+    reads: list[tuple[HistoryFile, Table | pd.DataFrame, dict[str, Any]]],
     aliases: AliasTable,
     warnings: list[ReadWarning],
     config: dict[str, Any],
@@ -161,7 +167,9 @@ def assemble_run(
     """Build a Run from what was read of its history files (``(file, frame, reader meta)`` in
     :func:`history_files` order): extra TensorBoard tags filtered, the newest
     ``trainer_state.json`` read for metadata, parts merged, restarts checked. Shared by
-    :func:`load_run` and the live follower, so both see the same run."""
+    :func:`load_run` and the live follower, so both see the same run (its tables may be
+    DataFrames)."""
+    reads = [(file, as_table(frame), found) for file, frame, found in reads]
     cfg = run_config(sources, reads, warnings, config)
     meta = RunMeta(
         config_path=str(cfg.path) if cfg.path else None,
@@ -170,28 +178,29 @@ def assemble_run(
         config=cfg.values,
         logs=[str(p) for p in sources.logs],
     )
-    parts: list[tuple[str, pd.DataFrame]] = []
+    parts: list[tuple[str, Table]] = []
     known: set[str] = set()
     for file, frame, found in reads:
         apply_meta(meta, found)
         role = "log" if file.format is SourceFormat.TEXT_LOG else "history"
         if file.extra and len(frame):  # `train/loss` repeats `loss`: keep only what is new
-            new = [k for k in frame["key"].cat.categories if normalise_key(str(k)) not in known]
-            frame = frame[frame["key"].isin(new)].reset_index(drop=True)
-            frame = frame.assign(key=frame["key"].cat.remove_unused_categories())
+            new = np.array([normalise_key(str(k)) not in known for k in frame.names], dtype=bool)
+            frame = frame.take(new[frame.codes]).without_unused()
             role = "extra" if len(frame) else "duplicate"
         else:
-            known |= {normalise_key(str(k)) for k in frame["key"].cat.categories}
+            known |= {normalise_key(str(k)) for k in frame.names}
         meta.sources.append(source_info(str(file.path), file.format.value, frame, role=role))
         if len(frame):
             parts.append((str(file.path), frame))
     for comp in sources.companions:
         if comp.format is SourceFormat.HF_TRAINER_STATE:
+            from trainlens.readers.hf_trainer_state import read_trainer_state
+
             state = read_trainer_state(comp.path)  # metadata only: the history is in `reads`
             warnings.extend(condense(state.warnings))
             apply_meta(meta, state.meta, fill_only=True)
             meta.sources.append(
-                source_info(str(comp.path), comp.format.value, state.frame, role="metadata")
+                source_info(str(comp.path), comp.format.value, state.table, role="metadata")
             )
     final = read_meta_files(sources.meta_files, warnings)
     if final:
@@ -200,7 +209,7 @@ def assemble_run(
             SourceInfo(str(p), "summary", 0, None, None, role="metadata")
             for p in sources.meta_files
         )
-    table, restarts = merge_frames(parts)
+    table, restarts = merge_tables(parts)
     _count_kept_points(meta, table)
     if len(restarts) > MAX_RESTARTS:
         first = restarts[0]
@@ -215,9 +224,7 @@ def assemble_run(
         restarts = []
     meta.restarts = restarts
     primary = sources.primary.format.value
-    meta.framework = guess_framework(
-        primary, [str(k) for k in table["key"].cat.categories], meta.config
-    )
+    meta.framework = guess_framework(primary, [str(k) for k in table.names], meta.config)
     max_steps = meta.config.get("max_steps")
     if meta.max_steps is None and isinstance(max_steps, int) and max_steps > 0:
         meta.max_steps = max_steps
@@ -232,14 +239,18 @@ def _steps_per_epoch(config: dict[str, Any]) -> float | None:
     return None
 
 
-def _count_kept_points(meta: RunMeta, table: pd.DataFrame) -> None:
+def _count_kept_points(meta: RunMeta, table: Table) -> None:
     """Source ``points`` = the rows each file contributes to the merged table (a step logged
     twice counts once); ``repeated`` = its records that re-logged a step, e.g. every line of an
     ms-swift v2 log written twice by two nodes appending to one shared file."""
-    kept = table["source"].value_counts()
+    assert table.sources is not None and table.source_codes is not None
+    counts = np.bincount(table.source_codes, minlength=len(table.sources)).tolist()
+    kept: dict[str, int] = {}
+    for source, n in zip(table.sources, counts, strict=True):
+        kept[source] = kept.get(source, 0) + n
     for i, info in enumerate(meta.sources):
         if info.role in ("history", "extra"):
-            n = int(kept.get(info.path, 0))
+            n = kept.get(info.path, 0)
             if n < info.points:
                 meta.sources[i] = replace(info, points=n, repeated=info.points - n)
 
@@ -305,7 +316,7 @@ def _read_run(
     reads = []
     for file, result in zip(files, results):
         warnings.extend(condense(result.warnings))
-        reads.append((file, result.frame, result.meta))
+        reads.append((file, result.table, result.meta))
     return assemble_run(sources, reads, aliases, warnings, config)
 
 
@@ -400,9 +411,9 @@ def load_runs(
         run, warnings = item
         result.warnings.extend(warnings)
         only_tb = run.format == SourceFormat.TENSORBOARD.value
-        if only_tb and not len(run.table) and not warnings:
+        if only_tb and not len(run.columns) and not warnings:
             continue  # a TensorBoard dir with no scalars (hparams, images): not a run to analyse
-        if not len(run.table) and not run.meta.logs:
+        if not len(run.columns) and not run.meta.logs:
             result.warnings.append(
                 ReadWarning(str(run.path), "no metrics could be read from this run")
             )

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from pandas.api.types import union_categoricals
+from typing import TYPE_CHECKING
 
-from trainlens.readers._frame import empty_frame
+import numpy as np
+
+from trainlens.readers._frame import Table, as_table, concat_tables, empty_frame
 from trainlens.run import Restart
 
-
-def _columns(
-    parts: list[tuple[str, pd.DataFrame]],
-) -> tuple[pd.Categorical, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Concatenated columns (no copy for a single part) and the per-row source codes."""
-    named = [(s, f) for s, f in parts if len(f)]
-    sources = [s for s, _ in named]
-    frames = [f for _, f in named]
-    lengths = [len(f) for f in frames]
-    source_codes = np.repeat(np.arange(len(frames), dtype=np.int16), lengths)
-    if len(frames) == 1:
-        f = frames[0]
-        return (
-            f["key"].array,
-            f["step"].to_numpy(),
-            f["value"].to_numpy(),  # type: ignore
-            f["wall_time"].to_numpy(),
-            source_codes,
-            sources,
-        )
-    keys = union_categoricals([f["key"] for f in frames], ignore_order=True)
-    return (
-        keys,
-        np.concatenate([f["step"].to_numpy() for f in frames]),
-        np.concatenate([f["value"].to_numpy() for f in frames]),
-        np.concatenate([f["wall_time"].to_numpy() for f in frames]),
-        source_codes,
-        sources,
-    )
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _restarts(
@@ -74,16 +47,21 @@ def _restarts(
     return out
 
 
-def merge_frames(parts: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, list[Restart]]:
-    """Concatenate ``(source, frame)`` parts in the given (file) order into one run table sorted
+def merge_tables(parts: list[tuple[str, Table | pd.DataFrame]]) -> tuple[Table, list[Restart]]:
+    """Concatenate ``(source, table)`` parts in the given (file) order into one run table sorted
     by key then step, where a step logged again (a resumed job, a duplicated line) keeps its last
     value; also return the restarts found. Memory: one gathered copy of each column."""
-    if not any(len(f) for _, f in parts):
-        out = empty_frame()
-        out.insert(0, "source", pd.Categorical([]))
-        return out, []
-    keys, steps, values, walls, source_codes, sources = _columns(parts)
-    codes = np.asarray(keys.codes, dtype=np.int32)
+    named = [(s, as_table(f)) for s, f in parts]
+    named = [(s, t) for s, t in named if len(t)]
+    if not named:
+        e = empty_frame()
+        table = Table([], e.codes, e.step, e.value, sources=[], source_codes=e.codes)
+        return table, []
+    sources = [s for s, _ in named]
+    lengths = [len(t) for _, t in named]
+    source_codes = np.repeat(np.arange(len(named), dtype=np.int16), lengths)
+    whole = concat_tables([t for _, t in named])
+    codes, steps = whole.codes, whole.step
     by_key = np.argsort(codes, kind="stable")  # file order kept within each key
     k_steps = steps[by_key]
     same_key = codes[by_key[1:]] == codes[by_key[:-1]]
@@ -98,15 +76,22 @@ def merge_frames(parts: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, l
     del k_steps, same_key
     keep = by_key[last]
     del by_key, last
-    key_col = pd.Categorical.from_codes(codes[keep], categories=keys.categories)
-    table = pd.DataFrame(
-        {
-            "source": pd.Categorical.from_codes(source_codes[keep], categories=sources),
-            "key": key_col.remove_unused_categories(),  # codes stay sorted: Run slices rely on it
-            "step": steps[keep],
-            "value": values[keep],
-            "wall_time": walls[keep],
-        },
-        copy=False,
+    table = Table(
+        whole.names,
+        codes[keep],
+        steps[keep],
+        whole.value[keep],
+        whole.wall_time[keep],
+        sources=sources,
+        source_codes=source_codes[keep],
     )
-    return table, restarts
+    return table.without_unused(), restarts  # codes stay sorted: Run slices rely on it
+
+
+def merge_frames(
+    parts: list[tuple[str, Table | pd.DataFrame]],
+) -> tuple[pd.DataFrame, list[Restart]]:
+    """:func:`merge_tables` with the run table as a DataFrame (``source, key, step, value,
+    wall_time``)."""
+    table, restarts = merge_tables(parts)
+    return table.to_pandas(), restarts

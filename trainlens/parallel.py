@@ -7,12 +7,13 @@ workload stays in this process. ``jobs``: None or 0 = one worker per CPU, 1 = se
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # imported when a pool runs: a small load (trainlens gate) never pays for them
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +45,8 @@ def file_size(path: Any) -> int:
 
 
 def _context() -> Any:
+    import multiprocessing
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")  # no re-import of numpy/pandas per worker
     return multiprocessing.get_context("spawn")
@@ -60,6 +63,8 @@ def map_in_pool(
 ) -> list[R]:
     """``[fn(x) for x in items]`` computed by a pool of ``jobs`` workers (``fn`` and the items
     must pickle), in input order; ``on_done(done, total, index)`` after each item finishes."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     workers = min(default_jobs(jobs), len(items))
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=initializer, initargs=initargs

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from trainlens.discover import Checkpoint
 from trainlens.metrics import AliasTable, MetricInfo
+from trainlens.readers._frame import Table, as_table
 from trainlens.settings import RunSettings
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from trainlens.cache import ResultCache
 
 
@@ -114,36 +116,48 @@ class Run:
     """One training run: ``table`` has columns ``source, key, step, value, wall_time``, grouped by
     key (in the key column's category order, which is first-appearance order, not name order)
     and sorted by step within a key, one row per (key, step) (later logs of a step replaced
-    earlier ones). Use :attr:`keys` for the names sorted."""
+    earlier ones). Use :attr:`keys` for the names sorted.
+
+    The table is kept as numpy columns (:attr:`columns`, a
+    :class:`~trainlens.readers._frame.Table`); :attr:`table` builds the DataFrame on first use,
+    so what needs only a metric's arrays (:meth:`arrays`, the gate) never imports pandas."""
 
     def __init__(
         self,
         name: str,
         path: Path,
         format: str,
-        table: pd.DataFrame,
+        table: Table | pd.DataFrame,
         meta: RunMeta,
         aliases: AliasTable,
     ) -> None:
         self.name = name
         self.path = path
         self.format = format
-        self.table = table
+        self.columns = as_table(table)
+        for col in (self.columns.codes, self.columns.step, self.columns.value):
+            col.flags.writeable = False  # callers get views (arrays()): the run's data stays put
+        self.columns.wall_time.flags.writeable = False
         self.meta = meta
         self.aliases = aliases
         #: (cache, content id) when the run's files are cached unchanged: its rule outcomes
         #: may be cached too (:func:`trainlens.cache.runs.evaluate_cached`).
         self.cache_ref: tuple[ResultCache, str] | None = None
-        codes = table["key"].cat.codes.to_numpy()
-        cats = list(table["key"].cat.categories)
+        codes = self.columns.codes
+        cats = self.columns.names
         starts = np.searchsorted(codes, np.arange(len(cats)), side="left")
         ends = np.searchsorted(codes, np.arange(len(cats)), side="right")
         self._slices = {str(c): (int(s), int(e)) for c, s, e in zip(cats, starts, ends) if e > s}
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """The long table as a DataFrame (built on first use, then the same object)."""
+        return self.columns.to_pandas()
+
     def __repr__(self) -> str:
         return (
             f"Run({self.name!r}, format={self.format}, keys={len(self._slices)}, "
-            f"points={len(self.table)})"
+            f"points={len(self.columns)})"
         )
 
     @property
@@ -186,10 +200,12 @@ class Run:
         key = self.resolve(name)
         if key is None:
             return None
+        import pandas as pd
+
         start, end = self._slices[key]
-        part = self.table.iloc[start:end]
+        steps = self.columns.step[start:end]
         return pd.Series(
-            part["value"].to_numpy(), index=pd.Index(part["step"].to_numpy(), name="step"), name=key
+            self.columns.value[start:end], index=pd.Index(steps, name="step"), name=key
         )
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -198,7 +214,7 @@ class Run:
         if key is None:
             return None
         start, end = self._slices[key]
-        return (self.table["step"].to_numpy()[start:end], self.table["value"].to_numpy()[start:end])
+        return (self.columns.step[start:end], self.columns.value[start:end])
 
     def info(self, name: str) -> MetricInfo:
         """Alias-table facts (family, direction) for a canonical name."""
@@ -206,11 +222,11 @@ class Run:
 
     @property
     def first_step(self) -> int | None:
-        return int(self.table["step"].min()) if len(self.table) else None
+        return int(self.columns.step.min()) if len(self.columns) else None
 
     @property
     def last_step(self) -> int | None:
-        return int(self.table["step"].max()) if len(self.table) else None
+        return int(self.columns.step.max()) if len(self.columns) else None
 
     def to_frame(self) -> pd.DataFrame:
         """The long table ``run, source, key, step, value, wall_time``."""

@@ -616,3 +616,20 @@ def test_predicted_walk_is_the_sequential_walk(
     finally:
         _tfrecord._SEQUENTIAL = old
     assert starts.tolist() == expected and stop == pos
+
+
+def test_factorize_numbers_values_in_order_of_first_appearance():
+    """The tag factoriser gives pandas.factorize's codes: few values interleaved, values first
+    seen late (past the sampled head), many values, colliding low bits."""
+    rng = np.random.default_rng(7)
+    tags = rng.integers(0, 2**63, 40).astype(np.uint64)
+    cases = [
+        np.tile(tags, 500),
+        np.concatenate([np.tile(tags[:5], 1000), tags[5:], np.tile(tags, 3)]),
+        rng.integers(0, 2**63, 5000).astype(np.uint64),
+        np.array([3 << 20, 5 << 20, 3 << 20, 7 << 20], np.uint64),  # same low 20 bits
+        np.array([9], np.int64),
+        np.empty(0, np.int64),
+    ]
+    for values in cases:
+        assert _tfrecord.factorize(values).tolist() == pd.factorize(values)[0].tolist()

@@ -28,6 +28,7 @@ def test_d2_duplicate_keys_merge_in_swift_log(tmp_path, cli):
 
 
 def test_d2_duplicate_names_share_a_category():
-    frame = frame_from_codes(["a", "b", "a"], [0, 1, 2, 2], [1, 1, 2, 3], [1.0, 2.0, 3.0, 4.0])
+    table = frame_from_codes(["a", "b", "a"], [0, 1, 2, 2], [1, 1, 2, 3], [1.0, 2.0, 3.0, 4.0])
+    frame = table.to_pandas()
     assert list(frame["key"].cat.categories) == ["a", "b"]
     assert frame["key"].tolist() == ["a", "b", "a", "a"]

@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from pandas.api.types import union_categoricals
 
 from trainlens.cache import ResultCache, is_racy
 from trainlens.cache.codec import Uncacheable, decode, encode
 from trainlens.cache.store import digest
 from trainlens.discover import SourceFormat
 from trainlens.readers._files import open_regular
-from trainlens.readers._frame import ReadResult, empty_frame, make_frame
+from trainlens.readers._frame import ReadResult, Table, concat_tables, empty_frame
 from trainlens.readers.registry import read_source_file, reader_version
 
 KIND = "read"
@@ -64,38 +62,26 @@ def _fingerprint(path: Path, offset: int) -> str | None:
     return digest(data.hex()) if len(data) == min(offset, 2 * FINGERPRINT_BYTES) else None
 
 
-def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Reader tables one after the other (categories in order of first appearance)."""
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return empty_frame()
-    if len(frames) == 1:
-        return frames[0]
-    keys = union_categoricals([f["key"] for f in frames], ignore_order=True)
-    return make_frame(
-        keys,
-        np.concatenate([f["step"].to_numpy() for f in frames]),
-        np.concatenate([f["value"].to_numpy() for f in frames]),
-        np.concatenate([f["wall_time"].to_numpy() for f in frames]),
-    )
-
-
-def frame_columns(frame: pd.DataFrame, prefix: str = "") -> dict[str, np.ndarray]:
+def frame_columns(table: Table, prefix: str = "") -> dict[str, np.ndarray]:
     return {
-        f"{prefix}codes": np.asarray(frame["key"].cat.codes.to_numpy(), np.int32),
-        f"{prefix}step": frame["step"].to_numpy(),
-        f"{prefix}value": frame["value"].to_numpy(),
-        f"{prefix}wall_time": frame["wall_time"].to_numpy(),
+        f"{prefix}codes": table.codes,
+        f"{prefix}step": table.step,
+        f"{prefix}value": table.value,
+        f"{prefix}wall_time": table.wall_time,
     }
 
 
-def frame_from(columns: dict[str, np.ndarray], names: list[str], prefix: str = "") -> pd.DataFrame:
+def frame_from(columns: dict[str, np.ndarray], names: list[str], prefix: str = "") -> Table:
     if not len(columns[f"{prefix}step"]):
         return empty_frame()
-    cat = pd.Categorical.from_codes(columns[f"{prefix}codes"], categories=names)
-    return make_frame(
-        cat, columns[f"{prefix}step"], columns[f"{prefix}value"], columns[f"{prefix}wall_time"]
+    table = Table(
+        names,
+        columns[f"{prefix}codes"],
+        columns[f"{prefix}step"],
+        columns[f"{prefix}value"],
+        columns[f"{prefix}wall_time"],
     )
+    return table.check()
 
 
 def cached_read(
@@ -160,9 +146,7 @@ def _resumable_prefix(
         return None
     rows = int(resume["rows"])
     prefix_cols = {k: v[:rows] for k, v in cols.items()}
-    frame = frame_from(prefix_cols, data["names"])
-    if len(frame):  # drop the categories only the tail used
-        frame = frame.assign(key=frame["key"].cat.remove_unused_categories())
+    frame = frame_from(prefix_cols, data["names"]).without_unused()  # the tail's keys dropped
     warnings = decode(data["warnings"])[: int(resume["warnings"])]
     return ReadResult(frame, warnings, decode(resume["meta"]), offset)
 
@@ -177,14 +161,14 @@ def _read_on(
     merge = RESUMABLE[fmt]
     more = read_source_file(fmt, path, prefix.end_offset, final=False)
     grown = ReadResult(
-        concat([prefix.frame, more.frame]),
+        concat_tables([prefix.table, more.table]),
         prefix.warnings + more.warnings,
         merge(prefix.meta, more.meta),
         max(prefix.end_offset, more.end_offset),
     )
     tail = read_source_file(fmt, path, grown.end_offset, final=True)
     whole = ReadResult(
-        concat([grown.frame, tail.frame]),
+        concat_tables([grown.table, tail.table]),
         grown.warnings + tail.warnings,
         merge(grown.meta, tail.meta),
         max(grown.end_offset, tail.end_offset),
@@ -198,15 +182,17 @@ def _read_on(
 
 
 def _same(a: ReadResult, b: ReadResult) -> bool:
-    fa, fb = a.frame, b.frame
+    fa, fb = a.table, b.table
     if len(fa) != len(fb) or a.warnings != b.warnings or a.meta != b.meta:
         return False
-    if list(fa["key"].cat.categories) != list(fb["key"].cat.categories):
+    if fa.names != fb.names:
         return False
-    return all(
-        np.array_equal(fa[c].to_numpy(), fb[c].to_numpy(), equal_nan=c != "key")
-        for c in ("step", "value", "wall_time")
-    ) and np.array_equal(fa["key"].cat.codes.to_numpy(), fb["key"].cat.codes.to_numpy())
+    return (
+        np.array_equal(fa.step, fb.step)
+        and np.array_equal(fa.value, fb.value, equal_nan=True)
+        and np.array_equal(fa.wall_time, fb.wall_time, equal_nan=True)
+        and np.array_equal(fa.codes, fb.codes)
+    )
 
 
 def _store(
@@ -220,8 +206,8 @@ def _store(
     prefix: ReadResult | None,
 ) -> ReadResult:
     """Write ``result`` (and where a resume starts: ``prefix``) under ``key``; return it."""
-    frame = result.frame
-    names = list(frame["key"].cat.categories)
+    frame = result.table
+    names = list(frame.names)
     if not all(type(n) is str for n in names):
         return result  # the entry keeps names as JSON strings
     try:
@@ -240,7 +226,7 @@ def _store(
             if fingerprint is not None:
                 data["resume"] = {
                     "offset": int(prefix.end_offset),
-                    "rows": len(prefix.frame),
+                    "rows": len(prefix.table),
                     "warnings": len(prefix.warnings),
                     "meta": encode(prefix.meta),
                     "print": fingerprint,

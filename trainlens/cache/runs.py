@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from trainlens._version import __version__
 from trainlens.cache import ResultCache, is_racy
@@ -32,6 +31,7 @@ from trainlens.cache.codec import Uncacheable, decode, encode
 from trainlens.cache.store import digest
 from trainlens.diagnostics import ReadWarning
 from trainlens.discover import RunSources, SourceFormat
+from trainlens.readers._frame import Table
 from trainlens.readers.registry import reader_version
 from trainlens.run import Run, RunMeta
 
@@ -130,10 +130,11 @@ def load_cached_run(
 def _store_run(
     cache: ResultCache, key: str, content: str, run: Run, warnings: list[ReadWarning]
 ) -> bool:
-    table = run.table
-    if not len(table):
+    table = run.columns
+    sources, source_codes = table.sources, table.source_codes
+    if not len(table) or sources is None or source_codes is None:
         return False
-    names = [*table["source"].cat.categories, *table["key"].cat.categories]
+    names = [*sources, *table.names]
     if not all(type(n) is str for n in names):
         return False  # the entry keeps names as JSON strings
     try:
@@ -145,17 +146,17 @@ def _store_run(
             "format": run.format,
             "meta": meta,
             "warnings": encode(warnings),
-            "sources": [str(c) for c in table["source"].cat.categories],
-            "keys": [str(c) for c in table["key"].cat.categories],
+            "sources": [str(c) for c in sources],
+            "keys": [str(c) for c in table.names],
         }
     except Uncacheable:
         return False
-    columns = {
-        "source": np.asarray(table["source"].cat.codes.to_numpy(), np.int32),
-        "key": np.asarray(table["key"].cat.codes.to_numpy(), np.int32),
-        "step": table["step"].to_numpy(),
-        "value": table["value"].to_numpy(),
-        "wall_time": table["wall_time"].to_numpy(),
+    columns: dict[str, np.ndarray] = {
+        "source": source_codes,
+        "key": table.codes,
+        "step": table.step,
+        "value": table.value,
+        "wall_time": table.wall_time,
     }
     return cache.store(RUN_KIND, key, data, columns)
 
@@ -163,16 +164,17 @@ def _store_run(
 def _run_from(
     data: dict[str, Any], cols: dict[str, np.ndarray], sources: RunSources, aliases: AliasTable
 ) -> Run:
-    table = pd.DataFrame(
-        {
-            "source": pd.Categorical.from_codes(cols["source"], categories=data["sources"]),
-            "key": pd.Categorical.from_codes(cols["key"], categories=data["keys"]),
-            "step": cols["step"],
-            "value": cols["value"],
-            "wall_time": cols["wall_time"],
-        },
-        copy=False,
-    )
+    table = Table(
+        data["keys"],
+        cols["key"],
+        cols["step"],
+        cols["value"],
+        cols["wall_time"],
+        sources=data["sources"],
+        source_codes=cols["source"],
+    ).check()
+    if len(table) and np.any(np.diff(table.codes) < 0):
+        raise ValueError("run table not grouped by key")
     meta = RunMeta(**{k: decode(v) for k, v in data["meta"].items()})
     return Run(data["name"], Path(data["path"]), data["format"], table, meta, aliases)
 

@@ -41,12 +41,34 @@ def _root(
     """Root options."""
 
 
+def register(argv: list[str]) -> None:
+    """Import the command modules, each of which registers itself on :data:`app`. A call
+    ``trainlens NAME ...`` imports only NAME's (``NAME_cmd``, ``NAME_*_cmd``): the command
+    starts without building every other one (``trainlens gate`` in CI); anything else (no
+    command, an option first, an unknown name) imports them all."""
+    import importlib
+    import pkgutil
+
+    import trainlens.cli
+
+    name = argv[0] if argv else ""
+    found = [m.name for m in pkgutil.iter_modules(trainlens.cli.__path__)]
+    mine = [
+        m
+        for m in found
+        if name.isidentifier()
+        and (m == f"{name}_cmd" or (m.startswith(f"{name}_") and m.endswith("_cmd")))
+    ]
+    for module in mine if f"{name}_cmd" in mine else ["commands"]:
+        importlib.import_module(f"trainlens.cli.{module}")
+
+
 def main() -> None:
     """Console-script entry point."""
     import signal
+    import sys
 
-    from trainlens.cli import commands  # noqa: F401  (registers the commands)
-
+    register(sys.argv[1:])
     if hasattr(signal, "SIGPIPE"):  # `trainlens analyze runs/ | head`: end quietly, as cat does
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app()

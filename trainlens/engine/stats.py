@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import bottleneck as bn
 import numpy as np
-import pandas as pd
+
+# pandas and bottleneck are imported where used: the gate imports this module for segments()
 
 #: IQR / 1.349 estimates a normal distribution's standard deviation.
 IQR_TO_SIGMA = 1.349
@@ -16,6 +16,8 @@ def rolling_median(values: np.ndarray, window: int, min_periods: int) -> np.ndar
     gives the trailing, forward and centred medians of a finite series (see :func:`shifted`),
     so a detector needing several pays for one rolling pass. bottleneck's C moving median:
     4-5x faster than pandas on the rules' hot path."""
+    import bottleneck as bn
+
     v = np.asarray(values, dtype=np.float64)
     if not len(v):
         return v.copy()
@@ -44,6 +46,8 @@ def trailing_median(values: np.ndarray, window: int, min_periods: int) -> np.nda
 def trailing_noise(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """Point-to-point noise before each point: IQR of the first differences over the ``window``
     points before it, / (1.349·√2). Unlike the IQR of the values it is not inflated by a trend."""
+    import pandas as pd
+
     d = np.concatenate(([np.nan], np.diff(values)))
     roll = pd.Series(d).rolling(window, min_periods=max(min_periods - 1, 1))
     iqr = (roll.quantile(0.75) - roll.quantile(0.25)).shift(1).to_numpy()
@@ -81,6 +85,8 @@ def trailing_quantile_at(
     if not len(idx):
         return out
     if len(idx) * 8 > len(values):  # many points: one rolling pass is cheaper
+        import pandas as pd
+
         roll = pd.Series(values).rolling(window, min_periods=min_periods).quantile(q)
         return roll.shift(1).to_numpy()[idx]
     window = max(1, min(int(window), len(values)))  # no more points before any index than this
@@ -96,6 +102,8 @@ def future_extreme(values: np.ndarray, horizon: int, *, lowest: bool) -> np.ndar
     """Minimum (``lowest``) or maximum of ``values[i : i + horizon]``, NaN-aware."""
     if horizon <= 1:
         return np.array(values, dtype=np.float64)
+    import pandas as pd
+
     rev = pd.Series(values[::-1]).rolling(horizon, min_periods=1)
     out = (rev.min() if lowest else rev.max()).to_numpy()
     return out[::-1].copy()

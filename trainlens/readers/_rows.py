@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from trainlens.readers._frame import empty_frame, frame_from_codes
+from trainlens.readers._frame import Table, empty_frame, frame_from_codes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d*)?)s)?\s*$")
 
@@ -116,24 +119,47 @@ def ascii_cells(col: pd.Series | list[str]) -> np.ndarray | None:
     return cells if cells.dtype.itemsize <= 32 else None
 
 
-def text_column_to_float(col: pd.Series) -> np.ndarray:
+def number_text(text: str) -> float:
+    """A number written as text, as ``pandas.to_numeric`` reads it (NaN if it is not one:
+    digit separators and non-ASCII digits are not numbers here, unlike in ``float()``)."""
+    if not text.isascii() or "_" in text:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _cell_number(cell: Any) -> float:
+    """A non-text cell as a float: numbers pass, anything else (booleans, lists, null) NaN."""
+    kind = type(cell)
+    if kind is float:
+        return cell
+    if kind is int:
+        try:
+            return float(cell)
+        except OverflowError:
+            return math.nan
+    return math.nan
+
+
+def text_column_to_float(col: pd.Series | Sequence[Any]) -> np.ndarray:
     """Vectorised :func:`parse_scalar_text` over a text column (numbers pass through);
     cells that are not numbers, percentages or durations become NaN."""
-    values = np.full(len(col), np.nan)
-    cells = col.to_numpy(dtype=object)
-    types = list(map(type, cells))
-    is_text = np.array([t is str for t in types], dtype=bool)
-    numeric = ~is_text & np.array([t is not bool for t in types], dtype=bool)  # not true/false
-    if numeric.any():  # numbers mixed into a text column
-        values[numeric] = np.array(pd.to_numeric(col[numeric], errors="coerce"), np.float64)
+    cells = col.to_numpy(dtype=object).tolist() if hasattr(col, "to_numpy") else list(col)
+    values = np.full(len(cells), np.nan)
+    is_text = np.array([type(c) is str for c in cells], dtype=bool)
+    if not is_text.all():  # numbers mixed into a text column
+        values[~is_text] = [_cell_number(c) for c, t in zip(cells, is_text.tolist()) if not t]
     if not is_text.any():
         return values
     idx = np.flatnonzero(is_text)
-    text = [t.strip() for t in cells[idx].tolist()]
+    text = [cells[i].strip() for i in idx.tolist()]
     pct = np.array([t[-1:] == "%" for t in text], dtype=bool)
     if pct.any():
-        numbers = [t[:-1] for t, p in zip(text, pct.tolist(), strict=True) if p]
-        values[idx[pct]] = np.array(pd.to_numeric(pd.Series(numbers), errors="coerce"), float)
+        values[idx[pct]] = [
+            number_text(t[:-1]) for t, p in zip(text, pct.tolist(), strict=True) if p
+        ]
     rest_idx = idx[~pct]
     rest = [t for t, p in zip(text, pct.tolist(), strict=True) if not p]
     cells_s = ascii_cells(rest)
@@ -144,15 +170,74 @@ def text_column_to_float(col: pd.Series) -> np.ndarray:
         rest_idx = rest_idx[~durations]
         rest = [t for t, d in zip(rest, durations.tolist(), strict=True) if not d]
     if rest:  # plain numbers written as text, and anything the scanner did not take
-        values[rest_idx] = np.array(pd.to_numeric(pd.Series(rest), errors="coerce"), np.float64)
-        left = np.isnan(values[rest_idx])
-        if left.any():
-            values[rest_idx[left]] = [
-                np.nan if (v := parse_scalar_text(t)) is None else v
-                for t, lost in zip(rest, left.tolist(), strict=True)
-                if lost
-            ]
+        values[rest_idx] = [
+            v if not math.isnan(v := number_text(t)) else _scalar_or_nan(t) for t in rest
+        ]
     return values
+
+
+def _scalar_or_nan(text: str) -> float:
+    value = parse_scalar_text(text)
+    return math.nan if value is None else value
+
+
+def _record_columns(
+    rows: Sequence[dict[str, Any]],
+) -> Iterator[tuple[str, np.ndarray | None, list[Any] | None]]:
+    """``(name, numbers, None)`` for each field whose given values are all numbers, else
+    ``(name, None, cells)``; fields in order of first appearance, a missing field NaN (the
+    columns, and the number/other split, that ``pandas.DataFrame.from_records`` would give: a
+    field that is null wherever it is given counts as numbers only where it is missing once)."""
+    for name, cells in _transpose(rows).items():
+        kinds = set(map(type, cells))
+        kinds.discard(type(None))
+        if kinds and kinds <= {int, float}:
+            try:
+                yield name, np.array(cells, dtype=np.float64), None
+            except OverflowError:
+                yield name, np.array([_cell_number(c) for c in cells], np.float64), None
+        elif kinds <= {bool}:
+            continue  # flags, or nothing but nulls: no number in it
+        else:
+            yield name, None, cells
+
+
+def _transpose(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Each field's cells over ``rows`` (NaN where a row lacks it), fields in order of first
+    appearance. Rows are grouped by their field list (a log has a few shapes: train steps, eval
+    steps...), each group read with one C-level getter."""
+    shapes: dict[tuple[str, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        shapes.setdefault(tuple(row), []).append(i)
+    if len(shapes) == 1:
+        ((fields, _),) = shapes.items()
+        if not fields:
+            return {}
+        if len(fields) == 1:
+            return {fields[0]: [row[fields[0]] for row in rows]}
+        return dict(zip(fields, map(list, zip(*map(itemgetter(*fields), rows)))))
+    names = dict.fromkeys(k for fields in shapes for k in fields)
+    columns: dict[str, list[Any]] = {name: [math.nan] * len(rows) for name in names}
+    for fields, idx in shapes.items():
+        picked = [rows[i] for i in idx]
+        for name in fields:
+            col = columns[name]
+            for i, value in zip(idx, map(itemgetter(name), picked)):
+                col[i] = value
+    return columns
+
+
+def _frame_columns(
+    table: pd.DataFrame,
+) -> Iterator[tuple[str, np.ndarray | None, pd.Series | None]]:
+    """:func:`_record_columns` of records already in a DataFrame."""
+    for name in table.columns:
+        col = table[name]
+        if col.dtype.kind in "fiu":
+            yield name, col.to_numpy(dtype=np.float64), None
+        elif col.dtype.kind == "O":
+            yield name, None, col
+        # booleans, datetimes: not metrics
 
 
 def rows_to_frame(
@@ -163,37 +248,35 @@ def rows_to_frame(
     transforms: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] | None = None,
     skip: Sequence[str] = (),
     table: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+) -> Table:
     """Long table (``key, step, value, wall_time``) from per-step records, in row-major file order.
 
     Numeric fields become floats, numeric text (percentages, durations) is parsed, other fields
     (strings, lists, dicts, booleans) are dropped. A missing key is absent from the table; a literal
     NaN / Infinity (rows listed in ``literal_nan_rows``) is kept as a value. ``transforms`` maps a
     raw key to ``(new_key, fn)`` applied to its values (e.g. ``s/it`` → ``iter/s``); ``skip``
-    names fields that are not metrics (step fields). ``table`` is ``rows`` already as a DataFrame.
+    names fields that are not metrics (step fields). ``table`` is ``rows`` already as a DataFrame
+    (without it, no pandas is needed).
     """
     if not rows:
         return empty_frame()
-    if table is None:
-        table = pd.DataFrame.from_records(list(rows))
     skipped = set(skip)
     names: list[str] = []
     columns: list[np.ndarray] = []
     present: list[np.ndarray] = []
-    for name in table.columns:
+    fields = _record_columns(rows) if table is None else _frame_columns(table)
+    for name, numbers, other in fields:
         if name in skipped:
             continue
-        col = table[name]
-        if col.dtype.kind in "fiu":
-            values = col.to_numpy(dtype=np.float64)
+        if numbers is not None:
+            values = numbers
             mask = ~np.isnan(values)
-        elif col.dtype.kind == "O":
-            values = text_column_to_float(col)
+        else:
+            assert other is not None
+            values = text_column_to_float(other)
             mask = ~np.isnan(values)
             if not mask.any():
                 continue  # a text field (paths, model names...), not a metric
-        else:
-            continue  # booleans, datetimes
         key = str(name)
         if transforms and key in transforms:
             key, fn = transforms[key]

@@ -383,3 +383,40 @@ def distinct(values: np.ndarray) -> np.ndarray:
     if top < 1 << 16:
         return np.flatnonzero(np.bincount(values, minlength=top + 1))
     return np.unique(values)
+
+
+def factorize(values: np.ndarray) -> np.ndarray:
+    """Codes numbering the distinct ``values`` (non-negative integers) in order of first
+    appearance (what ``pandas.factorize`` gives, without pandas), in O(n) when they are few (a
+    file's tags): the distinct values of the first 1,024, completed by those they missed, are looked
+    up by their low bits (or by binary search when those collide)."""
+    n = len(values)
+    if not n:
+        return np.empty(0, np.int64)
+    uniq = np.unique(values[:1024])
+    idx = _lookup(uniq, values)
+    for attempt in range(8):  # values first seen later (an eval tag): add them, look up again
+        missed = values[uniq[idx] != values]
+        if not len(missed):
+            break
+        uniq = np.union1d(uniq, missed if attempt == 7 else missed[:1024])
+        idx = _lookup(uniq, values)
+    first = np.full(len(uniq), n, np.int64)
+    np.minimum.at(first, idx, np.arange(n))
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
+    return rank[idx]
+
+
+def _lookup(uniq: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each value, an index into the sorted ``uniq`` (right where the value is in it)."""
+    low = uniq.astype(np.uint64)
+    for bits in range(max(len(uniq) - 1, 1).bit_length() + 1, 17):
+        mask = np.uint64((1 << bits) - 1)
+        slots = low & mask
+        if len(np.unique(slots)) == len(uniq):  # the low bits tell the values apart
+            table = np.zeros(1 << bits, np.int64)
+            table[slots] = np.arange(len(uniq))
+            return table[values.astype(np.uint64, copy=False) & mask]
+    idx = np.searchsorted(uniq, values)
+    return np.minimum(idx, len(uniq) - 1, out=idx)

@@ -22,7 +22,7 @@ import numpy as np
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import as_step
-from trainlens.readers._frame import ReadResult
+from trainlens.readers._frame import ReadResult, Table
 from trainlens.readers._jsonl import read_json_lines
 from trainlens.readers._rows import rows_to_frame
 
@@ -102,9 +102,8 @@ def read_llamafactory(
     )
 
 
-def _with_wall_times(frame: Any, steps: list[int], walls: list[float]) -> Any:
+def _with_wall_times(table: Table, steps: list[int], walls: list[float]) -> Table:
     """Each point's wall time: the elapsed seconds of the last row logged at its step."""
     by_step = dict(zip(steps, walls))
-    frame = frame.copy()
-    frame["wall_time"] = frame["step"].map(by_step).to_numpy(dtype=np.float64)
-    return frame
+    wall = np.array([by_step.get(s, math.nan) for s in table.step.tolist()], dtype=np.float64)
+    return Table(table.names, table.codes, table.step, table.value, wall)

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._files import open_regular
-from trainlens.readers._frame import ReadResult, empty_frame, frame_from_codes
-from trainlens.readers._tfrecord import HEADER, Block, RecordScanner, distinct
+from trainlens.readers._frame import ReadResult, Table, empty_frame, frame_from_codes
+from trainlens.readers._tfrecord import HEADER, Block, RecordScanner, distinct, factorize
 from trainlens.readers._tfrecord import unaligned as _fixed
 
 #: Bumped when this reader returns something else for the same bytes (cached reads of the
@@ -186,7 +185,7 @@ class _Collector:
             np.array(walls, np.float64),
         )
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> Table:
         """The table of everything read, categories in order of first appearance."""
         if not self.columns[0]:
             return empty_frame()
@@ -195,8 +194,12 @@ class _Collector:
             cols.append(np.concatenate(column))
             column.clear()
         codes, names = cols[0], self.names
-        seen = pd.unique(codes)  # codes in order of first appearance
-        if not np.array_equal(seen, np.arange(len(names))):
+        if not len(codes):
+            return empty_frame()
+        running = np.maximum.accumulate(codes)
+        ordered = codes[0] == 0 and running[-1] == len(names) - 1 and (np.diff(running) <= 1).all()
+        if not ordered:  # renumber the codes in order of first appearance
+            seen = codes[_first_index(factorize(codes))]
             lut = np.full(len(names), -1, np.int32)
             lut[seen] = np.arange(len(seen), dtype=np.int32)
             codes = lut[codes]
@@ -350,7 +353,7 @@ def _factorize_tags(
         key = np.zeros(len(idx), np.uint64)
         for w, word in enumerate(words):
             key = key * np.uint64(0x100000001B3) + word * _HASH_MULT[w % len(_HASH_MULT)]
-        local, _ = pd.factorize(key)
+        local = factorize(key)
         first = _first_index(local)
         exact = all(np.array_equal(word, word[first][local]) for word in words)
         if not exact:  # a hash collision: fall back to sorting the byte strings
