@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pandas as pd
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import brief, step_mask
 from trainlens.readers._frame import ReadResult
-from trainlens.readers._jsonl import read_json_lines
+from trainlens.readers._jsonl import JsonLines, decode_lines, read_raw
+from trainlens.readers._jsonl_fast import Columns, read_columns
 from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
 
 #: Bumped when this reader returns something else for the same bytes (cached reads of the
@@ -77,23 +79,10 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
     return steps, max_steps, used
 
 
-def read_swift_jsonl(
-    path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
-) -> ReadResult:
-    """Read an ms-swift ``logging.jsonl``; bad lines become warnings, never exceptions."""
-    lines = read_json_lines(path, offset, final=final, first_line=first_line)
-    warnings: list[ReadWarning] = []
+def _special_meta(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run metadata from the summary / end-of-training records, in file order."""
     meta: dict[str, Any] = {}
-    objects = lines.objects
-    special = sorted(  # records with a summary / end-of-training key: a few, if any
-        {
-            i
-            for key in _RECORD_KEYS
-            for i in compress(range(len(objects)), map(dict.__contains__, objects, repeat(key)))
-        }
-    )
-    for i in special:
-        obj = objects[i]
+    for obj in records:
         if "log_history" in obj or "last_model_checkpoint" in obj:
             meta.update({k: obj[k] for k in _SUMMARY_KEYS if k in obj and obj[k] is not None})
             continue
@@ -106,6 +95,34 @@ def read_swift_jsonl(
         _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
         if end_max is not None:
             meta["max_steps"] = end_max
+    return meta
+
+
+def read_swift_jsonl(
+    path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
+) -> ReadResult:
+    """Read an ms-swift ``logging.jsonl``; bad lines become warnings, never exceptions.
+
+    A big read of flat records goes through pyarrow when it is installed
+    (:mod:`~trainlens.readers._jsonl_fast`, same result); otherwise every line is decoded here.
+    """
+    raw, lines = read_raw(path, offset)
+    if raw is not None:
+        fast = read_columns(
+            raw, str(path), final=final, first_line=first_line, special_keys=_RECORD_KEYS
+        )
+        if fast is not None:
+            return _from_columns(path, fast, lines)
+        decode_lines(lines, raw, str(path), final=final, first_line=first_line)
+    objects = lines.objects
+    special = sorted(  # records with a summary / end-of-training key: a few, if any
+        {
+            i
+            for key in _RECORD_KEYS
+            for i in compress(range(len(objects)), map(dict.__contains__, objects, repeat(key)))
+        }
+    )
+    meta = _special_meta([objects[i] for i in special])
     rows, row_lines, nan_rows = objects, lines.line_numbers, lines.nan_rows
     if special:
         usual = [True] * len(objects)
@@ -122,6 +139,38 @@ def read_swift_jsonl(
             end_offset=lines.end_offset,
         )
     table = pd.DataFrame.from_records(rows)
+    return _finish(path, rows, row_lines, nan_rows, table, meta, lines)
+
+
+def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
+    """The reader's result from the fast path's wide table (same steps as for decoded rows)."""
+    meta = _special_meta(fast.special)
+    fast.lines.warnings[:0] = lines.warnings
+    if not fast.n:
+        return ReadResult(
+            frame=rows_to_frame([], []),
+            meta=meta,
+            warnings=fast.lines.all_warnings(),
+            end_offset=fast.lines.end_offset,
+        )
+    rows: list[dict[str, Any]] = [{}] * fast.n  # only the literal-NaN rows are looked at
+    for r, obj in fast.objects.items():
+        rows[r] = obj
+    table = pd.DataFrame(fast.columns, index=pd.RangeIndex(fast.n))
+    return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines)
+
+
+def _finish(
+    path: Path,
+    rows: list[dict[str, Any]],
+    row_lines: Sequence[int] | np.ndarray,
+    nan_rows: list[int],
+    table: pd.DataFrame,
+    meta: dict[str, Any],
+    lines: JsonLines,
+) -> ReadResult:
+    """Steps, step warnings and the long table from the wide ``table`` of ``rows``."""
+    warnings: list[ReadWarning] = []
     steps, max_steps, used = _steps(table)
     if max_steps is not None:
         meta["max_steps"] = max_steps
@@ -140,7 +189,7 @@ def read_swift_jsonl(
             if given is not None
             else f"no step field ({' / '.join(_STEP_KEYS[:3])})"
         )
-        warnings.append(ReadWarning(str(path), f"line {row_lines[r]}: {what}; skipped"))
+        warnings.append(ReadWarning(str(path), f"line {row_lines[int(r)]}: {what}; skipped"))
     if missing.size:
         keep = steps >= 0
         table = table[keep].reset_index(drop=True)

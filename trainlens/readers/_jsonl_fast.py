@@ -1,0 +1,281 @@
+"""Big JSON-lines files of flat records, parsed in native code by pyarrow when it is installed.
+
+An optional accelerator of :mod:`trainlens.readers._jsonl` (the ``fast`` extra): the same columns,
+row for row, as decoding every line with orjson and building the wide table from the dicts. The
+complete lines are cut into chunks parsed on every core; a chunk pyarrow cannot represent exactly
+(a line that is no single object, a literal ``NaN`` / ``Infinity``, a key of mixed types, nested
+values, a record holding one of the caller's special keys, bytes that are not UTF-8, a huge line)
+is decoded line by line by the careful decoder instead, with its warnings. Only chunks are parsed
+in parallel: each chunk lists its keys in order of first appearance, so the chunks together give
+the file's order (pyarrow's own threads do not keep it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from trainlens.readers._jsonl import MAX_LINE_BYTES, JsonLines, RawText, decode_lines
+
+#: Smaller reads (a live follower's increments, small logs) take the careful decoder only.
+MIN_BYTES = 4 << 20
+#: Target size of one chunk (a chunk always ends at a line ending).
+CHUNK_BYTES = 8 << 20
+_OPEN, _CLOSE, _NL = ord("{"), ord("}"), ord("\n")
+_MISSING = object()
+
+
+@cache
+def available() -> bool:
+    """Whether pyarrow can be imported (checked without importing it)."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+@dataclass
+class Columns:
+    """The rows of a JSON-lines read as a wide table, and what the careful decoder reported.
+
+    ``columns`` maps each key, in order of first appearance, to a float64 array (numbers, NaN
+    where a record lacks the key or has null) or an object array of the decoded values (NaN where
+    missing). ``special`` holds, in file order, the records that had one of the special keys (not
+    rows). ``objects`` maps a row to its decoded dict for rows of ``lines.nan_rows``-like
+    ``nan_rows`` (a literal NaN / Infinity, only from the careful decoder).
+    """
+
+    n: int
+    columns: dict[str, np.ndarray]
+    row_lines: np.ndarray
+    nan_rows: list[int] = field(default_factory=list)
+    objects: dict[int, dict[str, Any]] = field(default_factory=dict)
+    special: list[dict[str, Any]] = field(default_factory=list)
+    lines: JsonLines = field(default_factory=JsonLines)
+
+
+@dataclass
+class _Part:
+    """One chunk's rows: per key a kind and its values. Kinds: ``num`` (numbers and nulls),
+    ``obj`` (anything else), ``none`` (null in every row), ``null`` (null or missing)."""
+
+    n: int
+    first_line: int
+    row_lines: np.ndarray
+    keys: list[str]
+    num: dict[str, np.ndarray] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # key -> arrow column or list of values
+    kinds: dict[str, str] = field(default_factory=dict)
+    nan_rows: list[int] = field(default_factory=list)
+    objects: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def read_columns(
+    raw: RawText,
+    source: str,
+    *,
+    final: bool = True,
+    first_line: int = 1,
+    special_keys: frozenset[str] = frozenset(),
+) -> Columns | None:
+    """The wide table of ``raw``'s records, or None when the fast path does not apply (pyarrow
+    absent, a small read, not plain UTF-8 with ``\\n`` line endings, NUL bytes): the caller then
+    decodes every line itself. Output, warnings and ``end_offset`` are those of
+    :func:`~trainlens.readers._jsonl.decode_lines` over the same bytes."""
+    data = raw.data
+    if len(data) < MIN_BYTES or raw.codec != "utf-8" or not available():
+        return None
+    if b"\r" in data or b"\x00" in data:
+        return None
+    cut = data.rfind(b"\n") + 1
+    if cut == 0:
+        return None
+    import pyarrow as pa  # noqa: PLC0415 - optional, and only for big reads
+
+    bounds = _chunk_bounds(data, cut)
+    buf = pa.py_buffer(data)
+    ascii_only = data.isascii()
+    workers = max(1, min(len(bounds) - 1, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        tables = list(
+            pool.map(
+                lambda i: _arrow_chunk(buf, data, bounds[i], bounds[i + 1], ascii_only),
+                range(len(bounds) - 1),
+            )
+        )
+    lines = JsonLines(end_offset=raw.offset)
+    special: list[dict[str, Any]] = []
+    parts: list[_Part] = []
+    line_no = first_line
+    for i, table in enumerate(tables):
+        start, stop = bounds[i], bounds[i + 1]
+        if table is not None and not special_keys.intersection(table.column_names):
+            parts.append(_arrow_part(table, line_no))
+            line_no += table.num_rows
+            continue
+        chunk = JsonLines()
+        text = RawText(data[start:stop], raw.offset + start, "utf-8")
+        decode_lines(chunk, text, source, first_line=line_no)
+        parts.append(_careful_part(chunk, line_no, special_keys, special))
+        lines.warnings += chunk.warnings
+        line_no += data.count(b"\n", start, stop)
+    lines.end_offset = raw.offset + cut
+    if cut < len(data):  # a last line without its line ending: the careful decoder's case
+        tail = JsonLines(end_offset=raw.offset + cut)
+        text = RawText(data[cut:], raw.offset + cut, "utf-8")
+        decode_lines(tail, text, source, final=final, first_line=line_no)
+        parts.append(_careful_part(tail, line_no, special_keys, special))
+        lines.warnings += tail.warnings
+        lines.partial, lines.end_offset = tail.partial, tail.end_offset
+    return _merge(parts, lines, special)
+
+
+def _chunk_bounds(data: bytes, cut: int) -> list[int]:
+    """Chunk starts and the end ``cut``: chunks of about :data:`CHUNK_BYTES`, at least one per
+    core, each ending at a line ending."""
+    size = min(CHUNK_BYTES, max(cut // (os.cpu_count() or 1), 1 << 20))
+    bounds = [0]
+    while bounds[-1] < cut:
+        end = data.find(b"\n", bounds[-1] + size, cut)
+        bounds.append(cut if end < 0 else end + 1)
+    return bounds
+
+
+def _arrow_chunk(buf: Any, data: bytes, start: int, stop: int, ascii_only: bool) -> Any:
+    """pyarrow's table of the lines in ``data[start:stop]``, or None unless every line is one
+    JSON object (``{`` to ``}``, no blank line, no huge line) of exactly representable values."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.json as pj  # noqa: PLC0415
+
+    u8 = np.frombuffer(data, np.uint8, count=stop - start, offset=start)
+    ends = np.flatnonzero(u8 == _NL)
+    if u8[0] != _OPEN or (u8[ends[:-1] + 1] != _OPEN).any() or (u8[ends - 1] != _CLOSE).any():
+        return None
+    if np.diff(ends, prepend=-1).max() - 1 > MAX_LINE_BYTES:
+        return None
+    if not ascii_only:
+        try:
+            data[start:stop].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        table = pj.read_json(
+            pa.BufferReader(buf.slice(start, stop - start)),
+            read_options=pj.ReadOptions(use_threads=False, block_size=stop - start + 1),
+        )
+    except (pa.ArrowException, ValueError, UnicodeDecodeError):
+        return None
+    if table.num_rows != len(ends):  # two objects on one line
+        return None
+    for col in table.columns:
+        kind = col.type
+        if pa.types.is_floating(kind):
+            values = col.to_numpy()
+            finite = np.isfinite(values)
+            if (
+                not finite.all()
+                and not (finite | col.is_null().to_numpy(zero_copy_only=False)).all()
+            ):
+                return None  # a literal NaN / Infinity: data, unlike a missing key
+        elif not (pa.types.is_int64(kind) or pa.types.is_string(kind) or pa.types.is_boolean(kind)):
+            # nested values, timestamps: kept as given by the careful decoder; a key only ever
+            # null here: whether some record lacks it decides its column's type
+            return None
+    return table
+
+
+def _arrow_part(table: Any, first_line: int) -> _Part:
+    import pyarrow as pa  # noqa: PLC0415
+
+    n = table.num_rows
+    part = _Part(n, first_line, np.arange(first_line, first_line + n), list(table.column_names))
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_floating(col.type) or pa.types.is_int64(col.type):
+            part.kinds[name] = "num"
+            part.num[name] = col.to_numpy().astype(np.float64, copy=False)
+        else:
+            part.kinds[name] = "obj"
+        part.raw[name] = col
+    return part
+
+
+def _careful_part(
+    chunk: JsonLines, first_line: int, special_keys: frozenset[str], special: list[dict[str, Any]]
+) -> _Part:
+    """A chunk decoded line by line: records with a special key go to ``special``."""
+    rows: list[dict[str, Any]] = []
+    row_lines: list[int] = []
+    nan_set = set(chunk.nan_rows)
+    part = _Part(0, first_line, np.empty(0, np.int64), [])
+    for i, (obj, line) in enumerate(zip(chunk.objects, chunk.line_numbers, strict=True)):
+        if special_keys and not special_keys.isdisjoint(obj):
+            special.append(obj)
+            continue
+        if i in nan_set:
+            part.nan_rows.append(len(rows))
+            part.objects[len(rows)] = obj
+        rows.append(obj)
+        row_lines.append(line)
+    part.n, part.row_lines = len(rows), np.asarray(row_lines, np.int64)
+    part.keys = list(dict.fromkeys(k for obj in rows for k in obj))
+    for key in part.keys:
+        values = [obj.get(key, _MISSING) for obj in rows]
+        given = [v for v in values if v is not _MISSING and v is not None]
+        if not given:
+            part.kinds[key] = "null" if _MISSING in values else "none"
+        elif all(_is_number(v) for v in given):
+            part.kinds[key] = "num"
+            part.num[key] = np.array(
+                [np.nan if v is _MISSING or v is None else float(v) for v in values], np.float64
+            )
+        else:
+            part.kinds[key] = "obj"
+        part.raw[key] = [None if v is _MISSING else v for v in values]
+    return part
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any]]) -> Columns:
+    """One table from the chunks' parts, keys in order of first appearance."""
+    n = sum(p.n for p in parts)
+    keys = list(dict.fromkeys(k for p in parts for k in p.keys))
+    columns: dict[str, np.ndarray] = {}
+    for key in keys:
+        kinds = {p.kinds.get(key, "null") for p in parts}
+        if "obj" in kinds:
+            out = np.empty(n, dtype=object)
+            out[:] = np.nan
+            at = 0
+            for p in parts:
+                if key in p.raw:
+                    values = p.raw[key]
+                    values = values if isinstance(values, list) else values.to_pylist()
+                    out[at : at + p.n] = [np.nan if v is None else v for v in values]
+                at += p.n
+        elif kinds == {"none"}:  # null in every record: no number, no text
+            out = np.full(n, None, dtype=object)
+        else:  # numbers, or nulls where some record lacks the key (NaN, as pandas has it)
+            out = np.concatenate(
+                [p.num[key] if key in p.num else np.full(p.n, np.nan) for p in parts]
+            )
+        columns[key] = out
+    result = Columns(
+        n=n,
+        columns=columns,
+        row_lines=np.concatenate([p.row_lines for p in parts]),
+        special=special,
+        lines=lines,
+    )
+    at = 0
+    for p in parts:
+        result.nan_rows += [at + r for r in p.nan_rows]
+        result.objects.update({at + r: obj for r, obj in p.objects.items()})
+        at += p.n
+    return result
