@@ -29,6 +29,13 @@ MIN_BYTES = 4 << 20
 #: Target size of one chunk (a chunk always ends at a line ending).
 CHUNK_BYTES = 8 << 20
 _OPEN, _CLOSE, _NL = ord("{"), ord("}"), ord("\n")
+#: Canonical spellings of ms-swift's text fields, read in native code: percentages, durations
+#: and "N/M" steps, with few enough digits (and short enough) that every parser of the careful
+#: path reads them exactly alike; any other text is left to those parsers.
+_PERCENT = r"^(?P<v>\d{1,6}(?:\.\d{1,6})?)%$"
+_DURATION = r"^(?:(?P<d>\d{1,5})d )?(?:(?P<h>\d{1,5})h )?(?:(?P<m>\d{1,5})m )?(?P<s>\d{1,5})s$"
+_FRACTION = r"^(?P<n>\d{1,15})/(?P<m>\d{1,15})$"
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 _MISSING = object()
 
 
@@ -39,6 +46,25 @@ def available() -> bool:
 
 
 @dataclass
+class Text:
+    """A text column with its canonical cells already read. ``given``: the cell is text;
+    ``done``: a percentage or duration, its number in ``value``; ``fraction``: ``"N/M"``, read
+    into ``num`` and ``den``. Other cells are NaN there."""
+
+    given: np.ndarray
+    value: np.ndarray
+    done: np.ndarray
+    num: np.ndarray
+    den: np.ndarray
+    fraction: np.ndarray
+
+    @classmethod
+    def missing(cls, n: int) -> Text:
+        nan, no = np.full(n, np.nan), np.zeros(n, bool)
+        return cls(no, nan, no, nan, nan, no)
+
+
+@dataclass
 class Columns:
     """The rows of a JSON-lines read as a wide table, and what the careful decoder reported.
 
@@ -46,12 +72,14 @@ class Columns:
     where a record lacks the key or has null) or an object array of the decoded values (NaN where
     missing). ``special`` holds, in file order, the records that had one of the special keys (not
     rows). ``objects`` maps a row to its decoded dict for rows of ``lines.nan_rows``-like
-    ``nan_rows`` (a literal NaN / Infinity, only from the careful decoder).
+    ``nan_rows`` (a literal NaN / Infinity, only from the careful decoder). ``text`` holds the
+    canonical cells of the text columns that pyarrow read whole.
     """
 
     n: int
     columns: dict[str, np.ndarray]
     row_lines: np.ndarray
+    text: dict[str, Text] = field(default_factory=dict)
     nan_rows: list[int] = field(default_factory=list)
     objects: dict[int, dict[str, Any]] = field(default_factory=dict)
     special: list[dict[str, Any]] = field(default_factory=list)
@@ -70,6 +98,7 @@ class _Part:
     num: dict[str, np.ndarray] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)  # key -> arrow column or list of values
     kinds: dict[str, str] = field(default_factory=dict)
+    text: dict[str, Text] = field(default_factory=dict)
     nan_rows: list[int] = field(default_factory=list)
     objects: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -111,11 +140,11 @@ def read_columns(
     special: list[dict[str, Any]] = []
     parts: list[_Part] = []
     line_no = first_line
-    for i, table in enumerate(tables):
+    for i, parsed in enumerate(tables):
         start, stop = bounds[i], bounds[i + 1]
-        if table is not None and not special_keys.intersection(table.column_names):
-            parts.append(_arrow_part(table, line_no))
-            line_no += table.num_rows
+        if parsed is not None and not special_keys.intersection(parsed[0].column_names):
+            parts.append(_arrow_part(*parsed, line_no))
+            line_no += parsed[0].num_rows
             continue
         chunk = JsonLines()
         text = RawText(data[start:stop], raw.offset + start, "utf-8")
@@ -145,9 +174,12 @@ def _chunk_bounds(data: bytes, cut: int) -> list[int]:
     return bounds
 
 
-def _arrow_chunk(buf: Any, data: bytes, start: int, stop: int, ascii_only: bool) -> Any:
-    """pyarrow's table of the lines in ``data[start:stop]``, or None unless every line is one
-    JSON object (``{`` to ``}``, no blank line, no huge line) of exactly representable values."""
+def _arrow_chunk(
+    buf: Any, data: bytes, start: int, stop: int, ascii_only: bool
+) -> tuple[Any, dict[str, Text]] | None:
+    """pyarrow's table of the lines in ``data[start:stop]`` and its text columns read, or None
+    unless every line is one JSON object (``{`` to ``}``, no blank line, no huge line) of exactly
+    representable values."""
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.json as pj  # noqa: PLC0415
 
@@ -185,14 +217,63 @@ def _arrow_chunk(buf: Any, data: bytes, start: int, stop: int, ascii_only: bool)
             # nested values, timestamps: kept as given by the careful decoder; a key only ever
             # null here: whether some record lacks it decides its column's type
             return None
-    return table
+    texts = {
+        name: _canonical(col)
+        for name, col in zip(table.column_names, table.columns, strict=True)
+        if pa.types.is_string(col.type)
+    }
+    return table, texts
 
 
-def _arrow_part(table: Any, first_line: int) -> _Part:
+def _canonical(col: Any) -> Text:
+    """Read the canonical cells of a text column in native code (see :data:`_PERCENT`); the
+    patterns only run on cells that end in ``%`` or ``s`` or hold a ``/``."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    arr = col.combine_chunks()
+    n = len(arr)
+    out = Text.missing(n)
+    out.given = arr.is_valid().to_numpy(zero_copy_only=False)
+    out.value, out.num, out.den = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    out.done, out.fraction = np.zeros(n, bool), np.zeros(n, bool)
+
+    def matches(test: Any, pattern: str) -> tuple[np.ndarray, Any]:
+        """Indices of the cells passing ``test`` that match ``pattern``, and the matches."""
+        candidates = pc.fill_null(test, False)
+        idx = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
+        if not len(idx):
+            return idx, None
+        found = pc.extract_regex(arr.filter(candidates), pattern)
+        ok = found.is_valid()
+        return idx[ok.to_numpy(zero_copy_only=False)], found.filter(ok)
+
+    def ints(found: Any, name: str) -> np.ndarray:
+        digits = found.field(name)
+        return pc.cast(pc.if_else(pc.equal(digits, ""), "0", digits), pa.int64()).to_numpy()
+
+    idx, found = matches(pc.ends_with(arr, "%"), _PERCENT)
+    if len(idx):
+        out.value[idx] = pc.cast(found.field("v"), pa.float64()).to_numpy()
+        out.done[idx] = True
+    idx, found = matches(pc.ends_with(arr, "s"), _DURATION)
+    if len(idx):
+        seconds = sum(ints(found, name) * unit for name, unit in _UNITS)
+        out.value[idx] = np.asarray(seconds, np.float64)
+        out.done[idx] = True
+    idx, found = matches(pc.match_substring(arr, "/"), _FRACTION)
+    if len(idx):
+        out.num[idx], out.den[idx] = ints(found, "n"), ints(found, "m")
+        out.fraction[idx] = True
+    return out
+
+
+def _arrow_part(table: Any, texts: dict[str, Text], first_line: int) -> _Part:
     import pyarrow as pa  # noqa: PLC0415
 
     n = table.num_rows
     part = _Part(n, first_line, np.arange(first_line, first_line + n), list(table.column_names))
+    part.text = texts
     for name, col in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_floating(col.type) or pa.types.is_int64(col.type):
             part.kinds[name] = "num"
@@ -247,6 +328,7 @@ def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any
     n = sum(p.n for p in parts)
     keys = list(dict.fromkeys(k for p in parts for k in p.keys))
     columns: dict[str, np.ndarray] = {}
+    texts: dict[str, Text] = {}
     for key in keys:
         kinds = {p.kinds.get(key, "null") for p in parts}
         if "obj" in kinds:
@@ -266,10 +348,13 @@ def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any
                 [p.num[key] if key in p.num else np.full(p.n, np.nan) for p in parts]
             )
         columns[key] = out
+        if all(key in p.text or key not in p.kinds for p in parts):
+            texts[key] = _concat_text([p.text.get(key) or Text.missing(p.n) for p in parts])
     result = Columns(
         n=n,
         columns=columns,
         row_lines=np.concatenate([p.row_lines for p in parts]),
+        text=texts,
         special=special,
         lines=lines,
     )
@@ -279,3 +364,9 @@ def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any
         result.objects.update({at + r: obj for r, obj in p.objects.items()})
         at += p.n
     return result
+
+
+def _concat_text(parts: list[Text]) -> Text:
+    return Text(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Text.__dataclass_fields__)
+    )

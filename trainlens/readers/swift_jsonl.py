@@ -14,8 +14,14 @@ from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import brief, step_mask
 from trainlens.readers._frame import ReadResult
 from trainlens.readers._jsonl import JsonLines, decode_lines, read_raw
-from trainlens.readers._jsonl_fast import Columns, read_columns
-from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
+from trainlens.readers._jsonl_fast import Columns, Text, read_columns
+from trainlens.readers._rows import (
+    ascii_cells,
+    parse_step_fraction,
+    rows_to_frame,
+    scan_numbers,
+    text_column_to_float,
+)
 
 #: Bumped when this reader returns something else for the same bytes (cached reads of the
 #: old version are then read again).
@@ -43,9 +49,12 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
-def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
+def _steps(
+    table: pd.DataFrame, texts: dict[str, Text] | None = None
+) -> tuple[np.ndarray, int | None, set[str]]:
     """Vectorised step per row (-1 where none) from the first step field present, the max_steps
-    of ``"N/M"`` fields, and which step fields were used."""
+    of ``"N/M"`` fields, and which step fields were used. ``texts``: text columns whose
+    canonical ``"N/M"`` cells the fast path read already."""
     steps = np.full(len(table), -1, dtype=np.int64)
     max_steps: int | None = None
     used: set[str] = set()
@@ -58,15 +67,21 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
             den = np.full(len(col), np.nan)
         else:
             num, den = np.full(len(col), np.nan), np.full(len(col), np.nan)
-            is_text = col.map(type).eq(str).to_numpy()
-            text = col[is_text]
+            pre = texts.get(key) if texts else None
+            if pre is not None:
+                is_text, done = pre.given, pre.fraction
+                num[done], den[done] = pre.num[done], pre.den[done]
+                todo = is_text & ~done
+            else:
+                is_text = todo = col.map(type).eq(str).to_numpy()
+            text = col[todo]
             cells = ascii_cells(text)
             if cells is not None:
-                num[is_text], den[is_text] = scan_numbers(cells)
+                num[todo], den[todo] = scan_numbers(cells)
             else:  # non-ASCII or long text: the careful scalar parser, cell by cell
                 pairs = [parse_step_fraction(v) for v in text]
-                num[is_text] = [np.nan if n is None else n for n, _ in pairs]
-                den[is_text] = [np.nan if m is None else m for _, m in pairs]
+                num[todo] = [np.nan if n is None else n for n, _ in pairs]
+                den[todo] = [np.nan if m is None else m for _, m in pairs]
             if not is_text.all():  # v2 integer steps mixed with text; lists, dicts: none
                 num[~is_text] = [_number(v) for v in col[~is_text]]
         fill = (steps < 0) & step_mask(num)
@@ -156,8 +171,20 @@ def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
     rows: list[dict[str, Any]] = [{}] * fast.n  # only the literal-NaN rows are looked at
     for r, obj in fast.objects.items():
         rows[r] = obj
-    table = pd.DataFrame(fast.columns, index=pd.RangeIndex(fast.n))
-    return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines)
+    columns = dict(fast.columns)
+    for key, text in fast.text.items():  # rows_to_frame's reading of a text column, done here
+        if key in _STEP_KEYS:
+            continue
+        values, todo = text.value, text.given & ~text.done
+        if todo.any():
+            values = values.copy()
+            values[todo] = text_column_to_float(pd.Series(columns[key][todo], dtype=object))
+        if np.isnan(values).all():
+            del columns[key]  # a text field, not a metric
+        else:
+            columns[key] = values
+    table = pd.DataFrame(columns, index=pd.RangeIndex(fast.n))
+    return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines, fast.text)
 
 
 def _finish(
@@ -168,10 +195,11 @@ def _finish(
     table: pd.DataFrame,
     meta: dict[str, Any],
     lines: JsonLines,
+    texts: dict[str, Text] | None = None,
 ) -> ReadResult:
     """Steps, step warnings and the long table from the wide ``table`` of ``rows``."""
     warnings: list[ReadWarning] = []
-    steps, max_steps, used = _steps(table)
+    steps, max_steps, used = _steps(table, texts)
     if max_steps is not None:
         meta["max_steps"] = max_steps
     if used:
