@@ -42,7 +42,10 @@ _MISSING = object()
 @cache
 def available() -> bool:
     """Whether pyarrow can be imported (checked without importing it)."""
-    return importlib.util.find_spec("pyarrow") is not None
+    try:
+        return importlib.util.find_spec("pyarrow") is not None
+    except (ImportError, ValueError):  # a broken install, or pyarrow blocked in sys.modules
+        return False
 
 
 @dataclass
@@ -337,9 +340,7 @@ def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any
             at = 0
             for p in parts:
                 if key in p.raw:
-                    values = p.raw[key]
-                    values = values if isinstance(values, list) else values.to_pylist()
-                    out[at : at + p.n] = [np.nan if v is None else v for v in values]
+                    out[at : at + p.n] = _objects(p.raw[key])
                 at += p.n
         elif kinds == {"none"}:  # null in every record: no number, no text
             out = np.full(n, None, dtype=object)
@@ -364,6 +365,19 @@ def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any
         result.objects.update({at + r: obj for r, obj in p.objects.items()})
         at += p.n
     return result
+
+
+def _objects(values: Any) -> Any:
+    """A part's values as Python objects (ints stay ints), NaN for null."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    if isinstance(values, list) or pa.types.is_integer(values.type):
+        values = values if isinstance(values, list) else values.to_pylist()
+        return [np.nan if v is None else v for v in values]
+    out = values.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    if values.null_count:
+        out[values.is_null().to_numpy(zero_copy_only=False)] = np.nan
+    return out
 
 
 def _concat_text(parts: list[Text]) -> Text:
