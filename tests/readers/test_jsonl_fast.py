@@ -188,6 +188,18 @@ def test_random_mixtures(tmp_path: Path, mp: pytest.MonkeyPatch, seed: int) -> N
     assert_equivalent(path, mp, offset=middle, first_line=78)
 
 
+@pytest.mark.parametrize("odd", [-3, 1.5, "abc", None, True, 2**64 + 1])
+def test_v2_integer_steps(tmp_path: Path, mp: pytest.MonkeyPatch, odd: Any) -> None:
+    """ms-swift v2 writes ``global_step`` as an integer: an odd one is named as written.
+    (Not 2**63 to 2**64 - 1: pandas makes that column uint64 and names the step as an integer,
+    the fast path as a float; the step is skipped alike.)"""
+    rows = [{"loss": 1.0 / i, "global_step": i, "epoch": i // 10} for i in range(1, 150)]
+    rows[70]["global_step"] = odd
+    lines = [json.dumps(r).encode() for r in rows]
+    path = _write(tmp_path / "logging.jsonl", lines)
+    assert assert_equivalent(path, mp)
+
+
 @pytest.mark.parametrize("last", [b'{"loss": 0.5, "global_step/max_steps": "9', b'{"loss": 1}'])
 @pytest.mark.parametrize("final", [True, False])
 def test_last_line_without_its_ending(

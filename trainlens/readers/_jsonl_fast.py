@@ -7,7 +7,9 @@ complete lines are cut into chunks parsed on every core; a chunk pyarrow cannot 
 values, a record holding one of the caller's special keys, bytes that are not UTF-8, a huge line)
 is decoded line by line by the careful decoder instead, with its warnings. Only chunks are parsed
 in parallel: each chunk lists its keys in order of first appearance, so the chunks together give
-the file's order (pyarrow's own threads do not keep it).
+the file's order (pyarrow's own threads do not keep it). One known difference: a column of
+integers where one is in [2**63, 2**64) (pandas makes it uint64) names an unreadable step there
+as a float in its warning; the data is the same.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def read_columns(
     with ThreadPoolExecutor(workers) as pool:
         tables = list(
             pool.map(
-                lambda i: _arrow_chunk(buf, data, bounds[i], bounds[i + 1], ascii_only),
+                lambda i: _guarded_chunk(buf, data, bounds[i], bounds[i + 1], ascii_only),
                 range(len(bounds) - 1),
             )
         )
@@ -175,6 +177,17 @@ def _chunk_bounds(data: bytes, cut: int) -> list[int]:
         end = data.find(b"\n", bounds[-1] + size, cut)
         bounds.append(cut if end < 0 else end + 1)
     return bounds
+
+
+def _guarded_chunk(
+    buf: Any, data: bytes, start: int, stop: int, ascii_only: bool
+) -> tuple[Any, dict[str, Text]] | None:
+    """:func:`_arrow_chunk`, with any failure of the optional library a chunk for the careful
+    decoder (never an exception out of a reader)."""
+    try:
+        return _arrow_chunk(buf, data, start, stop, ascii_only)
+    except Exception:  # noqa: BLE001 - the careful decoder reads it instead
+        return None
 
 
 def _arrow_chunk(
@@ -280,7 +293,7 @@ def _arrow_part(table: Any, texts: dict[str, Text], first_line: int) -> _Part:
     for name, col in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_floating(col.type) or pa.types.is_int64(col.type):
             part.kinds[name] = "num"
-            part.num[name] = col.to_numpy().astype(np.float64, copy=False)
+            part.num[name] = col.to_numpy()  # int64 when every row has an integer
         else:
             part.kinds[name] = "obj"
         part.raw[name] = col
@@ -313,13 +326,23 @@ def _careful_part(
             part.kinds[key] = "null" if _MISSING in values else "none"
         elif all(_is_number(v) for v in given):
             part.kinds[key] = "num"
-            part.num[key] = np.array(
-                [np.nan if v is _MISSING or v is None else float(v) for v in values], np.float64
-            )
+            part.num[key] = _numbers(values)
         else:
             part.kinds[key] = "obj"
         part.raw[key] = [None if v is _MISSING else v for v in values]
     return part
+
+
+def _numbers(values: list[Any]) -> np.ndarray:
+    """int64 if every value is an int64 integer, else float64 with NaN for null / missing."""
+    if all(type(v) is int for v in values):
+        try:
+            return np.array(values, np.int64)
+        except OverflowError:
+            pass
+    return np.array(
+        [np.nan if v is _MISSING or v is None else float(v) for v in values], np.float64
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -345,9 +368,11 @@ def _merge(parts: Sequence[_Part], lines: JsonLines, special: list[dict[str, Any
         elif kinds == {"none"}:  # null in every record: no number, no text
             out = np.full(n, None, dtype=object)
         else:  # numbers, or nulls where some record lacks the key (NaN, as pandas has it)
-            out = np.concatenate(
-                [p.num[key] if key in p.num else np.full(p.n, np.nan) for p in parts]
-            )
+            nums = [p.num[key] if key in p.num else np.full(p.n, np.nan) for p in parts]
+            if all(v.dtype.kind == "i" for v in nums):  # integers in every row: int64
+                out = np.concatenate(nums)
+            else:
+                out = np.concatenate([v.astype(np.float64, copy=False) for v in nums])
         columns[key] = out
         if all(key in p.text or key not in p.kinds for p in parts):
             texts[key] = _concat_text([p.text.get(key) or Text.missing(p.n) for p in parts])
