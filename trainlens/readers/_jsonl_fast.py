@@ -65,20 +65,22 @@ class Text:
 
     @classmethod
     def missing(cls, n: int) -> Text:
-        nan, no = np.full(n, np.nan), np.zeros(n, bool)
-        return cls(no, nan, no, nan, nan, no)
+        """``n`` cells that are not text."""
+        no, nan = (lambda: np.zeros(n, bool)), (lambda: np.full(n, np.nan))
+        return cls(no(), nan(), no(), nan(), nan(), no())
 
 
 @dataclass
 class Columns:
     """The rows of a JSON-lines read as a wide table, and what the careful decoder reported.
 
-    ``columns`` maps each key, in order of first appearance, to a float64 array (numbers, NaN
-    where a record lacks the key or has null) or an object array of the decoded values (NaN where
-    missing). ``special`` holds, in file order, the records that had one of the special keys (not
-    rows). ``objects`` maps a row to its decoded dict for rows of ``lines.nan_rows``-like
-    ``nan_rows`` (a literal NaN / Infinity, only from the careful decoder). ``text`` holds the
-    canonical cells of the text columns that pyarrow read whole.
+    ``columns`` maps each key, in order of first appearance, to what ``DataFrame.from_records``
+    makes of the decoded records: int64 (an integer in every row), float64 (numbers, NaN where a
+    record lacks the key or has null) or an object array of the values (NaN where missing).
+    ``row_lines``: each row's line number. ``nan_rows``: rows with a literal NaN / Infinity (only
+    from the careful decoder), their dicts in ``objects``. ``special``: in file order, the records
+    that had one of the special keys (not rows). ``text``: the canonical cells of the text
+    columns that pyarrow read whole. ``lines``: warnings, partial last line, ``end_offset``.
     """
 
     n: int
@@ -97,7 +99,6 @@ class _Part:
     ``obj`` (anything else), ``none`` (null in every row), ``null`` (null or missing)."""
 
     n: int
-    first_line: int
     row_lines: np.ndarray
     keys: list[str]
     num: dict[str, np.ndarray] = field(default_factory=dict)
@@ -154,7 +155,7 @@ def read_columns(
         chunk = JsonLines()
         text = RawText(data[start:stop], raw.offset + start, "utf-8")
         decode_lines(chunk, text, source, first_line=line_no)
-        parts.append(_careful_part(chunk, line_no, special_keys, special))
+        parts.append(_careful_part(chunk, special_keys, special))
         lines.warnings += chunk.warnings
         line_no += data.count(b"\n", start, stop)
     lines.end_offset = raw.offset + cut
@@ -162,7 +163,7 @@ def read_columns(
         tail = JsonLines(end_offset=raw.offset + cut)
         text = RawText(data[cut:], raw.offset + cut, "utf-8")
         decode_lines(tail, text, source, final=final, first_line=line_no)
-        parts.append(_careful_part(tail, line_no, special_keys, special))
+        parts.append(_careful_part(tail, special_keys, special))
         lines.warnings += tail.warnings
         lines.partial, lines.end_offset = tail.partial, tail.end_offset
     return _merge(parts, lines, special)
@@ -288,7 +289,7 @@ def _arrow_part(table: Any, texts: dict[str, Text], first_line: int) -> _Part:
     import pyarrow as pa  # noqa: PLC0415
 
     n = table.num_rows
-    part = _Part(n, first_line, np.arange(first_line, first_line + n), list(table.column_names))
+    part = _Part(n, np.arange(first_line, first_line + n), list(table.column_names))
     part.text = texts
     for name, col in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_floating(col.type) or pa.types.is_int64(col.type):
@@ -301,13 +302,13 @@ def _arrow_part(table: Any, texts: dict[str, Text], first_line: int) -> _Part:
 
 
 def _careful_part(
-    chunk: JsonLines, first_line: int, special_keys: frozenset[str], special: list[dict[str, Any]]
+    chunk: JsonLines, special_keys: frozenset[str], special: list[dict[str, Any]]
 ) -> _Part:
     """A chunk decoded line by line: records with a special key go to ``special``."""
     rows: list[dict[str, Any]] = []
     row_lines: list[int] = []
     nan_set = set(chunk.nan_rows)
-    part = _Part(0, first_line, np.empty(0, np.int64), [])
+    part = _Part(0, np.empty(0, np.int64), [])
     for i, (obj, line) in enumerate(zip(chunk.objects, chunk.line_numbers, strict=True)):
         if special_keys and not special_keys.isdisjoint(obj):
             special.append(obj)
