@@ -86,8 +86,19 @@ def _swift_line(rng: random.Random, step: int, steps: int) -> dict[str, Any]:
         "global_step/max_steps": f"{step}/{steps}",
         "percentage": f"{100 * step / steps:.2f}%",
         "elapsed_time": f"{step // 60}m {step % 60}s",
-        "remaining_time": f"{(steps - step) // 3600}h {(steps - step) % 60}s",
+        "remaining_time": _duration(rng.choice([0, 59, 3600, 86399, 86400 * 9]) + step * 37),
     }
+
+
+def _duration(seconds: int) -> str:
+    """ms-swift's spelling: ``"1d 2h 3m 4s"``, leading zero units dropped."""
+    parts, started = [], False
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        value, seconds = divmod(seconds, size)
+        if value or started:
+            parts.append(f"{value}{unit}")
+            started = True
+    return " ".join([*parts, f"{seconds}s"])
 
 
 #: Lines that one or the other decoder cannot take as a plain flat record (each is spliced
@@ -198,6 +209,20 @@ def test_v2_integer_steps(tmp_path: Path, mp: pytest.MonkeyPatch, odd: Any) -> N
     lines = [json.dumps(r).encode() for r in rows]
     path = _write(tmp_path / "logging.jsonl", lines)
     assert assert_equivalent(path, mp)
+
+
+def test_text_of_skipped_rows_does_not_change_how_the_rest_is_read(
+    tmp_path: Path, mp: pytest.MonkeyPatch
+) -> None:
+    """A long text cell sends a column to the cell-by-cell parser, which reads ``"12 s"`` unlike
+    the vectorised one; in a row dropped for its step it must not count."""
+    lines = _clean(random.Random(5), 60)
+    lines[10] = b'{"remaining_time": "12 s", "global_step/max_steps": "11/60"}'
+    lines[30] = b'{"remaining_time": "' + b"1" * 40 + b's", "global_step/max_steps": "x/60"}'
+    path = _write(tmp_path / "logging.jsonl", lines)
+    assert assert_equivalent(path, mp)
+    lines[30] = b'{"remaining_time": "' + b"1" * 40 + b's", "global_step/max_steps": "31/60"}'
+    assert assert_equivalent(_write(path, lines), mp)
 
 
 @pytest.mark.parametrize("last", [b'{"loss": 0.5, "global_step/max_steps": "9', b'{"loss": 1}'])

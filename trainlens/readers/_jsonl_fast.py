@@ -34,9 +34,9 @@ _OPEN, _CLOSE, _NL = ord("{"), ord("}"), ord("\n")
 #: Canonical spellings of ms-swift's text fields, read in native code: percentages, durations
 #: and "N/M" steps, with few enough digits (and short enough) that every parser of the careful
 #: path reads them exactly alike; any other text is left to those parsers.
-_PERCENT = r"^(?P<v>\d{1,6}(?:\.\d{1,6})?)%$"
-_DURATION = r"^(?:(?P<d>\d{1,5})d )?(?:(?P<h>\d{1,5})h )?(?:(?P<m>\d{1,5})m )?(?P<s>\d{1,5})s$"
-_FRACTION = r"^(?P<n>\d{1,15})/(?P<m>\d{1,15})$"
+_PERCENT = r"^\d{1,6}(?:\.\d{1,6})?%$"
+_DURATION = r"^(?:\d{1,5}d )?(?:\d{1,5}h )?(?:\d{1,5}m )?\d{1,5}s$"
+_FRACTION = r"^\d{1,15}/\d{1,15}$"
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 _MISSING = object()
 
@@ -243,8 +243,9 @@ def _arrow_chunk(
 
 
 def _canonical(col: Any) -> Text:
-    """Read the canonical cells of a text column in native code (see :data:`_PERCENT`); the
-    patterns only run on cells that end in ``%`` or ``s`` or hold a ``/``."""
+    """Read the canonical cells of a text column in native code (see :data:`_PERCENT`): the
+    patterns only run on cells that end in ``%`` or ``s`` or hold a ``/``, and a matching cell is
+    split at its separators, its digits cast to integers."""
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.compute as pc  # noqa: PLC0415
 
@@ -252,35 +253,39 @@ def _canonical(col: Any) -> Text:
     n = len(arr)
     out = Text.missing(n)
     out.given = arr.is_valid().to_numpy(zero_copy_only=False)
-    out.value, out.num, out.den = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    out.done, out.fraction = np.zeros(n, bool), np.zeros(n, bool)
 
     def matches(test: Any, pattern: str) -> tuple[np.ndarray, Any]:
-        """Indices of the cells passing ``test`` that match ``pattern``, and the matches."""
+        """Indices of the cells passing ``test`` that match ``pattern``, and those cells."""
         candidates = pc.fill_null(test, False)
         idx = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
         if not len(idx):
             return idx, None
-        found = pc.extract_regex(arr.filter(candidates), pattern)
-        ok = found.is_valid()
-        return idx[ok.to_numpy(zero_copy_only=False)], found.filter(ok)
+        cells = arr.filter(candidates)
+        ok = pc.match_substring_regex(cells, pattern)
+        return idx[ok.to_numpy(zero_copy_only=False)], cells.filter(ok)
 
-    def ints(found: Any, name: str) -> np.ndarray:
-        digits = found.field(name)
-        return pc.cast(pc.if_else(pc.equal(digits, ""), "0", digits), pa.int64()).to_numpy()
-
-    idx, found = matches(pc.ends_with(arr, "%"), _PERCENT)
+    idx, cells = matches(pc.ends_with(arr, "%"), _PERCENT)
     if len(idx):
-        out.value[idx] = pc.cast(found.field("v"), pa.float64()).to_numpy()
+        digits = pc.utf8_slice_codeunits(cells, 0, -1)
+        out.value[idx] = pc.cast(digits, pa.float64()).to_numpy()
         out.done[idx] = True
-    idx, found = matches(pc.ends_with(arr, "s"), _DURATION)
-    if len(idx):
-        seconds = sum(ints(found, name) * unit for name, unit in _UNITS)
-        out.value[idx] = np.asarray(seconds, np.float64)
+    idx, cells = matches(pc.ends_with(arr, "s"), _DURATION)
+    if len(idx):  # "1d 2h 3m 4s": each part a number and its unit
+        parts = pc.split_pattern(cells, " ")
+        flat = parts.flatten()
+        unit = pc.utf8_slice_codeunits(flat, -1)
+        number = pc.cast(pc.utf8_slice_codeunits(flat, 0, -1), pa.int64()).to_numpy()
+        size = np.zeros(len(flat), np.int64)
+        for letter, seconds in _UNITS:
+            size[pc.equal(unit, letter).to_numpy(zero_copy_only=False)] = seconds
+        owner = pc.list_parent_indices(parts).to_numpy()
+        # sums of integers below 2**53: exact, as the careful parsers get them
+        out.value[idx] = np.bincount(owner, weights=number * size, minlength=len(idx))
         out.done[idx] = True
-    idx, found = matches(pc.match_substring(arr, "/"), _FRACTION)
+    idx, cells = matches(pc.match_substring(arr, "/"), _FRACTION)
     if len(idx):
-        out.num[idx], out.den[idx] = ints(found, "n"), ints(found, "m")
+        pair = pc.cast(pc.split_pattern(cells, "/").flatten(), pa.int64()).to_numpy()
+        out.num[idx], out.den[idx] = pair[0::2], pair[1::2]
         out.fraction[idx] = True
     return out
 

@@ -171,20 +171,31 @@ def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
     rows: list[dict[str, Any]] = [{}] * fast.n  # only the literal-NaN rows are looked at
     for r, obj in fast.objects.items():
         rows[r] = obj
-    columns = dict(fast.columns)
-    for key, text in fast.text.items():  # rows_to_frame's reading of a text column, done here
+    table = pd.DataFrame(fast.columns, index=pd.RangeIndex(fast.n))
+    return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines, fast.text)
+
+
+def _read_text(
+    table: pd.DataFrame, texts: dict[str, Text], keep: np.ndarray | None
+) -> pd.DataFrame:
+    """What rows_to_frame makes of a text column, with the fast path's canonical cells already
+    read: a float column of its numbers, or no column when none is one (a text field). ``keep``:
+    the rows left (the other cells are parsed together, as rows_to_frame would)."""
+    for key, text in texts.items():
         if key in _STEP_KEYS:
             continue
         values, todo = text.value, text.given & ~text.done
+        if keep is not None:
+            values, todo = values[keep], todo[keep]
         if todo.any():
             values = values.copy()
-            values[todo] = text_column_to_float(pd.Series(columns[key][todo], dtype=object))
+            cells = table[key].to_numpy(dtype=object)[todo]
+            values[todo] = text_column_to_float(pd.Series(cells, dtype=object))
         if np.isnan(values).all():
-            del columns[key]  # a text field, not a metric
+            table = table.drop(columns=key)
         else:
-            columns[key] = values
-    table = pd.DataFrame(columns, index=pd.RangeIndex(fast.n))
-    return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines, fast.text)
+            table[key] = values
+    return table
 
 
 def _finish(
@@ -218,13 +229,15 @@ def _finish(
             else f"no step field ({' / '.join(_STEP_KEYS[:3])})"
         )
         warnings.append(ReadWarning(str(path), f"line {row_lines[int(r)]}: {what}; skipped"))
-    if missing.size:
-        keep = steps >= 0
+    keep = steps >= 0 if missing.size else None
+    if keep is not None:
         table = table[keep].reset_index(drop=True)
         kept_index = np.cumsum(keep) - 1
         nan_rows = [int(kept_index[r]) for r in nan_rows if keep[r]]
         rows = [rows[r] for r in np.flatnonzero(keep)]
         steps = steps[keep]
+    if texts:
+        table = _read_text(table, texts, keep)
     frame = rows_to_frame(
         rows, steps, literal_nan_rows=nan_rows, transforms=_TRANSFORMS, skip=_STEP_KEYS, table=table
     )
