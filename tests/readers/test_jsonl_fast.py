@@ -142,6 +142,10 @@ NASTY: tuple[bytes, ...] = (
     b'{"percentage": "-5.00%", "remaining_time": "12 s", "global_step/max_steps": "5"}',
     b'{"elapsed_time": "\xc3\xbc 3s", "global_step/max_steps": "\xef\xbc\x97/9"}',
     b'{"remaining_time": "' + b"1" * 40 + b's", "global_step/max_steps": "' + b"1" * 40 + b'/9"}',
+    b'{"percentage": "18446744073709551616%", "elapsed_time": "18446744073709551615", '
+    b'"global_step/max_steps": "4/9"}',
+    b'{"percentage": "-1%", "elapsed_time": "-1", "remaining_time": "1e5", '
+    b'"global_step/max_steps": "4/9"}',
     b'{"train_runtime": 100.5, "train_loss": 0.3, "global_step/max_steps": "9/9"}',
     b'{"train_runtime": null, "loss": 3, "global_step/max_steps": "9/9"}',
     b'{"last_model_checkpoint": "/ckpt", "best_metric": null, "global_step": 9, '
