@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,6 +45,12 @@ def prepare_jsonl(data: Path, tags: int, steps: int) -> Path:
     return folder / "logging.jsonl"
 
 
+def _rows(result: Any) -> int:
+    """Rows of a reader's table (its numpy table where results have one: no DataFrame built)."""
+    table = getattr(result, "table", None)
+    return len(result.frame if table is None else table)
+
+
 def careful(path: Path) -> int:
     """The reader with its pyarrow path off: every line decoded by orjson / Python."""
     from trainlens.readers import _jsonl_fast
@@ -51,7 +58,7 @@ def careful(path: Path) -> int:
 
     floor, _jsonl_fast.MIN_BYTES = _jsonl_fast.MIN_BYTES, 1 << 62
     try:
-        return len(read_swift_jsonl(path).frame)
+        return _rows(read_swift_jsonl(path))
     finally:
         _jsonl_fast.MIN_BYTES = floor
 
@@ -60,7 +67,7 @@ def loaders() -> dict[str, Callable[[Path], int]]:
     from trainlens.readers import _jsonl_fast
     from trainlens.readers.swift_jsonl import read_swift_jsonl
 
-    out: dict[str, Callable[[Path], int]] = {READER: lambda p: len(read_swift_jsonl(p).frame)}
+    out: dict[str, Callable[[Path], int]] = {READER: lambda p: _rows(read_swift_jsonl(p))}
     if _jsonl_fast.available():
         out["  ... lines decoded in Python"] = careful
     if importlib.util.find_spec("polars") is not None:
