@@ -101,6 +101,37 @@ def _physical_lines(data: bytes, codec: str) -> Iterator[tuple[int, int, bytes, 
         yield pos, len(data), text[char:].encode("utf-8", "replace"), False
 
 
+@dataclass
+class RawText:
+    """A JSON-lines file's bytes from a read offset: ``data`` starts at byte ``offset``."""
+
+    data: bytes
+    offset: int
+    codec: str
+
+
+def read_raw(path: Path, offset: int = 0) -> tuple[RawText | None, JsonLines]:
+    """The bytes of ``path`` from ``offset`` (after any byte-order mark), and a :class:`JsonLines`
+    holding the file-level warnings; None instead of the bytes when there is nothing to decode."""
+    out = JsonLines(end_offset=offset)
+    source = str(path)
+    try:
+        with open_regular(path) as fh:
+            codec, bom = sniff_encoding(fh.read(4))
+            offset = max(offset, bom)
+            fh.seek(offset)
+            data = fh.read()
+    except OSError as exc:
+        out.warnings.append(ReadWarning(source, f"cannot read file: {exc.strerror or exc}"))
+        return None, out
+    if offset <= bom and not data:
+        out.warnings.append(ReadWarning(source, "empty file"))
+        return None, out
+    if codec != "utf-8" and offset <= bom:
+        out.warnings.append(ReadWarning(source, f"{codec.upper()} text (not UTF-8); transcoded"))
+    return RawText(data, offset, codec), out
+
+
 def read_json_lines(
     path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
 ) -> JsonLines:
@@ -113,22 +144,18 @@ def read_json_lines(
     the next call (``end_offset`` stops before it). ``first_line`` is the line number at
     ``offset`` (for messages when following).
     """
-    out = JsonLines(end_offset=offset)
-    source = str(path)
-    try:
-        with open_regular(path) as fh:
-            codec, bom = sniff_encoding(fh.read(4))
-            offset = max(offset, bom)
-            fh.seek(offset)
-            data = fh.read()
-    except OSError as exc:
-        out.warnings.append(ReadWarning(source, f"cannot read file: {exc.strerror or exc}"))
-        return out
-    if offset <= bom and not data:
-        out.warnings.append(ReadWarning(source, "empty file"))
-        return out
-    if codec != "utf-8" and offset <= bom:
-        out.warnings.append(ReadWarning(source, f"{codec.upper()} text (not UTF-8); transcoded"))
+    raw, out = read_raw(path, offset)
+    if raw is not None:
+        decode_lines(out, raw, str(path), final=final, first_line=first_line)
+    return out
+
+
+def decode_lines(
+    out: JsonLines, raw: RawText, source: str, *, final: bool = True, first_line: int = 1
+) -> None:
+    """Decode the lines of ``raw`` into ``out`` (see :func:`read_json_lines`); ``first_line`` is
+    the line number at ``raw.offset``. Sets ``out.end_offset``."""
+    data, offset, codec = raw.data, raw.offset, raw.codec
     line_no = first_line - 1
     end = 0
     has_nul = b"\x00" in data
@@ -137,7 +164,7 @@ def read_json_lines(
         line_start = offset + start
         if not complete and not final:
             out.end_offset = line_start  # a follower waits for the line ending: writer mid-line
-            return out
+            return
         where = f"line {line_no} (byte {line_start})"
         parts = [line]
         if has_nul and b"\x00" in line:
@@ -171,7 +198,7 @@ def read_json_lines(
                             f"({len(line)} bytes, job still writing?) skipped",
                         )
                         out.end_offset = offset + len(data)
-                        return out
+                        return
                     out.warnings.append(ReadWarning(source, f"{where}: not valid JSON ({exc})"))
                     continue
                 obj, slow = decoded.value, decoded.slow
@@ -189,7 +216,6 @@ def read_json_lines(
             out.line_numbers.append(line_no)
         end = stop
     out.end_offset = offset + end
-    return out
 
 
 def _line_number(w: ReadWarning) -> int:

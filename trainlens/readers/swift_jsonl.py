@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,15 @@ import pandas as pd
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import brief, step_mask
 from trainlens.readers._frame import ReadResult
-from trainlens.readers._jsonl import read_json_lines
-from trainlens.readers._rows import ascii_cells, parse_step_fraction, rows_to_frame, scan_numbers
+from trainlens.readers._jsonl import JsonLines, decode_lines, read_raw
+from trainlens.readers._jsonl_fast import Columns, Text, read_columns
+from trainlens.readers._rows import (
+    ascii_cells,
+    parse_step_fraction,
+    rows_to_frame,
+    scan_numbers,
+    text_column_to_float,
+)
 
 #: Bumped when this reader returns something else for the same bytes (cached reads of the
 #: old version are then read again).
@@ -41,9 +49,12 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
-def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
+def _steps(
+    table: pd.DataFrame, texts: dict[str, Text] | None = None
+) -> tuple[np.ndarray, int | None, set[str]]:
     """Vectorised step per row (-1 where none) from the first step field present, the max_steps
-    of ``"N/M"`` fields, and which step fields were used."""
+    of ``"N/M"`` fields, and which step fields were used. ``texts``: text columns whose
+    canonical ``"N/M"`` cells the fast path read already."""
     steps = np.full(len(table), -1, dtype=np.int64)
     max_steps: int | None = None
     used: set[str] = set()
@@ -56,15 +67,21 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
             den = np.full(len(col), np.nan)
         else:
             num, den = np.full(len(col), np.nan), np.full(len(col), np.nan)
-            is_text = col.map(type).eq(str).to_numpy()
-            text = col[is_text]
+            pre = texts.get(key) if texts else None
+            if pre is not None:
+                is_text, done = pre.given, pre.fraction
+                num[done], den[done] = pre.num[done], pre.den[done]
+                todo = is_text & ~done
+            else:
+                is_text = todo = col.map(type).eq(str).to_numpy()
+            text = col[todo]
             cells = ascii_cells(text)
             if cells is not None:
-                num[is_text], den[is_text] = scan_numbers(cells)
+                num[todo], den[todo] = scan_numbers(cells)
             else:  # non-ASCII or long text: the careful scalar parser, cell by cell
                 pairs = [parse_step_fraction(v) for v in text]
-                num[is_text] = [np.nan if n is None else n for n, _ in pairs]
-                den[is_text] = [np.nan if m is None else m for _, m in pairs]
+                num[todo] = [np.nan if n is None else n for n, _ in pairs]
+                den[todo] = [np.nan if m is None else m for _, m in pairs]
             if not is_text.all():  # v2 integer steps mixed with text; lists, dicts: none
                 num[~is_text] = [_number(v) for v in col[~is_text]]
         fill = (steps < 0) & step_mask(num)
@@ -77,23 +94,10 @@ def _steps(table: pd.DataFrame) -> tuple[np.ndarray, int | None, set[str]]:
     return steps, max_steps, used
 
 
-def read_swift_jsonl(
-    path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
-) -> ReadResult:
-    """Read an ms-swift ``logging.jsonl``; bad lines become warnings, never exceptions."""
-    lines = read_json_lines(path, offset, final=final, first_line=first_line)
-    warnings: list[ReadWarning] = []
+def _special_meta(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run metadata from the summary / end-of-training records, in file order."""
     meta: dict[str, Any] = {}
-    objects = lines.objects
-    special = sorted(  # records with a summary / end-of-training key: a few, if any
-        {
-            i
-            for key in _RECORD_KEYS
-            for i in compress(range(len(objects)), map(dict.__contains__, objects, repeat(key)))
-        }
-    )
-    for i in special:
-        obj = objects[i]
+    for obj in records:
         if "log_history" in obj or "last_model_checkpoint" in obj:
             meta.update({k: obj[k] for k in _SUMMARY_KEYS if k in obj and obj[k] is not None})
             continue
@@ -106,6 +110,34 @@ def read_swift_jsonl(
         _, end_max = parse_step_fraction(obj.get("global_step/max_steps"))
         if end_max is not None:
             meta["max_steps"] = end_max
+    return meta
+
+
+def read_swift_jsonl(
+    path: Path, offset: int = 0, *, final: bool = True, first_line: int = 1
+) -> ReadResult:
+    """Read an ms-swift ``logging.jsonl``; bad lines become warnings, never exceptions.
+
+    A big read of flat records goes through pyarrow when it is installed
+    (:mod:`~trainlens.readers._jsonl_fast`, same result); otherwise every line is decoded here.
+    """
+    raw, lines = read_raw(path, offset)
+    if raw is not None:
+        fast = read_columns(
+            raw, str(path), final=final, first_line=first_line, special_keys=_RECORD_KEYS
+        )
+        if fast is not None:
+            return _from_columns(path, fast, lines)
+        decode_lines(lines, raw, str(path), final=final, first_line=first_line)
+    objects = lines.objects
+    special = sorted(  # records with a summary / end-of-training key: a few, if any
+        {
+            i
+            for key in _RECORD_KEYS
+            for i in compress(range(len(objects)), map(dict.__contains__, objects, repeat(key)))
+        }
+    )
+    meta = _special_meta([objects[i] for i in special])
     rows, row_lines, nan_rows = objects, lines.line_numbers, lines.nan_rows
     if special:
         usual = [True] * len(objects)
@@ -122,7 +154,63 @@ def read_swift_jsonl(
             end_offset=lines.end_offset,
         )
     table = pd.DataFrame.from_records(rows)
-    steps, max_steps, used = _steps(table)
+    return _finish(path, rows, row_lines, nan_rows, table, meta, lines)
+
+
+def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
+    """The reader's result from the fast path's wide table (same steps as for decoded rows)."""
+    meta = _special_meta(fast.special)
+    fast.lines.warnings[:0] = lines.warnings
+    if not fast.n:
+        return ReadResult(
+            frame=rows_to_frame([], []),
+            meta=meta,
+            warnings=fast.lines.all_warnings(),
+            end_offset=fast.lines.end_offset,
+        )
+    rows: list[dict[str, Any]] = [{}] * fast.n  # only the literal-NaN rows are looked at
+    for r, obj in fast.objects.items():
+        rows[r] = obj
+    table = pd.DataFrame(fast.columns, index=pd.RangeIndex(fast.n))
+    return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines, fast.text)
+
+
+def _read_text(
+    table: pd.DataFrame, texts: dict[str, Text], keep: np.ndarray | None
+) -> pd.DataFrame:
+    """What rows_to_frame makes of a text column, with the fast path's canonical cells already
+    read: a float column of its numbers, or no column when none is one (a text field). ``keep``:
+    the rows left (the other cells are parsed together, as rows_to_frame would)."""
+    for key, text in texts.items():
+        if key in _STEP_KEYS:
+            continue
+        values, todo = text.value, text.given & ~text.done
+        if keep is not None:
+            values, todo = values[keep], todo[keep]
+        if todo.any():
+            values = values.copy()
+            cells = table[key].to_numpy(dtype=object)[todo]
+            values[todo] = text_column_to_float(pd.Series(cells, dtype=object))
+        if np.isnan(values).all():
+            table = table.drop(columns=key)
+        else:
+            table[key] = values
+    return table
+
+
+def _finish(
+    path: Path,
+    rows: list[dict[str, Any]],
+    row_lines: Sequence[int] | np.ndarray,
+    nan_rows: list[int],
+    table: pd.DataFrame,
+    meta: dict[str, Any],
+    lines: JsonLines,
+    texts: dict[str, Text] | None = None,
+) -> ReadResult:
+    """Steps, step warnings and the long table from the wide ``table`` of ``rows``."""
+    warnings: list[ReadWarning] = []
+    steps, max_steps, used = _steps(table, texts)
     if max_steps is not None:
         meta["max_steps"] = max_steps
     if used:
@@ -140,14 +228,16 @@ def read_swift_jsonl(
             if given is not None
             else f"no step field ({' / '.join(_STEP_KEYS[:3])})"
         )
-        warnings.append(ReadWarning(str(path), f"line {row_lines[r]}: {what}; skipped"))
-    if missing.size:
-        keep = steps >= 0
+        warnings.append(ReadWarning(str(path), f"line {row_lines[int(r)]}: {what}; skipped"))
+    keep = steps >= 0 if missing.size else None
+    if keep is not None:
         table = table[keep].reset_index(drop=True)
         kept_index = np.cumsum(keep) - 1
         nan_rows = [int(kept_index[r]) for r in nan_rows if keep[r]]
         rows = [rows[r] for r in np.flatnonzero(keep)]
         steps = steps[keep]
+    if texts:
+        table = _read_text(table, texts, keep)
     frame = rows_to_frame(
         rows, steps, literal_nan_rows=nan_rows, transforms=_TRANSFORMS, skip=_STEP_KEYS, table=table
     )
