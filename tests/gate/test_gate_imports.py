@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,6 +116,19 @@ def test_metric_gate_imports_no_pandas_or_scipy(tmp_path: Path, kind: str) -> No
         assert code == 1, (attempt, output)  # kl reaches 15: the policy fails
         assert "FAIL" in output and "kl>10" in output
         assert loaded == [], (attempt, loaded)
+
+
+def test_metric_gate_on_a_cached_swift_run_imports_no_pandas(tmp_path: Path) -> None:
+    """The ms-swift reader builds its records with pandas; from the cache it is not needed."""
+    run = tmp_path / "run"
+    _swift(run)
+    hour_ago = time.time() - 3600  # a file written just now is never taken from the cache
+    for f in run.rglob("*"):
+        os.utime(f, (hour_ago, hour_ago))
+    gate(tmp_path, str(run), "--fail-on", "kl>10")  # reads the file, fills the cache
+    code, loaded, output = gate(tmp_path, str(run), "--fail-on", "kl>10")
+    assert code == 1 and "kl>10" in output
+    assert loaded == [], loaded
 
 
 def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:

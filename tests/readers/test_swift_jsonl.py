@@ -272,3 +272,16 @@ def test_non_ascii_step_text_is_a_warning_not_a_crash(tmp_path):
     result = read_swift_jsonl(path)
     assert values(result.frame, "loss") == {1: 1.0, 3: 3.0}
     assert [w.message for w in result.warnings] == ["line 2: unreadable step 'é6/10'; skipped"]
+
+
+def test_lone_surrogate_in_a_text_field_is_read(tmp_path):
+    """``"\\ud800"`` decodes to a string that UTF-8 (and pandas' Arrow text columns) refuse."""
+    lines = [f'{{"loss": {1 / s}, "global_step/max_steps": "{s}/10"}}' for s in (1, 2, 4, 5)]
+    lines.insert(2, '{"loss": 0.3, "note": "\\ud800x", "global_step/max_steps": "3/10"}')
+    path = tmp_path / "logging.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = read_swift_jsonl(path)
+    frame = result.frame
+    assert sorted(set(frame["key"].astype(str))) == ["loss"]
+    assert frame["step"].tolist() == [1, 2, 3, 4, 5]
+    assert frame["value"].tolist()[2] == 0.3

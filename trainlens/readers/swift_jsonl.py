@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import compress, repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from trainlens.diagnostics import ReadWarning
 from trainlens.readers._fields import brief, step_mask
@@ -22,6 +21,9 @@ from trainlens.readers._rows import (
     scan_numbers,
     text_column_to_float,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Bumped when this reader returns something else for the same bytes (cached reads of the
 #: old version are then read again).
@@ -153,8 +155,26 @@ def read_swift_jsonl(
             warnings=lines.all_warnings(),
             end_offset=lines.end_offset,
         )
-    table = pd.DataFrame.from_records(rows)
+    table = _records_table(rows)
     return _finish(path, rows, row_lines, nan_rows, table, meta, lines)
+
+
+def _records_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The wide table of decoded records. A string holding a lone surrogate (``"\\ud800"`` in
+    the JSON) cannot go into pandas' Arrow-backed text columns: such characters become "?"
+    (text cells are never metric values) instead of failing the read."""
+    import pandas as pd  # only when a file is read: a cached read (gate) needs no pandas
+
+    try:
+        return pd.DataFrame.from_records(rows)
+    except UnicodeEncodeError:
+        return pd.DataFrame.from_records([{k: _clean(v) for k, v in r.items()} for r in rows])
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
@@ -171,6 +191,8 @@ def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
     rows: list[dict[str, Any]] = [{}] * fast.n  # only the literal-NaN rows are looked at
     for r, obj in fast.objects.items():
         rows[r] = obj
+    import pandas as pd
+
     table = pd.DataFrame(fast.columns, index=pd.RangeIndex(fast.n))
     return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines, fast.text)
 
@@ -188,6 +210,8 @@ def _read_text(
         if keep is not None:
             values, todo = values[keep], todo[keep]
         if todo.any():
+            import pandas as pd
+
             values = values.copy()
             cells = table[key].to_numpy(dtype=object)[todo]
             values[todo] = text_column_to_float(pd.Series(cells, dtype=object))
