@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +157,13 @@ def history_files(sources: RunSources) -> list[HistoryFile]:
 _NO_HISTORY = (SourceFormat.HF_TRAINER_STATE, SourceFormat.TEXT_LOG)
 
 
+def extra_keys_kept(names: Sequence[str], known: set[str]) -> list[bool]:
+    """Which keys of an ``extra`` history file (TensorBoard beside the main history) a run
+    keeps: those the history files before it do not log under an equivalent name (``known``:
+    their keys, :func:`~trainlens.metrics.normalise_key`-ed)."""
+    return [normalise_key(str(k)) not in known for k in names]
+
+
 def assemble_run(
     sources: RunSources,
     reads: list[tuple[HistoryFile, Table | pd.DataFrame, dict[str, Any]]],
@@ -184,7 +191,7 @@ def assemble_run(
         apply_meta(meta, found)
         role = "log" if file.format is SourceFormat.TEXT_LOG else "history"
         if file.extra and len(frame):  # `train/loss` repeats `loss`: keep only what is new
-            new = np.array([normalise_key(str(k)) not in known for k in frame.names], dtype=bool)
+            new = np.array(extra_keys_kept(frame.names, known), dtype=bool)
             frame = frame.take(new[frame.codes]).without_unused()
             role = "extra" if len(frame) else "duplicate"
         else:

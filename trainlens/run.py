@@ -143,6 +143,9 @@ class Run:
         #: (cache, content id) when the run's files are cached unchanged: its rule outcomes
         #: may be cached too (:func:`trainlens.cache.runs.evaluate_cached`).
         self.cache_ref: tuple[ResultCache, str] | None = None
+        #: Points of each raw key logged before this run's first one, when the run is the end
+        #: of a longer one (``watch``'s incremental passes): shares of "the whole run" count them.
+        self.head_points: dict[str, int] = {}
         codes = self.columns.codes
         cats = self.columns.names
         starts = np.searchsorted(codes, np.arange(len(cats)), side="left")
@@ -211,9 +214,15 @@ class Run:
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """``(steps, values)`` numpy views of a metric, without building a Series."""
         key = self.resolve(name)
-        if key is None:
+        return None if key is None else self.key_arrays(key)
+
+    def key_arrays(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(steps, values)`` of the raw key ``key`` itself (:meth:`arrays` reads a canonical
+        name first: raw ``clip_ratio`` may name a metric whose preferred key is another)."""
+        where = self._slices.get(key)
+        if where is None:
             return None
-        start, end = self._slices[key]
+        start, end = where
         return (self.columns.step[start:end], self.columns.value[start:end])
 
     def info(self, name: str) -> MetricInfo:

@@ -43,13 +43,20 @@ from trainlens.gate.evaluate import (
     evaluate_metric,
 )
 from trainlens.gate.expressions import MetricPolicy, Policy
-from trainlens.load import HistoryFile, assemble_run, history_files, read_config
+from trainlens.load import (
+    HistoryFile,
+    assemble_run,
+    extra_keys_kept,
+    history_files,
+    read_config,
+)
 from trainlens.merge import merge_tables
 from trainlens.metrics import AliasTable, normalise_key
 from trainlens.readers._files import open_regular
 from trainlens.readers._frame import ReadResult, Table, concat_tables, frame_from_codes
 from trainlens.readers.registry import INCREMENTAL, LINE_FORMATS, read_source_file
 from trainlens.run import Run
+from trainlens.watch_defaults import FULL_EVERY, INCREMENTAL_ABOVE
 
 # ------------------------------------------------------------------------------------- events
 
@@ -354,14 +361,16 @@ class _RunState:
         steps: list[np.ndarray] = []
         values: list[np.ndarray] = []
         last: dict[str, int] = {}
+        head: dict[str, int] = {}
         for key in base.keys:
-            arrays = base.arrays(key)
+            arrays = base.key_arrays(key)
             if arrays is None or not len(arrays[0]):
                 continue
             names.append(key)
             steps.append(arrays[0][-context:])
             values.append(arrays[1][-context:])
             last[key] = int(arrays[0][-1])
+            head[key] = max(0, len(arrays[0]) - context)
         lengths = [len(x) for x in steps]
         codes = np.repeat(np.arange(len(names), dtype=np.int32), lengths)
         parts: list[tuple[str, Table]] = [
@@ -387,8 +396,8 @@ class _RunState:
                     return None  # a tag new in the extra file: the build decides
                 keep = np.array([n in extra[path] for n in new.names], dtype=bool)
                 new = new.take(keep[new.codes])
-            elif any(normalise_key(k) in extra_names for k in cats - set(last)):
-                return None  # a new key that an extra file logged first: the build decides
+            elif any(normalise_key(k) in extra_names for k in cats):
+                return None  # a key an extra file contributed: a build would drop the extra's
             if not _after(new, last):
                 return None
             parts.append((str(path), new))
@@ -396,7 +405,9 @@ class _RunState:
         if restarts:
             return None
         meta = replace(base.meta, logs=[])  # the logs' messages are checked by full passes
-        return Run(base.name, base.path, base.format, table, meta, base.aliases)
+        end = Run(base.name, base.path, base.format, table, meta, base.aliases)
+        end.head_points = head
+        return end
 
 
 def _extra_keys(
@@ -410,7 +421,7 @@ def _extra_keys(
     for file, frame, _ in reads:
         names = frame.names
         if file.extra:
-            out[file.path] = {k for k in names if normalise_key(k) not in known}
+            out[file.path] = {k for k, kept in zip(names, extra_keys_kept(names, known)) if kept}
         else:
             known |= {normalise_key(k) for k in names}
     return known, out
@@ -514,33 +525,38 @@ class _Reported:
 
 Analyzer = Callable[[list[Run]], AnalysisLike]
 
-#: Full passes (every rule over the whole run) happen at least every this many polls of a run
-#: that changed, once a full pass costs more than :data:`INCREMENTAL_ABOVE` seconds.
-FULL_EVERY = 12
-#: A run whose full pass (build + rules) takes at most this long gets one at every poll.
-INCREMENTAL_ABOVE = 0.2
+
+@dataclass(frozen=True)
+class TailAnalyzer:
+    """The rules that can judge new points from the end of a series, as an analyzer, with the
+    points of context before the new ones that they need."""
+
+    analyze: Analyzer
+    context: int
+
+    def __call__(self, runs: list[Run]) -> AnalysisLike:
+        return self.analyze(runs)
 
 
-def tail_analyzer(rules: Any, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> Analyzer:
+def tail_analyzer(
+    rules: Any, select: Sequence[str] = (), ignore: Sequence[str] = ()
+) -> TailAnalyzer | None:
     """The rules of ``rules`` (a rule set; ``select``/``ignore`` as in the project config) that
-    can judge new points from the end of a series, as an analyzer for :func:`watch`'s passes
-    between full passes (no audits: completions are audited by the full passes)."""
+    can judge new points from the end of a series (:func:`trainlens.engine.incremental.windowed`),
+    for :func:`watch`'s passes between full passes (no audits: completions are audited by the
+    full passes). None when no selected rule can."""
     from trainlens.analysis import analyze_runs
-    from trainlens.engine.incremental import windowed
+    from trainlens.engine.incremental import context_points, windowed
 
-    ids = [s.id for s in windowed(rules.select(select, ignore))]
+    specs = windowed(rules.select(select, ignore))
+    if not specs:
+        return None
+    ids = [s.id for s in specs]
 
     def analyze(runs: list[Run]) -> AnalysisLike:
         return analyze_runs(runs, rules=rules, select=ids, audit={"enabled": False})
 
-    analyze.context = _context_of(rules, ids)  # type: ignore[attr-defined]
-    return analyze
-
-
-def _context_of(rules: Any, ids: Sequence[str]) -> int:
-    from trainlens.engine.incremental import context_points
-
-    return context_points(rules.select(ids, ()))
+    return TailAnalyzer(analyze, context_points(specs))
 
 
 class _Grown:
@@ -561,7 +577,7 @@ class _Grown:
         key = self.resolve(name)
         if key is None:
             return None
-        before, now = self.base.arrays(key), self.tail.arrays(key)
+        before, now = self.base.key_arrays(key), self.tail.key_arrays(key)
         if before is None or not len(before[0]) or now is None:
             return now if now is not None else before
         new = now[0] > before[0][-1]
@@ -576,7 +592,7 @@ def watch(
     *,
     policies: Sequence[Policy] = (),
     analyze: Analyzer | None = None,
-    analyze_tail: Analyzer | None = None,
+    analyze_tail: TailAnalyzer | None = None,
     aliases: AliasTable | None = None,
     interval: float = 5.0,
     max_polls: int | None = None,
@@ -595,13 +611,15 @@ def watch(
     exist yet is waited for: :class:`PathWaiting` is yielded once, and polls (counted against
     ``max_polls``) go on until it appears.
 
-    A run whose full pass (rebuilding it from everything read, then ``analyze``) takes more than
-    ``incremental_above`` seconds is checked incrementally: a full pass at most every
-    ``full_every`` polls that changed it, and in between only its end (the rows read since,
-    after the context :func:`tail_analyzer` says its rules need) goes to ``analyze_tail``,
-    whose findings count when they begin after what was judged before; metric policies still
-    see every point. Without ``analyze_tail`` the rules wait for the full passes. Anything but
-    an append (a file rewritten, rotated, a step logged again) gets a full pass.
+    A run whose full pass (rebuilding it from everything read, then ``analyze`` on it) takes
+    more than ``incremental_above`` seconds is checked incrementally: a full pass at least every
+    ``full_every`` polls that changed it, at the first poll that did not (the job finished or
+    stalled) and after anything but an append (a file rewritten or rotated, a step logged
+    again); in between only its end (the rows read since, after the context ``analyze_tail``
+    needs) goes to ``analyze_tail`` (:func:`tail_analyzer`), whose findings count when they
+    reach past what was judged before. Metric policies see every point at every poll; rule
+    and severity policies see the findings of the full passes and the new ones since. Without
+    ``analyze_tail`` the rules wait for the full passes.
     """
     if analyze is None and any(not isinstance(p, MetricPolicy) for p in policies):
         raise TrainlensError("rule and severity policies need the rules (analysis) enabled")
@@ -625,42 +643,70 @@ class _Pass:
 
 @dataclass
 class _Schedule:
-    """Decides, per run that changed, between a full pass and an incremental one, and runs it."""
+    """Decides, per run, between a full pass and an incremental one, and runs them."""
 
     analyze: Analyzer | None
-    analyze_tail: Analyzer | None
+    analyze_tail: TailAnalyzer | None
     full_every: int
     incremental_above: float
     clock: Callable[[], float]
 
-    @property
-    def context(self) -> int:
-        return int(getattr(self.analyze_tail, "context", 1))
+    def check(
+        self,
+        changed: list[_RunState],
+        quiet: list[_RunState],
+        aliases: AliasTable,
+        warnings: list[ReadWarning],
+    ) -> list[_Pass]:
+        """Check the runs that ``changed`` this poll, and give the ``quiet`` ones (unchanged)
+        that were only checked incrementally since their last full pass a full pass now."""
+        full: list[_RunState] = [s for s in quiet if s.since_full > 0 and s.run is not None]
+        out: list[_Pass] = []
+        context = self.analyze_tail.context if self.analyze_tail is not None else 1
+        for state in changed:
+            cheap = state.full_seconds is None or state.full_seconds <= self.incremental_above
+            tail = None
+            if not cheap and state.since_full + 1 < self.full_every:
+                tail = state.tail_run(context)
+            if tail is None:
+                full.append(state)
+            else:
+                out.append(self._incremental(state, tail))
+        return self._full(full, aliases, warnings) + out
 
-    def check(self, state: _RunState, aliases: AliasTable, warnings: list[ReadWarning]) -> _Pass:
-        cheap = state.full_seconds is None or state.full_seconds <= self.incremental_above
-        if not cheap and state.since_full + 1 < self.full_every:
-            tail = state.tail_run(self.context)
-            if tail is not None:
-                return self._incremental(state, tail)
-        return self._full(state, aliases, warnings)
-
-    def _full(self, state: _RunState, aliases: AliasTable, warnings: list[ReadWarning]) -> _Pass:
-        started = self.clock()
-        run = state.build(aliases, warnings)
-        out = _Pass(run, full=True)
-        if self.analyze is not None and len(run.columns):
-            analysis = self.analyze([run])
-            out.findings = [f for f in analysis.findings if f.run == run.name]
-            out.skipped = [s for s in analysis.skipped if s.run == run.name]
-            out.warnings = list(analysis.warnings)
-            out.selected = getattr(analysis, "selected", None)
-        state.full_seconds, state.since_full = self.clock() - started, 0
-        _judged(state, run)
-        return out
+    def _full(
+        self, states: list[_RunState], aliases: AliasTable, warnings: list[ReadWarning]
+    ) -> list[_Pass]:
+        """Rebuild each run and run the rules on them together (rules that compare the runs
+        of one analysis see them all)."""
+        if not states:
+            return []
+        runs, built = [], {}
+        for state in states:
+            t0 = self.clock()
+            run = state.build(aliases, warnings)
+            built[id(state)] = self.clock() - t0
+            runs.append(run)
+        passes = [_Pass(run, full=True) for run in runs]
+        with_data = [run for run in runs if len(run.columns)]
+        checked = self.clock()
+        if self.analyze is not None and with_data:
+            analysis = self.analyze(with_data)
+            selected = getattr(analysis, "selected", None)
+            for done in passes:
+                done.findings = [f for f in analysis.findings if f.run == done.run.name]
+                done.skipped = [s for s in analysis.skipped if s.run == done.run.name]
+                done.selected = selected
+            passes[0].warnings = list(analysis.warnings)
+        rules_share = (self.clock() - checked) / max(1, len(with_data))
+        for state, run in zip(states, runs):
+            state.full_seconds = built[id(state)] + rules_share
+            state.since_full = 0
+            _judged(state, run)
+        return passes
 
     def _incremental(self, state: _RunState, tail: Run) -> _Pass:
-        from trainlens.engine.incremental import begins_after
+        from trainlens.engine.incremental import reaching_past
 
         assert state.run is not None
         out = _Pass(_Grown(state.run, tail), full=False)
@@ -668,7 +714,7 @@ class _Schedule:
         if self.analyze_tail is not None and len(tail.columns):
             analysis = self.analyze_tail([tail])
             mine = [f for f in analysis.findings if f.run == tail.name]
-            out.findings = begins_after(mine, state.judged, state.judged_step)
+            out.findings = reaching_past(mine, state.judged, state.judged_step)
             out.warnings = list(analysis.warnings)
         _judged(state, tail)
         return out
@@ -677,7 +723,7 @@ class _Schedule:
 def _judged(state: _RunState, run: Run) -> None:
     """Record the last step of each key of ``run`` as judged."""
     for key in run.keys:
-        arrays = run.arrays(key)
+        arrays = run.key_arrays(key)
         if arrays is not None and len(arrays[0]):
             state.judged[key] = max(int(arrays[0][-1]), state.judged.get(key, -(2**62)))
     last = run.last_step
@@ -711,7 +757,8 @@ def _events(
             yield PathWaiting(follower.path)
         found, states, new_points, warnings = follower.read()
         yield from found
-        passes = [schedule.check(state, follower.aliases, warnings) for state in states]
+        quiet = [s for s in follower.states.values() if s not in states]
+        passes = schedule.check(states, quiet, follower.aliases, warnings)
         passes = [p for p in passes if p.full is False or len(cast(Run, p.run).columns)]
         yield from (ReadIssue(w) for w in warnings)
         fresh: list[Finding] = []

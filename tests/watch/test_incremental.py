@@ -12,7 +12,8 @@ from logwriters import swift_line
 from watch_helpers import tfrecord_ends
 
 from trainlens.analysis import analyze_runs
-from trainlens.engine.incremental import begins_after, context_points, lookback, windowed
+from trainlens.engine.detectors import spike_lookback
+from trainlens.engine.incremental import context_points, lookback, reaching_past, windowed
 from trainlens.engine.spec import load_rules
 from trainlens.gate import parse_policy
 from trainlens.load import load_runs
@@ -29,8 +30,11 @@ STEPS = 1400
 START = 1000  # lines on disk when watching starts; the rest arrive 50 per poll
 
 
-def grpo_rows(steps: int = STEPS, seed: int = 0) -> list[dict[str, float]]:
-    """A healthy GRPO run with, after START, a KL spike, a gradient explosion and a NaN loss."""
+def grpo_rows(
+    steps: int = STEPS, seed: int = 0, collapse: int | None = None
+) -> list[dict[str, float]]:
+    """A healthy GRPO run with, after START, a KL spike, a gradient explosion and a NaN loss
+    (and with ``collapse``, the reward down to a fifth from that step on)."""
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(1, steps + 1):
@@ -43,6 +47,9 @@ def grpo_rows(steps: int = STEPS, seed: int = 0) -> list[dict[str, float]]:
                 "completions/clipped_ratio": float(np.clip(0.02 + rng.normal(0, 0.005), 0, 1)),
             }
         )
+    if collapse is not None:
+        for row in rows[collapse - 1 :]:
+            row["reward"] *= 0.2
     if steps >= 1300:
         rows[1100 - 1]["kl"] = 15.0
         rows[1200 - 1]["grad_norm"] *= 40
@@ -59,19 +66,20 @@ def rules():
     return load_rules()
 
 
-def follow(tmp_path: Path, rules, policies=(), **kw):
+def follow(tmp_path: Path, rules, policies=(), *, rows=None, polls=None, **kw):
     """Watch a run that grows by 50 lines per poll; every check after the first incremental
     unless ``kw`` says otherwise. Returns the events."""
-    rows = grpo_rows()
+    rows = rows or grpo_rows()
     log = tmp_path / "job" / "logging.jsonl"
     log.parent.mkdir()
     log.write_text(lines(rows, 1, START))
     at = [START]
 
     def grow(_: float) -> None:
-        with open(log, "a") as fh:
-            fh.write(lines(rows, at[0] + 1, at[0] + 50))
-        at[0] += 50
+        if at[0] < STEPS:
+            with open(log, "a") as fh:
+                fh.write(lines(rows, at[0] + 1, at[0] + 50))
+            at[0] += 50
 
     def analyze(runs):
         return analyze_runs(runs, rules=rules, audit={"enabled": False})
@@ -83,7 +91,7 @@ def follow(tmp_path: Path, rules, policies=(), **kw):
         analyze=analyze,
         analyze_tail=tail_analyzer(rules),
         interval=0,
-        max_polls=(STEPS - START) // 50 + 1,
+        max_polls=polls or (STEPS - START) // 50 + 1,
         sleep=grow,
         **options,
     )
@@ -160,18 +168,120 @@ def test_a_rewritten_file_gets_a_full_pass(tmp_path, rules):
     log = tmp_path / "job" / "logging.jsonl"
     log.parent.mkdir()
     log.write_text(lines(rows, 1, 300))
-    steps = iter([lambda: log.write_text(lines(rows, 1, 200)), lambda: None])
+    # copy-truncate: the file starts again, shorter, with later steps (which would extend the
+    # run as an append would); then a plain append
+    steps = iter(
+        [
+            lambda: log.write_text(lines(rows, 301, 320)),
+            lambda: open(log, "a").write(lines(rows, 321, 340)),
+        ]
+    )
+    events = list(
+        watch(
+            tmp_path,
+            analyze=lambda runs: analyze_runs(runs, rules=rules, audit={"enabled": False}),
+            analyze_tail=tail_analyzer(rules),
+            interval=0,
+            max_polls=3,
+            sleep=lambda _: next(steps)(),
+            incremental_above=-1.0,
+        )
+    )
+    assert [(e.full, e.new_points) for e in events if isinstance(e, Polled)] == [
+        (1, 300 * 9),
+        (1, 20 * 9),
+        (0, 20 * 9),
+    ]
+
+
+def test_a_run_that_goes_quiet_gets_its_full_pass(tmp_path, rules):
+    """Rules that need the whole series wait for a full pass: it comes at the first poll after
+    the run stopped growing, however few polls it grew for."""
+    events, _ = follow(tmp_path, rules, rows=grpo_rows(collapse=1250), polls=12)
+    polled = [e for e in events if isinstance(e, Polled)]
+    assert [p.full for p in polled] == [1] + [0] * 8 + [1, 0, 0]
+    poll, when = 0, {}
+    for e in events:
+        if isinstance(e, Polled):
+            poll = e.poll
+        elif isinstance(e, NewFinding):
+            when.setdefault(e.finding.rule, poll + 1)
+    assert when["reward_collapse"] == 10  # the full pass at the first quiet poll
+
+
+def test_no_incremental_analyzer_when_no_selected_rule_can(rules):
+    assert tail_analyzer(rules, select=["reward_collapse"]) is None
+    tail = tail_analyzer(rules, select=["kl_spike", "reward_collapse"])
+    assert tail is not None and tail.context == lookback(rules.get("kl_spike"))
+
+
+def test_shares_of_the_whole_run_count_the_points_before_the_end(tmp_path, rules):
+    """A long truncation surge judged on the end of a run has its share of the whole run (the
+    severity depends on it), as a full check does."""
+    rng = np.random.default_rng(0)
+    n, m = 2000, 450
+    rows = []
+    for s in range(1, n + m + 1):
+        clipped = 0.02 + rng.normal(0, 0.005) if s <= n else 0.6 + rng.normal(0, 0.01)
+        rows.append({"loss": 0.01, "completions/clipped_ratio": float(np.clip(clipped, 0, 1))})
+    log = tmp_path / "job" / "logging.jsonl"
+    log.parent.mkdir()
+    write = lambda a, b: "".join(swift_line(s, n + m, rows[s - 1]) + "\n" for s in range(a, b + 1))  # noqa: E731
+    log.write_text(write(1, n))
+
+    def grow(_: float) -> None:
+        with open(log, "a") as fh:
+            fh.write(write(n + 1, n + m))
 
     events = watch(
         tmp_path,
         analyze=lambda runs: analyze_runs(runs, rules=rules, audit={"enabled": False}),
         analyze_tail=tail_analyzer(rules),
         interval=0,
-        max_polls=3,
-        sleep=lambda _: next(steps)(),
+        max_polls=2,
+        sleep=grow,
         incremental_above=-1.0,
     )
-    assert [e.full for e in events if isinstance(e, Polled)] == [1, 1, 0]
+    (live,) = [
+        e.finding
+        for e in events
+        if isinstance(e, NewFinding) and e.finding.rule == "clipped_ratio_surge"
+    ]
+    (run,) = load_runs(log.parent).runs
+    (whole,) = [
+        f
+        for f in analyze_runs([run], rules=rules, audit={"enabled": False}).findings
+        if f.rule == "clipped_ratio_surge"
+    ]
+    assert (live.severity, live.start_step) == (whole.severity, whole.start_step)
+    assert live.params["share"] == pytest.approx(m / (n + m))
+
+
+def test_the_end_of_a_run_reads_raw_keys_not_the_metric_they_share_a_name_with(tmp_path):
+    """Raw ``clip_ratio`` is also the canonical name of another key: the end of the run keeps
+    each raw key's own points."""
+    log = tmp_path / "job" / "logging.jsonl"
+    log.parent.mkdir()
+
+    def rows(a: int, b: int) -> str:
+        return "".join(
+            swift_line(s, 200, {"loss": 0.1, "clip_ratio": 0.001, "clip_ratio/region_mean": s})
+            + "\n"
+            for s in range(a, b + 1)
+        )
+
+    log.write_text(rows(1, 60))
+    follower = Follower(tmp_path)
+    follower.poll()
+    (state,) = follower.states.values()
+    with open(log, "a") as fh:
+        fh.write(rows(61, 70))
+    follower.read()
+    tail = state.tail_run(5)
+    assert tail is not None and tail.resolve("clip_ratio") != "clip_ratio"
+    steps, values = tail.key_arrays("clip_ratio")
+    assert steps.tolist() == list(range(56, 71)) and set(values.tolist()) == {0.001}
+    assert tail.head_points["clip_ratio"] == 55
 
 
 def _event_file(tmp_path: Path, steps: int) -> bytes:
@@ -216,8 +326,8 @@ def test_the_end_of_a_run_is_the_end_of_its_rebuild(tmp_path):
         assert set(tail.keys) == set(whole.keys)
         assert "train/kl" not in whole.keys and "train/gpu_util" in whole.keys
         for key in whole.keys:
-            t_steps, t_values = tail.arrays(key)
-            w_steps, w_values = whole.arrays(key)
+            t_steps, t_values = tail.key_arrays(key)
+            w_steps, w_values = whole.key_arrays(key)
             assert len(t_steps) >= min(len(w_steps), 7)
             np.testing.assert_array_equal(t_steps, w_steps[-len(t_steps) :])
             np.testing.assert_array_equal(t_values, w_values[-len(t_values) :])
@@ -239,18 +349,19 @@ def test_a_step_logged_again_needs_a_rebuild(tmp_path):
 
 def test_lookback_of_the_rules(rules):
     specs = {s.id: s for s in rules.select((), ())}
-    assert lookback(specs["kl_spike"]) == 8 * 50 + 5
+    kl = specs["kl_spike"].params
+    assert lookback(specs["kl_spike"]) == spike_lookback(kl) > kl["window"]
     assert lookback(specs["nan_inf"]) == 0
     assert lookback(specs["instability_episode"]) == 0  # reads the other findings
     assert lookback(specs["reward_collapse"]) is None  # a change point needs the whole series
     assert lookback(specs["cuda_oom"]) is None  # a log pattern
-    assert context_points(specs.values()) == 8 * 50 + 5
+    assert context_points(specs.values()) == max(lookback(s) or 0 for s in specs.values())
 
 
-def test_begins_after():
+def test_reaching_past():
     from trainlens.findings import Finding, Severity
 
-    def f(key: str, start: int, members=()):
+    def f(key: str, start: int, end: int, members=()):
         return Finding(
             rule="r",
             severity=Severity.WARNING,
@@ -258,10 +369,11 @@ def test_begins_after():
             metric=key,
             key=key,
             start_step=start,
-            end_step=start,
+            end_step=end,
             members=members,
         )
 
-    episode = f("kl", 10, members=("x",))
-    kept = begins_after([f("kl", 10), f("kl", 11), f("new", 1), episode], {"kl": 10}, 12)
-    assert [(x.key, x.start_step) for x in kept] == [("kl", 11), ("new", 1)]
+    found = [f("kl", 5, 10), f("kl", 8, 11), f("new", 1, 1), f("kl", 3, 12, members=("x",))]
+    kept = reaching_past(found, {"kl": 10}, 12)
+    # ending after the judged step counts (evidence that arrived late); an episode by the run
+    assert [(x.key, x.start_step) for x in kept] == [("kl", 8), ("new", 1)]

@@ -26,6 +26,7 @@ from trainlens.cli.common import (
 from trainlens.cli.gate_cmd import POLICY_HELP
 from trainlens.errors import TrainlensError
 from trainlens.findings import Finding, Severity
+from trainlens.watch_defaults import FULL_EVERY, INCREMENTAL_ABOVE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,11 +103,13 @@ def watch(
             "--full-every",
             min=1,
             metavar="N",
-            help="On a run big enough that re-checking it whole takes over 0.2 s: every rule "
-            "over the whole run at most every N polls that changed it; in between the spike "
-            "and NaN rules judge only the new points (default 12).",
+            help=f"On a run big enough that re-checking it whole takes over "
+            f"{INCREMENTAL_ABOVE:g} s: every rule over the whole run at least every N polls "
+            "that changed it, and once it stops changing; in between the spike, NaN and "
+            "instability-episode rules judge only the new points, and --fail-on-rule / "
+            "--fail-on-severity see what they find.",
         ),
-    ] = 12,
+    ] = FULL_EVERY,
     max_polls: Annotated[
         int | None,
         typer.Option(

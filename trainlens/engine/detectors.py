@@ -209,7 +209,7 @@ def spike(
                 ratio=ratio,
                 z=zp,
                 n_points=n_flagged,
-                share=n_flagged / len(v),
+                share=n_flagged / (len(v) + s.offset),
                 level=float(np.median(v[a : b + 1])),
                 from_start=early,
                 surge=bool(not early and (limit is None or b0 <= limit)),

@@ -72,15 +72,16 @@ def expand(run: Run, selector: str) -> list[tuple[str, str]]:
 
 
 def _trace(run: Run, key: str, raw: bool) -> Trace:
-    arrays = run.arrays(key)
+    arrays = run.key_arrays(key)
     assert arrays is not None
     steps, values = arrays
     values = values.astype(np.float64, copy=False)
+    head = run.head_points.get(key, 0)
     if not raw:
         ok = np.isfinite(values)
         if not ok.all():
             steps, values = steps[ok], values[ok]
-    return Trace(steps, values)
+    return Trace(steps, values, head)
 
 
 def _jobs(run: Run, spec: RuleSpec) -> list[list[Input | None]]:
@@ -207,7 +208,7 @@ def clip_threshold(run: Run) -> float | None:
     pre_key, post_key = run.resolve("grad_norm"), run.resolve("grad_norm_clipped")
     if pre_key is None or post_key is None:
         return None
-    pre, post = run.arrays(pre_key), run.arrays(post_key)
+    pre, post = run.key_arrays(pre_key), run.key_arrays(post_key)
     if pre is None or post is None:
         return None
     _, ia, ib = np.intersect1d(pre[0], post[0], return_indices=True)
@@ -225,7 +226,7 @@ def logging_interval(run: Run) -> float:
     """The typical step distance between two logged points of the run's most-logged metric."""
     best: np.ndarray | None = None
     for key in run.keys:
-        arrays = run.arrays(key)
+        arrays = run.key_arrays(key)
         if arrays is not None and (best is None or len(arrays[0]) > len(best)):
             best = arrays[0]
     if best is None or len(best) < 2:
@@ -235,7 +236,7 @@ def logging_interval(run: Run) -> float:
 
 def value_at(run: Run, key: str, step: int) -> float | None:
     """The value ``key`` logged at ``step`` (None when it logged nothing there)."""
-    arrays = run.arrays(key) if key else None
+    arrays = run.key_arrays(key) if key else None
     if arrays is None:
         return None
     steps, values = arrays
@@ -365,7 +366,7 @@ def _watched(run: Run, specs: Sequence[RuleSpec], reported: set[str]) -> list[Wa
         for selector in selectors:
             for alt in selector.split("|"):
                 for metric, key in expand(run, alt.strip()):
-                    arrays = run.arrays(key)
+                    arrays = run.key_arrays(key)
                     if key in reported or key in out or arrays is None:
                         continue
                     steps, values = arrays

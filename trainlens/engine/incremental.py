@@ -4,7 +4,7 @@ of their findings are new.
 ``watch`` re-runs every rule over the whole run now and then (a full pass); between full passes
 it gives the rules whose detector declares a ``lookback`` (spikes, NaN/Inf) only the end of each
 series (the points read since the last pass plus that much context before them) and keeps the
-findings that begin after what was judged before. Post rules (instability episodes) run over the
+findings that reach past what was judged before. Post rules (instability episodes) run over the
 findings of that same pass. Rules that read the whole series (change points, levels, best-then-
 worse) wait for the next full pass.
 """
@@ -41,15 +41,18 @@ def context_points(specs: Iterable[RuleSpec]) -> int:
     return max([1, *(lookback(s) or 0 for s in specs)])
 
 
-def begins_after(
+def reaching_past(
     findings: Sequence[Finding], judged: Mapping[str, int], judged_step: int | None
 ) -> list[Finding]:
-    """The findings that begin after what the previous pass judged: a finding about a raw key
-    after ``judged[key]`` (any finding about a key not judged before), an episode of several
-    (or one without a key) after ``judged_step`` (None: nothing judged yet)."""
+    """The findings that reach past what the previous pass judged (a finding that began before
+    and grows is kept too: its evidence may have arrived late, e.g. from a file that flushes
+    behind the others; the caller's identities keep it from being reported twice): one about a
+    raw key ending after ``judged[key]`` (any finding about a key not judged before), an
+    episode of several (or one without a key) ending after ``judged_step`` (None: nothing
+    judged yet)."""
     out = []
     for f in findings:
         last = judged_step if f.members or not f.key else judged.get(f.key)
-        if last is None or f.start_step > last:
+        if last is None or f.end_step > last:
             out.append(f)
     return out

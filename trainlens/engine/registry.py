@@ -137,10 +137,13 @@ def _numeric(expected: Any) -> bool:
 
 @dataclass(frozen=True)
 class Trace:
-    """One step-indexed series: increasing integer ``steps`` and float ``values``."""
+    """One step-indexed series: increasing integer ``steps`` and float ``values``. ``offset``:
+    points of the whole series before these (the end of a growing series), which shares of
+    the whole series count."""
 
     steps: np.ndarray
     values: np.ndarray
+    offset: int = 0
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -144,7 +144,7 @@ def _early_spike(
         ratio=float(v[i]) / ref,
         z=float(z),
         n_points=1,
-        share=1 / n,
+        share=1 / (n + s.offset),
         level=float(v[i]),
         from_start=False,
         early=True,

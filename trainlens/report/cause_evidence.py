@@ -92,7 +92,7 @@ class _Facts:
         return [(f.start_step, f.end_step) for f in self.occurrences]
 
     def points_of(self, f: Finding) -> int:
-        arrays = self.run.arrays(f.key)
+        arrays = self.run.key_arrays(f.key)
         if arrays is None:
             return 0
         steps = arrays[0]
@@ -192,7 +192,7 @@ def _metric(facts: _Facts, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
 
     metric, stat, op, want = args["metric"], args.get("stat", "mean"), args["op"], args["value"]
     found = expand(facts.run, metric)
-    arrays = facts.run.arrays(found[0][1]) if found else None
+    arrays = facts.run.key_arrays(found[0][1]) if found else None
     if arrays is None:
         return None, {"en": "", "zh": ""}
     steps, values = arrays

@@ -287,7 +287,7 @@ def _metric(ctx: _Context, args: Mapping[str, Any]) -> tuple[bool | None, Text]:
 
     metric, stat, op, want = args["metric"], args.get("stat", "mean"), args["op"], args["value"]
     found = expand(ctx.run, metric)
-    arrays = ctx.run.arrays(found[0][1]) if found else None
+    arrays = ctx.run.key_arrays(found[0][1]) if found else None
     if arrays is None:
         return None, {"en": f"{metric} not logged", "zh": f"未记录 {metric}"}
     steps, values = arrays

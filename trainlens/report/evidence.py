@@ -129,7 +129,7 @@ def key_table(run: Run, finding: Finding, *, flat: bool = False) -> KeyTable | N
     metric), else rows read from the run around the window, one column per metric (episodes).
     ``flat``: the metric is stuck, so no row is marked as its peak."""
     metrics = member_metrics(finding)
-    arrays = run.arrays(finding.key) or run.arrays(finding.metric)
+    arrays = run.key_arrays(finding.key) or run.arrays(finding.metric)
     if finding.evidence and len(metrics) == 1:
         return _from_evidence(finding, arrays[0] if arrays is not None else None, flat)
     if arrays is None:
@@ -142,7 +142,9 @@ def key_table(run: Run, finding: Finding, *, flat: bool = False) -> KeyTable | N
     i0, i1 = min(i0, len(steps) - 1), max(min(i1, len(steps) - 1), min(i0, len(steps) - 1))
     extra = [i for i in (_index_of(steps, finding.best_step),) if i is not None]
     picked = _pick(len(steps), i0, i1, _index_of(steps, finding.peak_step), extra)
-    lookups = [run.arrays(finding.key if j == 0 else m) for j, m in enumerate(metrics)]
+    lookups = [
+        run.key_arrays(finding.key) if j == 0 else run.arrays(m) for j, m in enumerate(metrics)
+    ]
     present = [j for j, lk in enumerate(lookups) if lk is not None]
     rows = []
     for i in picked:

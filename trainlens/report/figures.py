@@ -50,9 +50,10 @@ def chart_language(lang: str) -> str:
     return lang if lang != "zh" or cjk_font() else "en"
 
 
-def _series(run: Run, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Finite ``(steps, values)`` of a metric, as the detectors see it (None when absent)."""
-    arrays = run.arrays(name)
+def _series(run: Run, name: str, *, raw: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """Finite ``(steps, values)`` of a metric (``raw``: of the raw key ``name`` itself), as the
+    detectors see it (None when absent)."""
+    arrays = run.key_arrays(name) if raw else run.arrays(name)
     if arrays is None:
         return None
     steps, values = arrays
@@ -127,8 +128,9 @@ def _panel(
 ) -> Panel | None:
     run = job.run
     own = [f for f in findings if f.metric == metric]
-    key = own[0].key if own and run.resolve(own[0].key) else metric
-    arrays = run.arrays(key)
+    own_arrays = run.key_arrays(own[0].key) if own else None
+    key = own[0].key if own_arrays is not None else metric
+    arrays = own_arrays if own_arrays is not None else run.arrays(metric)
     if arrays is None:
         return None
     steps, values = arrays
@@ -149,7 +151,7 @@ def _panel(
     baselines = [f.baseline for f in own if f.baseline is not None]
     title = metric if key == metric else f"{metric} ({key})"
     extra: dict[str, Any] = {}
-    finite = _series(run, key)
+    finite = _series(run, key, raw=own_arrays is not None)
     if not job.overview and t is not None and finite is not None:
         extra = _comparison(job, metric, own, finite, t)
     rolling = extra.pop("rolling", False)  # a rolling baseline replaces the single level

@@ -187,7 +187,7 @@ def _custom_keys(run: Run) -> list[str]:
     step counters left out."""
     keys = []
     for key in run.keys:
-        arrays = run.arrays(key)
+        arrays = run.key_arrays(key)
         if run.canonical(key) is not None or arrays is None or len(arrays[0]) < 2:
             continue
         if BOOKKEEPING.search(key):

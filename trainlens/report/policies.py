@@ -68,7 +68,7 @@ def _metric_policy(run: Run, f: Finding) -> ProposedPolicy | None:
     way = direction(run, f)
     if way not in ("up", "down") or not set(f.metric) <= _NAME_CHARS:
         return None
-    arrays = run.arrays(f.key)
+    arrays = run.key_arrays(f.key)
     if arrays is None:
         return None
     steps, values = arrays

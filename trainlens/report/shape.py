@@ -21,7 +21,7 @@ def direction(run: Run, finding: Finding) -> str:
         if math.isclose(peak, base, rel_tol=1e-9, abs_tol=1e-12):
             return "flat"
         return "up" if peak > base else "down"
-    arrays = run.arrays(finding.key) or run.arrays(finding.metric)
+    arrays = run.key_arrays(finding.key) or run.arrays(finding.metric)
     if arrays is None:
         return "flat"
     steps, values = arrays
@@ -46,7 +46,7 @@ def stuck(run: Run, finding: Finding) -> bool:
     if peak is not None and base is not None and math.isfinite(peak) and math.isfinite(base):
         if math.isclose(peak, base, rel_tol=1e-9, abs_tol=1e-12):
             return True
-    arrays = run.arrays(finding.key) or run.arrays(finding.metric)
+    arrays = run.key_arrays(finding.key) or run.arrays(finding.metric)
     if arrays is None:
         return False
     steps, values = arrays
