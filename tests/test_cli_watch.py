@@ -223,3 +223,28 @@ def test_full_every_with_the_real_rules(job):
     result = watch(str(job), "--full-every", "2", "--max-polls", "2", "--exit-on", "kl>100")
     assert result.exit_code == 0, result.output
     assert watch(str(job), "--full-every", "0", "--max-polls", "1").exit_code == 2
+
+
+def test_incremental_checks_follow_the_project_select(job, tmp_path, monkeypatch):
+    """The CLI's end-of-run analyzer gets the project's select / ignore."""
+    import trainlens.watch as watch_mod
+
+    seen = []
+    real = watch_mod.tail_analyzer
+
+    def spy(rules, select=(), ignore=()):
+        out = real(rules, select, ignore)
+        seen.append((list(select), list(ignore), out))
+        return out
+
+    monkeypatch.setattr(watch_mod, "tail_analyzer", spy)
+    cfg = tmp_path / "trainlens.toml"
+    cfg.write_text('select = ["kl_spike", "reward_collapse"]\nignore = ["reward_collapse"]\n')
+    result = watch(str(job), "--config", str(cfg), "--max-polls", "1")
+    assert result.exit_code == 0, result.output
+    ((select, ignore, analyzer),) = seen
+    assert (select, ignore) == (["kl_spike", "reward_collapse"], ["reward_collapse"])
+    assert analyzer is not None and analyzer.context > 1
+    cfg.write_text('select = ["reward_collapse"]\n')
+    assert watch(str(job), "--config", str(cfg), "--max-polls", "1").exit_code == 0
+    assert seen[-1][2] is None  # no selected rule judges the end of a series
