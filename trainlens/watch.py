@@ -507,19 +507,25 @@ class Follower:
 
 
 class _Reported:
-    """Identities of findings already reported: per (run, rule, metric), the step intervals."""
+    """Identities of findings already reported: per (run, rule, metric), the step intervals
+    and the highest severity reported for each."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str, str], list[list[int]]] = {}
 
     def is_new(self, f: Finding) -> bool:
-        """Record ``f``; True when it is not an episode reported before."""
+        """Record ``f``; True when it is not an episode reported before, or is one that grew
+        into a higher severity (a surge that lasted: reported again as what it is now)."""
         episodes = self._seen.setdefault((f.run, f.rule, f.metric), [])
+        rank = f.severity.rank
         for ep in episodes:
             if ep[0] == f.start_step or (f.start_step <= ep[1] and f.end_step >= ep[0]):
                 ep[0], ep[1] = min(ep[0], f.start_step), max(ep[1], f.end_step)
+                if rank > ep[2]:
+                    ep[2] = rank
+                    return True
                 return False
-        episodes.append([f.start_step, f.end_step])
+        episodes.append([f.start_step, f.end_step, rank])
         return True
 
 

@@ -10,9 +10,9 @@ full pass), the rest in growing chunks (1, 1, 2, 3, 5, ... records), each poll j
 end of every series with the rules that can (spikes, NaN/Inf, episodes). What watch reported
 about the grown part is compared with a full check of the finished run by the same rules: a
 finding matches when one of the other side has the same rule and metric and overlapping steps.
-Printed per rule: findings of the full check, those watch also reported (agree), those it
-missed, those only watch reported (on healthy runs: false alarms the incremental passes would
-add), and labels found.
+Printed per rule: findings of the full check, those watch also reported (agree), of those the
+ones watch last reported at another severity, those it missed, those only watch reported (on
+healthy runs: false alarms the incremental passes would add), and labels found.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ids = [s.id for s in windowed(rules.select((), ()))]
     t0 = time.perf_counter()
     full, agree, missed = Counter[str](), Counter[str](), Counter[str]()
-    extra, extra_healthy = Counter[str](), Counter[str]()
+    extra, extra_healthy, severity = Counter[str](), Counter[str](), Counter[str]()
     labels, labels_live, labels_full = Counter(), Counter(), Counter()
     replayed = healthy = 0
     with tempfile.TemporaryDirectory(prefix="trainlens-bank-") as tmp:
@@ -135,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
             healthy += is_healthy
             for f in whole:
                 full[f.rule] += 1
-                if any(_same(f, g) for g in live):
+                matches = [g for g in live if _same(f, g)]
+                if matches:
                     agree[f.rule] += 1
+                    if all(g.severity is not f.severity for g in matches):
+                        severity[f.rule] += 1
+                        if a.details:
+                            print(f"severity {case.name}: {f.rule} {f.start_step} {f.severity}")
                 else:
                     missed[f.rule] += 1
                     if a.details:
@@ -170,17 +175,20 @@ def main(argv: list[str] | None = None) -> int:
         "records grown in chunks, "
         f"only incremental passes after the first; {time.perf_counter() - t0:.0f} s\n"
     )
-    print("| rule | full check | watch agrees | watch missed | only watch (healthy runs) |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| rule | full check | watch agrees | other severity | watch missed "
+        "| only watch (healthy runs) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for rule in sorted(set(full) | set(extra)):
         print(
-            f"| {rule} | {full[rule]} | {agree[rule]} | {missed[rule]} | "
+            f"| {rule} | {full[rule]} | {agree[rule]} | {severity[rule]} | {missed[rule]} | "
             f"{extra[rule]} ({extra_healthy[rule]}) |"
         )
     total, ok = sum(full.values()), sum(agree.values())
     print(
-        f"| all | {total} | {ok} ({ok / max(total, 1):.0%}) | {sum(missed.values())} | "
-        f"{sum(extra.values())} ({sum(extra_healthy.values())}) |"
+        f"| all | {total} | {ok} ({ok / max(total, 1):.0%}) | {sum(severity.values())} | "
+        f"{sum(missed.values())} | {sum(extra.values())} ({sum(extra_healthy.values())}) |"
     )
     n, got = sum(labels.values()), sum(labels_live.values())
     print(f"\nlabels in the grown part found by the full check: {n}; by watch: {got}")

@@ -377,3 +377,26 @@ def test_reaching_past():
     kept = reaching_past(found, {"kl": 10}, 12)
     # ending after the judged step counts (evidence that arrived late); an episode by the run
     assert [(x.key, x.start_step) for x in kept] == [("kl", 8), ("new", 1)]
+
+
+def test_an_episode_that_grows_into_a_higher_severity_is_reported_again():
+    from trainlens.findings import Finding, Severity
+    from trainlens.watch import _Reported
+
+    def f(end: int, severity: Severity) -> Finding:
+        return Finding(
+            rule="clipped_ratio_surge",
+            severity=severity,
+            run="run",
+            metric="clipped_ratio",
+            key="clipped_ratio",
+            start_step=50,
+            end_step=end,
+        )
+
+    seen = _Reported()
+    assert seen.is_new(f(52, Severity.WARNING))
+    assert not seen.is_new(f(60, Severity.WARNING))  # the same surge, longer
+    assert seen.is_new(f(80, Severity.ERROR))  # it lasted: now an error, said once more
+    assert not seen.is_new(f(90, Severity.ERROR))
+    assert not seen.is_new(f(95, Severity.WARNING))  # a full pass that rates it lower
