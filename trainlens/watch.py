@@ -428,7 +428,7 @@ def _extra_keys(
 
 
 def _after(table: Table, last: dict[str, int]) -> bool:
-    """Whether every row of ``frame`` comes after the last step its key had (new keys: any)."""
+    """Whether every row of ``table`` comes after the last step its key had (new keys: any)."""
     if not last:
         return True
     limits = np.array([last.get(k, np.iinfo(np.int64).min) for k in table.names], dtype=np.int64)
@@ -687,12 +687,12 @@ class _Schedule:
         of one analysis see them all)."""
         if not states:
             return []
-        runs, built = [], {}
+        runs: list[Run] = []
+        build_seconds: list[float] = []
         for state in states:
             t0 = self.clock()
-            run = state.build(aliases, warnings)
-            built[id(state)] = self.clock() - t0
-            runs.append(run)
+            runs.append(state.build(aliases, warnings))
+            build_seconds.append(self.clock() - t0)
         passes = [_Pass(run, full=True) for run in runs]
         with_data = [run for run in runs if len(run.columns)]
         checked = self.clock()
@@ -705,8 +705,8 @@ class _Schedule:
                 done.selected = selected
             passes[0].warnings = list(analysis.warnings)
         rules_share = (self.clock() - checked) / max(1, len(with_data))
-        for state, run in zip(states, runs):
-            state.full_seconds = built[id(state)] + rules_share
+        for state, run, spent in zip(states, runs, build_seconds):
+            state.full_seconds = spent + rules_share
             state.since_full = 0
             _judged(state, run)
         return passes

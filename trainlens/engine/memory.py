@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from trainlens.discover import Checkpoint
-from trainlens.merge import merge_frames
+from trainlens.merge import merge_tables
 from trainlens.metrics import AliasTable
 from trainlens.readers._frame import make_frame
 from trainlens.run import Restart, Run, RunMeta
@@ -54,7 +54,7 @@ def run_from_series(
         np.concatenate(steps) if steps else np.empty(0, np.int64),
         np.concatenate(values) if values else np.empty(0),
     )
-    table, _ = merge_frames([("memory", frame)])
+    table, _ = merge_tables([("memory", frame)])
     root = Path(path)
     meta = RunMeta(
         framework=framework,

@@ -16,7 +16,7 @@ import numpy as np
 
 from trainlens.discover import Checkpoint
 from trainlens.framework import guess_framework
-from trainlens.merge import merge_frames
+from trainlens.merge import merge_tables
 from trainlens.metrics import AliasTable
 from trainlens.readers._frame import frame_from_codes
 from trainlens.run import Run, RunMeta
@@ -120,7 +120,7 @@ class SeriesStore:
             return np.concatenate(parts) if parts else np.empty(0, dtype)
 
         frame = frame_from_codes(names, codes, cat("steps", np.int64), cat("values", np.float64))
-        table, restarts = merge_frames([("live", frame)])
+        table, restarts = merge_tables([("live", frame)])
         cfg = dict(config or {})
         guessed = guess_framework("live", names, cfg)
         meta = RunMeta(
