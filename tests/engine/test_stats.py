@@ -87,3 +87,58 @@ def test_bottleneck_medians_match_pandas(window, min_periods):
     if window > 1:
         centred = s.rolling(window, center=True, min_periods=1).median().to_numpy()
         np.testing.assert_allclose(stats.centered_median(v, window), centred)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1e6, 1e6),
+            st.sampled_from([0.0, -0.0, 1.0, 1.0, np.nan, np.inf, -np.inf]),
+        ),
+        max_size=90,
+    ),
+    st.integers(1, 80),
+    st.integers(0, 81),
+    st.sampled_from([(0.75, 0.25), (0.5,), (0.0, 1.0), (0.1, 0.9, 0.33)]),
+)
+def test_rolling_quantiles_are_pandas_bit_for_bit(
+    values: list[float], window: int, min_periods: int, qs: tuple[float, ...]
+) -> None:
+    """Sorted windows (and pandas past SORTED_WINDOW): the same bits, NaN where pandas has it;
+    ties, signed zeros, ±inf (missing to pandas) and short series included."""
+    import pandas as pd
+
+    from trainlens.engine.stats import rolling_quantiles
+
+    v = np.array(values, dtype=np.float64)
+    min_periods = min(min_periods, window)  # pandas refuses more
+    got = rolling_quantiles(v, window, qs, min_periods)
+    roll = pd.Series(v, dtype=np.float64).rolling(window, min_periods=min_periods)
+    for q, out in zip(qs, got, strict=True):
+        assert np.array_equal(out, roll.quantile(q).to_numpy(), equal_nan=True)
+
+
+def test_rolling_quantiles_sort_a_long_series_in_blocks(monkeypatch) -> None:
+    import pandas as pd
+
+    from trainlens.engine import stats
+
+    monkeypatch.setattr(stats, "_SORT_BLOCK", 7 * 20)  # 7 windows of 20 per block
+    rng = np.random.default_rng(3)
+    v = np.round(rng.normal(size=1000), 2)  # ties
+    v[rng.integers(0, 1000, 80)] = np.nan
+    q75, q25 = stats.rolling_quantiles(v, 20, (0.75, 0.25), 4)
+    roll = pd.Series(v).rolling(20, min_periods=4)
+    assert np.array_equal(q75, roll.quantile(0.75).to_numpy(), equal_nan=True)
+    assert np.array_equal(q25, roll.quantile(0.25).to_numpy(), equal_nan=True)
+
+
+def test_trailing_noise_is_the_shifted_iqr_of_the_differences() -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    v = np.cumsum(rng.normal(size=400))
+    v[[10, 200, 201]] = np.nan
+    roll = pd.Series(np.r_[np.nan, np.diff(v)]).rolling(20, min_periods=4)
+    want = (roll.quantile(0.75) - roll.quantile(0.25)).shift(1).to_numpy() / (1.349 * np.sqrt(2))
+    assert np.array_equal(trailing_noise(v, 20, 5), want, equal_nan=True)

@@ -43,15 +43,63 @@ def trailing_median(values: np.ndarray, window: int, min_periods: int) -> np.nda
     return shifted(rolling_median(values, window, min_periods), 1)
 
 
+#: Windows up to this many points are sorted row by row (exact, and 3x faster than pandas'
+#: skip list at the rules' 20 points); longer windows go to pandas.
+SORTED_WINDOW = 64
+#: Window cells sorted at once (bounds the memory of a long series: 16 MiB of float64).
+_SORT_BLOCK = 1 << 21
+
+
+def rolling_quantiles(
+    values: np.ndarray, window: int, qs: tuple[float, ...], min_periods: int
+) -> list[np.ndarray]:
+    """``pandas.Series(values).rolling(window, min_periods).quantile(q)`` for each ``q`` in
+    ``qs``, bit for bit: linear interpolation between the order statistics, non-finite points
+    skipped (pandas treats ±inf as missing too), NaN with fewer than ``min_periods`` points.
+    Windows of up to :data:`SORTED_WINDOW` points are sorted once for every ``q``."""
+    v = np.asarray(values, dtype=np.float64)
+    n = len(v)
+    if n and window > SORTED_WINDOW and n > SORTED_WINDOW:
+        import pandas as pd
+
+        roll = pd.Series(v).rolling(window, min_periods=min_periods)
+        return [roll.quantile(q).to_numpy() for q in qs]
+    outs = [np.full(n, np.nan) for _ in qs]
+    if not n:
+        return outs
+    w = max(1, min(int(window), n))  # a longer window holds no more points than this
+    finite = np.isfinite(v)
+    counts = np.concatenate((np.zeros(w, np.int64), np.cumsum(finite)))
+    nobs_all = counts[w:] - counts[:-w]  # finite points in v[i - w + 1 : i + 1]
+    padded = np.concatenate((np.full(w - 1, np.nan), np.where(finite, v, np.nan)))
+    view = np.lib.stride_tricks.sliding_window_view(padded, w)
+    need = max(int(min_periods), 1)
+    rows = max(1, _SORT_BLOCK // w)
+    for a in range(0, n, rows):
+        ranked = np.sort(view[a : a + rows], axis=1)  # NaN last: the finite points first
+        nobs = nobs_all[a : a + rows]
+        enough = nobs >= need
+        if not enough.any():
+            continue
+        flat = ranked.ravel()
+        base = np.arange(0, len(ranked) * w, w)  # where each sorted window starts in ``flat``
+        for q, out in zip(qs, outs, strict=True):
+            pos = q * (np.maximum(nobs, 1) - 1).astype(np.float64)  # pandas' formula
+            at = pos.astype(np.int64)
+            frac = pos - at
+            low, high = flat[base + at], flat[base + np.minimum(at + 1, w - 1)]
+            with np.errstate(invalid="ignore"):
+                got = np.where(frac == 0.0, low, low + (high - low) * frac)
+            out[a : a + rows] = np.where(enough, got, np.nan)
+    return outs
+
+
 def trailing_noise(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """Point-to-point noise before each point: IQR of the first differences over the ``window``
     points before it, / (1.349·√2). Unlike the IQR of the values it is not inflated by a trend."""
-    import pandas as pd
-
     d = np.concatenate(([np.nan], np.diff(values)))
-    roll = pd.Series(d).rolling(window, min_periods=max(min_periods - 1, 1))
-    iqr = (roll.quantile(0.75) - roll.quantile(0.25)).shift(1).to_numpy()
-    return iqr / (IQR_TO_SIGMA * np.sqrt(2.0))
+    q75, q25 = rolling_quantiles(d, window, (0.75, 0.25), max(min_periods - 1, 1))
+    return shifted(q75 - q25, 1) / (IQR_TO_SIGMA * np.sqrt(2.0))
 
 
 def trailing_noise_at(
@@ -85,10 +133,8 @@ def trailing_quantile_at(
     if not len(idx):
         return out
     if len(idx) * 8 > len(values):  # many points: one rolling pass is cheaper
-        import pandas as pd
-
-        roll = pd.Series(values).rolling(window, min_periods=min_periods).quantile(q)
-        return roll.shift(1).to_numpy()[idx]
+        (roll,) = rolling_quantiles(values, window, (q,), min_periods)
+        return shifted(roll, 1)[idx]
     window = max(1, min(int(window), len(values)))  # no more points before any index than this
     padded = np.concatenate((np.full(window, np.nan), np.asarray(values, dtype=np.float64)))
     view = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]  # v[i-window : i]
