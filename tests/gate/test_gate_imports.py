@@ -96,18 +96,7 @@ def gate(tmp_path: Path, *args: str) -> tuple[int, list[str], str]:
     return code, [m for m in loaded.split(",") if m], out.stdout + out.stderr
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        *(k for k in WRITERS if k != "swift_jsonl"),
-        pytest.param(
-            "swift_jsonl",
-            marks=pytest.mark.xfail(
-                strict=True, reason="readers/swift_jsonl.py reads its records through pandas"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("kind", list(WRITERS))
 def test_metric_gate_imports_no_pandas_or_scipy(tmp_path: Path, kind: str) -> None:
     run = tmp_path / "run"
     WRITERS[kind](run)
@@ -119,7 +108,7 @@ def test_metric_gate_imports_no_pandas_or_scipy(tmp_path: Path, kind: str) -> No
 
 
 def test_metric_gate_on_a_cached_swift_run_imports_no_pandas(tmp_path: Path) -> None:
-    """The ms-swift reader builds its records with pandas; from the cache it is not needed."""
+    """Taken from the result cache (the files are an hour old), the run needs no reader."""
     run = tmp_path / "run"
     _swift(run)
     hour_ago = time.time() - 3600  # a file written just now is never taken from the cache

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from logwriters import REALDATA, swift_line, write_swift_run
 
@@ -285,3 +285,103 @@ def test_lone_surrogate_in_a_text_field_is_read(tmp_path):
     assert sorted(set(frame["key"].astype(str))) == ["loss"]
     assert frame["step"].tolist() == [1, 2, 3, 4, 5]
     assert frame["value"].tolist()[2] == 0.3
+
+
+@pytest.mark.parametrize("odd_cell", [None, "é6/10"])
+def test_step_text_is_a_fraction_or_an_integer_whatever_else_the_column_holds(tmp_path, odd_cell):
+    """``"N/M"`` and ``"N"`` are steps, a duration or a spaced-out number is not; the same
+    whether the column's cells are all ASCII (read together) or one is not (read one by one)."""
+    cells = ["1/9", "2", " 3 / 9 ", "37s", "1 2/9", "6/", "7/9/3"]
+    if odd_cell is not None:
+        cells.append(odd_cell)
+    path = tmp_path / "logging.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"loss": float(i), "global_step/max_steps": c}) + "\n"
+            for i, c in enumerate(cells)
+        )
+    )
+    result = read_swift_jsonl(path)
+    assert values(result.frame, "loss") == {1: 0.0, 2: 1.0, 3: 2.0, 6: 5.0}
+    unreadable = [w.message.split(": ", 1)[1] for w in result.warnings]
+    expected = ["unreadable step '37s'; skipped", "unreadable step '1 2/9'; skipped"]
+    expected += ["unreadable step '7/9/3'; skipped"]
+    if odd_cell is not None:
+        expected.append(f"unreadable step {odd_cell!r}; skipped")
+    assert unreadable == expected
+    assert result.meta["max_steps"] == 9
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_lone_surrogate_in_the_step_field_is_named_in_the_warning(tmp_path, monkeypatch, fast):
+    """Read line by line or by the pyarrow path (which once crashed building pandas' Arrow
+    text column): the step is unreadable, and the warning shows the escape."""
+    if fast:
+        from trainlens.readers import _jsonl_fast
+
+        if not _jsonl_fast.available():
+            pytest.skip("pyarrow (the fast extra) is not installed")
+        monkeypatch.setattr(_jsonl_fast, "MIN_BYTES", 0)
+    lines = [swift_line(s, 9, {"loss": float(s)}) for s in (1, 2, 4)]
+    lines.insert(2, '{"loss": 3.0, "global_step/max_steps": "\\ud800/9"}')
+    path = tmp_path / "logging.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = read_swift_jsonl(path)
+    assert values(result.frame, "loss") == {1: 1.0, 2: 2.0, 4: 4.0}
+    assert [w.message for w in result.warnings] == ["line 3: unreadable step '\\ud800/9'; skipped"]
+
+
+def test_records_without_any_field_are_each_named(tmp_path):
+    path = tmp_path / "logging.jsonl"
+    path.write_text("{}\n{}\n")
+    result = read_swift_jsonl(path)
+    assert len(result.frame) == 0
+    assert [w.message.split(":")[0] for w in result.warnings] == ["line 1", "line 2"]
+    assert all("no step field" in w.message for w in result.warnings)
+
+
+_CELLS = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.lists(st.integers(0, 2), max_size=2),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["a", "b", "c"]), _CELLS, max_size=3),
+        min_size=1,
+        max_size=6,
+    )
+)
+@example([{}, {"a": -(2**63) - 1}])  # below int64 with a missing cell: objects
+@example([{"a": None}, {"a": 2**63}])  # uint64 range with a null: floats
+@example([{"a": 2**63}, {"a": -1}])  # neither int64 nor uint64: objects
+@example([{"a": True}, {"a": None}])
+def test_records_table_lays_out_columns_as_pandas_from_records(rows):
+    """The reader's wide table (numpy) against ``DataFrame.from_records``: the same columns in
+    the same order, the same number/other split and the same cells."""
+    import pandas as pd
+
+    from trainlens.readers._rows import records_table
+
+    got = records_table(rows)
+    want = pd.DataFrame.from_records(rows)
+    assert list(got) == list(want.columns)
+    for key, col in got.items():
+        ref = want[key]
+        if ref.dtype.kind in "iuf":
+            assert col.dtype == ref.dtype, key
+            assert np.array_equal(col, ref.to_numpy(), equal_nan=ref.dtype.kind == "f"), key
+        else:  # objects (pandas may hold text as its own string dtype): cell by cell
+            assert col.dtype.kind == "O", (key, ref.dtype)
+            for mine, theirs in zip(col.tolist(), ref.to_numpy(dtype=object).tolist()):
+                if isinstance(theirs, float) and math.isnan(theirs):
+                    assert mine is None or (isinstance(mine, float) and math.isnan(mine))
+                else:
+                    assert type(mine) is type(theirs) and mine == theirs, (key, mine, theirs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -227,17 +227,55 @@ def _transpose(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     return columns
 
 
-def _frame_columns(
-    table: pd.DataFrame,
-) -> Iterator[tuple[str, np.ndarray | None, pd.Series | None]]:
-    """:func:`_record_columns` of records already in a DataFrame."""
-    for name in table.columns:
-        col = table[name]
+def records_table(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """The wide table of ``rows`` with the columns and dtypes ``pandas.DataFrame.from_records``
+    gives them, in numpy: each field in order of first appearance, NaN where a row lacks it;
+    int64 (uint64 past its range) when every row holds an integer, float64 when every given
+    value is a number (or null), else an object array of the cells."""
+    out: dict[str, np.ndarray] = {}
+    for name, cells in _transpose(rows).items():
+        kinds = set(map(type, cells))  # a row that lacks the field holds a float NaN
+        col = None
+        if kinds == {int}:
+            col = _integers(cells)
+        elif (kinds := kinds - {type(None)}) and kinds <= {int, float}:
+            col = _floats(cells)
+        out[name] = col if col is not None else np.fromiter(cells, object, count=len(cells))
+    return out
+
+
+def _floats(cells: list[Any]) -> np.ndarray | None:
+    """Numbers and nulls as float64; None where pandas keeps them as objects (an integer below
+    -2**63 or from 2**64 on)."""
+    try:
+        col = np.array(cells, dtype=np.float64)
+    except OverflowError:
+        return None
+    big = np.flatnonzero(np.abs(col) >= 2.0**63)  # only these can be out of range
+    if any(type(c) is int and not -(2**63) <= c < 2**64 for c in map(cells.__getitem__, big)):
+        return None
+    return col
+
+
+def _integers(cells: list[int]) -> np.ndarray | None:
+    for dtype in (np.int64, np.uint64):
+        try:
+            return np.array(cells, dtype=dtype)
+        except OverflowError:
+            continue
+    return None
+
+
+def _array_columns(
+    table: Mapping[str, np.ndarray],
+) -> Iterator[tuple[str, np.ndarray | None, np.ndarray | None]]:
+    """:func:`_record_columns` of records already in a wide table (see :func:`records_table`)."""
+    for name, col in table.items():
         if col.dtype.kind in "fiu":
-            yield name, col.to_numpy(dtype=np.float64), None
+            yield name, col.astype(np.float64, copy=False), None
         elif col.dtype.kind == "O":
             yield name, None, col
-        # booleans, datetimes: not metrics
+        # booleans: not metrics
 
 
 def rows_to_frame(
@@ -247,7 +285,7 @@ def rows_to_frame(
     literal_nan_rows: Sequence[int] = (),
     transforms: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] | None = None,
     skip: Sequence[str] = (),
-    table: pd.DataFrame | None = None,
+    table: Mapping[str, np.ndarray] | None = None,
 ) -> Table:
     """Long table (``key, step, value, wall_time``) from per-step records, in row-major file order.
 
@@ -255,8 +293,8 @@ def rows_to_frame(
     (strings, lists, dicts, booleans) are dropped. A missing key is absent from the table; a literal
     NaN / Infinity (rows listed in ``literal_nan_rows``) is kept as a value. ``transforms`` maps a
     raw key to ``(new_key, fn)`` applied to its values (e.g. ``s/it`` → ``iter/s``); ``skip``
-    names fields that are not metrics (step fields). ``table`` is ``rows`` already as a DataFrame
-    (without it, no pandas is needed).
+    names fields that are not metrics (step fields). ``table`` is ``rows`` already as a wide
+    table (:func:`records_table`, or columns read elsewhere), which may have dropped rows.
     """
     if not rows:
         return empty_frame()
@@ -264,7 +302,7 @@ def rows_to_frame(
     names: list[str] = []
     columns: list[np.ndarray] = []
     present: list[np.ndarray] = []
-    fields = _record_columns(rows) if table is None else _frame_columns(table)
+    fields = _record_columns(rows) if table is None else _array_columns(table)
     for name, numbers, other in fields:
         if name in skipped:
             continue
@@ -305,9 +343,13 @@ def rows_to_frame(
                     mask_m[r, j] = True
                     if not transforms or k not in transforms:
                         values_m[r, j] = v
+    steps_arr = np.asarray(steps, dtype=np.int64)
+    if mask_m.all():  # every row holds every key (a plain log): no cell to leave out
+        n_rows, n_keys = mask_m.shape
+        codes = np.tile(np.arange(n_keys, dtype=np.int32), n_rows)
+        return frame_from_codes(names, codes, np.repeat(steps_arr, n_keys), values_m.ravel())
     r_idx, c_idx = np.nonzero(mask_m)  # row-major: file order, then key order within a row
-    steps_arr = np.asarray(steps, dtype=np.int64)[r_idx]
-    return frame_from_codes(names, c_idx, steps_arr, values_m[r_idx, c_idx])
+    return frame_from_codes(names, c_idx, steps_arr[r_idx], values_m[r_idx, c_idx])
 
 
 def _column_position(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import compress, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,13 +17,11 @@ from trainlens.readers._jsonl_fast import Columns, Text, read_columns
 from trainlens.readers._rows import (
     ascii_cells,
     parse_step_fraction,
+    records_table,
     rows_to_frame,
     scan_numbers,
     text_column_to_float,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: Bumped when this reader returns something else for the same bytes (cached reads of the
 #: old version are then read again).
@@ -47,43 +45,49 @@ def _number(value: Any) -> float:
 
 
 def _given(value: Any) -> bool:
-    """Whether a cell holds something (pandas fills a record's missing keys with NaN)."""
+    """Whether a cell holds something (a wide table holds NaN where a record lacks the key)."""
     return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def _steps(
-    table: pd.DataFrame, texts: dict[str, Text] | None = None
+    table: dict[str, np.ndarray], n: int, texts: dict[str, Text] | None = None
 ) -> tuple[np.ndarray, int | None, set[str]]:
     """Vectorised step per row (-1 where none) from the first step field present, the max_steps
-    of ``"N/M"`` fields, and which step fields were used. ``texts``: text columns whose
-    canonical ``"N/M"`` cells the fast path read already."""
-    steps = np.full(len(table), -1, dtype=np.int64)
+    of ``"N/M"`` fields, and which step fields were used. ``table``: the wide table of ``n``
+    rows; ``texts``: text columns whose canonical ``"N/M"`` cells the fast path read already."""
+    steps = np.full(n, -1, dtype=np.int64)
     max_steps: int | None = None
     used: set[str] = set()
     for key in _STEP_KEYS:
-        if key not in table.columns:
+        col = table.get(key)
+        if col is None:
             continue
-        col = table[key]
         if col.dtype.kind in "iuf":
-            num = col.to_numpy(dtype=np.float64, na_value=np.nan)
-            den = np.full(len(col), np.nan)
+            num = col.astype(np.float64)
+            den = np.full(n, np.nan)
         else:
-            num, den = np.full(len(col), np.nan), np.full(len(col), np.nan)
+            num, den = np.full(n, np.nan), np.full(n, np.nan)
             pre = texts.get(key) if texts else None
             if pre is not None:
                 is_text, done = pre.given, pre.fraction
                 num[done], den[done] = pre.num[done], pre.den[done]
                 todo = is_text & ~done
             else:
-                is_text = todo = col.map(type).eq(str).to_numpy()
-            text = col[todo]
-            cells = ascii_cells(text)
-            if cells is not None:
-                num[todo], den[todo] = scan_numbers(cells)
-            else:  # non-ASCII or long text: the careful scalar parser, cell by cell
-                pairs = [parse_step_fraction(v) for v in text]
-                num[todo] = [np.nan if n is None else n for n, _ in pairs]
-                den[todo] = [np.nan if m is None else m for _, m in pairs]
+                is_text = todo = np.fromiter((type(v) is str for v in col), bool, count=n)
+            idx = np.flatnonzero(todo)
+            text = col[idx].tolist()
+            cells = ascii_cells(text) if text else None
+            if cells is not None:  # "N/M" cells read together; the rest below, one by one
+                first, second = scan_numbers(cells)
+                chars = cells.view(np.uint8).reshape(len(cells), -1)
+                fraction = ~np.isnan(second) & ~(chars == 32).any(axis=1)
+                num[idx[fraction]], den[idx[fraction]] = first[fraction], second[fraction]
+                text = list(compress(text, (~fraction).tolist()))
+                idx = idx[~fraction]
+            # an integer as text, other text, non-ASCII or long text: the scalar parser
+            pairs = [parse_step_fraction(v) for v in text]
+            num[idx] = [np.nan if a is None else a for a, _ in pairs]
+            den[idx] = [np.nan if b is None else b for _, b in pairs]
             if not is_text.all():  # v2 integer steps mixed with text; lists, dicts: none
                 num[~is_text] = [_number(v) for v in col[~is_text]]
         fill = (steps < 0) & step_mask(num)
@@ -155,26 +159,7 @@ def read_swift_jsonl(
             warnings=lines.all_warnings(),
             end_offset=lines.end_offset,
         )
-    table = _records_table(rows)
-    return _finish(path, rows, row_lines, nan_rows, table, meta, lines)
-
-
-def _records_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The wide table of decoded records. A string holding a lone surrogate (``"\\ud800"`` in
-    the JSON) cannot go into pandas' Arrow-backed text columns: such characters become "?"
-    (text cells are never metric values) instead of failing the read."""
-    import pandas as pd  # only when a file is read: a cached read (gate) needs no pandas
-
-    try:
-        return pd.DataFrame.from_records(rows)
-    except UnicodeEncodeError:
-        return pd.DataFrame.from_records([{k: _clean(v) for k, v in r.items()} for r in rows])
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
+    return _finish(path, rows, row_lines, nan_rows, records_table(rows), meta, lines)
 
 
 def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
@@ -191,15 +176,13 @@ def _from_columns(path: Path, fast: Columns, lines: JsonLines) -> ReadResult:
     rows: list[dict[str, Any]] = [{}] * fast.n  # only the literal-NaN rows are looked at
     for r, obj in fast.objects.items():
         rows[r] = obj
-    import pandas as pd
-
-    table = pd.DataFrame(fast.columns, index=pd.RangeIndex(fast.n))
+    table = dict(fast.columns)
     return _finish(path, rows, fast.row_lines, fast.nan_rows, table, meta, fast.lines, fast.text)
 
 
 def _read_text(
-    table: pd.DataFrame, texts: dict[str, Text], keep: np.ndarray | None
-) -> pd.DataFrame:
+    table: dict[str, np.ndarray], texts: dict[str, Text], keep: np.ndarray | None
+) -> dict[str, np.ndarray]:
     """What rows_to_frame makes of a text column, with the fast path's canonical cells already
     read: a float column of its numbers, or no column when none is one (a text field). ``keep``:
     the rows left (the other cells are parsed together, as rows_to_frame would)."""
@@ -210,13 +193,10 @@ def _read_text(
         if keep is not None:
             values, todo = values[keep], todo[keep]
         if todo.any():
-            import pandas as pd
-
             values = values.copy()
-            cells = table[key].to_numpy(dtype=object)[todo]
-            values[todo] = text_column_to_float(pd.Series(cells, dtype=object))
+            values[todo] = text_column_to_float(table[key][todo].tolist())
         if np.isnan(values).all():
-            table = table.drop(columns=key)
+            del table[key]
         else:
             table[key] = values
     return table
@@ -227,14 +207,15 @@ def _finish(
     rows: list[dict[str, Any]],
     row_lines: Sequence[int] | np.ndarray,
     nan_rows: list[int],
-    table: pd.DataFrame,
+    table: dict[str, np.ndarray],
     meta: dict[str, Any],
     lines: JsonLines,
     texts: dict[str, Text] | None = None,
 ) -> ReadResult:
-    """Steps, step warnings and the long table from the wide ``table`` of ``rows``."""
+    """Steps, step warnings and the long table from the wide ``table`` of ``rows`` (see
+    :func:`~trainlens.readers._rows.records_table`; changed in place)."""
     warnings: list[ReadWarning] = []
-    steps, max_steps, used = _steps(table, texts)
+    steps, max_steps, used = _steps(table, len(row_lines), texts)
     if max_steps is not None:
         meta["max_steps"] = max_steps
     if used:
@@ -244,9 +225,9 @@ def _finish(
     elif "iteration" in used:
         meta["swift_generation"] = "megatron"
     missing = np.flatnonzero(steps < 0)
-    step_cols = [k for k in _STEP_KEYS if k in table.columns]
+    step_cols = [table[k] for k in _STEP_KEYS if k in table]
     for r in missing:
-        given = next((v for k in step_cols if _given(v := table.at[r, k])), None)
+        given = next((v for col in step_cols if _given(v := col[r])), None)
         what = (
             f"unreadable step {brief(given)}"
             if given is not None
@@ -255,7 +236,7 @@ def _finish(
         warnings.append(ReadWarning(str(path), f"line {row_lines[int(r)]}: {what}; skipped"))
     keep = steps >= 0 if missing.size else None
     if keep is not None:
-        table = table[keep].reset_index(drop=True)
+        table = {key: col[keep] for key, col in table.items()}
         kept_index = np.cumsum(keep) - 1
         nan_rows = [int(kept_index[r]) for r in nan_rows if keep[r]]
         rows = [rows[r] for r in np.flatnonzero(keep)]
