@@ -385,3 +385,49 @@ def test_records_table_lays_out_columns_as_pandas_from_records(rows):
                     assert mine is None or (isinstance(mine, float) and math.isnan(mine))
                 else:
                     assert type(mine) is type(theirs) and mine == theirs, (key, mine, theirs)
+
+
+_ODD_RECORDS = (
+    '{"loss": NaN, "global_step/max_steps": "7/90"}',
+    '{"eval_loss": 0.5, "eval_acc": 0.25, "global_step/max_steps": "5/90"}',
+    '{"loss": "n/a", "flag": true, "global_step/max_steps": "6/90"}',
+    '{"loss": null, "fresh": null, "global_step/max_steps": "6/90"}',
+    '{"loss": [1, 2], "note": {"a": 1}, "global_step/max_steps": "6/90"}',
+    '{"loss": 0.5, "global_step": 12, "big": 123456789012345678901}',
+    '{"loss": 0.5, "global_step/max_steps": "x/90", "s": "\\ud800"}',
+    '{"loss": 0.5, "global_step/max_steps": 40, "train_speed(s/it)": 4.0}',
+    "{}",
+    "not json",
+)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_many_records_are_laid_out_by_pandas_with_the_same_result(tmp_path, monkeypatch, seed):
+    """Past ``PANDAS_ROWS`` records the wide table comes from ``DataFrame.from_records``:
+    the same table, meta and warnings as the numpy layout gives."""
+    import random
+
+    from trainlens.readers import _jsonl_fast, swift_jsonl
+
+    monkeypatch.setattr(_jsonl_fast, "MIN_BYTES", 1 << 62)  # every line decoded here
+    rng = random.Random(seed)
+    lines = [swift_line(s, 90, {"loss": rng.random(), "kl": rng.random()}) for s in range(1, 90)]
+    for _ in range(rng.randint(1, 12)):
+        lines.insert(rng.randrange(len(lines)), rng.choice(_ODD_RECORDS))
+    path = tmp_path / "logging.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    got = {}
+    for rows in (0, 1 << 40):
+        monkeypatch.setattr(swift_jsonl, "PANDAS_ROWS", rows)
+        result = read_swift_jsonl(path)
+        frame = result.frame
+        got[rows] = (
+            {c: frame[c].tolist() for c in ("key", "step")},
+            frame["value"].to_numpy(),
+            list(frame["key"].cat.categories),
+            result.meta,
+            [w.message for w in result.warnings],
+        )
+    (a_cols, a_values, *a_rest), (b_cols, b_values, *b_rest) = got.values()
+    assert a_cols == b_cols and a_rest == b_rest
+    assert np.array_equal(a_values, b_values, equal_nan=True)

@@ -247,8 +247,8 @@ def records_table(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
 def _floats(cells: list[Any]) -> np.ndarray | None:
     """Numbers and nulls as float64; None where pandas keeps them as objects (an integer below
     -2**63 or from 2**64 on)."""
-    try:
-        col = np.array(cells, dtype=np.float64)
+    try:  # numbers and nulls only here (fromiter reads None as NaN, as pandas does)
+        col = np.fromiter(cells, np.float64, count=len(cells))
     except OverflowError:
         return None
     big = np.flatnonzero(np.abs(col) >= 2.0**63)  # only these can be out of range
