@@ -15,6 +15,8 @@ and an entry that does not check out is read again from the logs and rewritten. 
 by default in ``$TRAINLENS_CACHE_DIR``, else ``$XDG_CACHE_HOME/trainlens``, else
 ``~/.cache/trainlens``; ``TRAINLENS_NO_CACHE=1`` (or ``--no-cache``) turns it off. It needs
 nothing beyond numpy. Failing to write the cache (read-only disk, full disk) is never an error.
+Nothing is evicted on its own: ``trainlens cache info|clear|prune`` (:mod:`trainlens.cache.manage`)
+shows what it holds and removes entries unused for a while or past a size.
 """
 
 from __future__ import annotations
@@ -56,10 +58,16 @@ class ResultCache:
     def load(self, kind: str, key: str) -> Entry | None:
         from trainlens.cache.store import CorruptEntry, read_entry
 
+        path = self.entry_path(kind, key)
         try:
-            return read_entry(self.entry_path(kind, key))
+            entry = read_entry(path)
         except (OSError, CorruptEntry):
             return None
+        try:  # its mtime is its last use: `trainlens cache prune` keeps what is still read
+            os.utime(path)
+        except OSError:
+            pass  # a read-only cache works as before
+        return entry
 
     def store(
         self, kind: str, key: str, data: dict[str, Any], columns: dict[str, np.ndarray]

@@ -6,6 +6,7 @@ from trainlens.cli import (  # noqa: F401
     audit_completions_cmd,
     audit_labels_cmd,
     audit_log_cmd,
+    cache_cmd,
     compare_cmd,
     gate_cmd,
     mcp_cmd,
