@@ -44,6 +44,18 @@ def _entries(cache: Path) -> list[Path]:
     return sorted(cache.rglob("*.tlc"))
 
 
+def _refuse_unlink(monkeypatch: pytest.MonkeyPatch, stuck: Path) -> None:
+    """Removing ``stuck`` fails as on a read-only directory (as root, chmod would not)."""
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == stuck:
+            raise PermissionError(13, "Permission denied")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+
+
 def _set_used(path: Path, seconds_ago: float) -> None:
     then = time.time() - seconds_ago
     os.utime(path, (then, then))
@@ -110,7 +122,8 @@ def test_prune_removes_other_versions_and_old_temp_files_only(tmp_path: Path) ->
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old layout")
     current = cache / f"v{CACHE_VERSION}" / "read"
-    old_tmp, new_tmp = current / ".tmp-dead.tlc", current / ".tmp-writing.tlc"
+    fanout = next(current.iterdir())
+    old_tmp, new_tmp = fanout / ".tmp-dead.tlc", fanout / ".tmp-writing.tlc"
     old_tmp.write_bytes(b"x")
     new_tmp.write_bytes(b"x")
     _set_used(old_tmp, TEMP_GRACE_S + 60)
@@ -167,14 +180,7 @@ def test_prune_cli_options_and_bad_values(tmp_path: Path) -> None:
 def test_an_entry_that_cannot_be_removed_is_named_and_exits_2(tmp_path, monkeypatch) -> None:
     _, cache = _filled(tmp_path, runs=1)
     stuck = _entries(cache)[0]
-    real_unlink = Path.unlink
-
-    def unlink(self: Path, missing_ok: bool = False) -> None:
-        if self == stuck:
-            raise PermissionError(13, "Permission denied")
-        real_unlink(self, missing_ok)
-
-    monkeypatch.setattr(Path, "unlink", unlink)
+    _refuse_unlink(monkeypatch, stuck)
     out = runner.invoke(app, ["cache", "clear", "--cache-dir", str(cache)])
     assert out.exit_code == 2 and "could not be removed" in out.output
     assert stuck.name in out.output and "Permission denied" in out.output
@@ -201,3 +207,82 @@ def test_parse_size(text: str, size: int) -> None:
 def test_bad_ages_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_age(text)
+
+
+def test_files_outside_the_layout_are_never_touched(tmp_path: Path) -> None:
+    """A user's folder that happens to be called ``v2`` inside the directory, hex-named files
+    in the wrong fan-out folder, temp-looking files elsewhere: all stay, even on clear."""
+    home = tmp_path / "home"
+    hexname = "a" * 64 + ".tlc"
+    project = home / "v2" / "myproject"
+    mine = [
+        project / ".tmp-notes.txt",
+        project / "src" / hexname,
+        home / "v1" / "read" / "cc" / hexname,  # its fan-out folder is not its first digits
+        home / "v1" / "read" / hexname,  # no fan-out folder
+        home / "v1" / "Read" / "aa" / hexname,  # not a kind's name
+    ]
+    for p in mine:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("mine")
+        _set_used(p, 10 * DAY)
+    (project / ".git" / "refs" / "tags").mkdir(parents=True)
+    entry = home / "v1" / "read" / "aa" / hexname
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"an entry")
+    assert cache_usage(ResultCache(home)).entries == 1
+    removed = clear_cache(ResultCache(home))
+    assert removed.files == 1 and not entry.exists()
+    assert all(p.exists() for p in mine) and (project / ".git" / "refs" / "tags").is_dir()
+
+
+def test_an_empty_or_file_cache_dir_is_refused(tmp_path: Path) -> None:
+    for command in ("info", "clear", "prune"):
+        out = runner.invoke(app, ["cache", command, "--cache-dir", ""])
+        assert out.exit_code == 2 and "--cache-dir is empty" in out.output
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    out = runner.invoke(app, ["cache", "clear", "--cache-dir", str(a_file)])
+    assert out.exit_code == 2 and "not a directory" in out.output and a_file.exists()
+
+
+def test_a_cache_is_tagged_for_backup_tools(tmp_path: Path) -> None:
+    _, cache = _filled(tmp_path, runs=1)
+    tag = (cache / "CACHEDIR.TAG").read_text()
+    assert tag.startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    runner.invoke(app, ["cache", "clear", "--cache-dir", str(cache)])
+    assert (cache / "CACHEDIR.TAG").exists()  # not the cache's entry: kept
+
+
+def test_a_folder_that_cannot_be_listed_is_named(tmp_path, monkeypatch) -> None:
+    _, cache = _filled(tmp_path, runs=1)
+    blocked = cache / f"v{CACHE_VERSION}" / "run"
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if Path(path) == blocked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = runner.invoke(app, ["cache", "info", "--cache-dir", str(cache), "--format", "json"])
+    assert out.exit_code == 0
+    assert json.loads(out.stdout)["errors"] == [f"{blocked}: Permission denied"]
+    assert "cannot list" in out.stderr
+    out = runner.invoke(app, ["cache", "clear", "--cache-dir", str(cache)])
+    assert out.exit_code == 2 and "Permission denied" in out.output
+
+
+def test_absurd_sizes_are_refused() -> None:
+    for text in ("1e308T", "-1G", "nanM"):
+        with pytest.raises(ValueError):
+            parse_size(text)
+
+
+def test_a_size_that_cannot_be_reached_is_said(tmp_path, monkeypatch) -> None:
+    _, cache = _filled(tmp_path, runs=1)
+    stuck = _entries(cache)[0]
+    _refuse_unlink(monkeypatch, stuck)
+    removed = prune_cache(ResultCache(cache), max_bytes=0)
+    assert removed.over_limit and removed.kept_files == 1
+    assert removed.kept_bytes == stuck.stat().st_size and len(removed.errors) == 1

@@ -22,7 +22,7 @@ from cache_helpers import (
 import trainlens.load as load_mod
 import trainlens.readers.registry as registry
 from trainlens.analysis import analyze
-from trainlens.cache import ResultCache, default_cache_dir, resolve_cache
+from trainlens.cache import CACHEDIR_TAG, ResultCache, default_cache_dir, resolve_cache
 from trainlens.cache.files import cached_read
 from trainlens.cache.store import MAGIC, read_entry
 from trainlens.discover import SourceFormat
@@ -263,7 +263,9 @@ def test_cache_writes_only_hashed_names_inside_its_dir(formats: Path, tmp_path: 
     load_runs(formats, cache=cache, jobs=1)
     created = {p for p in tmp_path.rglob("*")} - before
     assert created and all(p == cache or cache in p.parents for p in created)
-    for p in created:
+    tag = cache / "CACHEDIR.TAG"  # the one other file: the backup tools' tag, a constant
+    assert tag.read_text() == CACHEDIR_TAG
+    for p in created - {tag}:
         if p.is_file():
             assert p.suffix == ".tlc" and len(p.stem) == 64 and p.stem.isalnum()
             with open(p, "rb") as fh:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -93,7 +95,7 @@ def test_bottleneck_medians_match_pandas(window, min_periods):
     st.lists(
         st.one_of(
             st.floats(-1e6, 1e6),
-            st.sampled_from([0.0, -0.0, 1.0, 1.0, np.nan, np.inf, -np.inf]),
+            st.sampled_from([0.0, -0.0, 1.0, 1.0, np.nan, np.inf, -np.inf, 1e308, -1e308]),
         ),
         max_size=90,
     ),
@@ -104,15 +106,18 @@ def test_bottleneck_medians_match_pandas(window, min_periods):
 def test_rolling_quantiles_are_pandas_bit_for_bit(
     values: list[float], window: int, min_periods: int, qs: tuple[float, ...]
 ) -> None:
-    """Sorted windows (and pandas past SORTED_WINDOW): the same bits, NaN where pandas has it;
-    ties, signed zeros, ±inf (missing to pandas) and short series included."""
+    """Sorted windows (and pandas past SORTED_WINDOW): the same numbers, NaN where pandas has
+    it; ties, signed zeros (equal, whatever their sign), ±inf (missing to pandas) and short
+    series included."""
     import pandas as pd
 
     from trainlens.engine.stats import rolling_quantiles
 
     v = np.array(values, dtype=np.float64)
     min_periods = min(min_periods, window)  # pandas refuses more
-    got = rolling_quantiles(v, window, qs, min_periods)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # quiet where pandas is (overflow to inf included)
+        got = rolling_quantiles(v, window, qs, min_periods)
     roll = pd.Series(v, dtype=np.float64).rolling(window, min_periods=min_periods)
     for q, out in zip(qs, got, strict=True):
         assert np.array_equal(out, roll.quantile(q).to_numpy(), equal_nan=True)
@@ -142,3 +147,36 @@ def test_trailing_noise_is_the_shifted_iqr_of_the_differences() -> None:
     roll = pd.Series(np.r_[np.nan, np.diff(v)]).rolling(20, min_periods=4)
     want = (roll.quantile(0.75) - roll.quantile(0.25)).shift(1).to_numpy() / (1.349 * np.sqrt(2))
     assert np.array_equal(trailing_noise(v, 20, 5), want, equal_nan=True)
+
+
+@given(
+    st.lists(
+        st.one_of(st.floats(-1e3, 1e3), st.sampled_from([0.0, 2.5, np.nan, np.inf, -np.inf])),
+        min_size=1,
+        max_size=80,
+    ),
+    st.integers(1, 30),
+    st.integers(1, 12),
+    st.data(),
+)
+def test_quantiles_at_a_few_indices_are_those_of_the_whole_series(
+    values: list[float], window: int, min_periods: int, data: st.DataObject
+) -> None:
+    """``trailing_noise_at`` / ``trailing_quantile_at`` over a few indices (windows sorted
+    there) give the bits of the whole-series pass: ±inf missing in both, one formula."""
+    from trainlens.engine.stats import rolling_quantiles, trailing_noise_at, trailing_quantile_at
+
+    v = np.array(values, dtype=np.float64)
+    n = len(v)
+    idx = np.array(
+        sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=max(1, n // 8))))
+    )
+    if len(idx) * 8 > n:  # the whole-series branch: nothing to compare
+        return
+    full_noise = trailing_noise(v, window, min_periods)[idx]
+    got = trailing_noise_at(v, idx, window, min_periods)
+    assert np.array_equal(got, full_noise, equal_nan=True)
+    (roll,) = rolling_quantiles(v, window, (0.9,), min(min_periods, window))
+    want = np.r_[np.nan, roll[:-1]][idx]
+    got = trailing_quantile_at(v, idx, window, 0.9, min(min_periods, window))
+    assert np.array_equal(got, want, equal_nan=True)

@@ -289,9 +289,10 @@ def test_lone_surrogate_in_a_text_field_is_read(tmp_path):
 
 @pytest.mark.parametrize("odd_cell", [None, "é6/10"])
 def test_step_text_is_a_fraction_or_an_integer_whatever_else_the_column_holds(tmp_path, odd_cell):
-    """``"N/M"`` and ``"N"`` are steps, a duration or a spaced-out number is not; the same
-    whether the column's cells are all ASCII (read together) or one is not (read one by one)."""
-    cells = ["1/9", "2", " 3 / 9 ", "37s", "1 2/9", "6/", "7/9/3"]
+    """``"N/M"`` and ``"N"`` in ASCII digits (spaces around them allowed) are steps; a duration,
+    a decimal, a sign, ``_`` or another script's digits are not. The same whether the column's
+    cells are all ASCII (read together) or one is not (read one by one)."""
+    cells = ["1/9", "2", " 3 / 9 ", "37s", "1 2/9", "6/", "7/9/3", "8/10.5", "1_0", "+9", "٣"]
     if odd_cell is not None:
         cells.append(odd_cell)
     path = tmp_path / "logging.jsonl"
@@ -305,7 +306,7 @@ def test_step_text_is_a_fraction_or_an_integer_whatever_else_the_column_holds(tm
     assert values(result.frame, "loss") == {1: 0.0, 2: 1.0, 3: 2.0, 6: 5.0}
     unreadable = [w.message.split(": ", 1)[1] for w in result.warnings]
     expected = ["unreadable step '37s'; skipped", "unreadable step '1 2/9'; skipped"]
-    expected += ["unreadable step '7/9/3'; skipped"]
+    expected += [f"unreadable step {c!r}; skipped" for c in ("7/9/3", "8/10.5", "1_0", "+9", "٣")]
     if odd_cell is not None:
         expected.append(f"unreadable step {odd_cell!r}; skipped")
     assert unreadable == expected

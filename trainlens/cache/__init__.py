@@ -79,7 +79,31 @@ class ResultCache:
             write_entry(self.entry_path(kind, key), data, columns)
         except OSError:
             return False
+        _tag(self.root)
         return True
+
+
+#: The Cache Directory Tagging spec's file: backup tools (tar --exclude-caches, borg, restic)
+#: skip the directory. https://bford.info/cachedir/
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by trainlens.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
+_TAGGED: set[Path] = set()
+
+
+def _tag(root: Path) -> None:
+    """Write ``CACHEDIR.TAG`` into ``root`` once per process (best effort)."""
+    if root in _TAGGED:
+        return
+    _TAGGED.add(root)
+    tag = root / "CACHEDIR.TAG"
+    try:
+        if not tag.exists():
+            tag.write_text(CACHEDIR_TAG, encoding="ascii")
+    except OSError:
+        pass
 
 
 def default_cache_dir() -> Path:

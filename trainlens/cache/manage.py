@@ -2,10 +2,12 @@
 
 Entries are touched when they are used (:meth:`~trainlens.cache.ResultCache.load`), so an
 entry's mtime is its last use and pruning by age keeps what is still read. Only the cache's own
-files are removed: entries (``*.tlc``) under ``v<N>/<kind>/``, temp files a killed write left
-(``.tmp-*``), and the directories that empties. Entries of another cache version (``v<N>``
-other than :data:`~trainlens.cache.CACHE_VERSION`) are never read again; ``prune`` removes them
-whatever their age. Anything else in the directory is left alone.
+files are removed, found where :meth:`~trainlens.cache.ResultCache.entry_path` puts them and
+nowhere else: ``v<N>/<kind>/<xx>/<64 hex digits>.tlc`` (``xx`` the name's first two digits),
+temp files a killed write left beside them (``.tmp-*.tlc``), and the directories of that layout
+once empty. Entries of another cache version (``v<N>`` other than
+:data:`~trainlens.cache.CACHE_VERSION`) are never read again; ``prune`` removes them whatever
+their age. Anything else in the directory is left alone, and no symbolic link is followed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from pathlib import Path
 from trainlens.cache import CACHE_VERSION, ResultCache
 
 _VERSION_DIR = re.compile(r"v\d+")
+_KIND_DIR = re.compile(r"[a-z]+")
+_FANOUT_DIR = re.compile(r"[0-9a-f]{2}")
 _ENTRY = re.compile(r"[0-9a-f]{64}\.tlc")
+_TEMP = re.compile(r"\.tmp-[^/]*\.tlc")
 #: A temp file younger than this may belong to a write in progress: left alone.
 TEMP_GRACE_S = 3600.0
 
@@ -61,6 +66,7 @@ class CacheUsage:
     kinds: dict[str, KindUsage] = field(default_factory=dict)
     stale: KindUsage = field(default_factory=KindUsage)
     temp: KindUsage = field(default_factory=KindUsage)
+    errors: list[str] = field(default_factory=list)  # directories that could not be listed
 
     @property
     def bytes(self) -> int:
@@ -80,40 +86,57 @@ class Removed:
     errors: list[str] = field(default_factory=list)
     kept_files: int = 0
     kept_bytes: int = 0
+    over_limit: bool = False  # what is kept still takes more than ``max_bytes``
+
+    def keep(self, f: CacheFile) -> None:
+        self.kept_files += 1
+        self.kept_bytes += f.size
 
 
-def cache_files(cache: ResultCache) -> Iterator[CacheFile]:
-    """Every file of the cache (see the module docstring), in no particular order. Symbolic
-    links are never followed."""
-    root = cache.root
+def _dirs(path: str, pattern: re.Pattern[str], errors: list[str]) -> list[os.DirEntry[str]]:
+    """The real (not symlinked) directories in ``path`` whose name matches ``pattern``."""
     try:
-        versions = [d for d in os.scandir(root) if _VERSION_DIR.fullmatch(d.name)]
-    except OSError:
+        with os.scandir(path) as it:
+            return [d for d in it if pattern.fullmatch(d.name) and d.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        errors.append(f"{path}: {exc.strerror or exc}")
+        return []
+
+
+def cache_files(cache: ResultCache, errors: list[str] | None = None) -> Iterator[CacheFile]:
+    """Every file of the cache's layout (see the module docstring), in no particular order.
+    Directories that cannot be listed are named in ``errors``."""
+    errors = [] if errors is None else errors
+    if not cache.root.is_dir():
         return
-    for vdir in versions:
-        if not vdir.is_dir(follow_symlinks=False):
-            continue
+    for vdir in _dirs(str(cache.root), _VERSION_DIR, errors):
         current = vdir.name == f"v{CACHE_VERSION}"
-        for dirpath, dirnames, filenames in os.walk(vdir.path, followlinks=False):
-            rel = Path(dirpath).relative_to(vdir.path).parts
-            kind = rel[0] if rel else ""
-            for name in filenames:
-                is_temp = name.startswith(".tmp-")
-                if not is_temp and not _ENTRY.fullmatch(name):
-                    continue
-                path = Path(dirpath) / name
+        for kdir in _dirs(vdir.path, _KIND_DIR, errors):
+            for fdir in _dirs(kdir.path, _FANOUT_DIR, errors):
                 try:
-                    st = path.lstat()
-                except OSError:
-                    continue  # removed meanwhile
-                yield CacheFile(path, "temp" if is_temp else kind, current, st.st_size, st.st_mtime)
-            dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+                    with os.scandir(fdir.path) as it:
+                        names = [f for f in it if f.is_file(follow_symlinks=False)]
+                except OSError as exc:
+                    errors.append(f"{fdir.path}: {exc.strerror or exc}")
+                    continue
+                for f in names:
+                    is_temp = bool(_TEMP.fullmatch(f.name))
+                    if not is_temp and not (_ENTRY.fullmatch(f.name) and f.name[:2] == fdir.name):
+                        continue
+                    try:
+                        st = f.stat(follow_symlinks=False)
+                    except OSError:
+                        continue  # removed meanwhile
+                    kind = "temp" if is_temp else kdir.name
+                    yield CacheFile(Path(f.path), kind, current, st.st_size, st.st_mtime)
 
 
 def cache_usage(cache: ResultCache) -> CacheUsage:
     """What ``cache`` holds (a missing directory holds nothing)."""
     usage = CacheUsage(cache.root, cache.root.is_dir())
-    for f in cache_files(cache):
+    for f in cache_files(cache, usage.errors):
         if f.kind == "temp":
             usage.temp.add(f)
         elif not f.current:
@@ -126,7 +149,7 @@ def cache_usage(cache: ResultCache) -> CacheUsage:
 def clear_cache(cache: ResultCache) -> Removed:
     """Remove every entry and temp file of the cache (the next reads fill it again)."""
     removed = Removed()
-    for f in cache_files(cache):
+    for f in list(cache_files(cache, removed.errors)):
         _remove(f, removed)
     _remove_empty_dirs(cache)
     return removed
@@ -145,26 +168,23 @@ def prune_cache(
     now = time.time() if now is None else now
     removed = Removed()
     live: list[CacheFile] = []
-    for f in cache_files(cache):
+    for f in list(cache_files(cache, removed.errors)):
         if f.kind == "temp":
             if now - f.used > TEMP_GRACE_S:
                 _remove(f, removed)
         elif not f.current or (older_than_s is not None and now - f.used > older_than_s):
-            _remove(f, removed)
+            if not _remove(f, removed):
+                removed.keep(f)
         else:
             live.append(f)
     live.sort(key=lambda f: f.used)  # least recently used first
     total = sum(f.size for f in live)
     for f in live:
-        if max_bytes is None or total <= max_bytes:
-            removed.kept_files += 1
-            removed.kept_bytes += f.size
-            continue
-        if _remove(f, removed):
+        if max_bytes is not None and total > max_bytes and _remove(f, removed):
             total -= f.size
         else:
-            removed.kept_files += 1
-            removed.kept_bytes += f.size
+            removed.keep(f)
+    removed.over_limit = max_bytes is not None and removed.kept_bytes > max_bytes
     _remove_empty_dirs(cache)
     return removed
 
@@ -183,19 +203,23 @@ def _remove(f: CacheFile, removed: Removed) -> bool:
 
 
 def _remove_empty_dirs(cache: ResultCache) -> None:
-    """Remove the version, kind and fan-out directories that no longer hold anything."""
-    try:
-        versions = [d.path for d in os.scandir(cache.root) if _VERSION_DIR.fullmatch(d.name)]
-    except OSError:
+    """Remove the fan-out, kind and version directories of the layout that hold nothing now."""
+    if not cache.root.is_dir():
         return
-    for vdir in versions:
-        if Path(vdir).is_symlink():
-            continue
-        for dirpath, _, _ in sorted(os.walk(vdir, followlinks=False), reverse=True):
-            try:
-                os.rmdir(dirpath)  # only succeeds when empty
-            except OSError:
-                pass
+    ignored: list[str] = []
+    for vdir in _dirs(str(cache.root), _VERSION_DIR, ignored):
+        for kdir in _dirs(vdir.path, _KIND_DIR, ignored):
+            for fdir in _dirs(kdir.path, _FANOUT_DIR, ignored):
+                _rmdir(fdir.path)
+            _rmdir(kdir.path)
+        _rmdir(vdir.path)
+
+
+def _rmdir(path: str) -> None:
+    try:
+        os.rmdir(path)  # only an empty directory goes
+    except OSError:
+        pass
 
 
 def parse_age(text: str) -> float:
@@ -224,6 +248,6 @@ def parse_size(text: str) -> int:
         value = float(number)
     except ValueError:
         raise ValueError(f"not a size: {text!r} (use e.g. 2G, 500M)") from None
-    if not value >= 0 or value == float("inf"):
+    if not 0 <= value * scale < 2**63:
         raise ValueError(f"not a size: {text!r}")
     return int(value * scale)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from trainlens.cli.app import app
-from trainlens.cli.common import CacheDirOpt, fail, handle_errors, stdout_console
+from trainlens.cli.common import fail, handle_errors, stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from trainlens.cache import ResultCache
@@ -30,14 +30,28 @@ class CacheFormat(str, Enum):
 
 
 FormatOpt = Annotated[CacheFormat, typer.Option("--format", "-f")]
+#: Taken as text: an empty value (an unset variable in a script) must not mean ".".
+CacheDirText = Annotated[
+    str | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        help="The cache directory (default: $TRAINLENS_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/trainlens or ~/.cache/trainlens).",
+    ),
+]
 
 
-def _cache(cache_dir: Path | None) -> ResultCache:
-    from trainlens.cache import resolve_cache
+def _cache(cache_dir: str | None) -> ResultCache:
+    """The cache asked for; exit 2 for an empty ``--cache-dir`` or one that is a file."""
+    from trainlens.cache import ResultCache, default_cache_dir
 
-    cache = resolve_cache(cache_dir if cache_dir is not None else True)
-    assert cache is not None  # True and a path always resolve to a cache
-    return cache
+    if cache_dir is not None and not cache_dir.strip():
+        raise fail("--cache-dir is empty")
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    if root.exists() and not root.is_dir():
+        raise fail(f"{root} is not a directory")
+    return ResultCache(root)
 
 
 def _size(n: int) -> str:
@@ -65,20 +79,24 @@ def _usage_json(usage: CacheUsage) -> dict[str, Any]:
         "kinds": {name: kind(k) for name, k in sorted(usage.kinds.items())},
         "stale": kind(usage.stale),
         "temp": kind(usage.temp),
+        "errors": usage.errors,
     }
 
 
 @cache_app.command("info")
-def cache_info(cache_dir: CacheDirOpt = None, format: FormatOpt = CacheFormat.text) -> None:
+def cache_info(cache_dir: CacheDirText = None, format: FormatOpt = CacheFormat.text) -> None:
     """Where the cache is, and its entries per kind: count, size, oldest and last use."""
     from trainlens.cache.manage import cache_usage
 
     with handle_errors():
         usage = cache_usage(_cache(cache_dir))
+        for error in usage.errors:
+            stderr_console().print(f"warning: cannot list {error}", markup=False)
         if format is CacheFormat.json:
             typer.echo(json.dumps(_usage_json(usage), indent=1))
             return
         from rich.table import Table
+        from rich.text import Text
 
         console = stdout_console()
         state = "" if usage.exists else " (not created yet)"
@@ -92,10 +110,13 @@ def cache_info(cache_dir: CacheDirOpt = None, format: FormatOpt = CacheFormat.te
         if usage.temp.entries:
             rows.append(("unfinished writes", usage.temp))
         for name, k in rows:
-            table.add_row(name, f"{k.entries:,}", _size(k.bytes), _when(k.oldest), _when(k.newest))
+            table.add_row(
+                Text(name), f"{k.entries:,}", _size(k.bytes), _when(k.oldest), _when(k.newest)
+            )
         if rows:
             console.print(table)
-        console.print(f"total: {usage.entries:,} entries, {_size(usage.bytes)}", markup=False)
+        temp = f" and {usage.temp.entries:,} unfinished writes" if usage.temp.entries else ""
+        console.print(f"total: {usage.entries:,} entries{temp}, {_size(usage.bytes)}", markup=False)
 
 
 def _report(removed: Removed, format: CacheFormat, cache: ResultCache) -> None:
@@ -108,6 +129,7 @@ def _report(removed: Removed, format: CacheFormat, cache: ResultCache) -> None:
                     "removed_bytes": removed.bytes,
                     "kept_files": removed.kept_files,
                     "kept_bytes": removed.kept_bytes,
+                    "over_limit": removed.over_limit,
                     "errors": removed.errors,
                 },
                 indent=1,
@@ -120,8 +142,10 @@ def _report(removed: Removed, format: CacheFormat, cache: ResultCache) -> None:
             markup=False,
         )
         if removed.kept_files:
+            over = " (still over --max-size: some could not be removed)" * removed.over_limit
             console.print(
-                f"kept {removed.kept_files:,} entries ({_size(removed.kept_bytes)})", markup=False
+                f"kept {removed.kept_files:,} entries ({_size(removed.kept_bytes)}){over}",
+                markup=False,
             )
     if removed.errors:
         shown = "; ".join(removed.errors[:3]) + (" ..." if len(removed.errors) > 3 else "")
@@ -129,7 +153,7 @@ def _report(removed: Removed, format: CacheFormat, cache: ResultCache) -> None:
 
 
 @cache_app.command("clear")
-def cache_clear(cache_dir: CacheDirOpt = None, format: FormatOpt = CacheFormat.text) -> None:
+def cache_clear(cache_dir: CacheDirText = None, format: FormatOpt = CacheFormat.text) -> None:
     """Remove every cache entry (logs are read again on the next run and cached anew)."""
     from trainlens.cache.manage import clear_cache
 
@@ -157,7 +181,7 @@ def cache_prune(
             "this much: 2G, 500M.",
         ),
     ] = None,
-    cache_dir: CacheDirOpt = None,
+    cache_dir: CacheDirText = None,
     format: FormatOpt = CacheFormat.text,
 ) -> None:
     """Remove entries unused for a while or past a size; entries of older trainlens versions

@@ -54,9 +54,10 @@ def rolling_quantiles(
     values: np.ndarray, window: int, qs: tuple[float, ...], min_periods: int
 ) -> list[np.ndarray]:
     """``pandas.Series(values).rolling(window, min_periods).quantile(q)`` for each ``q`` in
-    ``qs``, bit for bit: linear interpolation between the order statistics, non-finite points
-    skipped (pandas treats ±inf as missing too), NaN with fewer than ``min_periods`` points.
-    Windows of up to :data:`SORTED_WINDOW` points are sorted once for every ``q``."""
+    ``qs``, bit for bit (a zero may differ in sign where a window holds both): linear
+    interpolation between the order statistics, non-finite points skipped (pandas treats ±inf
+    as missing too), NaN with fewer than ``min_periods`` points. Windows of up to
+    :data:`SORTED_WINDOW` points are sorted once for every ``q``."""
     v = np.asarray(values, dtype=np.float64)
     n = len(v)
     if n and window > SORTED_WINDOW and n > SORTED_WINDOW:
@@ -70,34 +71,56 @@ def rolling_quantiles(
     w = max(1, min(int(window), n))  # a longer window holds no more points than this
     finite = np.isfinite(v)
     counts = np.concatenate((np.zeros(w, np.int64), np.cumsum(finite)))
-    nobs_all = counts[w:] - counts[:-w]  # finite points in v[i - w + 1 : i + 1]
+    nobs = counts[w:] - counts[:-w]  # finite points in v[i - w + 1 : i + 1]
     padded = np.concatenate((np.full(w - 1, np.nan), np.where(finite, v, np.nan)))
     view = np.lib.stride_tricks.sliding_window_view(padded, w)
-    need = max(int(min_periods), 1)
     rows = max(1, _SORT_BLOCK // w)
     for a in range(0, n, rows):
-        ranked = np.sort(view[a : a + rows], axis=1)  # NaN last: the finite points first
-        nobs = nobs_all[a : a + rows]
-        enough = nobs >= need
-        if not enough.any():
-            continue
-        flat = ranked.ravel()
-        base = np.arange(0, len(ranked) * w, w)  # where each sorted window starts in ``flat``
-        for q, out in zip(qs, outs, strict=True):
-            pos = q * (np.maximum(nobs, 1) - 1).astype(np.float64)  # pandas' formula
-            at = pos.astype(np.int64)
-            frac = pos - at
-            low, high = flat[base + at], flat[base + np.minimum(at + 1, w - 1)]
-            with np.errstate(invalid="ignore"):
-                got = np.where(frac == 0.0, low, low + (high - low) * frac)
-            out[a : a + rows] = np.where(enough, got, np.nan)
+        got = window_quantiles(view[a : a + rows], qs, min_periods, nobs[a : a + rows])
+        for out, part in zip(outs, got, strict=True):
+            out[a : a + rows] = part
     return outs
+
+
+def window_quantiles(
+    windows: np.ndarray,
+    qs: tuple[float, ...],
+    min_periods: int,
+    nobs: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Each ``q`` quantile of each row of ``windows`` (NaN for a missing point) as pandas'
+    rolling quantile computes it: linear interpolation, NaN with fewer than ``min_periods``
+    points (``nobs``: how many each row holds, when the caller knows)."""
+    m, w = windows.shape
+    ranked = np.sort(windows, axis=1)  # NaN last: the points first
+    if nobs is None:
+        nobs = w - np.isnan(ranked).sum(axis=1)
+    enough = nobs >= max(int(min_periods), 1)
+    flat = ranked.ravel()
+    base = np.arange(0, m * w, w)  # where each sorted window starts in ``flat``
+    outs = []
+    for q in qs:
+        pos = q * (np.maximum(nobs, 1) - 1).astype(np.float64)  # pandas' formula
+        at = pos.astype(np.int64)
+        frac = pos - at
+        low, high = flat[base + at], flat[base + np.minimum(at + 1, w - 1)]
+        with np.errstate(invalid="ignore", over="ignore"):  # ±1e308: inf, as pandas
+            got = np.where(frac == 0.0, low, low + (high - low) * frac)
+        outs.append(np.where(enough, got, np.nan))
+    return outs
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``values`` as floats with ±inf as NaN (missing, as in pandas' rolling windows)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(v), v, np.nan)
 
 
 def trailing_noise(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """Point-to-point noise before each point: IQR of the first differences over the ``window``
     points before it, / (1.349·√2). Unlike the IQR of the values it is not inflated by a trend."""
-    d = np.concatenate(([np.nan], np.diff(values)))
+    with np.errstate(invalid="ignore"):  # inf - inf: missing either way
+        d = np.concatenate(([np.nan], np.diff(values)))
     q75, q25 = rolling_quantiles(d, window, (0.75, 0.25), max(min_periods - 1, 1))
     return shifted(q75 - q25, 1) / (IQR_TO_SIGMA * np.sqrt(2.0))
 
@@ -111,23 +134,20 @@ def trailing_noise_at(
     if len(idx) * 8 > n or not len(idx):
         return trailing_noise(values, window, min_periods)[idx]
     window = max(1, min(int(window), n))  # a longer window holds no more points than this
-    d = np.concatenate(
-        (np.full(window + 1, np.nan), np.diff(values))
-    )  # d[window + i] = v[i]-v[i-1]
+    with np.errstate(invalid="ignore"):  # inf - inf: missing either way
+        d = np.concatenate((np.full(window + 1, np.nan), _finite(np.diff(values))))
+    # d[window + i] = v[i] - v[i - 1]
     view = np.lib.stride_tricks.sliding_window_view(d, window)[idx]  # the diffs before i
-    enough = np.isfinite(view).sum(axis=1) >= max(min_periods - 1, 1)
-    out = np.full(len(idx), np.nan)
-    if enough.any():
-        q75, q25 = np.nanpercentile(view[enough], [75, 25], axis=1)
-        out[enough] = (q75 - q25) / (IQR_TO_SIGMA * np.sqrt(2.0))
-    return out
+    q75, q25 = window_quantiles(view, (0.75, 0.25), max(min_periods - 1, 1))
+    return (q75 - q25) / (IQR_TO_SIGMA * np.sqrt(2.0))
 
 
 def trailing_quantile_at(
     values: np.ndarray, idx: np.ndarray, window: int, q: float, min_periods: int
 ) -> np.ndarray:
     """The ``q`` quantile of the ``window`` points before each index in ``idx`` (NaN with fewer
-    than ``min_periods`` of them), computed only there."""
+    than ``min_periods`` of them; ±inf missing), computed only there: the numbers of
+    ``shifted(rolling_quantiles(...), 1)[idx]``."""
     idx = np.asarray(idx, dtype=np.int64)
     out = np.full(len(idx), np.nan)
     if not len(idx):
@@ -136,11 +156,9 @@ def trailing_quantile_at(
         (roll,) = rolling_quantiles(values, window, (q,), min_periods)
         return shifted(roll, 1)[idx]
     window = max(1, min(int(window), len(values)))  # no more points before any index than this
-    padded = np.concatenate((np.full(window, np.nan), np.asarray(values, dtype=np.float64)))
+    padded = np.concatenate((np.full(window, np.nan), _finite(values)))
     view = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]  # v[i-window : i]
-    enough = np.isfinite(view).sum(axis=1) >= min_periods
-    if enough.any():
-        out[enough] = np.nanquantile(view[enough], q, axis=1)
+    (out,) = window_quantiles(view, (q,), min_periods)
     return out
 
 

@@ -48,11 +48,21 @@ def parse_step_fraction(value: Any) -> tuple[int | None, int | None]:
         return int(value), None
     if isinstance(value, str):
         head, _, tail = value.partition("/")
-        try:
-            return int(head), (int(tail) if tail.strip() else None)
-        except ValueError:
+        step = _digits(head)
+        if step is None:
             return None, None
+        if not tail.strip():
+            return step, None
+        total = _digits(tail)
+        return (step, total) if total is not None else (None, None)
     return None, None
+
+
+def _digits(text: str) -> int | None:
+    """ASCII digits (spaces around allowed) as an int; None for anything else (signs, ``_``,
+    other scripts' digits: not a step, as they are no number to :func:`number_text`)."""
+    t = text.strip()
+    return int(t) if t.isascii() and t.isdigit() else None
 
 
 _UNIT_SECONDS = {ord("d"): 86400.0, ord("h"): 3600.0, ord("m"): 60.0, ord("s"): 1.0}
@@ -181,27 +191,6 @@ def _scalar_or_nan(text: str) -> float:
     return math.nan if value is None else value
 
 
-def _record_columns(
-    rows: Sequence[dict[str, Any]],
-) -> Iterator[tuple[str, np.ndarray | None, list[Any] | None]]:
-    """``(name, numbers, None)`` for each field whose given values are all numbers, else
-    ``(name, None, cells)``; fields in order of first appearance, a missing field NaN (the
-    columns, and the number/other split, that ``pandas.DataFrame.from_records`` would give: a
-    field that is null wherever it is given counts as numbers only where it is missing once)."""
-    for name, cells in _transpose(rows).items():
-        kinds = set(map(type, cells))
-        kinds.discard(type(None))
-        if kinds and kinds <= {int, float}:
-            try:
-                yield name, np.array(cells, dtype=np.float64), None
-            except OverflowError:
-                yield name, np.array([_cell_number(c) for c in cells], np.float64), None
-        elif kinds <= {bool}:
-            continue  # flags, or nothing but nulls: no number in it
-        else:
-            yield name, None, cells
-
-
 def _transpose(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     """Each field's cells over ``rows`` (NaN where a row lacks it), fields in order of first
     appearance. Rows are grouped by their field list (a log has a few shapes: train steps, eval
@@ -269,7 +258,9 @@ def _integers(cells: list[int]) -> np.ndarray | None:
 def _array_columns(
     table: Mapping[str, np.ndarray],
 ) -> Iterator[tuple[str, np.ndarray | None, np.ndarray | None]]:
-    """:func:`_record_columns` of records already in a wide table (see :func:`records_table`)."""
+    """``(name, numbers, None)`` for each number column of a wide table (see
+    :func:`records_table`), ``(name, None, cells)`` for each object column; booleans are no
+    metric."""
     for name, col in table.items():
         if col.dtype.kind in "fiu":
             yield name, col.astype(np.float64, copy=False), None
@@ -302,7 +293,7 @@ def rows_to_frame(
     names: list[str] = []
     columns: list[np.ndarray] = []
     present: list[np.ndarray] = []
-    fields = _record_columns(rows) if table is None else _array_columns(table)
+    fields = _array_columns(records_table(rows) if table is None else table)
     for name, numbers, other in fields:
         if name in skipped:
             continue

@@ -79,8 +79,8 @@ def _steps(
             cells = ascii_cells(text) if text else None
             if cells is not None:  # "N/M" cells read together; the rest below, one by one
                 first, second = scan_numbers(cells)
-                chars = cells.view(np.uint8).reshape(len(cells), -1)
-                fraction = ~np.isnan(second) & ~(chars == 32).any(axis=1)
+                chars = cells.view(np.uint8).reshape(len(cells), -1)  # digits and "/" only:
+                fraction = ~np.isnan(second) & ~np.isin(chars, (32, 46)).any(axis=1)
                 num[idx[fraction]], den[idx[fraction]] = first[fraction], second[fraction]
                 text = list(compress(text, (~fraction).tolist()))
                 idx = idx[~fraction]
