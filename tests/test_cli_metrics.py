@@ -145,3 +145,35 @@ def test_library_api_at_top_level(swift_run):
     assert isinstance(analysis, trainlens.Analysis) and analysis.runs[0].name == "v0-run"
     with pytest.raises(AttributeError):
         trainlens.no_such_thing  # noqa: B018
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_key_sources_are_the_last_source_of_each_key(seed):
+    """Each key's file is its last row's with a source (rows without one skipped), as a
+    ``groupby("key").last()`` of the run's DataFrame gives it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from trainlens.metrics import AliasTable
+    from trainlens.readers._frame import Table
+    from trainlens.render.metrics import _key_sources
+    from trainlens.run import Run, RunMeta
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    codes = np.sort(rng.integers(0, 6, n)).astype(np.int32)  # a run's rows: grouped by key
+    sources = ["a/logging.jsonl", "b/events.out.tfevents.1", "c/trainer_state.json"]
+    source_codes = rng.integers(-1, len(sources), n).astype(np.int32)  # -1: no source
+    table = Table(
+        [f"k{i}" for i in range(6)],
+        codes,
+        np.arange(n),
+        rng.normal(size=n),
+        sources=sources,
+        source_codes=source_codes,
+    )
+    run = Run("r", Path("r"), "swift_jsonl", table, RunMeta(), AliasTable.load())
+    frame = run.table
+    last = frame.groupby("key", observed=True)["source"].last().dropna()
+    assert _key_sources(run) == {str(k): Path(str(v)).name for k, v in last.items()}

@@ -1,7 +1,8 @@
 """A metric-only ``trainlens gate`` (the CI step that must start fast) reads the run's files,
 evaluates the policy on numpy arrays and prints, importing neither pandas nor scipy (nor
 matplotlib or torch): once reading the files, once with the run from the result cache. A gate
-with a rule policy still runs the engine (and may import them)."""
+with a rule policy still runs the engine (and may import them). ``trainlens metrics`` is as
+light."""
 
 from __future__ import annotations
 
@@ -78,12 +79,12 @@ WRITERS: dict[str, Callable[[Path], None]] = {
 }
 
 
-def gate(tmp_path: Path, *args: str) -> tuple[int, list[str], str]:
+def gate(tmp_path: Path, *args: str, command: str = "gate") -> tuple[int, list[str], str]:
     env = {**os.environ, "TRAINLENS_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("TRAINLENS_NO_CACHE", None)
     env.pop("GITHUB_ACTIONS", None)
     out = subprocess.run(
-        [sys.executable, "-c", GATE, *args],
+        [sys.executable, "-c", GATE.replace('"gate"', repr(command)), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -127,3 +128,13 @@ def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
     code, loaded, output = gate(tmp_path, str(run), "--fail-on-rule", "grad_explosion")
     assert code == 0, output
     assert "pandas" in loaded
+
+
+@pytest.mark.parametrize("kind", ["swift_jsonl", "tensorboard"])
+def test_metrics_listing_imports_no_pandas(tmp_path: Path, kind: str) -> None:
+    """``trainlens metrics RUN`` (what a user runs first on a new log) starts as lightly."""
+    run = tmp_path / "run"
+    WRITERS[kind](run)
+    code, loaded, output = gate(tmp_path, str(run), command="metrics")
+    assert code == 0 and "kl" in output, output
+    assert loaded == [], loaded

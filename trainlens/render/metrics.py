@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -44,10 +45,19 @@ def metric_rows(run: Run) -> list[dict[str, Any]]:
 
 def _key_sources(run: Run) -> dict[str, str]:
     """The file each key's points came from (the last one when several fed it)."""
-    if not len(run.table):
+    table = run.columns
+    if not len(table) or table.sources is None or table.source_codes is None:
         return {}
-    last = run.table.groupby("key", observed=True)["source"].last()
-    return {str(k): Path(str(v)).name for k, v in last.items()}
+    codes, given = table.codes, table.source_codes
+    # rows are grouped by key: each key's last row with a source is the last one before its end
+    last_given = np.maximum.accumulate(np.where(given >= 0, np.arange(len(codes)), -1))
+    starts = np.searchsorted(codes, np.arange(len(table.names)), side="left")
+    ends = np.searchsorted(codes, np.arange(len(table.names)), side="right")
+    out = {}
+    for name, start, end in zip(table.names, starts.tolist(), ends.tolist(), strict=True):
+        if end > start and (at := int(last_given[end - 1])) >= start:
+            out[str(name)] = Path(str(table.sources[int(given[at])])).name
+    return out
 
 
 def notes(run: Run) -> list[str]:
@@ -75,7 +85,7 @@ def notes(run: Run) -> list[str]:
         if unknown:
             text += f"; not read (0.000 on every step): {', '.join(unknown)}"
         out.append(text)
-    if run.meta.logs and not len(run.table):
+    if run.meta.logs and not len(run.columns):
         out.append("no metrics: the log is read for the failures it printed")
     return out
 
@@ -113,7 +123,7 @@ def render_terminal(result: LoadResult, console: Console) -> None:
         )
         header = (
             f"{run.name}  ({run.format}, framework {run.meta.framework or 'unknown'}, "
-            f"{steps}, {len(run.table):,} points)"
+            f"{steps}, {len(run.columns):,} points)"
         )
         for note in notes(run):
             header += f"\n  note: {note}"
