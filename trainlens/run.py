@@ -219,11 +219,16 @@ class Run:
     def key_arrays(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
         """``(steps, values)`` of the raw key ``key`` itself (:meth:`arrays` reads a canonical
         name first: raw ``clip_ratio`` may name a metric whose preferred key is another)."""
-        where = self._slices.get(key)
+        where = self.rows(key)
         if where is None:
             return None
         start, end = where
         return (self.columns.step[start:end], self.columns.value[start:end])
+
+    def rows(self, key: str) -> tuple[int, int] | None:
+        """Where the raw key ``key``'s points are in :attr:`columns` (``start, end``: rows are
+        grouped by key), or None when it has none."""
+        return self._slices.get(key)
 
     def info(self, name: str) -> MetricInfo:
         """Alias-table facts (family, direction) for a canonical name."""

@@ -15,6 +15,8 @@ import pytest
 
 pytest.importorskip("pyarrow")
 
+from logwriters import fmt_duration  # noqa: E402
+
 from trainlens.readers import _jsonl, _jsonl_fast  # noqa: E402
 from trainlens.readers._frame import COLUMNS, ReadResult  # noqa: E402
 from trainlens.readers.swift_jsonl import read_swift_jsonl  # noqa: E402
@@ -86,19 +88,8 @@ def _swift_line(rng: random.Random, step: int, steps: int) -> dict[str, Any]:
         "global_step/max_steps": f"{step}/{steps}",
         "percentage": f"{100 * step / steps:.2f}%",
         "elapsed_time": f"{step // 60}m {step % 60}s",
-        "remaining_time": _duration(rng.choice([0, 59, 3600, 86399, 86400 * 9]) + step * 37),
+        "remaining_time": fmt_duration(rng.choice([0, 59, 3600, 86399, 86400 * 9]) + step * 37),
     }
-
-
-def _duration(seconds: int) -> str:
-    """ms-swift's spelling: ``"1d 2h 3m 4s"``, leading zero units dropped."""
-    parts, started = [], False
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        value, seconds = divmod(seconds, size)
-        if value or started:
-            parts.append(f"{value}{unit}")
-            started = True
-    return " ".join([*parts, f"{seconds}s"])
 
 
 #: Lines that one or the other decoder cannot take as a plain flat record (each is spliced

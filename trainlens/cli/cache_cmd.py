@@ -55,12 +55,15 @@ def _cache(cache_dir: str | None) -> ResultCache:
 
 
 def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    """Bytes as ``"812 B"``, ``"2.3 KiB"`` ... ``"4.3 GiB"``."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} GiB"  # unreachable: the loop returns at GiB
+    return f"{value:.1f} GiB"
 
 
 def _when(stamp: float | None) -> str:

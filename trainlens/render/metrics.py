@@ -48,15 +48,14 @@ def _key_sources(run: Run) -> dict[str, str]:
     table = run.columns
     if not len(table) or table.sources is None or table.source_codes is None:
         return {}
-    codes, given = table.codes, table.source_codes
-    # rows are grouped by key: each key's last row with a source is the last one before its end
-    last_given = np.maximum.accumulate(np.where(given >= 0, np.arange(len(codes)), -1))
-    starts = np.searchsorted(codes, np.arange(len(table.names)), side="left")
-    ends = np.searchsorted(codes, np.arange(len(table.names)), side="right")
+    given = table.source_codes
+    # a key's last row with a source: the last one at or before the end of its rows
+    last_given = np.maximum.accumulate(np.where(given >= 0, np.arange(len(given)), -1))
     out = {}
-    for name, start, end in zip(table.names, starts.tolist(), ends.tolist(), strict=True):
+    for key in run.keys:
+        start, end = run.rows(key) or (0, 0)
         if end > start and (at := int(last_given[end - 1])) >= start:
-            out[str(name)] = Path(str(table.sources[int(given[at])])).name
+            out[key] = Path(str(table.sources[int(given[at])])).name
     return out
 
 
